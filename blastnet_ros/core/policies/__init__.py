@@ -1,0 +1,24 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Scheduling policies, one per module, selectable by name."""
+
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.policies.dm_model import DeadlineMonotonicModelPolicy
+from blastnet_ros.core.scheduler import Policy
+
+POLICY_FACTORIES: Dict[str, Callable[[], Policy]] = {
+    DeadlineMonotonicModelPolicy.name: DeadlineMonotonicModelPolicy,
+}
+
+
+def make_policy(name: str) -> Policy:
+    """Return a new policy called `name`, or raise BadInputError listing the known ones."""
+    try:
+        return POLICY_FACTORIES[name]()
+    except KeyError:
+        raise BadInputError(f"unknown scheduling policy '{name}'",
+                            f"use one of: {', '.join(sorted(POLICY_FACTORIES))}") from None

@@ -1,0 +1,36 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""DM-NMC: deadline-monotonic priority, each task's whole model on one fixed lane."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+from blastnet_ros.core.scheduler import Dispatch, ReadyBlock, SchedulingView
+
+
+def deadline_monotonic_key(ready: ReadyBlock) -> tuple:
+    """Order ready blocks: shorter relative deadline first, then priority, then FIFO."""
+    job = ready.job
+    return (job.relative_deadline_ns, -job.priority, job.release_ns, job.task, job.seq)
+
+
+class DeadlineMonotonicModelPolicy:
+    """Run the most urgent task by relative deadline on its first configured lane.
+
+    The baseline of RT-mDL (DM-NMC): fixed priorities from deadlines, no migration. A job
+    keeps to its task's first lane even when another lane is free.
+    """
+
+    name = 'dm-model'
+
+    def decide(self, view: SchedulingView) -> Sequence[Dispatch]:
+        """Give each free lane the most urgent ready block pinned to it."""
+        free = set(view.free_lanes)
+        dispatches: List[Dispatch] = []
+        for ready in sorted(view.ready, key=deadline_monotonic_key):
+            lane = ready.allowed_lanes[0]
+            if lane in free:
+                free.discard(lane)
+                dispatches.append(Dispatch(ready.job, ready.block_index, lane))
+        return dispatches

@@ -1,0 +1,58 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Tasks, processor lanes and jobs: the values the scheduler reasons about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+CAMERA = 'camera'
+AUDIO = 'audio'
+SOURCES = (CAMERA, AUDIO)
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    """One processor lane: a CPU worker thread with `threads` intra-op threads, or a GPU."""
+
+    name: str
+    device: str  # 'cpu' or 'cuda:N'
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A periodic DNN task: what it runs on which input, and its timing constraints.
+
+    `deadline_ns` is relative to the job's release (the sensor stamp). `priority` is the
+    configured importance (higher is more important); deadline-monotonic policies order by
+    `deadline_ns` and use `priority` only to break ties.
+    """
+
+    name: str
+    model: str
+    source: str
+    input_topic: str
+    period_ns: int
+    deadline_ns: int
+    priority: int
+    miss_rate_bound: float
+    lanes: Tuple[str, ...]
+    weights: str = ''
+
+
+@dataclass(frozen=True)
+class Job:
+    """One release of a task: the input stamped at `release_ns`, due at `deadline_ns`."""
+
+    task: str
+    seq: int
+    release_ns: int
+    deadline_ns: int
+    priority: int
+
+    @property
+    def relative_deadline_ns(self) -> int:
+        """Return the job's deadline relative to its release."""
+        return self.deadline_ns - self.release_ns

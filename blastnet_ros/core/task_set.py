@@ -1,0 +1,178 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Validate a task-set description (parsed YAML) into TaskSpec and LaneSpec values.
+
+The file format (config/tasks.yaml)::
+
+    lanes:
+      - {name: cpu0, device: cpu, threads: 2}
+    tasks:
+      - name: detector            # also the topic namespace: /blastnet/detector/...
+        model: tiny_yolo          # see blastnet_ros.models.specs.MODEL_SPECS
+        source: camera            # camera | audio
+        input_topic: /blastnet/input/detector   # optional, this is the default
+        period_ms: 100
+        deadline_ms: 100
+        priority: 2               # higher is more important; breaks deadline ties
+        miss_rate_bound: 0.05
+        lanes: [cpu0]
+        weights: ''               # optional state_dict / TorchScript path
+
+Every problem is a BadInputError naming the task, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Tuple
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.task import LaneSpec, SOURCES, TaskSpec
+
+NS_PER_MS = 1_000_000
+_NAME = re.compile(r'^[a-z][a-z0-9_]*$')
+_TASK_FIELDS = {'name', 'model', 'source', 'input_topic', 'period_ms', 'deadline_ms',
+                'priority', 'miss_rate_bound', 'lanes', 'weights'}
+_LANE_FIELDS = {'name', 'device', 'threads'}
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    """The tasks one executor runs and the lanes it runs them on."""
+
+    tasks: Tuple[TaskSpec, ...]
+    lanes: Tuple[LaneSpec, ...]
+
+    def task(self, name: str) -> TaskSpec:
+        """Return the task called `name`."""
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(name)
+
+    def tasks_from(self, source: str) -> Tuple[TaskSpec, ...]:
+        """Return the tasks fed by `source` ('camera' or 'audio')."""
+        return tuple(task for task in self.tasks if task.source == source)
+
+
+def default_input_topic(task_name: str) -> str:
+    """Return the topic the input nodes publish task `task_name`'s inputs on."""
+    return f'/blastnet/input/{task_name}'
+
+
+def parse_task_set(document: Any, known_models: Iterable[str],
+                   origin: str = 'tasks.yaml') -> TaskSet:
+    """Validate a parsed task-set document; `origin` names the file in error messages."""
+    if not isinstance(document, Mapping):
+        raise BadInputError(f'{origin} is not a mapping',
+                            'the file needs top-level keys `lanes:` and `tasks:`')
+    lanes = tuple(_parse_lane(entry, origin) for entry in _list(document, 'lanes', origin))
+    _require_unique((lane.name for lane in lanes), 'lane', origin)
+    lane_names = {lane.name for lane in lanes}
+    models = frozenset(known_models)
+    tasks = tuple(_parse_task(entry, models, lane_names, origin)
+                  for entry in _list(document, 'tasks', origin))
+    _require_unique((task.name for task in tasks), 'task', origin)
+    return TaskSet(tasks=tasks, lanes=lanes)
+
+
+def _list(document: Mapping, key: str, origin: str) -> list:
+    value = document.get(key)
+    if not isinstance(value, list) or not value:
+        raise BadInputError(f'{origin} has no `{key}:` list',
+                            f'add a non-empty `{key}:` list (see config/tasks.yaml)')
+    return value
+
+
+def _require_unique(names: Iterable[str], what: str, origin: str) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise BadInputError(f"{origin}: {what} '{name}' is defined twice",
+                                f'give each {what} its own name')
+        seen.add(name)
+
+
+def _parse_lane(entry: Any, origin: str) -> LaneSpec:
+    where = f'{origin}: lane {entry!r}'
+    if not isinstance(entry, Mapping):
+        raise BadInputError(f'{where} is not a mapping', 'write {name: cpu0, device: cpu}')
+    _reject_unknown(entry, _LANE_FIELDS, where)
+    name = _name(entry, where)
+    device = str(entry.get('device', 'cpu'))
+    if device != 'cpu' and not re.match(r'^cuda:\d+$', device):
+        raise BadInputError(f"{origin}: lane '{name}' has device '{device}'",
+                            "use 'cpu' or 'cuda:<index>'")
+    threads = _number(entry, 'threads', f"{origin}: lane '{name}'", default=1, integer=True)
+    if threads < 1:
+        raise BadInputError(f"{origin}: lane '{name}' has threads {threads}",
+                            'use at least 1 thread')
+    return LaneSpec(name=name, device=device, threads=int(threads))
+
+
+def _parse_task(entry: Any, models: frozenset, lane_names: set, origin: str) -> TaskSpec:
+    where = f'{origin}: task {entry!r}'
+    if not isinstance(entry, Mapping):
+        raise BadInputError(f'{where} is not a mapping', 'each task is a mapping of fields')
+    _reject_unknown(entry, _TASK_FIELDS, where)
+    name = _name(entry, where)
+    where = f"{origin}: task '{name}'"
+    model = str(entry.get('model', ''))
+    if model not in models:
+        raise BadInputError(f"{where} has unknown model '{model}'",
+                            f"set model to one of: {', '.join(sorted(models))}")
+    source = str(entry.get('source', ''))
+    if source not in SOURCES:
+        raise BadInputError(f"{where} has source '{source}'",
+                            f"set source to one of: {', '.join(SOURCES)}")
+    period_ms = _number(entry, 'period_ms', where)
+    deadline_ms = _number(entry, 'deadline_ms', where, default=period_ms)
+    if period_ms <= 0 or deadline_ms <= 0:
+        raise BadInputError(f'{where} has period_ms {period_ms} and deadline_ms {deadline_ms}',
+                            'both must be positive milliseconds')
+    bound = _number(entry, 'miss_rate_bound', where, default=0.05)
+    if not 0.0 <= bound <= 1.0:
+        raise BadInputError(f'{where} has miss_rate_bound {bound}',
+                            'use a fraction between 0 and 1, e.g. 0.05 for 5 %')
+    lanes = entry.get('lanes', sorted(lane_names))
+    if isinstance(lanes, str):
+        lanes = [lanes]
+    unknown = [lane for lane in lanes if lane not in lane_names]
+    if not lanes or unknown:
+        raise BadInputError(f'{where} names lanes {unknown or lanes} that are not defined',
+                            f"use lanes from the `lanes:` list: {', '.join(sorted(lane_names))}")
+    topic = str(entry.get('input_topic') or default_input_topic(name))
+    return TaskSpec(
+        name=name, model=model, source=source, input_topic=topic,
+        period_ns=round(period_ms * NS_PER_MS), deadline_ns=round(deadline_ms * NS_PER_MS),
+        priority=int(_number(entry, 'priority', where, default=0, integer=True)),
+        miss_rate_bound=float(bound), lanes=tuple(str(lane) for lane in lanes),
+        weights=str(entry.get('weights') or ''))
+
+
+def _reject_unknown(entry: Mapping, allowed: set, where: str) -> None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise BadInputError(f'{where} has unknown field(s) {unknown}',
+                            f"use only: {', '.join(sorted(allowed))}")
+
+
+def _name(entry: Mapping, where: str) -> str:
+    name = entry.get('name')
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise BadInputError(f'{where} has name {name!r}',
+                            'use a lower-case name of letters, digits and _ (a topic part)')
+    return name
+
+
+def _number(entry: Mapping, key: str, where: str, default: Optional[float] = None,
+            integer: bool = False) -> float:
+    value = entry.get(key, default)
+    if value is None:
+        raise BadInputError(f'{where} has no {key}', f'add `{key}:` to the task')
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            integer and not float(value).is_integer()):
+        kind = 'an integer' if integer else 'a number'
+        raise BadInputError(f'{where} has {key} {value!r}', f'{key} must be {kind}')
+    return value

@@ -1,0 +1,60 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""What each shipped model takes and gives: input size and encoding, kind, labels.
+
+Torch-free on purpose: the input nodes read these specs to resize frames and size audio
+features without paying for a torch import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+from blastnet_ros.core.input_errors import BadInputError
+
+DETECTION = 'detection'
+CLASSIFICATION = 'classification'
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The contract between an input node and a model: what the model's input looks like."""
+
+    name: str
+    kind: str
+    input_encoding: str
+    input_height: int
+    input_width: int  # 0: any width (the sound model pools over time)
+    labels: Tuple[str, ...]
+
+
+MODEL_SPECS: Dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name='tiny_yolo', kind=DETECTION, input_encoding='rgb8',
+            input_height=192, input_width=192,
+            labels=('vehicle', 'traffic_light', 'traffic_sign', 'pedestrian')),
+        ModelSpec(
+            name='sign_vgg', kind=CLASSIFICATION, input_encoding='rgb8',
+            input_height=32, input_width=32,
+            labels=('stop', 'yield', 'speed_limit_30', 'speed_limit_50', 'no_entry',
+                    'turn_left', 'turn_right', 'pedestrian_crossing')),
+        ModelSpec(
+            name='sbcnn', kind=CLASSIFICATION, input_encoding='32FC1',
+            input_height=64, input_width=0,
+            labels=('siren', 'horn', 'engine', 'speech', 'background')),
+    )
+}
+
+
+def model_spec(name: str) -> ModelSpec:
+    """Return the spec of model `name`, or raise BadInputError listing the known models."""
+    try:
+        return MODEL_SPECS[name]
+    except KeyError:
+        known = ', '.join(sorted(MODEL_SPECS))
+        raise BadInputError(
+            f"unknown model '{name}'",
+            f'use one of: {known} (the `model:` field of the task in tasks.yaml)') from None

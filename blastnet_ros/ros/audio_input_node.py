@@ -1,0 +1,122 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""audio_input: window the microphone stream and publish log-mel features per sound task.
+
+Subscribes to `audio_topic` of type `audio_type` (std_msgs Int16MultiArray by default,
+UInt8MultiArray as S16LE bytes, Float32MultiArray, audio_common_msgs AudioData /
+AudioDataStamped where installed), cuts `window_s` windows every `hop_s`, computes log-mel
+features and publishes /blastnet/input/<task> (sensor_msgs/Image 32FC1, n_mels rows x
+frames columns) stamped with the capture time of the window's last sample.
+
+Header-less audio types carry no capture time: a chunk's last sample is taken to be
+captured when the chunk arrives (node clock), which includes the transport delay.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.rate_limiter import PeriodRateLimiter
+from blastnet_ros.core.task import AUDIO
+from blastnet_ros.models.audio_features import AudioWindower, LogMelExtractor
+from blastnet_ros.models.specs import model_spec
+from blastnet_ros.ros.audio_conversion import (audio_message_class, audio_msg_stamp_ns,
+                                               audio_msg_to_samples)
+from blastnet_ros.ros.image_conversion import features_to_image_msg
+from blastnet_ros.ros.node_support import (BadInputReporter, input_diagnostics, input_qos,
+                                           ns_to_stamp, run_node, TopicTypeWatch)
+from blastnet_ros.runtime.config_files import load_task_set
+
+NS_PER_S = 1_000_000_000
+
+
+class AudioInputNode(Node):
+    """Feed the sound tasks: log-mel features of sliding audio windows."""
+
+    def __init__(self, **node_options) -> None:
+        super().__init__('audio_input', **node_options)
+        tasks_file = self.declare_parameter('tasks_file', '').value
+        audio_topic = self.declare_parameter('audio_topic', '/audio').value
+        self._audio_type = self.declare_parameter(
+            'audio_type', 'std_msgs/msg/Int16MultiArray').value
+        self._sample_rate = self.declare_parameter('sample_rate', 16000).value
+        self._channels = self.declare_parameter('channels', 1).value
+        window_s = self.declare_parameter('window_s', 1.0).value
+        hop_s = self.declare_parameter('hop_s', 0.5).value
+        n_mels = self.declare_parameter('n_mels', 64).value
+        reliable = self.declare_parameter('reliable', True).value
+        frame_id = self.declare_parameter('frame_id', 'microphone').value
+        message_class = audio_message_class(self._audio_type)
+        if self._sample_rate <= 0 or self._channels <= 0 or window_s <= 0 or hop_s <= 0:
+            raise BadInputError(
+                f'sample_rate {self._sample_rate}, channels {self._channels}, window_s '
+                f'{window_s} and hop_s {hop_s} must all be positive', 'fix the parameters')
+        self._tasks = load_task_set(tasks_file).tasks_from(AUDIO)
+        for task in self._tasks:
+            spec = model_spec(task.model)
+            if spec.input_height != n_mels:
+                raise BadInputError(
+                    f"task '{task.name}' uses model {spec.name} with {spec.input_height} mel "
+                    f'bands but n_mels is {n_mels}', f'set n_mels to {spec.input_height}')
+        self._header = Header(frame_id=frame_id)
+        self._windower = AudioWindower(self._sample_rate, window_s, hop_s)
+        self._features = LogMelExtractor(sample_rate=self._sample_rate, n_mels=n_mels)
+        self._limiters = {task.name: PeriodRateLimiter(task.period_ns) for task in self._tasks}
+        self._publishers = {task.name: self.create_publisher(Image, task.input_topic,
+                                                             input_qos(True, 2))
+                            for task in self._tasks}
+        self._published = dict.fromkeys(self._publishers, 0)
+        self._received = 0
+        self.bad_inputs = BadInputReporter(self)
+        self.create_subscription(message_class, audio_topic, self._on_audio,
+                                 input_qos(reliable, 50))
+        self._type_watch = TopicTypeWatch(self, audio_topic, self._audio_type, 'audio_type',
+                                          self.bad_inputs)
+        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_timer(1.0, self._on_timer)
+        self.get_logger().info(
+            f'{audio_topic} ({self._audio_type}, {self._sample_rate} Hz, {self._channels} ch)'
+            f' -> {window_s:g} s windows every {hop_s:g} s -> '
+            + ', '.join(task.input_topic for task in self._tasks))
+
+    def _on_audio(self, msg) -> None:
+        self._received += 1
+        try:
+            samples = audio_msg_to_samples(msg, self._audio_type, self._channels)
+            first_ns = audio_msg_stamp_ns(msg)
+            if first_ns is None:
+                last_ns = self.get_clock().now().nanoseconds
+            else:
+                last_ns = first_ns + (len(samples) - 1) * NS_PER_S // self._sample_rate
+            windows = self._windower.push(samples, last_ns)
+            for window, stamp_ns in windows:
+                due = [task for task in self._tasks if self._limiters[task.name].admit(stamp_ns)]
+                if not due:
+                    continue
+                header = Header(frame_id=self._header.frame_id, stamp=ns_to_stamp(stamp_ns))
+                image = features_to_image_msg(self._features(window), header)
+                for task in due:
+                    self._publishers[task.name].publish(image)
+                    self._published[task.name] += 1
+        except BadInputError as error:
+            self.bad_inputs.report(error, 'audio message')
+
+    def _on_timer(self) -> None:
+        self._type_watch.check()
+        self._diagnostics.publish(input_diagnostics(
+            self, self._received, self._published, self.bad_inputs))
+
+
+def main(args: Optional[Sequence[str]] = None) -> None:
+    """Run the audio_input node."""
+    run_node(AudioInputNode, args)
+
+
+if __name__ == '__main__':
+    main()

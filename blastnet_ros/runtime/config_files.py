@@ -1,0 +1,43 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Find and read the package's configuration files (task set, params, profiles)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.task_set import parse_task_set, TaskSet
+from blastnet_ros.models.specs import MODEL_SPECS
+
+PACKAGE = 'blastnet_ros'
+SOURCE_CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config'
+
+
+def config_path(file_name: str) -> Path:
+    """Return the installed config/<file_name>, else the one in the source tree."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        installed = Path(get_package_share_directory(PACKAGE)) / 'config' / file_name
+        if installed.exists():
+            return installed
+    except (ImportError, LookupError, ValueError, OSError):
+        pass
+    return SOURCE_CONFIG_DIR / file_name
+
+
+def load_task_set(path: str = '') -> TaskSet:
+    """Read and validate a task-set YAML file; '' means the package's config/tasks.yaml."""
+    file_path = Path(path) if path else config_path('tasks.yaml')
+    if not file_path.is_file():
+        raise BadInputError(f'task set file {file_path} not found',
+                            'set the tasks_file parameter to an existing tasks.yaml')
+    try:
+        document = yaml.safe_load(file_path.read_text())
+    except yaml.YAMLError as error:
+        raise BadInputError(f'task set file {file_path} is not valid YAML ({error})',
+                            'fix the YAML syntax') from None
+    return parse_task_set(document, MODEL_SPECS, origin=os.fspath(file_path))
