@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 from blastnet_ros.tools.ros_environment import apply_loopback_ros_environment, REPO_ROOT
 
@@ -227,4 +227,3 @@ def format_table(snapshots: Sequence[object]) -> str:
 
 def _ms(value: float) -> str:
     return '-' if value != value else f'{value:.1f}'
-
