@@ -1,0 +1,87 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""A real-rclpy harness for node tests: own Context and domain, spin thread, clean teardown."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import threading
+import time
+from typing import Callable, List
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+# One random block of domain ids per pytest process, one id per harness.
+_DOMAINS = itertools.count(random.SystemRandom().randint(1, 60))
+
+
+class RosHarness:
+    """Own an rclpy Context on a fresh domain; spin nodes in a thread; tear all down."""
+
+    def __init__(self) -> None:
+        self.domain_id = int(os.environ.get('BLASTNET_TEST_DOMAIN', 0)) or next(_DOMAINS)
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=self.domain_id)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.nodes: List[Node] = []
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # shutdown races end the spin; nothing to report
+            pass
+
+    def add(self, node: Node) -> Node:
+        """Spin `node` and destroy it at teardown."""
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def node(self, name: str, **parameters) -> Node:
+        """Create and spin a plain helper node."""
+        return self.add(Node(name, context=self.context, parameter_overrides=[
+            Parameter(key, value=value) for key, value in parameters.items()]))
+
+    def make(self, node_class, **parameters) -> Node:
+        """Create and spin a blastnet_ros node with parameter overrides."""
+        return self.add(node_class(context=self.context, parameter_overrides=[
+            Parameter(key, value=value) for key, value in parameters.items()]))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+        """Poll `predicate` until it holds or the timeout passes; return its last value."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.02)
+        return predicate()
+
+    def wait_for_subscribers(self, publisher, count: int = 1, timeout_s: float = 10.0) -> None:
+        """Wait until `publisher` is matched (discovery takes a moment)."""
+        assert self.wait_for(lambda: publisher.get_subscription_count() >= count, timeout_s), \
+            f'no subscriber matched {publisher.topic_name}'
+
+    def close(self) -> None:
+        """Shut the executor down, join the thread, destroy nodes, shut the context down."""
+        self.executor.shutdown()
+        self._thread.join(10)
+        for node in self.nodes:
+            close = getattr(node, 'close', None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+    def __enter__(self) -> 'RosHarness':
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

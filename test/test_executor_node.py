@@ -1,0 +1,102 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""executor with real rclpy: inputs become jobs, results keep the header, stats add up."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from blastnet_ros.ros.executor_node import ExecutorNode
+from blastnet_ros.ros.node_support import ns_to_stamp
+from ros_harness import RosHarness
+
+
+def image(stamp_ns, width, height, encoding='rgb8', values=None):
+    channels, dtype = (3, np.uint8) if encoding == 'rgb8' else (1, np.float32)
+    if values is None:
+        values = np.random.default_rng(0).random((height, width, channels)) * 200
+    array = np.asarray(values, dtype=dtype)
+    msg = Image(height=height, width=width, encoding=encoding,
+                step=width * channels * array.itemsize, data=array.tobytes())
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.header.frame_id = 'camera'
+    return msg
+
+
+@pytest.fixture(scope='module')
+def ros():
+    with RosHarness() as harness:
+        harness.executor_node = harness.make(ExecutorNode, diagnostics_period_s=0.25)
+        yield harness
+
+
+def latest_task_values(diagnostics, task):
+    for array in reversed(diagnostics):
+        for status in array.status:
+            if status.name == f'blastnet_ros: task {task}':
+                return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
+def test_inputs_become_results_with_the_input_header(ros):
+    probe = ros.node('executor_probe')
+    detections, signs, sounds, diagnostics = [], [], [], []
+    probe.create_subscription(String, '/blastnet/detector/detections_json',
+                              detections.append, 10)
+    probe.create_subscription(String, '/blastnet/signs/classification_json', signs.append, 10)
+    probe.create_subscription(String, '/blastnet/sound/classification_json', sounds.append, 10)
+    probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    publishers = {task: probe.create_publisher(Image, f'/blastnet/input/{task}', 10)
+                  for task in ('detector', 'signs', 'sound')}
+    for publisher in publishers.values():
+        ros.wait_for_subscribers(publisher)
+    stamps = []
+    for _ in range(3):
+        stamp = time.time_ns()
+        stamps.append(stamp)
+        publishers['detector'].publish(image(stamp, 192, 192))
+        publishers['signs'].publish(image(stamp, 32, 32))
+        publishers['sound'].publish(image(stamp, 97, 64, '32FC1',
+                                          np.random.default_rng(1).random((64, 97, 1))))
+        time.sleep(0.3)
+    assert ros.wait_for(lambda: len(detections) == 3 and len(signs) == 3 and len(sounds) == 3)
+    first = json.loads(detections[0].data)
+    assert first['header']['frame_id'] == 'camera'
+    assert first['header']['stamp'] == {'sec': stamps[0] // 10**9,
+                                        'nanosec': stamps[0] % 10**9}
+    assert isinstance(first['detections'], list)
+    sign = json.loads(signs[0].data)
+    assert len(sign['results']) >= 1 and 'class_id' in sign['results'][0]
+
+    def counted():
+        values = latest_task_values(diagnostics, 'detector')
+        return values.get('released') == '3' and values.get('results_published') == '3' \
+            and int(values['met']) + int(values['missed']) + int(values['dropped']) == 3
+    assert ros.wait_for(counted, 5.0)
+
+
+def test_bad_inputs_are_counted_and_other_tasks_go_on(ros):
+    node = ros.executor_node
+    probe = ros.node('executor_bad_probe')
+    sounds = []
+    probe.create_subscription(String, '/blastnet/sound/classification_json', sounds.append, 10)
+    detector = probe.create_publisher(Image, '/blastnet/input/detector', 10)
+    sound = probe.create_publisher(Image, '/blastnet/input/sound', 10)
+    ros.wait_for_subscribers(detector)
+    ros.wait_for_subscribers(sound)
+    now = time.time_ns()
+    detector.publish(image(now, 100, 80))  # wrong size for tiny_yolo
+    detector.publish(image(now, 192, 192, encoding='32FC1', values=np.zeros((192, 192, 1))))
+    nan_features = np.full((64, 97, 1), np.nan)
+    sound.publish(image(now, 97, 64, '32FC1', nan_features))
+    time.sleep(0.2)
+    sound.publish(image(time.time_ns(), 97, 64, '32FC1', np.ones((64, 97, 1))))
+    assert ros.wait_for(lambda: len(sounds) == 1)
+    assert ros.wait_for(lambda: node.bad_inputs['detector'].counter.total() == 2)
+    assert node.bad_inputs['sound'].counter.total() == 1
+    assert node.bad_inputs['signs'].counter.total() == 0
