@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import threading
 import time
@@ -24,8 +23,8 @@ _DOMAINS = itertools.count(random.SystemRandom().randint(1, 60))
 class RosHarness:
     """Own an rclpy Context on a fresh domain; spin nodes in a thread; tear all down."""
 
-    def __init__(self) -> None:
-        self.domain_id = int(os.environ.get('BLASTNET_TEST_DOMAIN', 0)) or next(_DOMAINS)
+    def __init__(self, domain_id: int = 0) -> None:
+        self.domain_id = domain_id or next(_DOMAINS)
         self.context = Context()
         rclpy.init(context=self.context, domain_id=self.domain_id)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)

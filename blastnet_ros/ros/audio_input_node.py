@@ -68,10 +68,10 @@ class AudioInputNode(Node):
         self._windower = AudioWindower(self._sample_rate, window_s, hop_s)
         self._features = LogMelExtractor(sample_rate=self._sample_rate, n_mels=n_mels)
         self._limiters = {task.name: PeriodRateLimiter(task.period_ns) for task in self._tasks}
-        self._publishers = {task.name: self.create_publisher(Image, task.input_topic,
+        self._task_publishers = {task.name: self.create_publisher(Image, task.input_topic,
                                                              input_qos(True, 2))
                             for task in self._tasks}
-        self._published = dict.fromkeys(self._publishers, 0)
+        self._published = dict.fromkeys(self._task_publishers, 0)
         self._received = 0
         self.bad_inputs = BadInputReporter(self)
         self.create_subscription(message_class, audio_topic, self._on_audio,
@@ -102,7 +102,7 @@ class AudioInputNode(Node):
                 header = Header(frame_id=self._header.frame_id, stamp=ns_to_stamp(stamp_ns))
                 image = features_to_image_msg(self._features(window), header)
                 for task in due:
-                    self._publishers[task.name].publish(image)
+                    self._task_publishers[task.name].publish(image)
                     self._published[task.name] += 1
         except BadInputError as error:
             self.bad_inputs.report(error, 'audio message')

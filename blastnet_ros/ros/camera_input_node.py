@@ -50,10 +50,10 @@ class CameraInputNode(Node):
         self._tasks = load_task_set(tasks_file).tasks_from(CAMERA)
         self._specs = {task.name: model_spec(task.model) for task in self._tasks}
         self._limiters = {task.name: PeriodRateLimiter(task.period_ns) for task in self._tasks}
-        self._publishers = {task.name: self.create_publisher(Image, task.input_topic,
+        self._task_publishers = {task.name: self.create_publisher(Image, task.input_topic,
                                                              input_qos(True, 2))
                             for task in self._tasks}
-        self._published: Dict[str, int] = dict.fromkeys(self._publishers, 0)
+        self._published: Dict[str, int] = dict.fromkeys(self._task_publishers, 0)
         self._received = 0
         self.bad_inputs = BadInputReporter(self)
         self.create_subscription(message_class, camera_topic, self._on_frame,
@@ -63,7 +63,7 @@ class CameraInputNode(Node):
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(1.0, self._on_timer)
         if not self._tasks:
-            self.get_logger().warn('the task set has no camera task: nothing to feed')
+            self.get_logger().warning('the task set has no camera task: nothing to feed')
         self.get_logger().info(
             f'{camera_topic} ({camera_type}) -> '
             + ', '.join(f'{task.input_topic} every {task.period_ns / 1e6:g} ms'
@@ -82,7 +82,7 @@ class CameraInputNode(Node):
             return
         for task in due:
             resized = resize_for_model(rgb, self._specs[task.name])
-            self._publishers[task.name].publish(rgb_to_image_msg(resized, msg.header))
+            self._task_publishers[task.name].publish(rgb_to_image_msg(resized, msg.header))
             self._published[task.name] += 1
 
     def _on_timer(self) -> None:

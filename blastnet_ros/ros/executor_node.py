@@ -68,7 +68,7 @@ class ExecutorNode(Node):
             model = load_task_model(task.model, task.weights, score_threshold=score_threshold,
                                     iou_threshold=iou_threshold)
             if not model.weights_source:
-                self.get_logger().warn(
+                self.get_logger().warning(
                     f"task '{task.name}': model {task.model} runs with UNTRAINED weights, so "
                     'its results mean nothing (timings are real). Fix: set `weights:` of the '
                     'task in tasks.yaml to a state_dict or TorchScript file.')

@@ -1,0 +1,103 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Per-task deadline statistics <-> diagnostic_msgs, for /diagnostics and its readers.
+
+One DiagnosticStatus per task, named 'blastnet_ros: task <task>', whose values (all
+strings, as KeyValue requires) carry a TaskStatsSnapshot; snapshot_from_status reads it
+back. The level compares the miss rate with the task's bound: OK at or below it, WARN
+above it, ERROR above twice the bound.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Iterable
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from std_msgs.msg import Header
+
+from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
+from blastnet_ros.core.input_errors import BadInputError
+
+TASK_STATUS_PREFIX = 'blastnet_ros: task '
+BAD_INPUT_PREFIX = 'bad_input: '
+_COUNT_KEYS = ('released', 'met', 'missed', 'dropped', 'results_published')
+
+
+def _ms(value: float) -> str:
+    return 'nan' if math.isnan(value) else f'{value:.2f}'
+
+
+def _percent(value: float) -> str:
+    return f'{value * 100:.1f} %'
+
+
+def task_status(snapshot: TaskStatsSnapshot, miss_rate_bound: float,
+                hardware_id: str) -> DiagnosticStatus:
+    """Return the DiagnosticStatus of one task's deadline statistics."""
+    miss_rate = snapshot.miss_rate
+    if miss_rate > 2 * miss_rate_bound:
+        level = DiagnosticStatus.ERROR
+        message = f'miss rate {_percent(miss_rate)} > 2 x bound {_percent(miss_rate_bound)}'
+    elif miss_rate > miss_rate_bound:
+        level = DiagnosticStatus.WARN
+        message = f'miss rate {_percent(miss_rate)} > bound {_percent(miss_rate_bound)}'
+    else:
+        level = DiagnosticStatus.OK
+        message = f'miss rate {_percent(miss_rate)} <= bound {_percent(miss_rate_bound)}'
+    pairs = [
+        ('released', str(snapshot.released)),
+        ('met', str(snapshot.met)),
+        ('missed', str(snapshot.missed)),
+        ('dropped', str(snapshot.dropped)),
+        ('in_flight', str(snapshot.in_flight)),
+        ('miss_rate', f'{miss_rate:.4f}'),
+        ('miss_rate_bound', f'{miss_rate_bound:.4f}'),
+        ('latency_p50_ms', _ms(snapshot.latency_p50_ms)),
+        ('latency_p99_ms', _ms(snapshot.latency_p99_ms)),
+        ('results_published', str(snapshot.results_published)),
+        ('bad_inputs_total', str(sum(count for _, count in snapshot.bad_inputs))),
+    ]
+    pairs += [(BAD_INPUT_PREFIX + cause, str(count)) for cause, count in snapshot.bad_inputs]
+    return DiagnosticStatus(
+        level=level, name=TASK_STATUS_PREFIX + snapshot.task, message=message,
+        hardware_id=hardware_id, values=[KeyValue(key=key, value=value) for key, value in pairs])
+
+
+def status_values(status: DiagnosticStatus) -> Dict[str, str]:
+    """Return the key/value pairs of `status` as a dict."""
+    return {pair.key: pair.value for pair in status.values}
+
+
+def snapshot_from_status(status: DiagnosticStatus) -> TaskStatsSnapshot:
+    """Return the TaskStatsSnapshot that task_status put in `status`.
+
+    Latencies come back rounded to 0.01 ms (as published); 'nan' gives math.nan.
+    """
+    if not status.name.startswith(TASK_STATUS_PREFIX):
+        raise BadInputError(f"diagnostic status '{status.name}' is not a task status",
+                            f"read only statuses named '{TASK_STATUS_PREFIX}<task>'")
+    values = status_values(status)
+    try:
+        counts = {key: int(values[key]) for key in _COUNT_KEYS}
+        latency_p50_ms = float(values['latency_p50_ms'])
+        latency_p99_ms = float(values['latency_p99_ms'])
+        bad_inputs = tuple(sorted(
+            (key[len(BAD_INPUT_PREFIX):], int(value)) for key, value in values.items()
+            if key.startswith(BAD_INPUT_PREFIX)))
+    except (KeyError, ValueError) as error:
+        raise BadInputError(
+            f"task status '{status.name}' is malformed: {error}",
+            'publish task statuses with blastnet_ros.ros.diagnostics_messages.task_status'
+        ) from None
+    return TaskStatsSnapshot(
+        task=status.name[len(TASK_STATUS_PREFIX):],
+        latency_p50_ms=math.nan if math.isnan(latency_p50_ms) else latency_p50_ms,
+        latency_p99_ms=math.nan if math.isnan(latency_p99_ms) else latency_p99_ms,
+        bad_inputs=bad_inputs, **counts)
+
+
+def diagnostic_array(statuses: Iterable[DiagnosticStatus], stamp: Time) -> DiagnosticArray:
+    """Return a DiagnosticArray of `statuses` stamped `stamp`."""
+    return DiagnosticArray(header=Header(stamp=stamp), status=list(statuses))
