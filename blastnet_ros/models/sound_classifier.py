@@ -1,0 +1,32 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Sbcnn: a Salamon & Bello (2017) SB-CNN-like sound classifier over log-mel features."""
+
+from __future__ import annotations
+
+from blastnet_ros.models.units import ClassifierHead, ConvBnAct, ConvBnActPool, UnitNetwork
+
+
+class Sbcnn(UnitNetwork):
+    """Three 5x5 conv layers (the first two with a (4, 2) max-pool), then dense layers.
+
+    Input 1 x 64 mel bands x T frames, any T >= MIN_FRAMES:
+    64xT -> 16x(T/2) w -> 4x(T/4) 2w -> 4x(T/4) 2w -> average over time to 4x1 -> dense
+    -> classes (logits). As in SB-CNN, w = 24 and the dense layer has 64 units; unlike it,
+    batch norm follows each conv and an adaptive pool over time makes the head take any T.
+    """
+
+    N_MELS = 64
+    MIN_FRAMES = 32
+
+    def __init__(self, num_classes: int = 5, width: int = 24, hidden: int = 64) -> None:
+        w = width
+        units = [
+            ConvBnActPool(1, w, 5, pool_kernel=(4, 2)),
+            ConvBnActPool(w, 2 * w, 5, pool_kernel=(4, 2)),
+            ConvBnAct(2 * w, 2 * w, 5),
+            ClassifierHead(2 * w * 4, hidden, num_classes, pool_size=(4, 1)),
+        ]
+        super().__init__(units)
+        self.num_classes = num_classes
+        self.width = width

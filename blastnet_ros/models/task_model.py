@@ -1,0 +1,212 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""TaskModel: one task's network with its pre- and post-processing, and weight loading."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Callable, Dict, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.models.detector import TinyYoloDetector
+from blastnet_ros.models.postprocessing import detections_from_yolo, top_k_classification
+from blastnet_ros.models.results import Classification, Detection
+from blastnet_ros.models.sign_classifier import SignVgg
+from blastnet_ros.models.sound_classifier import Sbcnn
+from blastnet_ros.models.specs import DETECTION, model_spec, ModelSpec
+from blastnet_ros.models.units import UnitNetwork
+
+FEATURE_EPSILON = 1e-5
+INIT_SEED = 0  # untrained networks start from the same weights every run
+MAX_DETECTIONS = 100
+_SHOWN_KEYS = 3
+
+Result = Union[Tuple[Detection, ...], Classification]
+
+NETWORK_FACTORIES: Dict[str, Callable[[ModelSpec], UnitNetwork]] = {
+    'tiny_yolo': lambda spec: TinyYoloDetector(num_classes=len(spec.labels)),
+    'sign_vgg': lambda spec: SignVgg(num_classes=len(spec.labels)),
+    'sbcnn': lambda spec: Sbcnn(num_classes=len(spec.labels)),
+}
+
+
+def _describe(array: object) -> str:
+    if not isinstance(array, np.ndarray):
+        return f'a {type(array).__name__}'
+    return f'{"x".join(map(str, array.shape)) or "scalar"} {array.dtype}'
+
+
+class TaskModel:
+    """A network in eval mode plus what turns a node's array into a result."""
+
+    def __init__(self, spec: ModelSpec, network: UnitNetwork, weights_source: str = '', *,
+                 score_threshold: float = 0.25, iou_threshold: float = 0.45, top_k: int = 3,
+                 max_detections: int = MAX_DETECTIONS) -> None:
+        self.spec = spec
+        self.network = network.eval()
+        self.weights_source = weights_source
+        self.score_threshold = score_threshold
+        self.iou_threshold = iou_threshold
+        self.top_k = top_k
+        self.max_detections = max_detections
+        self._min_frames = getattr(network, 'MIN_FRAMES', 1)
+
+    def preprocess(self, array: np.ndarray) -> torch.Tensor:
+        """Return the batch-1 input tensor for `array` (what the input node published).
+
+        rgb8 models: HxWx3 uint8 RGB at the model size -> float 1x3xHxW in [0, 1].
+        32FC1 models: (n_mels, frames) float32 -> 1x1xHxW standardised per input,
+        (x - mean) / (std + 1e-5).
+        """
+        spec = self.spec
+        if spec.input_encoding == 'rgb8':
+            expected = (spec.input_height, spec.input_width, 3)
+            if not isinstance(array, np.ndarray) or array.shape != expected \
+                    or array.dtype != np.uint8:
+                raise BadInputError(
+                    f'model {spec.name} takes {spec.input_height}x{spec.input_width}x3 uint8, '
+                    f'got {_describe(array)}',
+                    'resize frames with models.preprocessing.resize_for_model (the camera '
+                    'input node does)')
+            tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+            return tensor.unsqueeze(0).float().div_(255.0).contiguous()
+        if not self._fits_features(array):
+            frames = (f'>= {self._min_frames}' if spec.input_width == 0
+                      else str(spec.input_width))
+            raise BadInputError(
+                f'model {spec.name} takes float32 ({spec.input_height} mel bands, {frames} '
+                f'frames), got {_describe(array)}',
+                f'publish {spec.input_height}-band log-mel features of long enough windows '
+                '(the audio input node does)')
+        if not np.isfinite(array).all():
+            raise BadInputError(f'model {spec.name} input contains NaN or Inf',
+                                'check the audio source; features must be finite')
+        features = array.astype(np.float64)
+        features = (features - features.mean()) / (features.std() + FEATURE_EPSILON)
+        return torch.from_numpy(features.astype(np.float32))[None, None]
+
+    def _fits_features(self, array: object) -> bool:
+        if not isinstance(array, np.ndarray) or array.ndim != 2 or array.dtype != np.float32:
+            return False
+        height, width = array.shape
+        if self.spec.input_width == 0:
+            return height == self.spec.input_height and width >= self._min_frames
+        return (height, width) == (self.spec.input_height, self.spec.input_width)
+
+    def run_units(self, x: torch.Tensor, start: int = 0,
+                  stop: Optional[int] = None) -> torch.Tensor:
+        """Run the network's units[start:stop] on `x` (without autograd)."""
+        with torch.inference_mode():
+            return self.network.run_units(x, start, stop)
+
+    def postprocess(self, output: torch.Tensor) -> Result:
+        """Turn the last unit's batch-1 output into Detections or a Classification."""
+        values = output.detach().to('cpu', torch.float32).numpy()[0]
+        spec = self.spec
+        if spec.kind == DETECTION:
+            return detections_from_yolo(
+                values, self.network.scales, spec.labels, spec.input_height, spec.input_width,
+                self.score_threshold, self.iou_threshold, self.max_detections)
+        return top_k_classification(values, spec.labels, self.top_k)
+
+    def infer(self, array: np.ndarray) -> Result:
+        """Preprocess, run all units and postprocess one input."""
+        with torch.inference_mode():
+            return self.postprocess(self.network(self.preprocess(array)))
+
+
+def build_network(name: str) -> UnitNetwork:
+    """Return the untrained network of model `name`, the same weights every call."""
+    spec = model_spec(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(INIT_SEED)
+        return NETWORK_FACTORIES[name](spec)
+
+
+def _fits(path: str, name: str, what: str) -> BadInputError:
+    return BadInputError(
+        f"weights file '{path}' does not fit model {name}: {what}",
+        f"use a state_dict or TorchScript file of blastnet_ros {name} (load_task_model("
+        f"'{name}').network), or set `weights: ''` to run untrained")
+
+
+def _read_state_dict(path: str, name: str) -> Mapping[str, object]:
+    """Read the state dict in `path`: TorchScript, a state_dict, or a checkpoint dict."""
+    try:
+        with warnings.catch_warnings():  # torch >= 2.10 deprecates TorchScript; it still loads
+            warnings.simplefilter('ignore', DeprecationWarning)
+            return torch.jit.load(path, map_location='cpu').state_dict()
+    except (RuntimeError, ValueError):
+        pass  # not TorchScript: try torch.load
+    try:
+        loaded = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch.load raises many kinds
+        raise BadInputError(
+            f"weights file '{path}' is neither TorchScript nor a torch.save'd state_dict "
+            f'({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ""})',
+            f"save weights with torch.save(network.state_dict(), path) or "
+            f"torch.jit.save(torch.jit.trace(network, example), path) for model {name}") \
+            from None
+    if isinstance(loaded, Mapping):
+        for key in ('state_dict', 'model'):
+            if isinstance(loaded.get(key), Mapping):
+                return loaded[key]
+        return loaded
+    raise _fits(path, name, f'it holds a {type(loaded).__name__}, not a state_dict')
+
+
+def load_weights(network: UnitNetwork, path: str, name: str) -> None:
+    """Load the weights in `path` into `network`, or raise BadInputError saying what differs."""
+    if not os.path.isfile(path):
+        raise BadInputError(
+            f"weights file '{path}' not found" if not os.path.exists(path)
+            else f"weights path '{path}' is not a file",
+            "fix `weights:` of the task in tasks.yaml (a .pt file, or '' to run untrained)")
+    loaded = _read_state_dict(path, name)
+    state = {}
+    for key, value in loaded.items():
+        key = str(key)
+        state[key[len('module.'):] if key.startswith('module.') else key] = value
+    expected = network.state_dict()
+
+    def counted(key: str) -> bool:
+        return not key.endswith('num_batches_tracked')
+
+    missing = [key for key in expected if key not in state and counted(key)]
+    unexpected = [key for key in state if key not in expected and counted(key)]
+    wrong = [f'{key} {tuple(state[key].shape)} (expected {tuple(expected[key].shape)})'
+             for key in expected if key in state and isinstance(state[key], torch.Tensor)
+             and state[key].shape != expected[key].shape]
+    not_tensors = [key for key in expected if key in state
+                   and not isinstance(state[key], torch.Tensor)]
+    problems = []
+    for label, keys in (('missing keys', missing), ('unexpected keys', unexpected),
+                        ('shape mismatches', wrong), ('non-tensor values', not_tensors)):
+        if keys:
+            more = f', ... ({len(keys)} in all)' if len(keys) > _SHOWN_KEYS else ''
+            problems.append(f'{label} {", ".join(keys[:_SHOWN_KEYS])}{more}')
+    if problems:
+        raise _fits(path, name, '; '.join(problems))
+    network.load_state_dict({key: value for key, value in state.items() if key in expected},
+                            strict=False)
+
+
+def load_task_model(name: str, weights_path: str = '', *, score_threshold: float = 0.25,
+                    iou_threshold: float = 0.45, top_k: int = 3) -> TaskModel:
+    """Return model `name` in eval mode, with the weights in `weights_path` ('' = untrained).
+
+    `weights_path` may hold a state_dict, a checkpoint dict with 'state_dict' or 'model',
+    or a TorchScript module (its state_dict is loaded into our network).
+    """
+    spec = model_spec(name)
+    network = build_network(name)
+    source = ''
+    if weights_path:
+        source = os.path.expanduser(str(weights_path))
+        load_weights(network, source, name)
+    return TaskModel(spec, network, source, score_threshold=score_threshold,
+                     iou_threshold=iou_threshold, top_k=top_k)
