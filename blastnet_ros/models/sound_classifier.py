@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from blastnet_ros.models.specs import MODEL_SPECS
 from blastnet_ros.models.units import ClassifierHead, ConvBnAct, ConvBnActPool, UnitNetwork
 
 
@@ -16,8 +17,8 @@ class Sbcnn(UnitNetwork):
     batch norm follows each conv and an adaptive pool over time makes the head take any T.
     """
 
-    N_MELS = 64
-    MIN_FRAMES = 32
+    N_MELS = MODEL_SPECS['sbcnn'].input_height
+    MIN_FRAMES = MODEL_SPECS['sbcnn'].min_input_width
 
     def __init__(self, num_classes: int = 5, width: int = 24, hidden: int = 64) -> None:
         w = width

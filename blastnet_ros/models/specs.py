@@ -27,6 +27,7 @@ class ModelSpec:
     input_height: int
     input_width: int  # 0: any width (the sound model pools over time)
     labels: Tuple[str, ...]
+    min_input_width: int = 0  # for input_width 0: the fewest columns the model accepts
 
 
 MODEL_SPECS: Dict[str, ModelSpec] = {
@@ -44,7 +45,8 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
         ModelSpec(
             name='sbcnn', kind=CLASSIFICATION, input_encoding='32FC1',
             input_height=64, input_width=0,
-            labels=('siren', 'horn', 'engine', 'speech', 'background')),
+            labels=('siren', 'horn', 'engine', 'speech', 'background'),
+            min_input_width=32),
     )
 }
 

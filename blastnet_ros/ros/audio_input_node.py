@@ -64,9 +64,17 @@ class AudioInputNode(Node):
                 raise BadInputError(
                     f"task '{task.name}' uses model {spec.name} with {spec.input_height} mel "
                     f'bands but n_mels is {n_mels}', f'set n_mels to {spec.input_height}')
-        self._header = Header(frame_id=frame_id)
+        self._frame_id = frame_id
         self._windower = AudioWindower(self._sample_rate, window_s, hop_s)
         self._features = LogMelExtractor(sample_rate=self._sample_rate, n_mels=n_mels)
+        frames = self._features.frames_for(round(window_s * self._sample_rate))
+        for task in self._tasks:
+            spec = model_spec(task.model)
+            if frames < spec.min_input_width:
+                raise BadInputError(
+                    f"window_s {window_s:g} gives {frames} feature frames but task "
+                    f"'{task.name}' ({spec.name}) needs at least {spec.min_input_width}",
+                    'raise window_s (about 0.35 s or more at a 10 ms hop)')
         self._limiters = {task.name: PeriodRateLimiter(task.period_ns) for task in self._tasks}
         self._task_publishers = {task.name: self.create_publisher(Image, task.input_topic,
                                                              input_qos(True, 2))
@@ -99,7 +107,7 @@ class AudioInputNode(Node):
                 due = [task for task in self._tasks if self._limiters[task.name].admit(stamp_ns)]
                 if not due:
                     continue
-                header = Header(frame_id=self._header.frame_id, stamp=ns_to_stamp(stamp_ns))
+                header = Header(frame_id=self._frame_id, stamp=ns_to_stamp(stamp_ns))
                 image = features_to_image_msg(self._features(window), header)
                 for task in due:
                     self._task_publishers[task.name].publish(image)
