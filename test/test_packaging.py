@@ -1,0 +1,427 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The package as ROS sees it: package.xml, setup.py, launch file, RViz config, colcon.
+
+The static checks read the files (ast, XML, YAML). The slow ones build the package for real
+with colcon into a temporary folder, run an installed executable, and (where launch_ros is
+installed, i.e. on a ROS install, not in the pip venv) launch the three nodes.
+"""
+
+import ast
+import os
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = 'blastnet_ros'
+LAUNCH_FILE = REPO_ROOT / 'launch' / 'blastnet.launch.py'
+PARAMS_FILE = REPO_ROOT / 'config' / 'blastnet.yaml'
+RVIZ_FILE = REPO_ROOT / 'config' / 'blastnet.rviz'
+
+CONSOLE_SCRIPTS = {
+    'camera_input': 'blastnet_ros.ros.camera_input_node:main',
+    'audio_input': 'blastnet_ros.ros.audio_input_node:main',
+    'executor': 'blastnet_ros.ros.executor_node:main',
+    'blastnet': 'blastnet_ros.tools.cli:main',
+}
+NODE_EXECUTABLES = ('camera_input', 'audio_input', 'executor')
+# Python imports that are not ROS packages -> their rosdep keys in package.xml.
+THIRD_PARTY_ROSDEP_KEYS = {
+    'numpy': 'python3-numpy',
+    'scipy': 'python3-scipy',
+    'cv2': 'python3-opencv',
+    'yaml': 'python3-yaml',
+    'torch': 'python3-torch',
+    'rosbags': 'python3-rosbags-pip',
+}
+TEST_DEPENDS = {'ament_flake8', 'ament_pep257', 'python3-pytest'}
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+def setup_distribution():
+    """Return the Distribution setup.py describes (run up to 'init', nothing built)."""
+    import setuptools  # noqa: F401  (provides distutils on Python >= 3.12)
+    from distutils.core import run_setup
+    previous = os.getcwd()
+    os.chdir(REPO_ROOT)
+    try:
+        return run_setup('setup.py', stop_after='init')
+    finally:
+        os.chdir(previous)
+
+
+def console_scripts():
+    """Return {name: 'module:function'} of setup.py's console_scripts."""
+    entries = setup_distribution().entry_points['console_scripts']
+    return dict(tuple(part.strip() for part in entry.split('=', 1)) for entry in entries)
+
+
+def package_xml():
+    return ElementTree.parse(REPO_ROOT / 'package.xml').getroot()
+
+
+def declared(tag):
+    return {element.text.strip() for element in package_xml().findall(tag)}
+
+
+def imports_of(path):
+    """Return the top-level names `path` imports (every import statement)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split('.')[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split('.')[0])
+    return names
+
+
+def shipped_python_files():
+    """Return the package's modules and the launch files (what an install runs)."""
+    return sorted(REPO_ROOT.joinpath(PACKAGE).rglob('*.py')) + sorted(
+        REPO_ROOT.joinpath('launch').glob('*.py'))
+
+
+def launch_module():
+    return ast.parse(LAUNCH_FILE.read_text(encoding='utf-8'), str(LAUNCH_FILE))
+
+
+def module_constants(tree):
+    """Return {name: value} of the module-level `NAME = <constant>` assignments."""
+    constants = {}
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Constant)):
+            constants[node.targets[0].id] = node.value.value
+    return constants
+
+
+def literal(node, constants):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
+    return None
+
+
+def calls_named(tree, name):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            function = node.func
+            called = function.id if isinstance(function, ast.Name) else getattr(
+                function, 'attr', None)
+            if called == name:
+                yield node
+
+
+def launch_nodes():
+    """Return [{'package', 'executable', 'name', 'overrides', 'arguments'}] of launch Nodes."""
+    tree = launch_module()
+    constants = module_constants(tree)
+    nodes = []
+    for call in calls_named(tree, 'Node'):
+        keywords = {keyword.arg: keyword.value for keyword in call.keywords}
+        overrides = set()
+        if isinstance(keywords.get('parameters'), ast.List):
+            for item in keywords['parameters'].elts:
+                if isinstance(item, ast.Dict):
+                    overrides.update(literal(key, constants) for key in item.keys)
+        arguments = []
+        if isinstance(keywords.get('arguments'), ast.List):
+            arguments = [literal(item, constants) for item in keywords['arguments'].elts]
+        nodes.append({
+            'package': literal(keywords.get('package'), constants),
+            'executable': literal(keywords.get('executable'), constants),
+            'name': literal(keywords.get('name'), constants),
+            'overrides': overrides,
+            'arguments': arguments,
+        })
+    return nodes
+
+
+def launch_arguments():
+    """Return {name: default} of the launch file's DeclareLaunchArgument calls."""
+    tree = launch_module()
+    constants = module_constants(tree)
+    declared_arguments = {}
+    for call in calls_named(tree, 'DeclareLaunchArgument'):
+        keywords = {keyword.arg: keyword.value for keyword in call.keywords}
+        default = keywords.get('default_value')
+        declared_arguments[literal(call.args[0], constants)] = (
+            literal(default, constants) if default is not None else None)
+    return declared_arguments
+
+
+def launch_file_references():
+    """Return the package-relative paths the launch file joins onto the share folder."""
+    references = []
+    for call in calls_named(launch_module(), 'join'):
+        parts = [argument.value for argument in call.args[1:]
+                 if isinstance(argument, ast.Constant)]
+        if len(parts) == len(call.args) - 1 and parts:
+            references.append(Path(*parts))
+    return references
+
+
+# --- package.xml --------------------------------------------------------------------------
+
+def test_package_xml_is_format_3_ament_python():
+    root = package_xml()
+    assert root.tag == 'package' and root.get('format') == '3'
+    assert root.findtext('name') == PACKAGE
+    assert root.findtext('version') == setup_distribution().metadata.version == '0.1.0'
+    assert root.findtext('license') == 'Apache-2.0'
+    assert root.findtext('description').strip()
+    assert root.find('maintainer').get('email')
+    assert root.findtext('export/build_type') == 'ament_python'
+
+
+def test_package_xml_passes_catkin_pkg_validation():
+    package_module = pytest.importorskip('catkin_pkg.package')
+    warnings = []
+    package = package_module.parse_package(str(REPO_ROOT), warnings=warnings)
+    assert package.name == PACKAGE and package.package_format == 3
+    assert not warnings
+
+
+def test_every_import_of_the_shipped_code_is_a_declared_dependency():
+    exec_depends = declared('exec_depend') | declared('depend')
+    missing = {}
+    for path in shipped_python_files():
+        for name in imports_of(path) - set(sys.stdlib_module_names) - {PACKAGE}:
+            key = THIRD_PARTY_ROSDEP_KEYS.get(name, name)
+            if key not in exec_depends:
+                missing.setdefault(key, []).append(path.relative_to(REPO_ROOT).as_posix())
+    assert not missing, (
+        'imported but not an <exec_depend> of package.xml (for a non-ROS Python package add '
+        f'its rosdep key here and to THIRD_PARTY_ROSDEP_KEYS): {missing}')
+
+
+def test_launch_and_test_dependencies_are_declared():
+    exec_depends = declared('exec_depend')
+    assert {'launch', 'launch_ros', 'rviz2'} <= exec_depends
+    assert TEST_DEPENDS <= declared('test_depend')
+
+
+# --- setup.py -----------------------------------------------------------------------------
+
+def test_console_scripts_are_the_interface_executables():
+    assert console_scripts() == CONSOLE_SCRIPTS
+
+
+@pytest.mark.parametrize('name', sorted(CONSOLE_SCRIPTS))
+def test_each_console_script_module_exists_and_has_main(name):
+    module, function = console_scripts()[name].split(':')
+    path = REPO_ROOT.joinpath(*module.split('.')).with_suffix('.py')
+    assert path.is_file(), f'{name}: {path.relative_to(REPO_ROOT)} does not exist'
+    tree = ast.parse(path.read_text(encoding='utf-8'), str(path))
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert function in functions, f'{name}: {module} defines no top-level {function}()'
+
+
+def test_setup_data_files_exist_and_cover_launch_and_config():
+    data_files = setup_distribution().data_files
+    installed = {}
+    for destination, sources in data_files:
+        for source in sources:
+            assert (REPO_ROOT / source).is_file(), f'setup.py installs missing {source}'
+            installed[source] = destination
+    share = f'share/{PACKAGE}'
+    assert installed['resource/blastnet_ros'] == 'share/ament_index/resource_index/packages'
+    assert installed['package.xml'] == share
+    assert installed['launch/blastnet.launch.py'] == f'{share}/launch'
+    for name in ('blastnet.yaml', 'tasks.yaml', 'fastdds_loopback.xml', 'blastnet.rviz'):
+        assert installed[f'config/{name}'] == f'{share}/config'
+
+
+# --- launch file ----------------------------------------------------------------------------
+
+def test_launch_file_declares_the_documented_arguments():
+    arguments = launch_arguments()
+    assert set(arguments) == {'params_file', 'camera_topic', 'audio_topic', 'audio_type',
+                              'use_sim_time', 'rviz'}
+    assert arguments['camera_topic'] == '/camera/image_raw'
+    assert arguments['audio_topic'] == '/audio'
+    assert arguments['audio_type'] == 'std_msgs/msg/Int16MultiArray'
+    assert arguments['use_sim_time'] == 'false'
+    assert arguments['rviz'] == 'true'
+
+
+def test_launch_nodes_are_console_scripts_with_params_file_sections():
+    params = yaml.safe_load(PARAMS_FILE.read_text())
+    ours = [node for node in launch_nodes() if node['package'] == PACKAGE]
+    assert sorted(node['executable'] for node in ours) == sorted(NODE_EXECUTABLES)
+    for node in ours:
+        assert node['executable'] in console_scripts()
+        section = params.get(node['name'], {}).get('ros__parameters')
+        assert section is not None, f'{PARAMS_FILE.name} has no {node["name"]}: section'
+        unknown = node['overrides'] - set(section) - {'use_sim_time'}
+        assert not unknown, f'launch sets {unknown} on {node["name"]}, not in the params file'
+
+
+def test_launch_overrides_the_topic_parameters_the_nodes_declare():
+    overrides = {node['executable']: node['overrides'] for node in launch_nodes()
+                 if node['package'] == PACKAGE}
+    assert overrides['camera_input'] == {'use_sim_time', 'camera_topic'}
+    assert overrides['audio_input'] == {'use_sim_time', 'audio_topic', 'audio_type'}
+    assert overrides['executor'] == {'use_sim_time'}
+
+
+def test_launch_starts_rviz_with_the_package_config():
+    rviz = [node for node in launch_nodes() if node['package'] == 'rviz2']
+    assert len(rviz) == 1 and rviz[0]['executable'] == 'rviz2'
+    assert rviz[0]['arguments'][0] == '-d'
+
+
+def test_files_the_launch_file_references_exist():
+    references = launch_file_references()
+    assert Path('config', 'blastnet.yaml') in references
+    assert Path('config', 'blastnet.rviz') in references
+    for reference in references:
+        assert (REPO_ROOT / reference).is_file(), f'launch file references missing {reference}'
+
+
+def test_launch_file_leaves_networking_alone():
+    tree = launch_module()
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef)) and ast.get_docstring(node)}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and id(node) not in docstrings):
+            names.add(node.value)
+    forbidden = {'SetEnvironmentVariable', 'PushEnvironment', 'environ', 'putenv',
+                 'ROS_DOMAIN_ID', 'ROS_LOCALHOST_ONLY', 'ROS_AUTOMATIC_DISCOVERY_RANGE',
+                 'FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE',
+                 'RMW_IMPLEMENTATION'}
+    assert not names & forbidden, f'the launch file touches {sorted(names & forbidden)}'
+
+
+# --- RViz ---------------------------------------------------------------------------------------
+
+def test_rviz_config_shows_the_camera_tasks_debug_images():
+    config = yaml.safe_load(RVIZ_FILE.read_text())
+    manager = config['Visualization Manager']
+    assert manager['Global Options']['Fixed Frame'] == 'camera'
+    images = [display for display in manager['Displays']
+              if display['Class'] == 'rviz_default_plugins/Image']
+    topics = [display['Topic']['Value'] for display in images]
+    assert topics == ['/blastnet/detector/debug_image', '/blastnet/signs/debug_image']
+    for display in images:
+        assert display['Enabled'] is True
+        assert display['Topic']['Reliability Policy'] == 'Best Effort'
+        assert display['Topic']['Depth'] == 1
+    tasks = yaml.safe_load((REPO_ROOT / 'config' / 'tasks.yaml').read_text())['tasks']
+    camera_tasks = {task['name'] for task in tasks if task.get('source') == 'camera'}
+    assert {topic.split('/')[2] for topic in topics} <= camera_tasks
+
+
+# --- colcon build and launch (slow) -----------------------------------------------------
+
+@pytest.fixture(scope='module')
+def colcon_install(tmp_path_factory):
+    """Build the package with colcon into a temporary folder; return its install base."""
+    colcon = shutil.which('colcon', path=str(Path(sys.executable).parent)) or shutil.which(
+        'colcon')
+    if colcon is None:
+        pytest.skip('colcon is not installed (scripts/setup.sh installs it into .venv)')
+    base = tmp_path_factory.mktemp('colcon')
+    result = subprocess.run(
+        [colcon, '--log-base', str(base / 'log'), 'build', '--paths', str(REPO_ROOT),
+         '--build-base', str(base / 'build'), '--install-base', str(base / 'install')],
+        cwd=base, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return base / 'install'
+
+
+def installed_environment(install_base, domain_id):
+    """Return the environment `source install/setup.bash` would give, plus a domain."""
+    site_packages = next((install_base / PACKAGE / 'lib').glob('python3*/site-packages'))
+    env = dict(os.environ)
+    env['AMENT_PREFIX_PATH'] = os.pathsep.join(
+        [str(install_base / PACKAGE)] + [p for p in env.get('AMENT_PREFIX_PATH', '').split(
+            os.pathsep) if p])
+    env['PYTHONPATH'] = os.pathsep.join(
+        [str(site_packages)] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    env['ROS_DOMAIN_ID'] = str(domain_id)
+    return env
+
+
+@pytest.mark.slow
+def test_colcon_build_installs_executables_launch_and_config(colcon_install):
+    prefix = colcon_install / PACKAGE
+    for executable in CONSOLE_SCRIPTS:
+        path = prefix / 'lib' / PACKAGE / executable
+        assert path.is_file() and os.access(path, os.X_OK), f'missing lib/{PACKAGE}/{executable}'
+    share = prefix / 'share' / PACKAGE
+    expected = ['package.xml', 'launch/blastnet.launch.py', 'config/blastnet.yaml',
+                'config/tasks.yaml', 'config/fastdds_loopback.xml', 'config/blastnet.rviz']
+    for name in expected:
+        assert (share / name).is_file(), f'missing share/{PACKAGE}/{name}'
+    marker = prefix / 'share' / 'ament_index' / 'resource_index' / 'packages' / PACKAGE
+    assert marker.is_file()
+
+
+@pytest.mark.slow
+def test_installed_blastnet_command_runs(colcon_install, ros_domain_id):
+    executable = colcon_install / PACKAGE / 'lib' / PACKAGE / 'blastnet'
+    result = subprocess.run(
+        [str(executable), '--help'], capture_output=True, text=True, timeout=60,
+        env=installed_environment(colcon_install, ros_domain_id))
+    assert result.returncode == 0, result.stderr
+    assert 'demo' in result.stdout
+
+
+@pytest.mark.slow
+def test_launch_file_starts_the_three_nodes(colcon_install, ros_context, ros_domain_id):
+    pytest.importorskip(
+        'launch_ros', reason='launch_ros is not installed (no pip wheel; on a ROS install '
+                             'this test launches camera_input, audio_input and executor)')
+    from rclpy.node import Node
+
+    runner = ('import sys, launch\n'
+              'from launch.actions import IncludeLaunchDescription\n'
+              'from launch.launch_description_sources import PythonLaunchDescriptionSource\n'
+              'service = launch.LaunchService()\n'
+              'service.include_launch_description(launch.LaunchDescription([\n'
+              '    IncludeLaunchDescription(PythonLaunchDescriptionSource(sys.argv[1]),\n'
+              "                             launch_arguments=[('rviz', 'false')])]))\n"
+              'sys.exit(service.run())\n')
+    launch_file = colcon_install / PACKAGE / 'share' / PACKAGE / 'launch' / LAUNCH_FILE.name
+    process = subprocess.Popen(
+        [sys.executable, '-c', runner, str(launch_file)],
+        env=installed_environment(colcon_install, ros_domain_id),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    observer = Node('launch_test_observer', context=ros_context)
+    try:
+        wanted = set(NODE_EXECUTABLES)
+        deadline = time.monotonic() + 60
+        names = set()
+        while time.monotonic() < deadline and process.poll() is None:
+            names = set(observer.get_node_names())
+            if wanted <= names:
+                break
+            time.sleep(0.2)
+        assert wanted <= names, f'nodes seen: {sorted(names)}'
+    finally:
+        observer.destroy_node()
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    assert 'Traceback' not in output, output[-4000:]
