@@ -25,7 +25,7 @@ CAMERA, AUDIO = '/camera/image_raw', '/audio'
 
 @pytest.fixture(scope='module')
 def bag(tmp_path_factory):
-    """Write a 1 s scenario bag (15 frames, 10 audio chunks); return it with its contents."""
+    """Write a 1 s scenario bag of 15 frames and 10 audio chunks; return it with its contents."""
     info = write_scenario_bag(tmp_path_factory.mktemp('replay') / 'bag', duration_s=1.0,
                               seed=2)
     stamps, chunks = [], []

@@ -30,7 +30,7 @@ def test_table_lists_every_task_with_its_counts():
 
 @pytest.fixture(scope='module')
 def colcon_install(tmp_path_factory):
-    """The package built with colcon into a temporary install folder."""
+    """Build the package with colcon into a temporary install folder."""
     colcon = shutil.which('colcon', path=os.path.dirname(sys.executable)) or \
         shutil.which('colcon')
     assert colcon, 'colcon not found: it is part of the set-up (requirements.txt)'

@@ -55,7 +55,7 @@ def test_shorter_deadline_runs_first_at_the_next_boundary():
 
 
 def test_job_that_cannot_make_its_deadline_is_dropped_when_dropping_is_on():
-    """fast (deadline 10 ms, expected 4 ms) waits behind slow until 9 ms: 9 + 4 > 10."""
+    """Drop fast (deadline 10 ms, expected 4 ms): it waits behind slow until 9 ms, 9 + 4 > 10."""
     profile = {('fast', 0, 'cpu0'): 4 * MS, ('slow', 0, 'cpu0'): 9 * MS}
     s = scheduler(profile=profile)
     slow, fast = job(SLOW, 0, 0), job(FAST, 1, 0)

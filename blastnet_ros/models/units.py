@@ -168,7 +168,7 @@ class UnitNetwork(nn.Module):
 
     def run_units(self, x: torch.Tensor, start: int = 0,
                   stop: Optional[int] = None) -> torch.Tensor:
-        """Run units[start:stop] on `x`; run_units(run_units(x, 0, k), k) == forward(x)."""
+        """Run units[start:stop] on `x`, so that splitting at any k gives forward(x) back."""
         count = len(self.units)
         stop = count if stop is None else stop
         if not 0 <= start <= stop <= count:

@@ -76,9 +76,9 @@ class AudioInputNode(Node):
                     f"'{task.name}' ({spec.name}) needs at least {spec.min_input_width}",
                     'raise window_s (about 0.35 s or more at a 10 ms hop)')
         self._limiters = {task.name: PeriodRateLimiter(task.period_ns) for task in self._tasks}
-        self._task_publishers = {task.name: self.create_publisher(Image, task.input_topic,
-                                                             input_qos(True, 2))
-                            for task in self._tasks}
+        self._task_publishers = {
+            task.name: self.create_publisher(Image, task.input_topic, input_qos(True, 2))
+            for task in self._tasks}
         self._published = dict.fromkeys(self._task_publishers, 0)
         self._received = 0
         self.bad_inputs = BadInputReporter(self)

@@ -50,9 +50,9 @@ class CameraInputNode(Node):
         self._tasks = load_task_set(tasks_file).tasks_from(CAMERA)
         self._specs = {task.name: model_spec(task.model) for task in self._tasks}
         self._limiters = {task.name: PeriodRateLimiter(task.period_ns) for task in self._tasks}
-        self._task_publishers = {task.name: self.create_publisher(Image, task.input_topic,
-                                                             input_qos(True, 2))
-                            for task in self._tasks}
+        self._task_publishers = {
+            task.name: self.create_publisher(Image, task.input_topic, input_qos(True, 2))
+            for task in self._tasks}
         self._published: Dict[str, int] = dict.fromkeys(self._task_publishers, 0)
         self._received = 0
         self.bad_inputs = BadInputReporter(self)
