@@ -41,6 +41,9 @@ def generate_launch_description():
             'camera_topic', default_value='/camera/image_raw',
             description='camera topic (sensor_msgs/Image or CompressedImage)'),
         DeclareLaunchArgument(
+            'camera_type', default_value='sensor_msgs/msg/Image',
+            description='message type of camera_topic (or sensor_msgs/msg/CompressedImage)'),
+        DeclareLaunchArgument(
             'audio_topic', default_value='/audio', description='microphone topic'),
         DeclareLaunchArgument(
             'audio_type', default_value='std_msgs/msg/Int16MultiArray',
@@ -57,7 +60,8 @@ def generate_launch_description():
         Node(
             package=PACKAGE, executable='camera_input', name='camera_input', output='screen',
             parameters=[params_file, {'use_sim_time': use_sim_time,
-                                      'camera_topic': topic('camera_topic')}]),
+                                      'camera_topic': topic('camera_topic'),
+                                      'camera_type': topic('camera_type')}]),
         Node(
             package=PACKAGE, executable='audio_input', name='audio_input', output='screen',
             parameters=[params_file, {'use_sim_time': use_sim_time,

@@ -7,21 +7,18 @@ gets the same defaults here (only where the variable is not set), before any tes
 imports rclpy.
 """
 
-import itertools
 import os
 from pathlib import Path
-import random
+import shutil
+import subprocess
 import sys
 
 import pytest
 
+from ros_harness import allocate_domain_id, RosHarness
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK_PROFILE = REPO_ROOT / 'config' / 'fastdds_loopback.xml'
-
-# Domain ids the fixture hands out: 101..232 (232 is the highest Fast DDS can map to
-# ports), away from the 1..100 that scripts/ros_env.sh and test/ros_harness.py draw from.
-FIRST_TEST_DOMAIN = 101
-LAST_TEST_DOMAIN = 232
 
 
 def _set_default_environment(environ=os.environ):
@@ -35,17 +32,11 @@ def _set_default_environment(environ=os.environ):
 
 _set_default_environment()
 
-# A random start per pytest process, so two runs on one machine rarely share a domain;
-# within one run, 132 tests in a row get distinct ids.
-_all_test_domains = list(range(FIRST_TEST_DOMAIN, LAST_TEST_DOMAIN + 1))
-_start = random.SystemRandom().randrange(len(_all_test_domains))
-_domain_ids = itertools.cycle(_all_test_domains[_start:] + _all_test_domains[:_start])
-
 
 @pytest.fixture
 def ros_domain_id():
     """Return a ROS domain id no other test of this run is using."""
-    return next(_domain_ids)
+    return allocate_domain_id()
 
 
 @pytest.fixture
@@ -60,3 +51,25 @@ def ros_context(ros_domain_id):
         yield context
     finally:
         rclpy.try_shutdown(context=context)
+
+
+@pytest.fixture
+def ros(ros_domain_id):
+    """Yield a RosHarness (own Context, spin thread) on the test's own domain."""
+    with RosHarness(ros_domain_id) as harness:
+        yield harness
+
+
+@pytest.fixture(scope='session')
+def colcon_install(tmp_path_factory):
+    """Build the package with colcon into a temporary folder; return its install base."""
+    colcon = shutil.which('colcon', path=str(Path(sys.executable).parent)) or \
+        shutil.which('colcon')
+    assert colcon, 'colcon not found: scripts/setup.sh installs it into .venv'
+    base = tmp_path_factory.mktemp('colcon')
+    result = subprocess.run(
+        [colcon, '--log-base', str(base / 'log'), 'build', '--paths', str(REPO_ROOT),
+         '--build-base', str(base / 'build'), '--install-base', str(base / 'install')],
+        cwd=base, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return base / 'install'

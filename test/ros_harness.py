@@ -16,15 +16,27 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-# One random block of domain ids per pytest process, one id per harness.
-_DOMAINS = itertools.count(random.SystemRandom().randint(1, 60))
+# Domain ids for tests: 101..232 (232 is the highest Fast DDS can map to ports), away
+# from the 1..100 that scripts/ros_env.sh and `blastnet demo` draw from. A random start
+# per pytest process, so two runs on one machine rarely share a domain; within one run,
+# 132 harnesses in a row get distinct ids.
+FIRST_TEST_DOMAIN = 101
+LAST_TEST_DOMAIN = 232
+_ALL_TEST_DOMAINS = list(range(FIRST_TEST_DOMAIN, LAST_TEST_DOMAIN + 1))
+_START = random.SystemRandom().randrange(len(_ALL_TEST_DOMAINS))
+_DOMAINS = itertools.cycle(_ALL_TEST_DOMAINS[_START:] + _ALL_TEST_DOMAINS[:_START])
+
+
+def allocate_domain_id() -> int:
+    """Return a ROS domain id no other test of this run is using."""
+    return next(_DOMAINS)
 
 
 class RosHarness:
     """Own an rclpy Context on a fresh domain; spin nodes in a thread; tear all down."""
 
     def __init__(self, domain_id: int = 0) -> None:
-        self.domain_id = domain_id or next(_DOMAINS)
+        self.domain_id = domain_id or allocate_domain_id()
         self.context = Context()
         rclpy.init(context=self.context, domain_id=self.domain_id)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)

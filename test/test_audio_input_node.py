@@ -6,7 +6,6 @@ import math
 import time
 
 import numpy as np
-import pytest
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, Int16MultiArray
 
@@ -16,12 +15,6 @@ from ros_harness import RosHarness
 
 RATE = 16000
 CHUNK = 1600  # 0.1 s
-
-
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
 
 
 def tone_chunk(index):

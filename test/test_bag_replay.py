@@ -17,7 +17,6 @@ from std_msgs.msg import Int16MultiArray, String
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.tools.bag_replay import BagReplayer, read_cdr_stamp_ns, restamp_cdr
 from blastnet_ros.tools.scenario_bag import write_scenario_bag
-from ros_harness import RosHarness
 
 NS_PER_S = 1_000_000_000
 CAMERA, AUDIO = '/camera/image_raw', '/audio'
@@ -37,12 +36,6 @@ def bag(tmp_path_factory):
             elif connection.topic == AUDIO:
                 chunks.append(bytes(msg.data.tobytes()))
     return info, stamps, chunks
-
-
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
 
 
 def subscribe(ros, name='replay_probe'):

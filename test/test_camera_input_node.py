@@ -6,13 +6,11 @@ import time
 
 import cv2
 import numpy as np
-import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CompressedImage, Image
 
 from blastnet_ros.ros.camera_input_node import CameraInputNode
 from blastnet_ros.ros.node_support import ns_to_stamp
-from ros_harness import RosHarness
 
 MS = 1_000_000
 
@@ -26,12 +24,6 @@ def raw_frame(stamp_ns, width=64, height=48, encoding='rgb8', data=None, step=No
     pixels = np.arange(height * msg.step, dtype=np.uint32) % 251
     msg.data = data if data is not None else pixels.astype(np.uint8).tobytes()
     return msg
-
-
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
 
 
 def collect(ros, topics):

@@ -3,12 +3,10 @@
 """`blastnet demo` end to end: colcon-installed nodes as processes, a bag replayed into them."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
 from blastnet_ros.tools.demo import format_table
@@ -26,20 +24,6 @@ def test_table_lists_every_task_with_its_counts():
                                 'p50', 'ms', 'p99', 'ms', 'results']
     assert lines[2].split() == ['detector', '10', '8', '1', '1', '20.0', '12.3', '40.0', '9']
     assert lines[3].split() == ['sound', '0', '0', '0', '0', '0.0', '-', '-', '0']
-
-
-@pytest.fixture(scope='module')
-def colcon_install(tmp_path_factory):
-    """Build the package with colcon into a temporary install folder."""
-    colcon = shutil.which('colcon', path=os.path.dirname(sys.executable)) or \
-        shutil.which('colcon')
-    assert colcon, 'colcon not found: it is part of the set-up (requirements.txt)'
-    root = tmp_path_factory.mktemp('colcon')
-    subprocess.run([colcon, 'build', '--base-paths', str(REPO), '--build-base',
-                    str(root / 'build'), '--install-base', str(root / 'install'),
-                    '--packages-select', 'blastnet_ros'],
-                   cwd=root, check=True, capture_output=True, timeout=300)
-    return root / 'install'
 
 
 def test_demo_prints_a_table_from_the_running_nodes(colcon_install, tmp_path):

@@ -10,7 +10,6 @@ installed, i.e. on a ROS install, not in the pip venv) launch the three nodes.
 import ast
 import os
 from pathlib import Path
-import shutil
 import signal
 import subprocess
 import sys
@@ -247,9 +246,10 @@ def test_setup_data_files_exist_and_cover_launch_and_config():
 
 def test_launch_file_declares_the_documented_arguments():
     arguments = launch_arguments()
-    assert set(arguments) == {'params_file', 'camera_topic', 'audio_topic', 'audio_type',
-                              'use_sim_time', 'rviz'}
+    assert set(arguments) == {'params_file', 'camera_topic', 'camera_type', 'audio_topic',
+                              'audio_type', 'use_sim_time', 'rviz'}
     assert arguments['camera_topic'] == '/camera/image_raw'
+    assert arguments['camera_type'] == 'sensor_msgs/msg/Image'
     assert arguments['audio_topic'] == '/audio'
     assert arguments['audio_type'] == 'std_msgs/msg/Int16MultiArray'
     assert arguments['use_sim_time'] == 'false'
@@ -271,7 +271,7 @@ def test_launch_nodes_are_console_scripts_with_params_file_sections():
 def test_launch_overrides_the_topic_parameters_the_nodes_declare():
     overrides = {node['executable']: node['overrides'] for node in launch_nodes()
                  if node['package'] == PACKAGE}
-    assert overrides['camera_input'] == {'use_sim_time', 'camera_topic'}
+    assert overrides['camera_input'] == {'use_sim_time', 'camera_topic', 'camera_type'}
     assert overrides['audio_input'] == {'use_sim_time', 'audio_topic', 'audio_type'}
     assert overrides['executor'] == {'use_sim_time'}
 
@@ -330,22 +330,6 @@ def test_rviz_config_shows_the_camera_tasks_debug_images():
 
 
 # --- colcon build and launch (slow) -----------------------------------------------------
-
-@pytest.fixture(scope='module')
-def colcon_install(tmp_path_factory):
-    """Build the package with colcon into a temporary folder; return its install base."""
-    colcon = shutil.which('colcon', path=str(Path(sys.executable).parent)) or shutil.which(
-        'colcon')
-    if colcon is None:
-        pytest.skip('colcon is not installed (scripts/setup.sh installs it into .venv)')
-    base = tmp_path_factory.mktemp('colcon')
-    result = subprocess.run(
-        [colcon, '--log-base', str(base / 'log'), 'build', '--paths', str(REPO_ROOT),
-         '--build-base', str(base / 'build'), '--install-base', str(base / 'install')],
-        cwd=base, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return base / 'install'
-
 
 def installed_environment(install_base, domain_id):
     """Return the environment `source install/setup.bash` would give, plus a domain."""
