@@ -21,7 +21,7 @@ class SleepingBlocks:
         self.fail_on = fail_on
         self.ran = []
 
-    def run_block(self, index, value):
+    def run_block(self, index, value, lane):
         self.ran.append((value if index == 0 else value[0], index))
         if self.fail_on is not None and value == self.fail_on:
             raise RuntimeError('broken input')

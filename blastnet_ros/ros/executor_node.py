@@ -24,7 +24,7 @@ from std_msgs.msg import Header
 from blastnet_ros.core.deadline_stats import DeadlineStats
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.policies import make_policy
-from blastnet_ros.core.task import CAMERA
+from blastnet_ros.core.task import CAMERA, LaneSpec
 from blastnet_ros.models.specs import model_spec
 from blastnet_ros.models.task_model import load_task_model
 from blastnet_ros.ros.debug_image import annotate
@@ -73,7 +73,7 @@ class ExecutorNode(Node):
                     'its results mean nothing (timings are real). Fix: set `weights:` of the '
                     'task in tasks.yaml to a state_dict or TorchScript file.')
             blocks[task.name] = ModelBlocks(model)
-        self._warm_up(blocks)
+        self._warm_up(blocks, {lane.name: lane for lane in task_set.lanes})
 
         self.bad_inputs = {name: BadInputReporter(self) for name in self._tasks}
         self._stats = DeadlineStats(list(self._tasks))
@@ -110,18 +110,18 @@ class ExecutorNode(Node):
         """Stop the engine's lanes (called before the node is destroyed)."""
         self.engine.close()
 
-    def _warm_up(self, blocks: Dict[str, ModelBlocks]) -> None:
-        """Run each model once so first-call costs do not land on the first real job."""
+    def _warm_up(self, blocks: Dict[str, ModelBlocks], lanes: Dict[str, LaneSpec]) -> None:
+        """Run each model once on each of its lanes so first-call costs hit no real job."""
         for name, runner in blocks.items():
             spec = self._specs[name]
-            width = spec.input_width or 97
             if spec.input_encoding == 'rgb8':
-                sample = np.zeros((spec.input_height, width, 3), np.uint8)
+                value = np.zeros((spec.input_height, spec.input_width, 3), np.uint8)
             else:
-                sample = np.zeros((spec.input_height, width), np.float32)
-            value = sample
-            for index in range(runner.num_blocks):
-                value = runner.run_block(index, value)
+                value = np.zeros((spec.input_height, max(spec.min_input_width, 97)), np.float32)
+            for lane_name in self._tasks[name].lanes:
+                result = value
+                for index in range(runner.num_blocks):
+                    result = runner.run_block(index, result, lanes[lane_name])
 
     def _on_input(self, task_name: str, msg: Image) -> None:
         reporter = self.bad_inputs[task_name]

@@ -27,8 +27,8 @@ class BlockRunner(Protocol):
 
     num_blocks: int
 
-    def run_block(self, index: int, value: Any) -> Any:
-        """Run block `index` on `value`; return its output (the result after the last)."""
+    def run_block(self, index: int, value: Any, lane: LaneSpec) -> Any:
+        """Run block `index` on `value` on `lane`; return its output (the result, last)."""
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,10 @@ class LiveEngine:
                 value, _ = self._values[key]
                 runner = self._blocks[decision.job.task]
                 index = decision.block_index
-                self._lanes[decision.lane].submit(
-                    lambda runner=runner, index=index, value=value: runner.run_block(index, value),
-                    (decision.job, index))
+                lane = self._lanes[decision.lane]
+                lane.submit(lambda runner=runner, index=index, value=value, spec=lane.spec:
+                            runner.run_block(index, value, spec),
+                            (decision.job, index))
             elif isinstance(decision, Complete):
                 result, context = self._values.pop(key)
                 latency_ns = decision.finish_ns - decision.job.release_ns

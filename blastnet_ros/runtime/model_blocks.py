@@ -4,22 +4,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+import copy
+import threading
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
+from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.models.task_model import TaskModel
 
 
 class ModelBlocks:
-    """Run a TaskModel block by block: block 0 preprocesses, the last one postprocesses.
+    """Run a TaskModel block by block on any lane: block 0 preprocesses, the last postprocesses.
 
     `unit_ranges` are (start, stop) unit indices that tile the model's units in order;
-    the default is one block holding the whole model.
+    the default is one block holding the whole model. `backends` maps (block index, lane
+    name) to a prepared block backend (runtime/backends: ONNX Runtime, CUDA graphs,
+    TensorRT...); a block without one runs the torch network on the lane's device. The
+    activation moves to the lane's device when a block runs on another device than the
+    previous one (the switching cost the scheduler accounts for).
     """
 
     def __init__(self, model: TaskModel,
-                 unit_ranges: Optional[Sequence[Tuple[int, int]]] = None) -> None:
+                 unit_ranges: Optional[Sequence[Tuple[int, int]]] = None,
+                 backends: Optional[Mapping[Tuple[int, str], Any]] = None) -> None:
         num_units = len(model.network.units)
         ranges = tuple(unit_ranges or ((0, num_units),))
         expected_start = 0
@@ -31,18 +39,44 @@ class ModelBlocks:
             raise ValueError(f'unit ranges {ranges} do not tile units 0..{num_units}')
         self.model = model
         self.unit_ranges = ranges
+        self._backends = dict(backends or {})
+        self._networks: Dict[str, torch.nn.Module] = {'cpu': model.network}
+        self._networks_lock = threading.Lock()
 
     @property
     def num_blocks(self) -> int:
         """Return the number of blocks."""
         return len(self.unit_ranges)
 
-    def run_block(self, index: int, value: Any) -> Any:
-        """Run block `index` on `value` (the model input for block 0); return its output."""
+    def backend_name(self, index: int, lane: LaneSpec) -> str:
+        """Return the name of what runs block `index` on `lane`."""
+        backend = self._backends.get((index, lane.name))
+        if backend is not None:
+            return backend.name
+        return 'torch-cuda' if lane.device.startswith('cuda') else 'torch-cpu'
+
+    def run_block(self, index: int, value: Any, lane: LaneSpec) -> Any:
+        """Run block `index` on `value` on `lane`; the last block returns the result."""
         start, stop = self.unit_ranges[index]
         with torch.inference_mode():
             tensor = self.model.preprocess(value) if index == 0 else value
-            tensor = self.model.run_units(tensor, start, stop)
+            backend = self._backends.get((index, lane.name))
+            if backend is not None:
+                tensor = backend.run(tensor)
+            else:
+                device = torch.device(lane.device)
+                if tensor.device != device:
+                    tensor = tensor.to(device)
+                tensor = self._network_on(lane.device).run_units(tensor, start, stop)
             if index == self.num_blocks - 1:
                 return self.model.postprocess(tensor)
             return tensor
+
+    def _network_on(self, device: str) -> torch.nn.Module:
+        """Return the network on `device` (copied there once, on first use)."""
+        with self._networks_lock:
+            network = self._networks.get(device)
+            if network is None:
+                network = copy.deepcopy(self.model.network).to(torch.device(device)).eval()
+                self._networks[device] = network
+            return network
