@@ -103,3 +103,14 @@ def test_diagnostic_array_holds_the_statuses_and_stamp():
     assert array.header.stamp == Time(sec=5, nanosec=6)
     assert [status.name for status in array.status] == \
         ['blastnet_ros: task a', 'blastnet_ros: task b']
+
+
+def test_lane_status_round_trip():
+    from blastnet_ros.core.lane_stats import LaneStatsSnapshot
+    from blastnet_ros.ros.diagnostics_messages import lane_snapshot_from_status, lane_status
+    snapshot = LaneStatsSnapshot('cpu1', elapsed_ns=2_000_000_000, busy_ns=500_000_000,
+                                 switching_ns=1_200_000, blocks_run=42)
+    status = lane_status(snapshot, 'host')
+    assert status.name == 'blastnet_ros: lane cpu1'
+    assert {kv.key: kv.value for kv in status.values}['utilisation'] == '0.2500'
+    assert lane_snapshot_from_status(status) == snapshot

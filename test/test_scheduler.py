@@ -4,6 +4,7 @@
 
 import pytest
 
+from blastnet_ros.core.lane_stats import DecisionStatsSnapshot, LaneStatsSnapshot
 from blastnet_ros.core.latency_estimator import LatencyEstimator
 from blastnet_ros.core.policies import make_policy, POLICY_FACTORIES
 from blastnet_ros.core.scheduler import BlockScheduler, Complete, Dispatch, Drop
@@ -151,3 +152,150 @@ def test_every_policy_ends_every_job_met_missed_or_dropped(name):
 def test_unknown_policy_names_the_known_ones():
     with pytest.raises(BadInputError, match='dm-model'):
         make_policy('fifo')
+
+
+# --- issue 3 additions: lane devices, switching, the view, statistics -------------------
+
+GPU_TASK = TaskSpec(name='det', model='m', source='camera', input_topic='/in/det',
+                    period_ns=20 * MS, deadline_ns=20 * MS, priority=0, miss_rate_bound=0.05,
+                    lanes=('gpu0', 'cpu0'))
+
+
+class ScriptedPolicy:
+    """Dispatch what the test says at each decision (lane per call); record every view."""
+
+    name = 'scripted'
+    granularity = 'block'
+
+    def __init__(self, lanes):
+        self.lanes = list(lanes)
+        self.views = []
+
+    def decide(self, view):
+        self.views.append(view)
+        lane = self.lanes.pop(0) if self.lanes else None
+        if lane is None or not view.ready:
+            return []
+        ready = min(view.ready, key=lambda ready: (ready.job.release_ns, ready.job.seq))
+        return [Dispatch(ready.job, ready.block_index, lane)]
+
+
+def gpu_scheduler(policy, timer=None, **options):
+    estimator = LatencyEstimator(
+        {('det', 0, 'gpu0'): 2 * MS, ('det', 0, 'cpu0'): 6 * MS,
+         ('det', 1, 'gpu0'): 2 * MS, ('det', 1, 'cpu0'): 6 * MS},
+        switch_ns={('det', 0): {'cpu>cuda': MS},
+                   ('det', 1): {'cpu>cuda': MS, 'cuda>cpu': 3 * MS}})
+    extra = {'timer_ns': timer} if timer else {}
+    return BlockScheduler([GPU_TASK], ['cpu0', 'gpu0'], policy, estimator, {'det': 2},
+                          lane_devices={'cpu0': 'cpu', 'gpu0': 'cuda:0'}, **extra, **options)
+
+
+def det_job(seq, release_ms):
+    return Job('det', seq, release_ms * MS, release_ms * MS + 20 * MS, 0)
+
+
+def test_the_view_shows_when_busy_lanes_free_up_the_lane_devices_and_the_tasks():
+    """gpu0 runs det0.0 from 0: switch 1 + estimate 2, so it is expected free at 3 ms.
+
+    ms     0   1   2   3   4   5
+    gpu0   ~~~~[det0.0]..........   (still running at 5: overdue, expected free "now")
+    cpu0           (free)
+    """
+    policy = ScriptedPolicy(['gpu0', None, None])
+    s = gpu_scheduler(policy)
+    assert s.estimator.lane_device('gpu0') == 'cuda:0'
+    assert s.release(det_job(0, 0), 0) == [Dispatch(det_job(0, 0), 0, 'gpu0')]
+    assert s.release(det_job(1, 1), 1 * MS) == []
+    assert s.release(det_job(2, 5), 5 * MS) == []
+    first, second, third = policy.views
+    assert first.lane_free_at_ns == {'cpu0': 0, 'gpu0': 0}
+    assert second.lane_free_at_ns == {'cpu0': 1 * MS, 'gpu0': 3 * MS}
+    assert third.lane_free_at_ns == {'cpu0': 5 * MS, 'gpu0': 5 * MS}
+    assert second.free_lanes == ('cpu0',)
+    assert second.lanes == ('cpu0', 'gpu0')
+    assert second.lane_devices == {'cpu0': 'cpu', 'gpu0': 'cuda:0'}
+    assert second.tasks == {'det': GPU_TASK}
+    with pytest.raises(TypeError):
+        second.lane_free_at_ns['cpu0'] = 0   # read-only
+
+
+def test_the_estimator_learns_the_lane_time_less_the_estimated_switch():
+    """det0.0 on gpu0 took 4 ms of lane time, 1 ms of it moving the input: it learns 3 ms."""
+    s = gpu_scheduler(ScriptedPolicy(['gpu0', 'cpu0']))
+    s.release(det_job(0, 0), 0)
+    assert s.finish_block('gpu0', 4 * MS, 4 * MS) == [Dispatch(det_job(0, 0), 1, 'cpu0')]
+    assert s.estimator.estimate_ns('det', 0, 'gpu0') == int(0.8 * 2 * MS + 0.2 * 3 * MS)
+    # det0.1 moved gpu0 -> cpu0: 3 ms switching counted on cpu0
+    s.finish_block('cpu0', 13 * MS, 9 * MS)
+    assert s.estimator.estimate_ns('det', 1, 'cpu0') == 6 * MS
+    stats = s.lane_stats(13 * MS)
+    assert stats['cpu0'] == LaneStatsSnapshot('cpu0', elapsed_ns=13 * MS, busy_ns=9 * MS,
+                                              switching_ns=3 * MS, blocks_run=1)
+    assert stats['gpu0'] == LaneStatsSnapshot('gpu0', elapsed_ns=13 * MS, busy_ns=4 * MS,
+                                              switching_ns=1 * MS, blocks_run=1)
+
+
+def test_a_job_is_hopeless_when_only_switching_makes_it_late():
+    """Blocks of 2 + 2 ms on gpu0 fit a 4.5 ms deadline; with the 1 ms input switch they do not."""
+    task = TaskSpec(name='det', model='m', source='camera', input_topic='/in/det',
+                    period_ns=20 * MS, deadline_ns=4 * MS + MS // 2, priority=0,
+                    miss_rate_bound=0.05, lanes=('gpu0',))
+    estimator = LatencyEstimator({('det', 0, 'gpu0'): 2 * MS, ('det', 1, 'gpu0'): 2 * MS},
+                                 switch_ns={('det', 0): {'cpu>cuda': MS}},
+                                 lane_devices={'gpu0': 'cuda:0'})
+    s = BlockScheduler([task], ['gpu0'], make_policy('blastnet'), estimator, {'det': 2})
+    late = Job('det', 0, 0, task.deadline_ns, 0)
+    assert s.release(late, 0) == [Drop(late, 'cannot finish before its deadline')]
+    assert estimator.best_remaining_ns('det', 0, 2, ('gpu0',)) == 4 * MS
+
+
+def test_a_task_whose_estimate_drifted_past_its_deadline_still_runs():
+    """One slow run lifts the EWMA to 4.4 ms > the 4 ms deadline; the next job still runs.
+
+    Hopelessness is judged on the fastest time seen (3 ms), so the task is not dropped at
+    every release, which would keep it from ever being measured again.
+    """
+    task = TaskSpec(name='det', model='m', source='camera', input_topic='/in/det',
+                    period_ns=10 * MS, deadline_ns=4 * MS, priority=0, miss_rate_bound=0.05,
+                    lanes=('cpu0',))
+    s = BlockScheduler([task], ['cpu0'], make_policy('blastnet'),
+                       LatencyEstimator({('det', 0, 'cpu0'): 3 * MS}), {})
+    first, second = Job('det', 0, 0, 4 * MS, 0), Job('det', 1, 10 * MS, 14 * MS, 0)
+    assert s.release(first, 0) == [Dispatch(first, 0, 'cpu0')]
+    assert s.finish_block('cpu0', 10 * MS, 10 * MS) == [Complete(first, 10 * MS, False)]
+    assert s.estimator.estimate_ns('det', 0, 'cpu0') == 4_400_000
+    assert s.release(second, 10 * MS) == [Dispatch(second, 0, 'cpu0')]
+
+
+def test_decisions_are_timed_only_when_the_policy_is_asked():
+    """Asked at 0 (both lanes free) and at 1 (cpu0 free); at 2 no lane is free: not asked."""
+    timer_values = iter([10, 15, 20, 32])
+    policy = ScriptedPolicy(['gpu0', 'cpu0'])
+    s = gpu_scheduler(policy, timer=lambda: next(timer_values))
+    s.release(det_job(0, 0), 0)
+    s.release(det_job(1, 1), 1 * MS)
+    s.release(det_job(2, 2), 2 * MS)
+    assert len(policy.views) == 2
+    assert s.decision_stats() == DecisionStatsSnapshot(count=2, total_ns=17, median_ns=5,
+                                                       p99_ns=12)
+
+
+def test_statistics_window_starts_at_start_ns_and_an_abort_ends_the_lane_busy_time():
+    s = gpu_scheduler(ScriptedPolicy(['gpu0']), start_ns=0)
+    s.release(det_job(0, 2), 2 * MS)
+    job, decisions = s.abort_block('gpu0', 3 * MS)
+    assert (job, decisions) == (det_job(0, 2), [])
+    assert s.lane_stats(10 * MS)['gpu0'] == LaneStatsSnapshot(
+        'gpu0', elapsed_ns=10 * MS, busy_ns=1 * MS, switching_ns=1 * MS, blocks_run=1)
+
+
+def test_a_policy_dispatching_to_a_lane_outside_the_scheduler_is_refused():
+    task = TaskSpec(name='det', model='m', source='camera', input_topic='/in/det',
+                    period_ns=20 * MS, deadline_ns=20 * MS, priority=0, miss_rate_bound=0.05,
+                    lanes=('cpu0', 'gpu9'))
+    s = BlockScheduler([task], ['cpu0'], ScriptedPolicy(['gpu9']), LatencyEstimator(), {})
+    with pytest.raises(RuntimeError, match='busy or not allowed'):
+        s.release(det_job(0, 0), 0)
+    with pytest.raises(ValueError, match='none of which'):
+        BlockScheduler([task], ['cpu1'], make_policy('blastnet'), LatencyEstimator(), {})

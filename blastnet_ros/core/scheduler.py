@@ -4,21 +4,56 @@
 
 It is driven by two events, a job released and a block finished, each stamped with
 `now_ns` by the caller: the live engine passes the node clock, the simulator passes
-virtual time. It never reads a clock and never runs anything; it returns decisions
-(Dispatch, Drop, Complete) for the caller to carry out. A policy sees an immutable
-SchedulingView and returns the dispatches it wants; the scheduler checks them.
+virtual time. It never reads a clock to schedule and never runs anything; it returns
+decisions (Dispatch, Drop, Complete) for the caller to carry out. A policy sees an
+immutable SchedulingView and returns the dispatches it wants; the scheduler checks them.
 
 Jobs are cut into `blocks_per_task[task]` blocks that run in order; a block runs to
 completion on one lane, and the next decision is taken at the block boundary.
+
+Additions of issue 3 (all optional; earlier callers work unchanged):
+- BlockScheduler keyword arguments: `lane_devices` ({lane: 'cpu' | 'cuda:N'}, handed to
+  the estimator, which prices switches between device kinds; default: what the estimator
+  knows, unknown lanes are CPU lanes), `timer_ns` (a nanosecond counter used only to time
+  policy.decide(); default time.perf_counter_ns) and `start_ns` (start of the lane
+  statistics window; default the first event's time).
+- `exec_ns` given to finish_block is the lane's time for the block, moving its input
+  included; the estimator learns it less the estimated switching cost of that block.
+- SchedulingView fields: `lane_free_at_ns` (each lane's expected free time: now for a free
+  lane, else the running block's start + its switching cost + its estimate, never before
+  now), `lane_devices`, `tasks` (name -> TaskSpec, for periods and priorities) and
+  `lanes` (all lanes, in order).
+- The hopeless-job test (drop_hopeless) uses the job's best finish: now + the least time
+  of its remaining blocks over every choice of lanes, switching costs included, each block
+  at the fastest time seen for it (profiled or measured;
+  LatencyEstimator.best_remaining_with_switching_ns(..., fastest=True)). The fastest time
+  seen, not the EWMA: a task whose estimate drifted past its deadline would otherwise have
+  every job dropped at release, never run again, and never be re-measured.
+- Statistics: lane_stats(now_ns) -> {lane: LaneStatsSnapshot} (busy, idle, switching ns,
+  blocks run) and decision_stats() -> DecisionStatsSnapshot (count, total, median, p99 ns
+  of policy.decide() calls), see core/lane_stats.py.
+- Policy gains `granularity`: the block plan it is meant for (core/block_plan MODEL, UNIT
+  or DUO_BLOCK); the scheduler itself runs whatever blocks_per_task says.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from dataclasses import dataclass, field
+import time
+from types import MappingProxyType
+from typing import (Callable, Dict, List, Mapping, NamedTuple, Optional, Protocol, Sequence,
+                    Tuple, Union)
 
+from blastnet_ros.core.lane_stats import (DecisionStats, DecisionStatsSnapshot, LaneStats,
+                                          LaneStatsSnapshot)
 from blastnet_ros.core.latency_estimator import LatencyEstimator
 from blastnet_ros.core.task import Job, TaskSpec
+
+_EMPTY: Mapping = MappingProxyType({})
+
+
+def _empty_mapping() -> Mapping:
+    return _EMPTY
 
 
 @dataclass(frozen=True)
@@ -34,12 +69,20 @@ class ReadyBlock:
 
 @dataclass(frozen=True)
 class SchedulingView:
-    """What a policy may look at: time, ready blocks, free lanes, latency estimates."""
+    """What a policy may look at: time, ready blocks, lanes, latency estimates, tasks.
+
+    `lane_free_at_ns[lane]` is when the lane is expected to be free (`now_ns` for a free
+    lane, never earlier). The mappings are read-only.
+    """
 
     now_ns: int
     ready: Tuple[ReadyBlock, ...]
     free_lanes: Tuple[str, ...]
     estimator: LatencyEstimator
+    lane_free_at_ns: Mapping[str, int] = field(default_factory=_empty_mapping)
+    lane_devices: Mapping[str, str] = field(default_factory=_empty_mapping)
+    tasks: Mapping[str, TaskSpec] = field(default_factory=_empty_mapping)
+    lanes: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,9 +118,17 @@ class Policy(Protocol):
     """Chooses which ready blocks run on which free lanes; pure, reads no clock."""
 
     name: str
+    granularity: str
 
     def decide(self, view: SchedulingView) -> Sequence[Dispatch]:
         """Return the blocks to start now, each on a distinct free lane."""
+
+
+class _RunningBlock(NamedTuple):
+    job: Job
+    block_index: int
+    start_ns: int
+    switch_ns: int
 
 
 class BlockScheduler:
@@ -85,18 +136,36 @@ class BlockScheduler:
 
     def __init__(self, tasks: Sequence[TaskSpec], lanes: Sequence[str], policy: Policy,
                  estimator: LatencyEstimator, blocks_per_task: Mapping[str, int],
-                 drop_hopeless: bool = True, queue_limit: int = 4) -> None:
+                 drop_hopeless: bool = True, queue_limit: int = 4, *,
+                 lane_devices: Optional[Mapping[str, str]] = None,
+                 timer_ns: Callable[[], int] = time.perf_counter_ns,
+                 start_ns: Optional[int] = None) -> None:
         if queue_limit < 1:
             raise ValueError(f'queue_limit must be at least 1, got {queue_limit}')
         self._tasks = {task.name: task for task in tasks}
         self._lanes = tuple(lanes)
         self.policy = policy
         self.estimator = estimator
+        if lane_devices is not None:
+            estimator.set_lane_devices(lane_devices)
         self._blocks = {task.name: int(blocks_per_task.get(task.name, 1)) for task in tasks}
+        self._allowed = {}
+        for task in tasks:
+            allowed = tuple(lane for lane in task.lanes if lane in self._lanes)
+            if not allowed:
+                raise ValueError(f"task '{task.name}' may run on lanes {task.lanes}, none of "
+                                 f'which is one of the scheduler lanes {self._lanes}')
+            self._allowed[task.name] = allowed
         self._drop_hopeless = drop_hopeless
         self._queue_limit = queue_limit
         self._ready: Dict[Tuple[str, int], ReadyBlock] = {}
-        self._running: Dict[str, Tuple[Job, int]] = {}
+        self._running: Dict[str, _RunningBlock] = {}
+        self._timer_ns = timer_ns
+        self._lane_stats = LaneStats(self._lanes, start_ns)
+        self._decision_stats = DecisionStats()
+        self._tasks_view = MappingProxyType(dict(self._tasks))
+        self._lane_devices_view = MappingProxyType(
+            {lane: estimator.lane_device(lane) for lane in self._lanes})
 
     @property
     def lanes(self) -> Tuple[str, ...]:
@@ -115,9 +184,17 @@ class BlockScheduler:
         """Return the number of jobs waiting or running."""
         return len(self._ready) + len(self._running)
 
+    def lane_stats(self, now_ns: int) -> Dict[str, LaneStatsSnapshot]:
+        """Return {lane: busy, idle, switching time and blocks run} from the start to now."""
+        return self._lane_stats.snapshot(now_ns)
+
+    def decision_stats(self) -> DecisionStatsSnapshot:
+        """Return how many policy decisions were taken and how long they took."""
+        return self._decision_stats.snapshot()
+
     def release(self, job: Job, now_ns: int) -> List[Decision]:
         """Admit a newly released job; return what to do now."""
-        task = self._tasks[job.task]
+        self._lane_stats.mark_time(now_ns)
         decisions: List[Decision] = []
         waiting = sorted((ready for ready in self._ready.values()
                           if ready.job.task == job.task and ready.block_index == 0),
@@ -128,56 +205,85 @@ class BlockScheduler:
             decisions.append(Drop(oldest.job, f'queue limit {self._queue_limit} reached'))
         self._ready[(job.task, job.seq)] = ReadyBlock(
             job=job, block_index=0, num_blocks=self._blocks[job.task],
-            allowed_lanes=task.lanes)
+            allowed_lanes=self._allowed[job.task])
         decisions.extend(self._schedule(now_ns))
         return decisions
 
     def finish_block(self, lane: str, now_ns: int, exec_ns: int) -> List[Decision]:
-        """Record that `lane` finished its block after `exec_ns`; return what to do now."""
-        job, block_index = self._running.pop(lane)
-        self.estimator.observe(job.task, block_index, lane, exec_ns)
+        """Record that `lane` finished its block after `exec_ns`; return what to do now.
+
+        `exec_ns` includes moving the block's input to the lane; the estimator learns it
+        less the estimated switching cost.
+        """
+        job, block_index, _, switch_ns = self._running.pop(lane)
+        self._lane_stats.block_ended(lane, now_ns)
+        self.estimator.observe(job.task, block_index, lane, max(0, exec_ns - switch_ns))
         decisions: List[Decision] = []
         if block_index + 1 == self._blocks[job.task]:
             decisions.append(Complete(job, now_ns, now_ns <= job.deadline_ns))
         else:
             self._ready[(job.task, job.seq)] = ReadyBlock(
                 job=job, block_index=block_index + 1, num_blocks=self._blocks[job.task],
-                allowed_lanes=self._tasks[job.task].lanes, previous_lane=lane)
+                allowed_lanes=self._allowed[job.task], previous_lane=lane)
         decisions.extend(self._schedule(now_ns))
         return decisions
 
     def abort_block(self, lane: str, now_ns: int) -> Tuple[Job, List[Decision]]:
         """Free `lane` after its block failed; the job ends there. Return it and what to do."""
-        job, _ = self._running.pop(lane)
-        return job, self._schedule(now_ns)
+        running = self._running.pop(lane)
+        self._lane_stats.block_ended(lane, now_ns)
+        return running.job, self._schedule(now_ns)
 
     def _schedule(self, now_ns: int) -> List[Decision]:
         decisions: List[Decision] = []
         if self._drop_hopeless:
             decisions.extend(self._drop_hopeless_jobs(now_ns))
-        free = tuple(lane for lane in self._lanes if lane not in self._running)
+        running = self._running
+        free = tuple(lane for lane in self._lanes if lane not in running)
         if not free or not self._ready:
             return decisions
-        view = SchedulingView(now_ns=now_ns, ready=tuple(self._ready.values()),
-                              free_lanes=free, estimator=self.estimator)
-        for dispatch in self.policy.decide(view):
+        view = SchedulingView(
+            now_ns=now_ns, ready=tuple(self._ready.values()), free_lanes=free,
+            estimator=self.estimator, lane_free_at_ns=self._lane_free_at(now_ns),
+            lane_devices=self._lane_devices_view, tasks=self._tasks_view, lanes=self._lanes)
+        started_ns = self._timer_ns()
+        chosen = self.policy.decide(view)
+        self._decision_stats.record(self._timer_ns() - started_ns)
+        for dispatch in chosen:
             key = (dispatch.job.task, dispatch.job.seq)
             ready = self._ready.get(key)
             if ready is None or ready.block_index != dispatch.block_index:
                 raise RuntimeError(f'{self.policy.name} dispatched {dispatch}, which is not ready')
-            if dispatch.lane in self._running or dispatch.lane not in ready.allowed_lanes:
+            if (dispatch.lane in running or dispatch.lane not in ready.allowed_lanes):
                 raise RuntimeError(f'{self.policy.name} dispatched {dispatch} to a lane that '
                                    'is busy or not allowed for the task')
             del self._ready[key]
-            self._running[dispatch.lane] = (dispatch.job, dispatch.block_index)
+            switch_ns = self.estimator.switch_cost_ns(
+                dispatch.job.task, dispatch.block_index, ready.previous_lane, dispatch.lane)
+            running[dispatch.lane] = _RunningBlock(dispatch.job, dispatch.block_index, now_ns,
+                                                   switch_ns)
+            self._lane_stats.block_started(dispatch.lane, now_ns, switch_ns)
             decisions.append(dispatch)
         return decisions
+
+    def _lane_free_at(self, now_ns: int) -> Mapping[str, int]:
+        free_at = {}
+        for lane in self._lanes:
+            running = self._running.get(lane)
+            if running is None:
+                free_at[lane] = now_ns
+            else:
+                estimate = self.estimator.estimate_ns(running.job.task, running.block_index,
+                                                      lane) or 0
+                free_at[lane] = max(now_ns, running.start_ns + running.switch_ns + estimate)
+        return MappingProxyType(free_at)
 
     def _drop_hopeless_jobs(self, now_ns: int) -> List[Drop]:
         drops = []
         for key, ready in list(self._ready.items()):
-            remaining_ns = self.estimator.best_remaining_ns(
-                ready.job.task, ready.block_index, ready.num_blocks, ready.allowed_lanes)
+            remaining_ns = self.estimator.best_remaining_with_switching_ns(
+                ready.job.task, ready.block_index, ready.num_blocks, ready.allowed_lanes,
+                ready.previous_lane, fastest=True)
             if now_ns + remaining_ns > ready.job.deadline_ns:
                 del self._ready[key]
                 drops.append(Drop(ready.job, 'cannot finish before its deadline'))

@@ -5,7 +5,8 @@
 One DiagnosticStatus per task, named 'blastnet_ros: task <task>', whose values (all
 strings, as KeyValue requires) carry a TaskStatsSnapshot; snapshot_from_status reads it
 back. The level compares the miss rate with the task's bound: OK at or below it, WARN
-above it, ERROR above twice the bound.
+above it, ERROR above twice the bound. One status per processor lane,
+'blastnet_ros: lane <lane>', carries a LaneStatsSnapshot.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from std_msgs.msg import Header
 
 from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.lane_stats import LaneStatsSnapshot
 
 TASK_STATUS_PREFIX = 'blastnet_ros: task '
+LANE_STATUS_PREFIX = 'blastnet_ros: lane '
 BAD_INPUT_PREFIX = 'bad_input: '
 _COUNT_KEYS = ('released', 'met', 'missed', 'dropped', 'results_published')
 
@@ -96,6 +99,39 @@ def snapshot_from_status(status: DiagnosticStatus) -> TaskStatsSnapshot:
         latency_p50_ms=math.nan if math.isnan(latency_p50_ms) else latency_p50_ms,
         latency_p99_ms=math.nan if math.isnan(latency_p99_ms) else latency_p99_ms,
         bad_inputs=bad_inputs, **counts)
+
+
+def lane_status(snapshot: LaneStatsSnapshot, hardware_id: str) -> DiagnosticStatus:
+    """Return the DiagnosticStatus of one processor lane: busy, idle, switching time."""
+    pairs = (('utilisation', f'{snapshot.utilisation:.4f}'),
+             ('busy_ms', f'{snapshot.busy_ns / 1e6:.1f}'),
+             ('idle_ms', f'{snapshot.idle_ns / 1e6:.1f}'),
+             ('switching_ms', f'{snapshot.switching_ns / 1e6:.1f}'),
+             ('blocks_run', str(snapshot.blocks_run)),
+             ('elapsed_ms', f'{snapshot.elapsed_ns / 1e6:.1f}'))
+    return DiagnosticStatus(
+        level=DiagnosticStatus.OK, name=LANE_STATUS_PREFIX + snapshot.lane,
+        message=f'{snapshot.utilisation * 100:.1f} % busy', hardware_id=hardware_id,
+        values=[KeyValue(key=key, value=value) for key, value in pairs])
+
+
+def lane_snapshot_from_status(status: DiagnosticStatus) -> LaneStatsSnapshot:
+    """Return the LaneStatsSnapshot that lane_status put in `status` (0.1 ms resolution)."""
+    if not status.name.startswith(LANE_STATUS_PREFIX):
+        raise BadInputError(f"diagnostic status '{status.name}' is not a lane status",
+                            f"read only statuses named '{LANE_STATUS_PREFIX}<lane>'")
+    values = status_values(status)
+    try:
+        return LaneStatsSnapshot(
+            lane=status.name[len(LANE_STATUS_PREFIX):],
+            elapsed_ns=round(float(values['elapsed_ms']) * 1e6),
+            busy_ns=round(float(values['busy_ms']) * 1e6),
+            switching_ns=round(float(values['switching_ms']) * 1e6),
+            blocks_run=int(values['blocks_run']))
+    except (KeyError, ValueError) as error:
+        raise BadInputError(f"lane status '{status.name}' is malformed: {error}",
+                            'publish lane statuses with diagnostics_messages.lane_status'
+                            ) from None
 
 
 def diagnostic_array(statuses: Iterable[DiagnosticStatus], stamp: Time) -> DiagnosticArray:

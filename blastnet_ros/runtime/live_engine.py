@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import DeadlineStats, DROPPED, MET, MISSED
+from blastnet_ros.core.lane_stats import DecisionStatsSnapshot, LaneStatsSnapshot
 from blastnet_ros.core.latency_estimator import LatencyEstimator
 from blastnet_ros.core.scheduler import BlockScheduler, Complete, Decision, Dispatch, Drop, Policy
 from blastnet_ros.core.task import Job, LaneSpec, TaskSpec
@@ -73,7 +74,8 @@ class LiveEngine:
         self._scheduler = BlockScheduler(
             tasks, [lane.name for lane in lanes], policy, estimator or LatencyEstimator(),
             {name: model.num_blocks for name, model in self._blocks.items()},
-            drop_hopeless=drop_hopeless, queue_limit=queue_limit)
+            drop_hopeless=drop_hopeless, queue_limit=queue_limit,
+            lane_devices={lane.name: lane.device for lane in lanes})
         # job key -> (current value: model input, then the activation between blocks; context)
         self._values: Dict[Tuple[str, int], Tuple[Any, Any]] = {}
         self._lanes = {lane.name: ProcessorLane(lane, self._lane_done) for lane in lanes}
@@ -98,6 +100,16 @@ class LiveEngine:
             finished = self._carry_out(decisions)
         self._report(finished)
         return job
+
+    def lane_stats(self) -> Dict[str, LaneStatsSnapshot]:
+        """Return each lane's busy, idle and switching time since the first job."""
+        with self._lock:
+            return self._scheduler.lane_stats(self._clock_ns())
+
+    def decision_stats(self) -> DecisionStatsSnapshot:
+        """Return the count and duration of the policy's decisions so far."""
+        with self._lock:
+            return self._scheduler.decision_stats()
 
     def close(self) -> None:
         """Stop accepting jobs and stop the lanes after the blocks in hand."""

@@ -7,11 +7,23 @@ from __future__ import annotations
 from typing import Callable, Dict
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.policies.blastnet import BlastNetPolicy
 from blastnet_ros.core.policies.dm_model import DeadlineMonotonicModelPolicy
+from blastnet_ros.core.policies.edf_block import EarliestDeadlineBlockPolicy
+from blastnet_ros.core.policies.layer_offload import LayerOffloadPolicy
+from blastnet_ros.core.policies.model_offload import ModelOffloadPolicy
+from blastnet_ros.core.policies.um_model import UtilisationMonotonicModelPolicy
 from blastnet_ros.core.scheduler import Policy
 
 POLICY_FACTORIES: Dict[str, Callable[[], Policy]] = {
-    DeadlineMonotonicModelPolicy.name: DeadlineMonotonicModelPolicy,
+    factory.name: factory for factory in (
+        BlastNetPolicy,
+        DeadlineMonotonicModelPolicy,
+        UtilisationMonotonicModelPolicy,
+        ModelOffloadPolicy,
+        LayerOffloadPolicy,
+        EarliestDeadlineBlockPolicy,
+    )
 }
 
 
@@ -22,3 +34,8 @@ def make_policy(name: str) -> Policy:
     except KeyError:
         raise BadInputError(f"unknown scheduling policy '{name}'",
                             f"use one of: {', '.join(sorted(POLICY_FACTORIES))}") from None
+
+
+def policy_granularity(name: str) -> str:
+    """Return the block granularity (core.block_plan MODEL, UNIT or DUO_BLOCK) of a policy."""
+    return make_policy(name).granularity

@@ -6,23 +6,23 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
-from blastnet_ros.core.scheduler import Dispatch, ReadyBlock, SchedulingView
+from blastnet_ros.core.block_plan import MODEL
+from blastnet_ros.core.policies.ordering import deadline_monotonic_key
+from blastnet_ros.core.scheduler import Dispatch, SchedulingView
 
-
-def deadline_monotonic_key(ready: ReadyBlock) -> tuple:
-    """Order ready blocks: shorter relative deadline first, then priority, then FIFO."""
-    job = ready.job
-    return (job.relative_deadline_ns, -job.priority, job.release_ns, job.task, job.seq)
+__all__ = ['DeadlineMonotonicModelPolicy', 'deadline_monotonic_key']
 
 
 class DeadlineMonotonicModelPolicy:
     """Run the most urgent task by relative deadline on its first configured lane.
 
-    The baseline of RT-mDL (DM-NMC): fixed priorities from deadlines, no migration. A job
-    keeps to its task's first lane even when another lane is free.
+    The baseline of RT-mDL (DM-NMC): fixed priorities from deadlines (shorter relative
+    deadline first; configured priority, then release order break ties), no migration. A
+    job keeps to its task's first lane even when another lane is free.
     """
 
     name = 'dm-model'
+    granularity = MODEL
 
     def decide(self, view: SchedulingView) -> Sequence[Dispatch]:
         """Give each free lane the most urgent ready block pinned to it."""

@@ -1,0 +1,58 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""BlastNet: least-slack-first duo-blocks, each on the lane that is expected to end it first."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+from blastnet_ros.core.block_plan import DUO_BLOCK
+from blastnet_ros.core.policies.lane_choice import lane_available_at, lane_options
+from blastnet_ros.core.policies.ordering import least_slack_key
+from blastnet_ros.core.scheduler import Dispatch, SchedulingView
+
+
+class BlastNetPolicy:
+    """Order ready duo-blocks by urgency and send each where it is expected to finish first.
+
+    The block-level scheduler of BlastNet (SenSys 2022), with the least-slack-time-first
+    order and the earliest-finish lane choice also found in Band (MobiSys 2022):
+
+    - urgency: slack = deadline - now - expected remaining time of the job (its remaining
+      blocks on their fastest lanes); least slack first, the configured task priority
+      breaks ties, then the earlier deadline;
+    - lane: for each block in that order, the allowed lane with the earliest expected
+      finish = max(now, lane free) + switching cost from the job's previous lane + the
+      block's estimate on that lane (ties: a free lane, then the lower switching cost,
+      then the task's lane order). A lane taken by a more urgent block in the same
+      decision counts as busy until that block's expected finish;
+    - a block whose best lane is busy waits for it (nothing is dispatched for it now, and
+      that lane is held for it until its expected finish), so a less urgent block never
+      takes a lane where it would end later than waiting; a free lane that is a block's
+      best choice is never left idle.
+
+    Hopeless jobs are dropped by the scheduler (drop_hopeless) before the policy is asked;
+    estimates are refined online by the scheduler's LatencyEstimator.
+    """
+
+    name = 'blastnet'
+    granularity = DUO_BLOCK
+
+    def decide(self, view: SchedulingView) -> Sequence[Dispatch]:
+        """Place ready blocks by least slack on their earliest-finish lanes."""
+        free = set(view.free_lanes)
+        available = lane_available_at(view)
+        dispatches: List[Dispatch] = []
+        for ready in sorted(view.ready, key=lambda ready: least_slack_key(view, ready)):
+            if not free:
+                break
+            options = lane_options(view, ready, available, free)
+            if not options:
+                continue
+            best = min(options, key=lambda option: (option.finish_ns, not option.free_now,
+                                                    option.switch_ns))
+            available[best.lane] = best.finish_ns
+            if best.free_now:
+                free.discard(best.lane)
+                dispatches.append(Dispatch(ready.job, ready.block_index, best.lane))
+        return dispatches

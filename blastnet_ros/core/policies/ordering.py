@@ -1,0 +1,74 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Orders of ready blocks shared by the policies: deadline-monotonic, EDF, utilisation, slack.
+
+Each function returns a sort key (smaller runs first); ties end in release time, task name
+and sequence number, so every order is total and deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+from blastnet_ros.core.scheduler import ReadyBlock, SchedulingView
+
+
+def deadline_monotonic_key(ready: ReadyBlock) -> tuple:
+    """Order ready blocks: shorter relative deadline first, then priority, then FIFO."""
+    job = ready.job
+    return (job.relative_deadline_ns, -job.priority, job.release_ns, job.task, job.seq)
+
+
+def earliest_deadline_key(ready: ReadyBlock) -> tuple:
+    """Order ready blocks: earlier absolute deadline first, then priority, then FIFO."""
+    job = ready.job
+    return (job.deadline_ns, -job.priority, job.release_ns, job.task, job.seq)
+
+
+def period_ns(view: SchedulingView, ready: ReadyBlock) -> int:
+    """Return the period of the block's task (its relative deadline when the view lacks it)."""
+    spec = view.tasks.get(ready.job.task)
+    return spec.period_ns if spec is not None else ready.job.relative_deadline_ns
+
+
+def model_time_ns(view: SchedulingView, ready: ReadyBlock, lane: str) -> int:
+    """Return the expected time of all the job's blocks on `lane` (unknown blocks: 0)."""
+    estimator = view.estimator
+    return sum(estimator.estimate_ns(ready.job.task, block_index, lane) or 0
+               for block_index in range(ready.num_blocks))
+
+
+def utilisation(view: SchedulingView, ready: ReadyBlock) -> float:
+    """Return the task's expected whole-model time on its first lane divided by its period."""
+    return model_time_ns(view, ready, ready.allowed_lanes[0]) / max(1, period_ns(view, ready))
+
+
+def utilisation_key(view: SchedulingView, ready: ReadyBlock,
+                    cache: Optional[Dict[str, float]] = None) -> tuple:
+    """Order ready blocks: higher utilisation first, then priority, then shorter deadline.
+
+    `cache` ({task: utilisation}) saves recomputing a task's utilisation within a decision.
+    """
+    job = ready.job
+    if cache is None:
+        value = utilisation(view, ready)
+    else:
+        value = cache.get(job.task)
+        if value is None:
+            value = cache[job.task] = utilisation(view, ready)
+    return (-value, -job.priority, job.relative_deadline_ns, job.release_ns, job.task, job.seq)
+
+
+def slack_ns(view: SchedulingView, ready: ReadyBlock) -> int:
+    """Return deadline - now - expected remaining time (remaining blocks on fastest lanes)."""
+    job = ready.job
+    remaining_ns = view.estimator.best_remaining_ns(job.task, ready.block_index,
+                                                    ready.num_blocks, ready.allowed_lanes)
+    return job.deadline_ns - view.now_ns - remaining_ns
+
+
+def least_slack_key(view: SchedulingView, ready: ReadyBlock) -> tuple:
+    """Order ready blocks: least slack first, then higher priority, then earlier deadline."""
+    job = ready.job
+    return (slack_ns(view, ready), -job.priority, job.deadline_ns, job.release_ns, job.task,
+            job.seq)
