@@ -28,12 +28,13 @@ from blastnet_ros.core.task import CAMERA, LaneSpec
 from blastnet_ros.models.specs import model_spec
 from blastnet_ros.models.task_model import load_task_model
 from blastnet_ros.ros.debug_image import annotate
-from blastnet_ros.ros.diagnostics_messages import task_status
+from blastnet_ros.ros.diagnostics_messages import lane_status, task_status
 from blastnet_ros.ros.image_conversion import image_msg_to_model_input, rgb_to_image_msg
 from blastnet_ros.ros.node_support import (BadInputReporter, HARDWARE_ID, input_qos, run_node,
                                            stamp_to_ns)
 from blastnet_ros.ros.result_messages import ResultMessageAdapter
-from blastnet_ros.runtime.config_files import load_task_set
+from blastnet_ros.runtime.config_files import find_profile, load_task_set
+from blastnet_ros.runtime.execution_plan import build_execution_plan
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult, LiveEngine
 from blastnet_ros.runtime.model_blocks import ModelBlocks
 
@@ -56,6 +57,7 @@ class ExecutorNode(Node):
         iou_threshold = self.declare_parameter('iou_threshold', 0.45).value
         diagnostics_period_s = self.declare_parameter('diagnostics_period_s', 1.0).value
         use_vision_msgs = self.declare_parameter('use_vision_msgs', 'auto').value
+        profile_file = self.declare_parameter('profile_file', '').value
         if use_vision_msgs not in ('auto', 'true', 'false'):
             raise BadInputError(f"use_vision_msgs is '{use_vision_msgs}'",
                                 "use 'auto', 'true' or 'false'")
@@ -63,7 +65,7 @@ class ExecutorNode(Node):
         task_set = load_task_set(tasks_file)
         self._tasks = {task.name: task for task in task_set.tasks}
         self._specs = {task.name: model_spec(task.model) for task in task_set.tasks}
-        blocks = {}
+        models = {}
         for task in task_set.tasks:
             model = load_task_model(task.model, task.weights, score_threshold=score_threshold,
                                     iou_threshold=iou_threshold)
@@ -72,8 +74,16 @@ class ExecutorNode(Node):
                     f"task '{task.name}': model {task.model} runs with UNTRAINED weights, so "
                     'its results mean nothing (timings are real). Fix: set `weights:` of the '
                     'task in tasks.yaml to a state_dict or TorchScript file.')
-            blocks[task.name] = ModelBlocks(model)
-        self._warm_up(blocks, {lane.name: lane for lane in task_set.lanes})
+            models[task.name] = model
+        _check_lane_devices(task_set.lanes)
+        policy = make_policy(policy_name)
+        profile = find_profile(task_set.lanes, profile_file)
+        plan = build_execution_plan(task_set.tasks, task_set.lanes, policy, models, profile)
+        self._warm_up(plan.blocks, {lane.name: lane for lane in task_set.lanes})
+        self.get_logger().info(
+            f"profile: {profile.machine + ' (' + profile.created + ')' if profile else 'none'}"
+            '; blocks: ' + ', '.join(f'{name} {len(p.unit_ranges)}'
+                                     for name, p in plan.plans.items()))
 
         self.bad_inputs = {name: BadInputReporter(self) for name in self._tasks}
         self._stats = DeadlineStats(list(self._tasks))
@@ -91,10 +101,10 @@ class ExecutorNode(Node):
         self._clock = self.get_clock()
         self._publish_lock = threading.Lock()
         self.engine = LiveEngine(
-            task_set.tasks, task_set.lanes, blocks, make_policy(policy_name),
+            task_set.tasks, task_set.lanes, plan.blocks, policy,
             clock_ns=lambda: self._clock.now().nanoseconds, stats=self._stats,
             on_result=self._on_result, on_failure=self._on_failure,
-            drop_hopeless=drop_late, queue_limit=queue_limit)
+            drop_hopeless=drop_late, queue_limit=queue_limit, estimator=plan.estimator)
         for task in task_set.tasks:
             self.create_subscription(
                 Image, task.input_topic,
@@ -168,12 +178,31 @@ class ExecutorNode(Node):
             task_status(self._stats.snapshot(name, self.bad_inputs[name].counter.counts()),
                         task.miss_rate_bound, HARDWARE_ID)
             for name, task in self._tasks.items()]
+        statuses.extend(lane_status(snapshot, HARDWARE_ID)
+                        for snapshot in self.engine.lane_stats().values())
+        decisions = self.engine.decision_stats()
         statuses.append(DiagnosticStatus(
             level=DiagnosticStatus.OK, name='blastnet_ros: executor', hardware_id=HARDWARE_ID,
             message=f'policy {self.engine.policy_name}',
-            values=[KeyValue(key='policy', value=self.engine.policy_name)]))
+            values=[KeyValue(key='policy', value=self.engine.policy_name),
+                    KeyValue(key='decisions', value=str(decisions.count)),
+                    KeyValue(key='decision_p50_us', value=f'{decisions.median_ns / 1e3:.1f}'),
+                    KeyValue(key='decision_p99_us', value=f'{decisions.p99_ns / 1e3:.1f}')]))
         self._diagnostics.publish(DiagnosticArray(
             header=Header(stamp=self._clock.now().to_msg()), status=statuses))
+
+
+def _check_lane_devices(lanes: Sequence[LaneSpec]) -> None:
+    """Fail at start-up, clearly, when a CUDA lane is configured on a machine without CUDA."""
+    import torch
+    for lane in lanes:
+        if lane.device.startswith('cuda'):
+            index = int(lane.device.split(':')[1])
+            if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+                raise BadInputError(
+                    f"lane '{lane.name}' is on {lane.device}, but torch sees "
+                    f'{torch.cuda.device_count()} CUDA device(s)',
+                    'remove the lane from tasks.yaml or install a CUDA build of torch')
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:

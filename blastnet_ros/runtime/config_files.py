@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import List, Optional, Sequence
 
 import yaml
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.profile import load_profile, MachineProfile
+from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.core.task_set import parse_task_set, TaskSet
 from blastnet_ros.models.specs import MODEL_SPECS
 
@@ -41,3 +44,25 @@ def load_task_set(path: str = '') -> TaskSet:
         raise BadInputError(f'task set file {file_path} is not valid YAML ({error})',
                             'fix the YAML syntax') from None
     return parse_task_set(document, MODEL_SPECS, origin=os.fspath(file_path))
+
+
+def shipped_profiles() -> List[Path]:
+    """Return the profile files shipped in config/profiles/, sorted by name."""
+    folder = config_path('profiles')
+    return sorted(folder.glob('*.json')) if folder.is_dir() else []
+
+
+def find_profile(lanes: Sequence[LaneSpec], path: str = '') -> Optional[MachineProfile]:
+    """Return the profile at `path`, else a shipped one that has every lane; None if none.
+
+    A shipped profile matches when it lists each lane with the same name, device and
+    thread count (its figures then describe those lanes); the first such file wins.
+    """
+    if path:
+        return load_profile(path)
+    wanted = {(lane.name, lane.device, lane.threads) for lane in lanes}
+    for candidate in shipped_profiles():
+        profile = load_profile(candidate)
+        if wanted <= {(lane.name, lane.device, lane.threads) for lane in profile.lanes}:
+            return profile
+    return None

@@ -57,6 +57,9 @@ class ProcessorLane:
 
     def _loop(self) -> None:
         if self.spec.device == 'cpu':
+            # torch sets a thread up lazily, on its first parallel call, to the count the
+            # last set_num_threads of ANY thread gave; asking first pins this thread's own.
+            torch.get_num_threads()
             torch.set_num_threads(self.spec.threads)
         while True:
             item = self._work.get()

@@ -41,6 +41,7 @@ class DemoOptions:
     work_dir: Path = REPO_ROOT / '.demo'
     install_dir: Path = REPO_ROOT / 'install'
     params_file: str = ''
+    tasks_file: str = ''
     ready_timeout_s: float = 120.0
     rate: float = 1.0
 
@@ -85,19 +86,22 @@ def run_demo(options: DemoOptions, out=sys.stdout) -> List[object]:
 
     logs_dir = options.work_dir / 'logs'
     logs_dir.mkdir(exist_ok=True)
-    processes = start_nodes(executables, params, options.policy, logs_dir, env)
+    processes = start_nodes(executables, params, options.policy, options.tasks_file,
+                            logs_dir, env)
     try:
         return _observe(options, info, processes, logs_dir, started, out)
     finally:
         stop_nodes(processes)
 
 
-def start_nodes(executables: Dict[str, Path], params: Path, policy: str, logs_dir: Path,
-                env: Dict[str, str]) -> Dict[str, subprocess.Popen]:
+def start_nodes(executables: Dict[str, Path], params: Path, policy: str, tasks_file: str,
+                logs_dir: Path, env: Dict[str, str]) -> Dict[str, subprocess.Popen]:
     """Start each node as its own process with the params file; logs go to logs_dir."""
     processes = {}
     for name, executable in executables.items():
         command = [str(executable), '--ros-args', '--params-file', str(params)]
+        if tasks_file:
+            command += ['-p', f'tasks_file:={Path(tasks_file).resolve()}']
         if name == 'executor' and policy:
             command += ['-p', f'policy:={policy}']
         log = open(logs_dir / f'{name}.log', 'w')
@@ -126,7 +130,8 @@ def _observe(options, info, processes, logs_dir, started, out):
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
-    from blastnet_ros.ros.diagnostics_messages import snapshot_from_status
+    from blastnet_ros.ros.diagnostics_messages import (lane_snapshot_from_status,
+                                                       LANE_STATUS_PREFIX, snapshot_from_status)
     from blastnet_ros.tools.bag_replay import BagReplayer
     from blastnet_ros.tools.progress import ProgressLine
 
@@ -134,6 +139,7 @@ def _observe(options, info, processes, logs_dir, started, out):
     rclpy.init(context=context)
     node = rclpy.create_node('blastnet_demo', context=context)
     latest: Dict[str, object] = {}
+    lanes: Dict[str, object] = {}
     seen_nodes = set()
     lock = threading.Lock()
 
@@ -143,6 +149,9 @@ def _observe(options, info, processes, logs_dir, started, out):
                 if status.name.startswith(TASK_STATUS_PREFIX):
                     snapshot = snapshot_from_status(status)
                     latest[snapshot.task] = snapshot
+                elif status.name.startswith(LANE_STATUS_PREFIX):
+                    lane = lane_snapshot_from_status(status)
+                    lanes[lane.lane] = lane
                 seen_nodes.add(status.name.split(': ', 1)[-1])
 
     node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 50)
@@ -166,6 +175,8 @@ def _observe(options, info, processes, logs_dir, started, out):
         node.destroy_node()
         rclpy.shutdown(context=context)
     print(format_table(snapshots), file=out)
+    with lock:
+        print(format_lanes([lanes[name] for name in sorted(lanes)]), file=out)
     print(f'[demo] done in {time.monotonic() - started:.1f} s; node logs in {logs_dir}',
           file=out)
     return snapshots
@@ -223,6 +234,14 @@ def format_table(snapshots: Sequence[object]) -> str:
                        for i, (cell, width) in enumerate(zip(row, widths))) for row in rows]
     lines.insert(1, '-' * len(lines[0]))
     return '\n'.join(lines)
+
+
+def format_lanes(lanes: Sequence[object]) -> str:
+    """Return one line per lane: utilisation, busy and switching time, blocks run."""
+    return '\n'.join(
+        f'lane {lane.lane}: {lane.utilisation * 100:.1f} % busy ({lane.busy_ns / 1e6:.0f} ms of '
+        f'{lane.elapsed_ns / 1e6:.0f} ms), switching {lane.switching_ns / 1e6:.1f} ms, '
+        f'{lane.blocks_run} blocks' for lane in lanes)
 
 
 def _ms(value: float) -> str:

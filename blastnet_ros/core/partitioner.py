@@ -1,0 +1,224 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The partitioner: cut a model's fusion units into duo-blocks from its profile.
+
+A block is a run of consecutive units (units are never split). Its cost is its latency on
+the fastest of the given lanes (the profile's per-unit medians summed). Rules:
+
+1. Switching: a cut before unit k is kept only where the cost of moving the activation
+   there between the lanes' device kinds (the worst direction; free when all lanes are of
+   one kind) is below `switch_fraction` x the cost of the smaller of the two blocks it
+   separates. A cut the profile has no switching figure for, between lanes of different
+   kinds, is never kept.
+2. Size: in a plan of more than one block every block costs at least `min_block_ns`.
+   Default: 1 ms when all lanes are of one kind (switching is free there, and a block
+   boundary still costs a scheduling decision and a hand-over between lane threads, some
+   tens of microseconds in Python, so 1 ms keeps that overhead to a few per cent); 0 when
+   the lanes mix kinds, where rule 1 already bounds blocks from below.
+3. Balance: the plan whose largest block is smallest -- the longest a more urgent job can
+   wait at a block boundary -- among those rules 1 and 2 (and `max_blocks`) allow and
+   where no block costs more than twice the mean block (MAX_BLOCK_OVER_MEAN; a one-block
+   plan always qualifies); among those the one with the fewest blocks (least overhead),
+   then the most even (least sum of squared block costs), then the earliest cuts.
+
+   The largest block never gets below the largest unit. The mean bound keeps a big unit
+   from leaving slivers beside it: units of 1, 10 and 1 ms give the blocks [1] [10 1]
+   (largest 11, mean 6), not [1] [10] [1] (largest 10 but mean 4).
+
+Search: the candidate limits T on the largest block are the costs of all allowed blocks.
+For a limit T a dynamic programme over (last block) states finds the plan with the fewest
+blocks none above T (O(n^3) for n units). Without the mean bound feasibility only grows
+with T, so the smallest feasible T is found by bisection; from there the limits are tried
+upwards until the plan also meets the mean bound (the whole model, the largest limit,
+always does).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from blastnet_ros.core.block_plan import (BlockPlan, DUO_BLOCK, GRANULARITIES, MODEL,
+                                          per_unit_plan, UNIT, whole_model_plan)
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.profile import device_kind, ModelProfile
+from blastnet_ros.core.task import LaneSpec
+
+DEFAULT_SWITCH_FRACTION = 0.25
+MIN_BLOCK_NS = 1_000_000
+MAX_BLOCK_OVER_MEAN = 2.0
+
+_State = Tuple[int, int]            # a block (start, stop)
+_Score = Tuple[int, int, Tuple[int, ...]]  # (blocks, sum of squared costs, cuts)
+
+
+def _check_lanes(profile: ModelProfile, lanes: Sequence[LaneSpec]) -> None:
+    if not lanes:
+        raise BadInputError(f'no lanes to partition {profile.model} for',
+                            'give the lanes the model may run on')
+    for lane in lanes:
+        missing = [unit.name for unit in profile.units if lane.name not in unit.latency_ns]
+        if missing:
+            raise BadInputError(
+                f"profile of {profile.model} has no latency on lane '{lane.name}' for units "
+                f'{", ".join(missing[:3])}{" ..." if len(missing) > 3 else ""}',
+                'profile that lane (blastnet profile --lanes ...) or partition for the '
+                'lanes the profile has')
+
+
+def cut_switch_ns(profile: ModelProfile, cut: int,
+                  lanes: Sequence[LaneSpec]) -> Optional[int]:
+    """Return the worst switching cost at `cut` between the lanes' device kinds.
+
+    0 when all lanes are of one kind; None when the profile has no figure for a needed
+    direction (such a cut is never kept).
+    """
+    kinds = sorted({device_kind(lane.device) for lane in lanes})
+    worst = 0
+    for source in kinds:
+        for target in kinds:
+            if source == target:
+                continue
+            value = profile.switch_ns[cut].get(f'{source}>{target}')
+            if value is None:
+                return None
+            worst = max(worst, int(value))
+    return worst
+
+
+def _default_min_block_ns(lanes: Sequence[LaneSpec]) -> int:
+    return MIN_BLOCK_NS if len({device_kind(lane.device) for lane in lanes}) == 1 else 0
+
+
+class _Costs:
+    """Block costs on the fastest lane and cut switching costs for one model and lane set."""
+
+    def __init__(self, profile: ModelProfile, lanes: Sequence[LaneSpec]) -> None:
+        self.count = len(profile.units)
+        prefixes: List[List[int]] = []
+        for lane in lanes:
+            running = [0]
+            for unit in profile.units:
+                running.append(running[-1] + int(unit.latency_ns[lane.name]))
+            prefixes.append(running)
+        self._prefixes = prefixes
+        self.switch: List[Optional[int]] = [cut_switch_ns(profile, cut, lanes)
+                                            for cut in range(self.count)]
+
+    def block(self, start: int, stop: int) -> int:
+        """Return the cost of units start..stop-1 on the fastest lane."""
+        return min(running[stop] - running[start] for running in self._prefixes)
+
+
+def _cut_allowed(costs: _Costs, cut: int, left: int, right: int, fraction: float) -> bool:
+    switch = costs.switch[cut]
+    return switch is not None and switch < fraction * min(left, right)
+
+
+def _best_plan(costs: _Costs, limit_ns: int, min_block_ns: int,
+               fraction: float) -> Optional[_Score]:
+    """Return the best (blocks, sum of squares, cuts) with every block <= limit_ns, or None."""
+    count = costs.count
+
+    def allowed(start: int, stop: int) -> bool:
+        cost = costs.block(start, stop)
+        return cost <= limit_ns and ((start, stop) == (0, count) or cost >= min_block_ns)
+
+    best: Dict[_State, _Score] = {}
+    for stop in range(1, count + 1):
+        for start in range(stop):
+            if not allowed(start, stop):
+                continue
+            cost = costs.block(start, stop)
+            if start == 0:
+                best[(0, stop)] = (1, cost * cost, ())
+                continue
+            candidates = []
+            for before in range(start):
+                previous = best.get((before, start))
+                if previous is None or not _cut_allowed(
+                        costs, start, costs.block(before, start), cost, fraction):
+                    continue
+                candidates.append((previous[0] + 1, previous[1] + cost * cost,
+                                   previous[2] + (start,)))
+            if candidates:
+                best[(start, stop)] = min(candidates)
+    finals = [score for (start, stop), score in best.items() if stop == count]
+    return min(finals) if finals else None
+
+
+def _balanced(costs: _Costs, cuts: Tuple[int, ...]) -> bool:
+    """Return whether no block of the plan with these cuts costs over twice the mean."""
+    bounds = (0,) + cuts + (costs.count,)
+    blocks = [costs.block(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+    return len(blocks) == 1 or max(blocks) * len(blocks) <= MAX_BLOCK_OVER_MEAN * sum(blocks)
+
+
+def partition(profile: ModelProfile, lanes: Sequence[LaneSpec], *,
+              switch_fraction: float = DEFAULT_SWITCH_FRACTION, max_blocks: int = 0,
+              min_block_ns: Optional[int] = None) -> BlockPlan:
+    """Return the duo-block plan of `profile`'s model for `lanes` (see the module doc).
+
+    `max_blocks` 0 means no limit; `min_block_ns` None means 1 ms for lanes of one device
+    kind and 0 for mixed kinds.
+    """
+    _check_lanes(profile, lanes)
+    if switch_fraction <= 0:
+        raise BadInputError(f'switch_fraction {switch_fraction} is not positive',
+                            'use a fraction such as 0.25')
+    if max_blocks < 0:
+        raise BadInputError(f'max_blocks {max_blocks} is negative', 'use 0 (no limit) or more')
+    floor_ns = _default_min_block_ns(lanes) if min_block_ns is None else int(min_block_ns)
+    costs = _Costs(profile, lanes)
+    count = costs.count
+    limits = sorted({costs.block(start, stop) for stop in range(1, count + 1)
+                     for start in range(stop)})
+
+    def feasible(limit_ns: int) -> Optional[_Score]:
+        score = _best_plan(costs, limit_ns, floor_ns, switch_fraction)
+        if score is None or (max_blocks and score[0] > max_blocks):
+            return None
+        return score
+
+    low, high = 0, len(limits) - 1  # limits[-1] is the whole model: always feasible
+    while low < high:
+        middle = (low + high) // 2
+        if feasible(limits[middle]) is None:
+            low = middle + 1
+        else:
+            high = middle
+    for limit_ns in limits[low:]:
+        chosen = feasible(limit_ns)
+        if chosen is not None and _balanced(costs, chosen[2]):
+            break
+    bounds = (0,) + chosen[2] + (count,)
+    return BlockPlan(profile.model, tuple(zip(bounds[:-1], bounds[1:])))
+
+
+def plan_for(granularity: str, profile: ModelProfile, lanes: Sequence[LaneSpec],
+             **options) -> BlockPlan:
+    """Return the plan of `granularity` (MODEL, UNIT or DUO_BLOCK) for `profile`'s model.
+
+    `options` go to `partition` (DUO_BLOCK only).
+    """
+    if granularity == MODEL:
+        return whole_model_plan(profile)
+    if granularity == UNIT:
+        return per_unit_plan(profile)
+    if granularity == DUO_BLOCK:
+        return partition(profile, lanes, **options)
+    raise BadInputError(f"unknown block granularity '{granularity}'",
+                        f'use one of: {", ".join(GRANULARITIES)}')
+
+
+def block_backend(profile: ModelProfile, start: int, stop: int, lane: str) -> str:
+    """Return the backend to build block start..stop for on `lane` ('' if none recorded).
+
+    The profile keeps the fastest backend per unit; a block runs in one backend, the one
+    that was fastest for the largest share of the block's latency on that lane.
+    """
+    shares: Dict[str, int] = {}
+    for unit in profile.units[start:stop]:
+        name = unit.backend.get(lane, '')
+        if name:
+            shares[name] = shares.get(name, 0) + int(unit.latency_ns.get(lane, 0))
+    return max(sorted(shares), key=lambda name: shares[name]) if shares else ''
