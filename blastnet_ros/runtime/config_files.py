@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import yaml
 
@@ -46,23 +46,12 @@ def load_task_set(path: str = '') -> TaskSet:
     return parse_task_set(document, MODEL_SPECS, origin=os.fspath(file_path))
 
 
-def shipped_profiles() -> List[Path]:
-    """Return the profile files shipped in config/profiles/, sorted by name."""
-    folder = config_path('profiles')
-    return sorted(folder.glob('*.json')) if folder.is_dir() else []
-
-
 def find_profile(lanes: Sequence[LaneSpec], path: str = '') -> Optional[MachineProfile]:
-    """Return the profile at `path`, else a shipped one that has every lane; None if none.
-
-    A shipped profile matches when it lists each lane with the same name, device and
-    thread count (its figures then describe those lanes); the first such file wins.
-    """
+    """Return the profile at `path`, else the shipped one for `lanes`; None if none fits."""
     if path:
         return load_profile(path)
-    wanted = {(lane.name, lane.device, lane.threads) for lane in lanes}
-    for candidate in shipped_profiles():
-        profile = load_profile(candidate)
-        if wanted <= {(lane.name, lane.device, lane.threads) for lane in profile.lanes}:
-            return profile
-    return None
+    from blastnet_ros.runtime.simulation_files import find_shipped_profile
+    try:
+        return find_shipped_profile(lanes)[1]
+    except BadInputError:
+        return None

@@ -36,25 +36,35 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument('--seed', type=int, default=0, help='scenario seed (default 0)')
     demo.add_argument('--policy', default='',
                       help='scheduling policy of the executor (default: the params file\'s)')
+    demo.add_argument('--fps', type=float, default=15.0,
+                      help='camera frame rate of the generated scenario (default 15)')
     demo.add_argument('--rate', type=float, default=1.0,
                       help='replay speed factor (default 1.0 = real time)')
     demo.add_argument('--params-file', default='',
                       help='node parameters (default: the installed config/blastnet.yaml)')
+    demo.add_argument('--tasks-file', default='',
+                      help='task set for all three nodes (default: the installed '
+                           'config/tasks.yaml)')
     demo.add_argument('--install-dir', type=Path, default=REPO_ROOT / 'install',
                       help='colcon install folder holding blastnet_ros (default ./install)')
     demo.add_argument('--work-dir', type=Path, default=REPO_ROOT / '.demo',
                       help='where the bag and node logs go (default ./.demo)')
     demo.set_defaults(run=_run_demo)
+
+    from blastnet_ros.tools import profile_command, simulate_command
+    profile_command.add_parser(commands)
+    simulate_command.add_parser(commands)
     return parser
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from blastnet_ros.tools.demo import DemoOptions, run_demo
-    if args.duration <= 0 or args.rate <= 0:
-        raise _UsageError('--duration and --rate must be positive')
+    if args.duration <= 0 or args.rate <= 0 or args.fps <= 0:
+        raise _UsageError('--duration, --fps and --rate must be positive')
     run_demo(DemoOptions(duration_s=args.duration, seed=args.seed, policy=args.policy,
                          work_dir=args.work_dir, install_dir=args.install_dir,
-                         params_file=args.params_file, rate=args.rate))
+                         params_file=args.params_file, tasks_file=args.tasks_file,
+                         rate=args.rate, fps=args.fps))
     return 0
 
 

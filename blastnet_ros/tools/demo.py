@@ -44,6 +44,7 @@ class DemoOptions:
     tasks_file: str = ''
     ready_timeout_s: float = 120.0
     rate: float = 1.0
+    fps: float = 15.0
 
 
 def node_executable(install_dir: Path, name: str) -> Path:
@@ -73,13 +74,14 @@ def run_demo(options: DemoOptions, out=sys.stdout) -> List[object]:
 
     from blastnet_ros.tools.scenario_bag import write_scenario_bag
     from blastnet_ros.tools.progress import ProgressLine
-    bag_dir = options.work_dir / f'scenario_{options.duration_s:g}s_seed{options.seed}'
+    bag_dir = options.work_dir / (f'scenario_{options.duration_s:g}s_{options.fps:g}fps_'
+                                  f'seed{options.seed}')
     if bag_dir.exists():
         shutil.rmtree(bag_dir)
     options.work_dir.mkdir(parents=True, exist_ok=True)
     progress = ProgressLine('[demo] writing scenario bag', options.duration_s, 's')
     info = write_scenario_bag(bag_dir, duration_s=options.duration_s, seed=options.seed,
-                              progress=progress.update)
+                              fps=options.fps, progress=progress.update)
     progress.close()
     print(f'[demo] bag {info.path} ({options.duration_s:g} s, camera + audio) '
           f'ROS_DOMAIN_ID={env["ROS_DOMAIN_ID"]}', file=out)

@@ -1,0 +1,181 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Simulation scenarios: a task set plus timing noise, a duration, a seed and scheduler options.
+
+The file format (config/scenarios/*.yaml) is the task-set format of config/tasks.yaml
+(see core/task_set.py) with a few more keys::
+
+    duration_s: 60          # releases happen in [0, duration); the run then drains
+    seed: 1                 # one seed gives one run, whatever the policy
+    drop_late: true         # drop a job that can no longer meet its deadline
+    queue_limit: 4          # waiting jobs per task before the oldest is dropped
+    lanes:
+      - {name: cpu0, device: cpu, threads: 1}
+    tasks:
+      - name: detector
+        model: tiny_yolo
+        source: camera
+        period_ms: 100
+        deadline_ms: 100
+        jitter_ms: 2          # the job reaches the executor up to 2 ms after its stamp
+        exec_variation: 0.1   # each job takes 0.9 .. 1.1 x its profiled time
+        offset_ms: 0          # first release (stamp) of the task
+
+Release jitter delays a job's arrival at the scheduler; its deadline stays relative to its
+stamp (the nominal release), as in classic real-time analysis. Execution-time variation
+is one factor per job, drawn uniformly from [1 - v, 1 + v] and applied to all its blocks.
+Every problem is a BadInputError naming the field and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from typing import Any, Iterable, Mapping, Tuple
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.task import LaneSpec, TaskSpec
+from blastnet_ros.core.task_set import _TASK_FIELDS as TASK_FIELDS
+from blastnet_ros.core.task_set import parse_task_set, TaskSet
+
+NS_PER_MS = 1_000_000
+NS_PER_S = 1_000_000_000
+_TOP_FIELDS = ('lanes', 'tasks', 'duration_s', 'seed', 'drop_late', 'queue_limit')
+_TIMING_FIELDS = ('jitter_ms', 'exec_variation', 'offset_ms')
+
+
+@dataclass(frozen=True)
+class TaskTiming:
+    """A task's timing noise in a scenario: release jitter, execution variation, offset."""
+
+    task: str
+    jitter_ns: int = 0
+    exec_variation: float = 0.0
+    offset_ns: int = 0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A task set simulated for `duration_ns` with seed `seed`, and the scheduler options."""
+
+    task_set: TaskSet
+    duration_ns: int
+    seed: int = 0
+    timings: Tuple[TaskTiming, ...] = ()
+    drop_late: bool = True
+    queue_limit: int = 4
+
+    def __post_init__(self) -> None:
+        """Check the values a hand-built scenario could get wrong."""
+        if self.duration_ns <= 0:
+            raise ValueError(f'duration_ns must be positive, got {self.duration_ns}')
+        if self.queue_limit < 1:
+            raise ValueError(f'queue_limit must be at least 1, got {self.queue_limit}')
+        periods = {task.name: task.period_ns for task in self.task_set.tasks}
+        for timing in self.timings:
+            if timing.task not in periods:
+                raise ValueError(f"timing for task '{timing.task}', which is not in the task set")
+            if not 0 <= timing.jitter_ns < periods[timing.task]:
+                raise ValueError(f"task '{timing.task}': jitter_ns {timing.jitter_ns} is not in "
+                                 '[0, period)')
+            if not 0.0 <= timing.exec_variation < 1.0 or timing.offset_ns < 0:
+                raise ValueError(f'{timing}: exec_variation must be in [0, 1), offset_ns >= 0')
+
+    @property
+    def tasks(self) -> Tuple[TaskSpec, ...]:
+        """Return the tasks, in configuration order."""
+        return self.task_set.tasks
+
+    @property
+    def lanes(self) -> Tuple[LaneSpec, ...]:
+        """Return the lanes."""
+        return self.task_set.lanes
+
+    def timing(self, task: str) -> TaskTiming:
+        """Return the timing noise of `task` (none when the scenario gives none)."""
+        for timing in self.timings:
+            if timing.task == task:
+                return timing
+        return TaskTiming(task)
+
+
+def parse_scenario(document: Any, known_models: Iterable[str],
+                   origin: str = 'scenario.yaml') -> Scenario:
+    """Validate a parsed scenario document; `origin` names the file in error messages."""
+    if not isinstance(document, Mapping):
+        raise BadInputError(f'{origin} is not a mapping',
+                            'the file needs top-level keys `duration_s:`, `lanes:` and `tasks:`')
+    unknown = sorted(str(key) for key in set(document) - set(_TOP_FIELDS))
+    if unknown:
+        raise BadInputError(f'{origin} has unknown top-level field(s) {unknown}',
+                            f"use only: {', '.join(_TOP_FIELDS)}")
+    plain_tasks, timing_fields = [], []
+    tasks = document.get('tasks')
+    for entry in tasks if isinstance(tasks, list) else ():
+        if isinstance(entry, Mapping):
+            _reject_unknown_task_fields(entry, origin)
+            plain_tasks.append({key: value for key, value in entry.items()
+                                if key not in _TIMING_FIELDS})
+            timing_fields.append({key: entry[key] for key in _TIMING_FIELDS if key in entry})
+        else:
+            plain_tasks.append(entry)  # parse_task_set says what is wrong with it
+            timing_fields.append({})
+    task_set = parse_task_set({'lanes': document.get('lanes'),
+                               'tasks': plain_tasks if isinstance(tasks, list) else tasks},
+                              known_models, origin)
+    timings = tuple(_parse_timing(task, fields, origin)
+                    for task, fields in zip(task_set.tasks, timing_fields))
+    duration_s = _number(document, 'duration_s', origin, None)
+    if duration_s <= 0:
+        raise BadInputError(f'{origin} has duration_s {duration_s}',
+                            'use a positive number of seconds, e.g. 60')
+    seed = _number(document, 'seed', origin, 0, integer=True)
+    drop_late = document.get('drop_late', True)
+    if not isinstance(drop_late, bool):
+        raise BadInputError(f'{origin} has drop_late {drop_late!r}',
+                            'use true (drop hopeless jobs) or false (run them late)')
+    queue_limit = _number(document, 'queue_limit', origin, 4, integer=True)
+    if queue_limit < 1:
+        raise BadInputError(f'{origin} has queue_limit {queue_limit}',
+                            'use at least 1 waiting job per task')
+    return Scenario(task_set=task_set, duration_ns=round(duration_s * NS_PER_S),
+                    seed=int(seed), timings=timings, drop_late=drop_late,
+                    queue_limit=int(queue_limit))
+
+
+def _reject_unknown_task_fields(entry: Mapping, origin: str) -> None:
+    allowed = set(TASK_FIELDS) | set(_TIMING_FIELDS)
+    unknown = sorted(str(key) for key in set(entry) - allowed)
+    if unknown:
+        raise BadInputError(f"{origin}: task {entry.get('name')!r} has unknown field(s) "
+                            f'{unknown}', f"use only: {', '.join(sorted(allowed))}")
+
+
+def _parse_timing(task: TaskSpec, fields: Mapping, origin: str) -> TaskTiming:
+    where = f"{origin}: task '{task.name}'"
+    jitter_ms = _number(fields, 'jitter_ms', where, 0)
+    if not 0 <= jitter_ms * NS_PER_MS < task.period_ns:
+        raise BadInputError(f'{where} has jitter_ms {jitter_ms}',
+                            'use 0 or a positive number of milliseconds below period_ms')
+    variation = _number(fields, 'exec_variation', where, 0.0)
+    if not 0.0 <= variation < 1.0:
+        raise BadInputError(f'{where} has exec_variation {variation}',
+                            'use a fraction in [0, 1): 0.1 means 0.9 .. 1.1 x the profile')
+    offset_ms = _number(fields, 'offset_ms', where, 0)
+    if offset_ms < 0:
+        raise BadInputError(f'{where} has offset_ms {offset_ms}',
+                            'use 0 or a positive number of milliseconds')
+    return TaskTiming(task=task.name, jitter_ns=round(jitter_ms * NS_PER_MS),
+                      exec_variation=float(variation), offset_ns=round(offset_ms * NS_PER_MS))
+
+
+def _number(entry: Mapping, key: str, where: str, default: Any,
+            integer: bool = False) -> float:
+    value = entry.get(key, default)
+    if value is None:
+        raise BadInputError(f'{where} has no {key}', f'add `{key}:`')
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            not math.isfinite(value)) or (integer and not float(value).is_integer()):
+        kind = 'an integer' if integer else 'a number'
+        raise BadInputError(f'{where} has {key} {value!r}', f'{key} must be {kind}')
+    return value
