@@ -100,3 +100,34 @@ def test_bad_inputs_are_counted_and_other_tasks_go_on(ros):
     assert ros.wait_for(lambda: node.bad_inputs['detector'].counter.total() == 2)
     assert node.bad_inputs['sound'].counter.total() == 1
     assert node.bad_inputs['signs'].counter.total() == 0
+
+
+def test_lanes_and_policy_are_reported_in_diagnostics(ros):
+    probe = ros.node('executor_lane_probe')
+    diagnostics = []
+    probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+
+    def lanes():
+        for array in reversed(diagnostics):
+            names = {status.name: {kv.key: kv.value for kv in status.values}
+                     for status in array.status}
+            if 'blastnet_ros: lane cpu0' in names:
+                return names
+        return {}
+    assert ros.wait_for(lambda: bool(lanes()), 3.0)
+    names = lanes()
+    assert names['blastnet_ros: executor']['policy'] == 'blastnet'
+    assert 'blastnet_ros: lane cpu1' in names
+    blocks = sum(int(names[f'blastnet_ros: lane {lane}']['blocks_run'])
+                 for lane in ('cpu0', 'cpu1'))
+    results = sum(int(names[f'blastnet_ros: task {task}']['results_published'])
+                  for task in ('detector', 'signs', 'sound'))
+    assert blocks > results > 0  # the detector runs in several duo-blocks
+
+
+def test_an_unknown_policy_stops_the_node_with_the_known_ones(ros_context):
+    from rclpy.parameter import Parameter
+    from blastnet_ros.core.input_errors import BadInputError
+    with pytest.raises(BadInputError, match='dm-model'):
+        ExecutorNode(context=ros_context,
+                     parameter_overrides=[Parameter('policy', value='fifo')])

@@ -12,6 +12,8 @@ an annotated debug image for camera tasks, and per-task deadline statistics on
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 import threading
 from typing import Dict, Optional, Sequence
 
@@ -21,6 +23,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from blastnet_ros.core.block_plan import MODEL
 from blastnet_ros.core.deadline_stats import DeadlineStats
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.policies import make_policy
@@ -48,7 +51,7 @@ class ExecutorNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__('executor', **node_options)
         tasks_file = self.declare_parameter('tasks_file', '').value
-        policy_name = self.declare_parameter('policy', 'dm-model').value
+        policy_name = self.declare_parameter('policy', 'blastnet').value
         drop_late = self.declare_parameter('drop_late', True).value
         queue_limit = self.declare_parameter('queue_limit', 4).value
         reliable = self.declare_parameter('reliable', False).value
@@ -58,6 +61,8 @@ class ExecutorNode(Node):
         diagnostics_period_s = self.declare_parameter('diagnostics_period_s', 1.0).value
         use_vision_msgs = self.declare_parameter('use_vision_msgs', 'auto').value
         profile_file = self.declare_parameter('profile_file', '').value
+        reprofile = self.declare_parameter('reprofile', False).value
+        reprofile_repeats = self.declare_parameter('reprofile_repeats', 30).value
         if use_vision_msgs not in ('auto', 'true', 'false'):
             raise BadInputError(f"use_vision_msgs is '{use_vision_msgs}'",
                                 "use 'auto', 'true' or 'false'")
@@ -78,6 +83,8 @@ class ExecutorNode(Node):
         _check_lane_devices(task_set.lanes)
         policy = make_policy(policy_name)
         profile = find_profile(task_set.lanes, profile_file)
+        if reprofile or (profile is None and policy.granularity != MODEL):
+            profile = self._profile_now(task_set, reprofile_repeats)
         plan = build_execution_plan(task_set.tasks, task_set.lanes, policy, models, profile)
         self._warm_up(plan.blocks, {lane.name: lane for lane in task_set.lanes})
         self.get_logger().info(
@@ -115,6 +122,22 @@ class ExecutorNode(Node):
             f"tasks {', '.join(self._tasks)}; results on "
             + ', '.join(self._results.topic_name(name, spec.kind)
                         for name, spec in self._specs.items()))
+
+    def _profile_now(self, task_set, repeats: int):
+        """Measure this machine's lanes now (reprofile:=true, or no profile fits)."""
+        from blastnet_ros.core.profile import save_profile
+        from blastnet_ros.runtime.profiler import machine_slug, profile_machine
+        self.get_logger().info(
+            f'profiling {len(task_set.lanes)} lanes x {len(task_set.tasks)} models '
+            f'({repeats} repeats)...')
+        profile = profile_machine(sorted({task.model for task in task_set.tasks}),
+                                  task_set.lanes, repeats=repeats).profile
+        folder = Path(os.environ.get('ROS_HOME', Path.home() / '.ros')) / 'blastnet_ros'
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f'{machine_slug(profile.machine)}.json'
+        save_profile(profile, path)
+        self.get_logger().info(f'profile saved to {path} (use it: profile_file:={path})')
+        return profile
 
     def close(self) -> None:
         """Stop the engine's lanes (called before the node is destroyed)."""

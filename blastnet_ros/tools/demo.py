@@ -133,7 +133,8 @@ def _observe(options, info, processes, logs_dir, started, out):
     from rclpy.executors import SingleThreadedExecutor
 
     from blastnet_ros.ros.diagnostics_messages import (lane_snapshot_from_status,
-                                                       LANE_STATUS_PREFIX, snapshot_from_status)
+                                                       LANE_STATUS_PREFIX, snapshot_from_status,
+                                                       status_values)
     from blastnet_ros.tools.bag_replay import BagReplayer
     from blastnet_ros.tools.progress import ProgressLine
 
@@ -142,6 +143,7 @@ def _observe(options, info, processes, logs_dir, started, out):
     node = rclpy.create_node('blastnet_demo', context=context)
     latest: Dict[str, object] = {}
     lanes: Dict[str, object] = {}
+    executor_values: Dict[str, str] = {}
     seen_nodes = set()
     lock = threading.Lock()
 
@@ -154,6 +156,8 @@ def _observe(options, info, processes, logs_dir, started, out):
                 elif status.name.startswith(LANE_STATUS_PREFIX):
                     lane = lane_snapshot_from_status(status)
                     lanes[lane.lane] = lane
+                elif status.name == 'blastnet_ros: executor':
+                    executor_values.update(status_values(status))
                 seen_nodes.add(status.name.split(': ', 1)[-1])
 
     node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, 50)
@@ -179,6 +183,11 @@ def _observe(options, info, processes, logs_dir, started, out):
     print(format_table(snapshots), file=out)
     with lock:
         print(format_lanes([lanes[name] for name in sorted(lanes)]), file=out)
+        if executor_values:
+            print(f"policy {executor_values.get('policy')}: "
+                  f"{executor_values.get('decisions')} scheduling decisions, median "
+                  f"{executor_values.get('decision_p50_us')} us, p99 "
+                  f"{executor_values.get('decision_p99_us')} us", file=out)
     print(f'[demo] done in {time.monotonic() - started:.1f} s; node logs in {logs_dir}',
           file=out)
     return snapshots
