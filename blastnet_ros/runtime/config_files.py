@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import yaml
 
@@ -35,15 +35,20 @@ def config_path(file_name: str) -> Path:
 def load_task_set(path: str = '') -> TaskSet:
     """Read and validate a task-set YAML file; '' means the package's config/tasks.yaml."""
     file_path = Path(path) if path else config_path('tasks.yaml')
-    if not file_path.is_file():
-        raise BadInputError(f'task set file {file_path} not found',
-                            'set the tasks_file parameter to an existing tasks.yaml')
-    try:
-        document = yaml.safe_load(file_path.read_text())
-    except yaml.YAMLError as error:
-        raise BadInputError(f'task set file {file_path} is not valid YAML ({error})',
-                            'fix the YAML syntax') from None
+    document = read_yaml(file_path, 'task set file',
+                         'set the tasks_file parameter to an existing tasks.yaml')
     return parse_task_set(document, MODEL_SPECS, origin=os.fspath(file_path))
+
+
+def read_yaml(file_path: Path, what: str, fix_missing: str) -> Any:
+    """Return the parsed YAML of `file_path`; BadInputError names a missing or bad file."""
+    if not file_path.is_file():
+        raise BadInputError(f'{what} {file_path} not found', fix_missing)
+    try:
+        return yaml.safe_load(file_path.read_text())
+    except yaml.YAMLError as error:
+        raise BadInputError(f'{what} {file_path} is not valid YAML ({error})',
+                            'fix the YAML syntax') from None
 
 
 def find_profile(lanes: Sequence[LaneSpec], path: str = '') -> Optional[MachineProfile]:

@@ -14,14 +14,13 @@ from pathlib import Path
 import platform
 from typing import List, Sequence, Tuple, Union
 
-import yaml
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.profile import device_kind, load_profile, MachineProfile
 from blastnet_ros.core.scenario import parse_scenario, Scenario
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.models.specs import MODEL_SPECS
-from blastnet_ros.runtime.config_files import config_path
+from blastnet_ros.runtime.config_files import config_path, read_yaml
 
 DEFAULT_SCENARIO = 'mixed.yaml'
 
@@ -34,14 +33,8 @@ def scenario_path(name: str = DEFAULT_SCENARIO) -> Path:
 def load_scenario(path: Union[str, Path] = '') -> Scenario:
     """Read and validate a scenario YAML file; '' means config/scenarios/mixed.yaml."""
     file_path = Path(path) if path else scenario_path()
-    if not file_path.is_file():
-        raise BadInputError(f'scenario file {file_path} not found',
-                            'pass an existing scenario YAML (see config/scenarios/)')
-    try:
-        document = yaml.safe_load(file_path.read_text())
-    except yaml.YAMLError as error:
-        raise BadInputError(f'scenario file {file_path} is not valid YAML ({error})',
-                            'fix the YAML syntax') from None
+    document = read_yaml(file_path, 'scenario file',
+                         'pass an existing scenario YAML (see config/scenarios/)')
     return parse_scenario(document, MODEL_SPECS, origin=os.fspath(file_path))
 
 

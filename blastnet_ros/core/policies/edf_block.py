@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Sequence
 
 from blastnet_ros.core.block_plan import DUO_BLOCK
-from blastnet_ros.core.policies.lane_choice import lane_available_at, lane_options
+from blastnet_ros.core.policies.lane_choice import dispatch_to_free_lanes
 from blastnet_ros.core.policies.ordering import earliest_deadline_key
 from blastnet_ros.core.scheduler import Dispatch, SchedulingView
 
@@ -27,17 +27,5 @@ class EarliestDeadlineBlockPolicy:
 
     def decide(self, view: SchedulingView) -> Sequence[Dispatch]:
         """Give free lanes to ready blocks in EDF order, each on its fastest free lane."""
-        free = set(view.free_lanes)
-        available = lane_available_at(view)
-        dispatches: List[Dispatch] = []
-        for ready in sorted(view.ready, key=earliest_deadline_key):
-            if not free:
-                break
-            options = [option for option in lane_options(view, ready, available, free)
-                       if option.free_now]
-            if options:
-                lane = min(options, key=lambda option: (option.estimate_ns,
-                                                        option.switch_ns)).lane
-                free.discard(lane)
-                dispatches.append(Dispatch(ready.job, ready.block_index, lane))
-        return dispatches
+        return dispatch_to_free_lanes(view, earliest_deadline_key,
+                                      lambda option: (option.estimate_ns, option.switch_ns))

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-from typing import Collection, Dict, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Collection, Dict, List, NamedTuple, Optional, Sequence
 
-from blastnet_ros.core.scheduler import ReadyBlock, SchedulingView
+from blastnet_ros.core.scheduler import Dispatch, ReadyBlock, SchedulingView
 
 
 class LaneOption(NamedTuple):
@@ -49,3 +49,25 @@ def lane_options(view: SchedulingView, ready: ReadyBlock, available_at: Dict[str
         options.append(LaneOption(max(view.now_ns, start_ns) + switch_ns + estimate_ns, lane,
                                   switch_ns, estimate_ns, lane in free_lanes))
     return options
+
+
+def dispatch_to_free_lanes(view: SchedulingView, order_key: Callable[[ReadyBlock], Any],
+                           lane_key: Callable[[LaneOption], Any]) -> List[Dispatch]:
+    """Give free lanes to ready blocks in `order_key` order, each to its best free lane.
+
+    Among the free lanes a block may use, the one with the smallest `lane_key` wins; a
+    block never waits for a busy lane.
+    """
+    free = set(view.free_lanes)
+    available = lane_available_at(view)
+    dispatches: List[Dispatch] = []
+    for ready in sorted(view.ready, key=order_key):
+        if not free:
+            break
+        options = [option for option in lane_options(view, ready, available, free)
+                   if option.free_now]
+        if options:
+            lane = min(options, key=lane_key).lane
+            free.discard(lane)
+            dispatches.append(Dispatch(ready.job, ready.block_index, lane))
+    return dispatches
