@@ -73,3 +73,9 @@ def colcon_install(tmp_path_factory):
         cwd=base, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return base / 'install'
+
+
+@pytest.fixture(scope='session')
+def cache_dir(tmp_path_factory):
+    """Return this test session's ONNX / engine cache, shared by the backend tests."""
+    return tmp_path_factory.mktemp('blastnet_cache')

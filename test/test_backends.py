@@ -45,14 +45,6 @@ TENSORRT_PARSER_OPS = {
 
 
 @pytest.fixture(scope='module')
-def cache_dir(tmp_path_factory):
-    """Return this test session's ONNX cache (test_profiler.py shares it)."""
-    path = tmp_path_factory.getbasetemp() / 'blastnet_cache'
-    path.mkdir(exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope='module')
 def models():
     """Return {name: (TaskModel, [activation before unit i, ..., network output])}."""
     loaded = {}

@@ -32,14 +32,6 @@ CPU_LANES = (LaneSpec('cpu0', 'cpu', 1), LaneSpec('cpu1', 'cpu', 1))
 
 
 @pytest.fixture(scope='module')
-def cache_dir(tmp_path_factory):
-    """Return this test session's ONNX cache (test_backends.py shares it)."""
-    path = tmp_path_factory.getbasetemp() / 'blastnet_cache'
-    path.mkdir(exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope='module')
 def short_run(cache_dir):
     return profile_machine(('sign_vgg', 'sbcnn'), CPU_LANES, repeats=3, warmup=1,
                            cache_dir=cache_dir)

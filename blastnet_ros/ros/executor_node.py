@@ -217,15 +217,13 @@ class ExecutorNode(Node):
 
 def _check_lane_devices(lanes: Sequence[LaneSpec]) -> None:
     """Fail at start-up, clearly, when a CUDA lane is configured on a machine without CUDA."""
-    import torch
+    from blastnet_ros.runtime.backends.torch_cuda import cuda_unavailable_reason
     for lane in lanes:
-        if lane.device.startswith('cuda'):
-            index = int(lane.device.split(':')[1])
-            if not torch.cuda.is_available() or index >= torch.cuda.device_count():
-                raise BadInputError(
-                    f"lane '{lane.name}' is on {lane.device}, but torch sees "
-                    f'{torch.cuda.device_count()} CUDA device(s)',
-                    'remove the lane from tasks.yaml or install a CUDA build of torch')
+        reason = cuda_unavailable_reason(lane.device) if lane.device != 'cpu' else ''
+        if reason:
+            raise BadInputError(f"lane '{lane.name}' is on {lane.device}: {reason}",
+                                'remove the lane from tasks.yaml or install a CUDA build of '
+                                'torch')
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:

@@ -204,14 +204,8 @@ def _check_lines(result) -> List[str]:
 
 def main(argv: Sequence[str] = ()) -> int:
     """Run `profile` alone (python -m blastnet_ros.tools.profile_command ...)."""
-    parser = argparse.ArgumentParser(prog='blastnet')
-    add_parser(parser.add_subparsers(dest='command', required=True))
-    args = parser.parse_args(['profile', *(argv or sys.argv[1:])])
-    try:
-        return args.run(args)
-    except BadInputError as error:
-        print(f'blastnet profile: {error}', file=sys.stderr)
-        return 2
+    from blastnet_ros.tools.cli import main as blastnet_main
+    return blastnet_main(['profile', *(argv or sys.argv[1:])])
 
 
 if __name__ == '__main__':

@@ -159,14 +159,8 @@ def format_tables(results: Sequence[SimulationResult]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run `simulate` on its own (the `blastnet` command registers it too)."""
-    parser = argparse.ArgumentParser(prog='blastnet')
-    add_parser(parser.add_subparsers(dest='command', required=True))
-    args = parser.parse_args(['simulate', *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.run(args)
-    except BadInputError as error:
-        print(f'blastnet simulate: {error}', file=sys.stderr)
-        return 2
+    from blastnet_ros.tools.cli import main as blastnet_main
+    return blastnet_main(['simulate', *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == '__main__':
