@@ -98,3 +98,29 @@ def test_bad_input_is_refused():
         AudioSceneSynth(RATE, seed=0, labels=('bark',))
     with pytest.raises(BadInputError, match="unknown audio label 'bark'"):
         render_clip('bark', 1.0, RATE, np.random.default_rng(0))
+
+
+def test_event_weights_set_the_mix_and_zero_leaves_an_event_out():
+    plain = AudioSceneSynth(RATE, seed=5).timeline(120.0)
+    equal = AudioSceneSynth(RATE, seed=5, event_weights=dict.fromkeys(
+        ('siren', 'horn', 'engine', 'speech'), 2.0)).timeline(120.0)
+    assert equal == plain   # equal weights: the same draws as no weights
+    mix = AudioSceneSynth(RATE, seed=5, event_weights={'siren': 3, 'horn': 1, 'engine': 0,
+                                                       'speech': 0}).timeline(300.0)
+    labels = [event.label for event in mix if event.label != BACKGROUND]
+    assert set(labels) == {'siren', 'horn'}
+    assert labels.count('siren') > 2 * labels.count('horn')   # 3:1 expected
+    only = AudioSceneSynth(RATE, seed=5, event_weights={'speech': 1}).timeline(30.0)
+    assert {event.label for event in only} == {'speech', BACKGROUND}
+
+
+@pytest.mark.parametrize('weights, cause', [
+    ({'siren': 1, 'drill': 1}, 'unknown sound event(s) drill'),
+    ({'siren': -1}, 'weight -1 of sound event siren'),
+    ({'siren': float('nan')}, 'weight nan of sound event siren'),
+    ({'siren': 0, 'horn': 0}, 'every sound event has weight 0'),
+])
+def test_bad_event_weights_are_named(weights, cause):
+    with pytest.raises(BadInputError) as error:
+        AudioSceneSynth(RATE, seed=1, event_weights=weights)
+    assert cause in error.value.cause and error.value.fix

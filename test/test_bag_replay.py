@@ -1,6 +1,10 @@
 # Copyright 2026 The blastnet_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""BagReplayer with real rclpy: every message, in order, on time; restamp, clock, errors."""
+"""BagReplayer with real rclpy: every message, in order, on time; restamp, clock, errors.
+
+Also QoS as recorded (transient local and best effort publishers) and on_published, the
+callback that maps published stamps back to bag times.
+"""
 
 import threading
 import time
@@ -8,14 +12,19 @@ import time
 import numpy as np
 import pytest
 import yaml
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.highlevel import AnyReader
+from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
+                                QosReliability, QosTime)
+from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import get_typestore, Stores
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_msgs.msg import Int16MultiArray, String
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.tools.bag_replay import BagReplayer, read_cdr_stamp_ns, restamp_cdr
+from blastnet_ros.tools.bag_replay import (BagReplayer, read_cdr_stamp_ns, replay_qos,
+                                           ReplayQos, restamp_cdr)
 from blastnet_ros.tools.scenario_bag import write_scenario_bag
 
 NS_PER_S = 1_000_000_000
@@ -94,8 +103,10 @@ def test_restamp_gives_stamps_of_now_and_clock_gives_bag_time(ros, bag):
     probe.create_subscription(String, '/truth', truths.append, 100)
     replayer = BagReplayer(info.path, rate=4.0, restamp=True, publish_clock=True,
                            remap={'/ground_truth/objects': '/truth'})
+    published = []
     before_ns = time.time_ns()
-    stats = replayer.run(ros.node('replayer'))
+    stats = replayer.run(ros.node('replayer'),
+                         on_published=lambda *args: published.append(args))
     after_ns = time.time_ns()
     assert ros.wait_for(lambda: len(received) == 25 and len(truths) == 15 and clocks and (
         clocks[-1].clock.sec * NS_PER_S + clocks[-1].clock.nanosec == info.end_ns), 5.0)
@@ -109,6 +120,96 @@ def test_restamp_gives_stamps_of_now_and_clock_gives_bag_time(ros, bag):
     assert stats.clock_messages >= 25 and len(bag_times) >= 25
     assert bag_times == sorted(bag_times)
     assert stamps[0] <= bag_times[0] and bag_times[-1] == info.end_ns
+    # on_published: (bag topic, bag time, stamp sent, wall time) of every message, in order
+    assert len(published) == 50 and [x[1] for x in published] == sorted(x[1] for x in published)
+    camera = [x for x in published if x[0] == CAMERA]
+    assert [x[1] for x in camera] == stamps
+    assert [x[2] for x in camera] == [x[1] for x in images]   # the stamps that arrived
+    assert all(x[2] == x[3] for x in camera)                  # restamped to the wall time
+    assert all(x[2] is None for x in published if x[0] != CAMERA)  # no header
+    assert {x[0] for x in published} == {CAMERA, AUDIO, '/ground_truth/objects',
+                                         '/ground_truth/audio_events'}  # bag names
+
+
+def test_on_published_without_restamp_reports_the_recorded_stamps(ros, bag):
+    info, stamps, _ = bag
+    published = []
+    BagReplayer(info.path, rate=8.0, topics=[CAMERA]).run(
+        ros.node('replayer'), on_published=lambda *args: published.append(args))
+    assert [(x[0], x[1], x[2]) for x in published] == [(CAMERA, s, s) for s in stamps]
+    assert all(x[3] > 0 for x in published)
+
+
+def offered(reliability, durability, depth, history=QosHistory.KEEP_LAST):
+    zero = QosTime(0, 0)
+    return Qos(history, depth, reliability, durability, zero, zero, QosLiveliness.AUTOMATIC,
+               zero, False)
+
+
+RELIABLE_VOLATILE = offered(QosReliability.RELIABLE, QosDurability.VOLATILE, 10)
+LATCHED = offered(QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, 1)
+LOSSY = offered(QosReliability.BEST_EFFORT, QosDurability.VOLATILE, 5)
+UNSPECIFIED = offered(QosReliability.SYSTEM_DEFAULT, QosDurability.SYSTEM_DEFAULT, 0,
+                      QosHistory.SYSTEM_DEFAULT)
+
+
+@pytest.mark.parametrize('profiles, depth, expected', [
+    ([], None, ReplayQos(True, False, False, 10, False)),
+    ([UNSPECIFIED], None, ReplayQos(True, False, False, 10, False)),
+    ([RELIABLE_VOLATILE], None, ReplayQos(True, False, False, 10, True)),
+    ([LATCHED], None, ReplayQos(True, True, False, 1, True)),
+    ([LOSSY], None, ReplayQos(False, False, False, 5, True)),
+    ([LATCHED, LOSSY], None, ReplayQos(False, False, False, 5, True)),   # adapted to both
+    ([LATCHED], 7, ReplayQos(True, True, False, 7, True)),               # depth overridden
+    ([offered(QosReliability.RELIABLE, QosDurability.VOLATILE, 0, QosHistory.KEEP_ALL)],
+     None, ReplayQos(True, False, True, 10, True)),
+])
+def test_replay_qos_follows_what_was_offered(profiles, depth, expected):
+    assert replay_qos(profiles, depth) == expected
+
+
+def test_publishers_offer_the_recorded_qos(ros, tmp_path):
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    text = store.serialize_cdr(store.types['std_msgs/msg/String'](data='map'),
+                               'std_msgs/msg/String')
+    with Writer(tmp_path / 'bag', version=8, storage_plugin=StoragePlugin.MCAP) as writer:
+        latched = writer.add_connection('/map', 'std_msgs/msg/String', typestore=store,
+                                        offered_qos_profiles=[LATCHED])
+        lossy = writer.add_connection('/scan', 'std_msgs/msg/String', typestore=store,
+                                      offered_qos_profiles=[LOSSY])
+        for index in range(3):
+            writer.write(latched, NS_PER_S + index * 10_000_000, text)
+            writer.write(lossy, NS_PER_S + index * 10_000_000 + 1, text)
+    received = {'latched': [], 'lossy': [], 'reliable_scan': []}
+    probe = ros.node('qos_probe')
+    probe.create_subscription(String, '/map', received['latched'].append, QoSProfile(
+        depth=10, reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    probe.create_subscription(String, '/scan', received['lossy'].append, QoSProfile(
+        depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+    probe.create_subscription(String, '/scan', received['reliable_scan'].append, QoSProfile(
+        depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    node = ros.node('replayer')
+    seen = {}
+
+    def look(topic, *_):
+        if topic not in seen:
+            seen[topic] = [info.qos_profile
+                           for info in node.get_publishers_info_by_topic(topic)]
+    # the reliable /scan reader never matches: the wait for it ends after 1 s
+    replayer = BagReplayer(tmp_path / 'bag', rate=2.0, wait_for_subscribers_s=1.0)
+    assert {t.name: t.qos for t in replayer.topics} == {
+        '/map': ReplayQos(True, True, False, 1, True),
+        '/scan': ReplayQos(False, False, False, 5, True)}
+    replayer.run(node, on_published=look)
+    assert ros.wait_for(lambda: len(received['latched']) == 3 and len(received['lossy']) == 3,
+                        5.0), received
+    (map_qos,) = seen['/map']   # (the graph does not carry history depths)
+    assert map_qos.durability == DurabilityPolicy.TRANSIENT_LOCAL
+    assert map_qos.reliability == ReliabilityPolicy.RELIABLE
+    (scan_qos,) = seen['/scan']
+    assert scan_qos.reliability == ReliabilityPolicy.BEST_EFFORT
+    assert received['reliable_scan'] == []   # a best-effort offer cannot serve it
 
 
 def test_loop_until_stopped(ros, bag):

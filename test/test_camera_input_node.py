@@ -1,16 +1,26 @@
 # Copyright 2026 The blastnet_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""camera_input with real rclpy: resizing, rate limiting, headers kept, bad frames survived."""
+"""camera_input with real rclpy: resizing, rate limiting, headers kept, bad frames survived.
+
+Also the signs cascade: a detector result for a frame's stamp makes camera_input cut the
+best traffic_sign box out of that frame and send it to the signs task.
+"""
 
 import time
 
 import cv2
 import numpy as np
+import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 
+from blastnet_ros.models.preprocessing import letterbox
+from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.ros.camera_input_node import CameraInputNode
 from blastnet_ros.ros.node_support import ns_to_stamp
+from blastnet_ros.ros.result_messages import ResultMessageAdapter
+from blastnet_ros.runtime.config_files import config_path
 
 MS = 1_000_000
 
@@ -34,8 +44,19 @@ def collect(ros, topics):
     return helper, received
 
 
-def test_frames_are_resized_per_task_rate_limited_and_keep_their_header(ros):
-    node = ros.make(CameraInputNode)
+def tasks_without_cascade(tmp_path):
+    """Write the shipped task set with signs fed whole frames; return its path."""
+    document = yaml.safe_load(config_path('tasks.yaml').read_text())
+    for task in document['tasks']:
+        task.pop('crop_from', None)
+        task.pop('crop_label', None)
+    path = tmp_path / 'tasks.yaml'
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
+
+
+def test_frames_are_resized_per_task_rate_limited_and_keep_their_header(ros, tmp_path):
+    node = ros.make(CameraInputNode, tasks_file=tasks_without_cascade(tmp_path))
     probe, received = collect(ros, ['/blastnet/input/detector', '/blastnet/input/signs'])
     camera = probe.create_publisher(Image, '/camera/image_raw', 10)
     ros.wait_for_subscribers(camera)
@@ -88,9 +109,10 @@ def test_bad_frames_are_counted_once_per_cause_and_the_node_goes_on(ros):
     assert ros.wait_for(reported, 3.0)
 
 
-def test_compressed_frames_decode_and_garbage_is_survived(ros):
+def test_compressed_frames_decode_and_garbage_is_survived(ros, tmp_path):
     node = ros.make(CameraInputNode, camera_topic='/camera/compressed',
-                    camera_type='sensor_msgs/msg/CompressedImage')
+                    camera_type='sensor_msgs/msg/CompressedImage',
+                    tasks_file=tasks_without_cascade(tmp_path))
     probe, received = collect(ros, ['/blastnet/input/signs'])
     camera = probe.create_publisher(CompressedImage, '/camera/compressed', 10)
     ros.wait_for_subscribers(camera)
@@ -109,3 +131,111 @@ def test_compressed_frames_decode_and_garbage_is_survived(ros):
     pixels = np.frombuffer(bytes(out.data), np.uint8).reshape(32, 32, 3)
     assert pixels[16, 16].tolist() == [255, 0, 0]
     assert node.bad_inputs.counter.total() == 1
+
+
+GREY, MAGENTA, CYAN = (100, 100, 100), (255, 0, 255), (0, 255, 255)
+
+
+def frame_with_signs(stamp_ns):
+    """Return a 640x480 grey rgb8 Image with a magenta and a cyan square, and the array."""
+    rgb = np.full((480, 640, 3), GREY, np.uint8)
+    rgb[100:160, 400:460] = MAGENTA    # the best sign: 60x60 px at (400, 100)
+    rgb[300:340, 100:140] = CYAN       # a weaker sign
+    msg = Image(height=480, width=640, encoding='rgb8', step=640 * 3, data=rgb.tobytes())
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.header.frame_id = 'front_camera'
+    return msg, rgb
+
+
+def model_box(rgb, label, score, x_min, y_min, x_max, y_max):
+    """Return a Detection of a frame box, in the detector's letterboxed 192x192 pixels."""
+    _, box = letterbox(rgb, 192)
+    (left, top), (right, bottom) = box.to_model(x_min, y_min), box.to_model(x_max, y_max)
+    return Detection(class_id=0, label=label, score=score, center_x=(left + right) / 2,
+                     center_y=(top + bottom) / 2, width=right - left, height=bottom - top)
+
+
+def diagnostic_values(diagnostics):
+    """Return the last camera_input key/values seen on /diagnostics."""
+    for array in reversed(diagnostics):
+        for status in array.status:
+            if status.name == 'blastnet_ros: camera_input':
+                return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
+def test_a_detected_sign_is_cut_out_of_its_frame_for_the_signs_task(ros):
+    node = ros.make(CameraInputNode)
+    probe, received = collect(ros, ['/blastnet/input/detector', '/blastnet/input/signs'])
+    diagnostics = []
+    probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    adapter = ResultMessageAdapter()
+    results = probe.create_publisher(adapter.message_type('detection'),
+                                     adapter.topic_name('detector', 'detection'), 10)
+    camera = probe.create_publisher(Image, '/camera/image_raw', 10)
+    ros.wait_for_subscribers(camera)
+    ros.wait_for_subscribers(results)
+    assert ros.wait_for(lambda: node.count_subscribers('/blastnet/input/signs') > 0)
+
+    stamp_ns = time.time_ns()
+    frame, rgb = frame_with_signs(stamp_ns)
+    camera.publish(frame)
+    assert ros.wait_for(lambda: len(received['/blastnet/input/detector']) == 1)
+    assert received['/blastnet/input/signs'] == []   # no detection yet, no signs job
+    header = Header(stamp=ns_to_stamp(stamp_ns), frame_id='front_camera')
+    detections = (
+        model_box(rgb, 'vehicle', 0.99, 0, 0, 300, 300),
+        model_box(rgb, 'traffic_sign', 0.4, 100, 300, 140, 340),
+        model_box(rgb, 'traffic_sign', 0.8, 400, 100, 460, 160),
+    )
+    results.publish(adapter.to_message(detections, header))
+    assert ros.wait_for(lambda: len(received['/blastnet/input/signs']) == 1)
+    crop = received['/blastnet/input/signs'][0]
+    assert (crop.width, crop.height, crop.encoding) == (32, 32, 'rgb8')
+    assert crop.header.stamp == ns_to_stamp(stamp_ns)       # the frame's own header
+    assert crop.header.frame_id == 'front_camera'
+    pixels = np.frombuffer(bytes(crop.data), np.uint8).reshape(32, 32, 3).astype(int)
+    # 60 px box + 20 % per side = an 84 px square: the middle 60/84 of it is the sign
+    assert np.abs(pixels[7:25, 7:25] - MAGENTA).max() <= 2
+    for corner in (pixels[0, 0], pixels[0, 31], pixels[31, 0], pixels[31, 31]):
+        assert np.abs(corner - GREY).max() <= 2
+
+    # a result for a frame not kept, one without signs and one that is no detection
+    results.publish(adapter.to_message(detections, Header(stamp=ns_to_stamp(stamp_ns + 7))))
+    results.publish(adapter.to_message(detections[:1], header))
+    wrong = adapter.to_message(Classification((0,), ('vehicle',), (0.9,)), header)
+    results.publish(wrong)
+
+    def counted():
+        values = diagnostic_values(diagnostics)
+        return (values.get('signs: detector results') == '3'
+                and values.get('signs: no frame for stamp') == '1'
+                and values.get('signs: no traffic_sign box') == '1'
+                and values.get('signs: crops published') == '1'
+                and values.get('bad_inputs_total') == '1')
+    assert ros.wait_for(counted, 5.0), diagnostic_values(diagnostics)
+    assert len(received['/blastnet/input/signs']) == 1
+
+
+def test_crops_are_thinned_to_the_signs_period_by_stamp(ros):
+    ros.make(CameraInputNode)
+    probe, received = collect(ros, ['/blastnet/input/detector', '/blastnet/input/signs'])
+    adapter = ResultMessageAdapter()
+    results = probe.create_publisher(adapter.message_type('detection'),
+                                     adapter.topic_name('detector', 'detection'), 10)
+    camera = probe.create_publisher(Image, '/camera/image_raw', 10)
+    ros.wait_for_subscribers(camera)
+    ros.wait_for_subscribers(results)
+    base_ns = time.time_ns()
+    stamps = [base_ns + i * 100 * MS for i in range(6)]   # the detector's 10 Hz
+    for index, stamp_ns in enumerate(stamps):
+        frame, rgb = frame_with_signs(stamp_ns)
+        camera.publish(frame)
+        assert ros.wait_for(lambda: len(received['/blastnet/input/detector']) == index + 1)
+        header = Header(stamp=ns_to_stamp(stamp_ns), frame_id='front_camera')
+        sign = model_box(rgb, 'traffic_sign', 0.8, 400, 100, 460, 160)
+        results.publish(adapter.to_message((sign,), header))
+    assert ros.wait_for(lambda: len(received['/blastnet/input/signs']) == 3)
+    time.sleep(0.2)
+    assert [msg.header.stamp for msg in received['/blastnet/input/signs']] == [
+        ns_to_stamp(stamps[i]) for i in (0, 2, 4)]             # every 200 ms

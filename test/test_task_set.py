@@ -8,6 +8,7 @@ import pytest
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task_set import parse_task_set
+from blastnet_ros.models.specs import MODEL_SPECS
 from blastnet_ros.runtime.config_files import load_task_set
 
 MODELS = ('tiny_yolo', 'sign_vgg', 'sbcnn')
@@ -56,3 +57,71 @@ def test_each_mistake_is_named(edit, cause):
 def test_missing_file_names_the_parameter(tmp_path):
     with pytest.raises(BadInputError, match='tasks_file'):
         load_task_set(str(tmp_path / 'nope.yaml'))
+
+
+def cascade_document():
+    """Return a task set with a detector and a signs stage cropping its sign boxes."""
+    return {
+        'lanes': [{'name': 'cpu0'}],
+        'tasks': [
+            {'name': 'detector', 'model': 'tiny_yolo', 'source': 'camera', 'period_ms': 100},
+            {'name': 'signs', 'model': 'sign_vgg', 'source': 'camera', 'period_ms': 200,
+             'crop_from': 'detector', 'crop_label': 'traffic_sign'},
+            {'name': 'sound', 'model': 'sbcnn', 'source': 'audio', 'period_ms': 500},
+        ],
+    }
+
+
+def test_shipped_signs_task_is_a_cascade_stage_of_the_detector():
+    signs = load_task_set().task('signs')
+    assert (signs.crop_from, signs.crop_label) == ('detector', 'traffic_sign')
+    assert signs.is_cascade_stage and not load_task_set().task('detector').is_cascade_stage
+
+
+def test_a_cascade_parses_with_names_and_with_specs():
+    for models in (MODELS, MODEL_SPECS):
+        tasks = parse_task_set(cascade_document(), models).tasks
+        assert (tasks[1].crop_from, tasks[1].crop_label) == ('detector', 'traffic_sign')
+        assert tasks[0].crop_from == '' and tasks[0].crop_label == ''
+
+
+def set_field(index, **fields):
+    return lambda document: document['tasks'][index].update(fields)
+
+
+@pytest.mark.parametrize('edit, cause, fix', [
+    (set_field(1, crop_from=None), "task 'signs' has crop_label 'traffic_sign' but no "
+     'crop_from', 'name one of: detector'),
+    (set_field(1, crop_label=None), "task 'signs' has crop_from 'detector' but no crop_label",
+     'one of vehicle, traffic_light, traffic_sign, pedestrian'),
+    (set_field(1, crop_from='detektor'), "crop_from 'detektor', which is not another task",
+     'name one of: detector'),
+    (set_field(1, crop_from='signs'), "crop_from 'signs', which is not another task",
+     'name one of: detector'),
+    (set_field(1, crop_from='sound'), "crop_from 'sound', which is fed by 'audio'",
+     'name one of: detector'),
+    (set_field(1, crop_label='stop_sign'), "crop_label 'stop_sign', which model tiny_yolo of "
+     "task 'detector' does not detect", 'use one of: vehicle, traffic_light, traffic_sign'),
+    (set_field(1, model='tiny_yolo'), "its model tiny_yolo is detection, not classification",
+     'use a classification model'),
+    (set_field(0, model='sign_vgg'), "crop_from 'detector', whose model sign_vgg is "
+     'classification, not detection', 'a camera task whose model detects'),
+    (set_field(2, crop_from='detector', crop_label='traffic_sign'),
+     "task 'sound' has crop_from 'detector' but source 'audio'", 'only camera tasks'),
+])
+def test_each_cascade_mistake_is_named(edit, cause, fix):
+    document = cascade_document()
+    edit(document)
+    with pytest.raises(BadInputError) as raised:
+        parse_task_set(document, MODEL_SPECS, origin='my_tasks.yaml')
+    assert cause in raised.value.cause and raised.value.cause.startswith('my_tasks.yaml')
+    assert fix in raised.value.fix
+
+
+def test_a_stage_cannot_crop_from_another_stage_even_without_specs():
+    document = cascade_document()
+    document['tasks'].append({'name': 'more', 'model': 'sign_vgg', 'source': 'camera',
+                              'period_ms': 200, 'crop_from': 'signs',
+                              'crop_label': 'traffic_sign'})
+    with pytest.raises(BadInputError, match="crop_from 'signs', which is a cascade stage"):
+        parse_task_set(document, MODELS)

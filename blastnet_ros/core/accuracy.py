@@ -31,7 +31,7 @@ class LabelledBox:
 
     @property
     def area(self) -> float:
-        """Return the box area (0 for a degenerate box)."""
+        """Return the area of the box, 0 when it is degenerate."""
         return max(0.0, self.x_max - self.x_min) * max(0.0, self.y_max - self.y_min)
 
 

@@ -28,6 +28,11 @@ class TaskSpec:
     `deadline_ns` is relative to the job's release (the sensor stamp). `priority` is the
     configured importance (higher is more important); deadline-monotonic policies order by
     `deadline_ns` and use `priority` only to break ties.
+
+    A cascade stage (`crop_from` set) is fed not with whole frames but with the best box
+    labelled `crop_label` that camera task `crop_from` (a detector) found in a frame, cut
+    out of that frame; it keeps the frame's stamp, so its deadline counts from the camera.
+    `weights`: '' = the shipped trained weights, 'untrained' = random init, else a path.
     """
 
     name: str
@@ -40,6 +45,13 @@ class TaskSpec:
     miss_rate_bound: float
     lanes: Tuple[str, ...]
     weights: str = ''
+    crop_from: str = ''
+    crop_label: str = ''
+
+    @property
+    def is_cascade_stage(self) -> bool:
+        """Return True when the task's inputs are crops of another task's detections."""
+        return bool(self.crop_from)
 
 
 @dataclass(frozen=True)

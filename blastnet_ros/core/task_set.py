@@ -16,24 +16,38 @@ The file format (config/tasks.yaml)::
         priority: 2               # higher is more important; breaks deadline ties
         miss_rate_bound: 0.05
         lanes: [cpu0]
-        weights: ''               # optional state_dict / TorchScript path
+        weights: ''               # '' = shipped trained weights; untrained; or a .pt path
+      - name: signs
+        model: sign_vgg
+        source: camera
+        crop_from: detector       # optional: a cascade stage fed with crops of the boxes
+        crop_label: traffic_sign  #   labelled crop_label that task `detector` finds
+        ...
 
-Every problem is a BadInputError naming the task, the field and the fix.
+Every problem is a BadInputError naming the task, the field and the fix. With model specs
+(objects with `kind` and `labels`, as models.specs.MODEL_SPECS has them) for
+`known_models`, a cascade is checked against them too: crop_from names a camera task whose
+model detects and has crop_label among its labels, and the cropping task classifies.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.task import LaneSpec, SOURCES, TaskSpec
+from blastnet_ros.core.task import CAMERA, LaneSpec, SOURCES, TaskSpec
 
 NS_PER_MS = 1_000_000
 _NAME = re.compile(r'^[a-z][a-z0-9_]*$')
 _TASK_FIELDS = {'name', 'model', 'source', 'input_topic', 'period_ms', 'deadline_ms',
                 'priority', 'miss_rate_bound', 'lanes', 'weights'}
+# Cascade stages: kept apart, since simulator scenarios (core/scenario.py, which reuses
+# _TASK_FIELDS) do not model them.
+_CASCADE_FIELDS = {'crop_from', 'crop_label'}
+DETECTION = 'detection'            # ModelSpec.kind values (models/specs.py)
+CLASSIFICATION = 'classification'
 _LANE_FIELDS = {'name', 'device', 'threads'}
 
 
@@ -63,7 +77,11 @@ def default_input_topic(task_name: str) -> str:
 
 def parse_task_set(document: Any, known_models: Iterable[str],
                    origin: str = 'tasks.yaml') -> TaskSet:
-    """Validate a parsed task-set document; `origin` names the file in error messages."""
+    """Validate a parsed task-set document; `origin` names the file in error messages.
+
+    `known_models` is the model names, or a mapping of names to model specs (with `kind`
+    and `labels`) against which cascade stages are checked as well.
+    """
     if not isinstance(document, Mapping):
         raise BadInputError(f'{origin} is not a mapping',
                             'the file needs top-level keys `lanes:` and `tasks:`')
@@ -74,7 +92,60 @@ def parse_task_set(document: Any, known_models: Iterable[str],
     tasks = tuple(_parse_task(entry, models, lane_names, origin)
                   for entry in _list(document, 'tasks', origin))
     _require_unique((task.name for task in tasks), 'task', origin)
+    specs = dict(known_models) if isinstance(known_models, Mapping) else {}
+    for task in tasks:
+        if task.crop_from or task.crop_label:
+            _check_cascade(task, tasks, specs, origin)
     return TaskSet(tasks=tasks, lanes=lanes)
+
+
+def _kind(specs: Dict[str, Any], model: str) -> str:
+    return str(getattr(specs.get(model), 'kind', ''))
+
+
+def _check_cascade(task: TaskSpec, tasks: Tuple[TaskSpec, ...], specs: Dict[str, Any],
+                   origin: str) -> None:
+    """Raise BadInputError unless `task` is a well-formed cascade stage."""
+    where = f"{origin}: task '{task.name}'"
+    detectors = [other.name for other in tasks if other.source == CAMERA and
+                 other.name != task.name and not other.crop_from and
+                 (not specs or _kind(specs, other.model) == DETECTION)]
+    choices = f"name one of: {', '.join(detectors)}" if detectors else \
+        'add a camera task whose model detects (e.g. tiny_yolo) and name it'
+    if not task.crop_from:
+        raise BadInputError(f"{where} has crop_label '{task.crop_label}' but no crop_from",
+                            f'add crop_from: the detection task whose boxes it crops ({choices})')
+    if task.source != CAMERA:
+        raise BadInputError(f"{where} has crop_from '{task.crop_from}' but source "
+                            f"'{task.source}'", 'only camera tasks can be cascade stages: '
+                            'set source: camera, or remove crop_from and crop_label')
+    target = next((other for other in tasks if other.name == task.crop_from), None)
+    if target is None or target.name == task.name:
+        raise BadInputError(f"{where} has crop_from '{task.crop_from}', which is not "
+                            'another task of this file', choices)
+    if target.source != CAMERA or target.crop_from:
+        what = 'a cascade stage itself' if target.crop_from else f"fed by '{target.source}'"
+        raise BadInputError(f"{where} has crop_from '{target.name}', which is {what}",
+                            f'crop from a camera task fed with whole frames: {choices}')
+    if specs and _kind(specs, target.model) != DETECTION:
+        raise BadInputError(
+            f"{where} has crop_from '{target.name}', whose model {target.model} is "
+            f"{_kind(specs, target.model) or 'unknown'}, not detection",
+            f'crop from a task whose model finds boxes: {choices}')
+    if specs and _kind(specs, task.model) != CLASSIFICATION:
+        raise BadInputError(
+            f"{where} crops from '{target.name}' but its model {task.model} is "
+            f"{_kind(specs, task.model) or 'unknown'}, not classification",
+            'a cascade stage classifies the cut-out boxes: use a classification model')
+    labels = tuple(getattr(specs.get(target.model), 'labels', ()))
+    if not task.crop_label:
+        hint = f": one of {', '.join(labels)}" if labels else ''
+        raise BadInputError(f"{where} has crop_from '{target.name}' but no crop_label",
+                            f'add crop_label: the label of the boxes to crop{hint}')
+    if specs and task.crop_label not in labels:
+        raise BadInputError(
+            f"{where} has crop_label '{task.crop_label}', which model {target.model} of "
+            f"task '{target.name}' does not detect", f"use one of: {', '.join(labels)}")
 
 
 def _list(document: Mapping, key: str, origin: str) -> list:
@@ -115,7 +186,7 @@ def _parse_task(entry: Any, models: frozenset, lane_names: set, origin: str) -> 
     where = f'{origin}: task {entry!r}'
     if not isinstance(entry, Mapping):
         raise BadInputError(f'{where} is not a mapping', 'each task is a mapping of fields')
-    _reject_unknown(entry, _TASK_FIELDS, where)
+    _reject_unknown(entry, _TASK_FIELDS | _CASCADE_FIELDS, where)
     name = _name(entry, where)
     where = f"{origin}: task '{name}'"
     model = str(entry.get('model', ''))
@@ -148,7 +219,9 @@ def _parse_task(entry: Any, models: frozenset, lane_names: set, origin: str) -> 
         period_ns=round(period_ms * NS_PER_MS), deadline_ns=round(deadline_ms * NS_PER_MS),
         priority=int(_number(entry, 'priority', where, default=0, integer=True)),
         miss_rate_bound=float(bound), lanes=tuple(str(lane) for lane in lanes),
-        weights=str(entry.get('weights') or ''))
+        weights=str(entry.get('weights') or ''),
+        crop_from=str(entry.get('crop_from') or ''),
+        crop_label=str(entry.get('crop_label') or ''))
 
 
 def _reject_unknown(entry: Mapping, allowed: set, where: str) -> None:

@@ -6,31 +6,83 @@ Subscribes to `camera_topic` (sensor_msgs/Image rgb8/bgr8/mono8/rgba8/bgra8, or
 sensor_msgs/CompressedImage jpeg/png when `camera_type` says so) and publishes, for every
 camera task of the task set, /blastnet/input/<task> (sensor_msgs/Image rgb8 at the model's
 input size) keeping the frame's header. Bad frames are counted per cause in /diagnostics.
+
+Cascade stages (tasks with `crop_from`, e.g. signs after the detector) get no whole
+frames. The node keeps the last `frame_buffer_s` of full-resolution frames sent to the
+detector, by stamp, and listens to the detector's results (/blastnet/<task>/detections,
+or detections_json without vision_msgs: the executor's own message adapter). For a
+result with a box labelled `crop_label` it maps the best such box from the letterboxed
+model input back to the frame, grows it by 20 % per side, makes it square, keeps it in
+the frame (core/cascade.square_crop), resizes it to the stage's input (INTER_AREA) and
+publishes it with the frame's original header, thinned to the stage's period by stamp.
+A result whose frame is no longer kept is counted ('no frame for stamp') in /diagnostics.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+import threading
+from typing import Dict, List, Optional, Sequence
 
-from diagnostic_msgs.msg import DiagnosticArray
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
+from blastnet_ros.core.cascade import square_crop, StampBuffer
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.rate_limiter import PeriodRateLimiter
-from blastnet_ros.core.task import CAMERA
-from blastnet_ros.models.preprocessing import resize_for_model
-from blastnet_ros.models.specs import model_spec
+from blastnet_ros.core.task import CAMERA, TaskSpec
+from blastnet_ros.models.preprocessing import letterbox, Letterbox, resize_for_model
+from blastnet_ros.models.results import Detection
+from blastnet_ros.models.specs import DETECTION, model_spec
 from blastnet_ros.ros.image_conversion import (compressed_msg_to_rgb, image_msg_to_rgb,
                                                rgb_to_image_msg)
 from blastnet_ros.ros.node_support import (BadInputReporter, input_diagnostics, input_qos,
-                                           run_node, stamp_to_ns, TopicTypeWatch)
+                                           NS_PER_S, run_node, stamp_to_ns, TopicTypeWatch)
+from blastnet_ros.ros.result_messages import (header_from_json, message_fields,
+                                              result_from_dict, result_from_json,
+                                              ResultMessageAdapter)
 from blastnet_ros.runtime.config_files import load_task_set
 
 CAMERA_TYPES = {
     'sensor_msgs/msg/Image': (Image, image_msg_to_rgb),
     'sensor_msgs/msg/CompressedImage': (CompressedImage, compressed_msg_to_rgb),
 }
+MAX_BUFFERED_FRAMES = 64
+
+
+class _KeptFrame:
+    """A frame the detector was fed: full-resolution RGB, its letterbox, its header."""
+
+    __slots__ = ('rgb', 'letterbox', 'header')
+
+    def __init__(self, rgb, box: Letterbox, header) -> None:
+        self.rgb = rgb
+        self.letterbox = box
+        self.header = header
+
+
+def best_box(detections: Sequence[Detection], label: str) -> Optional[Detection]:
+    """Return the highest-scoring detection labelled `label`, or None."""
+    matching = [det for det in detections if det.label == label]
+    return max(matching, key=lambda det: det.score) if matching else None
+
+
+def crop_for_stage(frame: _KeptFrame, detection: Detection, width: int, height: int):
+    """Return the RGB crop (height x width) of `detection` (model pixels) from `frame`."""
+    x_min, y_min = frame.letterbox.to_frame(detection.center_x - detection.width / 2,
+                                            detection.center_y - detection.height / 2)
+    x_max, y_max = frame.letterbox.to_frame(detection.center_x + detection.width / 2,
+                                            detection.center_y + detection.height / 2)
+    frame_height, frame_width = frame.rgb.shape[:2]
+    window = square_crop(x_min, y_min, x_max, y_max, frame_width, frame_height)
+    if window is None:
+        raise BadInputError(
+            f"{detection.label} box ({x_min:.0f}, {y_min:.0f})-({x_max:.0f}, {y_max:.0f}) "
+            f'is empty or outside the {frame_width}x{frame_height} frame',
+            "check that the detector's results refer to this camera's frames")
+    crop = frame.rgb[window.y:window.y + window.size, window.x:window.x + window.size]
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
 
 
 class CameraInputNode(Node):
@@ -43,36 +95,77 @@ class CameraInputNode(Node):
         camera_type = self.declare_parameter('camera_type', 'sensor_msgs/msg/Image').value
         reliable = self.declare_parameter('reliable', False).value
         depth = self.declare_parameter('qos_depth', 1).value
+        buffer_s = self.declare_parameter('frame_buffer_s', 1.0).value
+        use_vision_msgs = self.declare_parameter('use_vision_msgs', 'auto').value
         if camera_type not in CAMERA_TYPES:
             raise BadInputError(f"camera_type '{camera_type}' is not supported",
                                 f"use one of: {', '.join(CAMERA_TYPES)}")
+        if use_vision_msgs not in ('auto', 'true', 'false'):
+            raise BadInputError(f"use_vision_msgs is '{use_vision_msgs}'",
+                                "use 'auto', 'true' or 'false' (as the executor's)")
+        if not buffer_s > 0:
+            raise BadInputError(f'frame_buffer_s is {buffer_s}',
+                                'keep frames for a positive time, e.g. 1.0 s')
         message_class, self._decode = CAMERA_TYPES[camera_type]
         self._tasks = load_task_set(tasks_file).tasks_from(CAMERA)
+        self._frame_tasks = [task for task in self._tasks if not task.crop_from]
+        self._stages: Dict[str, List[TaskSpec]] = {}  # detector task -> its cascade stages
+        for task in self._tasks:
+            if task.crop_from:
+                self._stages.setdefault(task.crop_from, []).append(task)
         self._specs = {task.name: model_spec(task.model) for task in self._tasks}
+        for detector in self._stages:
+            spec = self._specs[detector]
+            if spec.kind != DETECTION or spec.input_width != spec.input_height:
+                raise BadInputError(
+                    f"task '{detector}' (model {spec.name}) cannot feed a cascade stage",
+                    'crop_from must name a camera task with a square detection model')
         self._limiters = {task.name: PeriodRateLimiter(task.period_ns) for task in self._tasks}
         self._task_publishers = {
             task.name: self.create_publisher(Image, task.input_topic, input_qos(True, 2))
             for task in self._tasks}
         self._published: Dict[str, int] = dict.fromkeys(self._task_publishers, 0)
         self._received = 0
+        self._lock = threading.Lock()
+        self._frames = StampBuffer(int(buffer_s * NS_PER_S), MAX_BUFFERED_FRAMES)
+        self._cascade_counts: Dict[str, int] = {}
         self.bad_inputs = BadInputReporter(self)
         self.create_subscription(message_class, camera_topic, self._on_frame,
                                  input_qos(reliable, depth))
         self._type_watch = TopicTypeWatch(self, camera_topic, camera_type, 'camera_type',
                                           self.bad_inputs)
+        self._results = ResultMessageAdapter(
+            None if use_vision_msgs == 'auto' else use_vision_msgs == 'true')
+        cascade_notes = []
+        for detector, stages in self._stages.items():
+            topic = self._results.topic_name(detector, DETECTION)
+            self.create_subscription(
+                self._results.message_type(DETECTION), topic,
+                lambda msg, name=detector: self._on_detections(name, msg), 10)
+            for stage in stages:
+                for what in ('detector results', 'no frame for stamp',
+                             f'no {stage.crop_label} box', 'crops published'):
+                    self._cascade_counts[f'{stage.name}: {what}'] = 0
+                cascade_notes.append(f'{stage.input_topic} <- {stage.crop_label} boxes of '
+                                     f'{topic}, every {stage.period_ns / 1e6:g} ms at most')
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(1.0, self._on_timer)
         if not self._tasks:
             self.get_logger().warning('the task set has no camera task: nothing to feed')
         self.get_logger().info(
             f'{camera_topic} ({camera_type}) -> '
-            + ', '.join(f'{task.input_topic} every {task.period_ns / 1e6:g} ms'
-                        for task in self._tasks))
+            + ', '.join([f'{task.input_topic} every {task.period_ns / 1e6:g} ms'
+                         for task in self._frame_tasks] + cascade_notes))
+
+    def _count(self, stage: TaskSpec, what: str) -> None:
+        key = f'{stage.name}: {what}'
+        with self._lock:
+            self._cascade_counts[key] = self._cascade_counts.get(key, 0) + 1
 
     def _on_frame(self, msg) -> None:
         self._received += 1
         stamp_ns = stamp_to_ns(msg.header.stamp)
-        due = [task for task in self._tasks if self._limiters[task.name].admit(stamp_ns)]
+        due = [task for task in self._frame_tasks if self._limiters[task.name].admit(stamp_ns)]
         if not due:
             return
         try:
@@ -81,14 +174,76 @@ class CameraInputNode(Node):
             self.bad_inputs.report(error, 'camera frame')
             return
         for task in due:
-            resized = resize_for_model(rgb, self._specs[task.name])
+            spec = self._specs[task.name]
+            try:
+                if task.name in self._stages:
+                    resized, box = letterbox(rgb, spec.input_width)
+                    with self._lock:
+                        self._frames.put(stamp_ns, _KeptFrame(rgb, box, msg.header))
+                else:
+                    resized = resize_for_model(rgb, spec)
+            except BadInputError as error:
+                self.bad_inputs.report(error, 'camera frame')
+                return
             self._task_publishers[task.name].publish(rgb_to_image_msg(resized, msg.header))
-            self._published[task.name] += 1
+            with self._lock:
+                self._published[task.name] += 1
+
+    def _on_detections(self, detector: str, msg) -> None:
+        """Cut the stages' boxes of one detector result out of its frame; never raise."""
+        try:
+            self._crop_and_publish(detector, msg)
+        except BadInputError as error:
+            self.bad_inputs.report(error, f'{detector} result')
+        except Exception as error:  # a crop must never take the camera feed down
+            self.bad_inputs.report(BadInputError(
+                f'cascade after {detector} failed: {type(error).__name__}: {error}',
+                'report this with the detector result that caused it'), f'{detector} result')
+
+    def _crop_and_publish(self, detector: str, msg) -> None:
+        labels = self._specs[detector].labels
+        if self._results.use_vision_msgs:
+            result = result_from_dict(message_fields(msg), labels)
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+        else:
+            result = result_from_json(msg.data, labels)
+            try:
+                stamp_ns = header_from_json(msg.data)[0]
+            except (KeyError, TypeError, ValueError) as error:
+                raise BadInputError(f'detector result has no header stamp ({error})',
+                                    'publish results with the header of their input') from None
+        if not isinstance(result, tuple):
+            raise BadInputError(f"results of task '{detector}' are not detections",
+                                'crop_from must name a task whose model detects boxes')
+        with self._lock:
+            frame = self._frames.get(stamp_ns)
+        for stage in self._stages[detector]:
+            self._count(stage, 'detector results')
+            if frame is None:
+                self._count(stage, 'no frame for stamp')
+                continue
+            detection = best_box(result, stage.crop_label)
+            if detection is None:
+                self._count(stage, f'no {stage.crop_label} box')
+                continue
+            if not self._limiters[stage.name].admit(stamp_ns):
+                continue
+            spec = self._specs[stage.name]
+            crop = crop_for_stage(frame, detection, spec.input_width, spec.input_height)
+            self._task_publishers[stage.name].publish(rgb_to_image_msg(crop, frame.header))
+            self._count(stage, 'crops published')
+            with self._lock:
+                self._published[stage.name] += 1
 
     def _on_timer(self) -> None:
         self._type_watch.check()
-        self._diagnostics.publish(input_diagnostics(
-            self, self._received, self._published, self.bad_inputs))
+        with self._lock:
+            published = dict(self._published)
+            cascade = dict(self._cascade_counts)
+        array = input_diagnostics(self, self._received, published, self.bad_inputs)
+        array.status[0].values += [KeyValue(key=key, value=str(count))
+                                   for key, count in cascade.items()]
+        self._diagnostics.publish(array)
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:

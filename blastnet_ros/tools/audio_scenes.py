@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import signal
@@ -69,6 +69,29 @@ def active_labels(events: Sequence[AudioEvent], start_s: float,
         if event.overlaps(start_s, end_s) and event.label not in labels:
             labels.append(event.label)
     return tuple(labels)
+
+
+def check_event_weights(weights: Mapping[str, float]) -> Dict[str, float]:
+    """Return `weights` of foreground labels as floats; BadInputError naming any fault.
+
+    Weights are relative (siren=2, horn=1: sirens twice as often as horns); 0 leaves a
+    label out. At least one weight must be positive.
+    """
+    unknown = sorted(name for name in weights if name not in FOREGROUND_LABELS)
+    if unknown:
+        raise BadInputError(f"unknown sound event(s) {', '.join(unknown)}",
+                            f"use some of: {', '.join(FOREGROUND_LABELS)}")
+    checked: Dict[str, float] = {}
+    for name, value in weights.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value) or value < 0:
+            raise BadInputError(f'weight {value!r} of sound event {name} is not a number >= 0',
+                                'give a relative weight >= 0 (0 leaves the event out)')
+        checked[name] = float(value)
+    if not any(value > 0 for value in checked.values()):
+        raise BadInputError('every sound event has weight 0',
+                            'give at least one event a positive weight')
+    return checked
 
 
 def _fade(n: int, sample_rate: int, attack_s: float, release_s: float) -> np.ndarray:
@@ -218,14 +241,26 @@ SYNTHS: Dict[str, Callable[[int, int, np.random.Generator], np.ndarray]] = {
 
 
 class AudioSceneSynth:
-    """Generate a deterministic street soundtrack with its labelled timeline."""
+    """Generate a deterministic street soundtrack with its labelled timeline.
+
+    Foreground events are drawn from `labels`, each equally likely; `event_weights`
+    ({label: relative weight}, labels left out weigh 0) replaces `labels` with a mix.
+    """
 
     def __init__(self, sample_rate: int = 16000, seed: int = 0, *,
                  labels: Sequence[str] = FOREGROUND_LABELS,
-                 snr_db: Tuple[float, float] = (6.0, 24.0)) -> None:
+                 snr_db: Tuple[float, float] = (6.0, 24.0),
+                 event_weights: Optional[Mapping[str, float]] = None) -> None:
         if sample_rate < 8000:
             raise BadInputError(f'sample rate {sample_rate} Hz is too low',
                                 'use 8000 Hz or more (16000 is what the models expect)')
+        weights: Optional[Tuple[float, ...]] = None
+        if event_weights is not None:  # the event mix replaces `labels`
+            checked = check_event_weights(event_weights)
+            labels = tuple(x for x in FOREGROUND_LABELS if checked.get(x, 0.0) > 0)
+            if len({checked[x] for x in labels}) > 1:
+                total = sum(checked[x] for x in labels)
+                weights = tuple(checked[x] / total for x in labels)
         unknown = [x for x in labels if x not in FOREGROUND_LABELS]
         if unknown or not labels:
             raise BadInputError(f'unknown or missing foreground labels {list(unknown)}',
@@ -235,6 +270,8 @@ class AudioSceneSynth:
         self.sample_rate = int(sample_rate)
         self.seed = int(seed)
         self.labels = tuple(labels)
+        # None: every label equally likely (the draw that equal weights give, too)
+        self.label_weights = weights
         self.snr_db = snr_db
         rng = np.random.default_rng((self.seed, 0))
         self.background_rms = float(rng.uniform(0.01, 0.04))
@@ -255,7 +292,10 @@ class AudioSceneSynth:
         now = int(round(rng.uniform(0.2, 1.0) * rate))
         plan.append((AudioEvent(BACKGROUND, 0.0, min(now, total) / rate), 0, now))
         while now < total:
-            label = self.labels[int(rng.integers(len(self.labels)))]
+            if self.label_weights is None:
+                label = self.labels[int(rng.integers(len(self.labels)))]
+            else:
+                label = self.labels[int(rng.choice(len(self.labels), p=self.label_weights))]
             length = int(round(rng.uniform(*EVENT_DURATION_S[label]) * rate))
             end = now + length
             plan.append((AudioEvent(label, now / rate, min(end, total) / rate), now, length))

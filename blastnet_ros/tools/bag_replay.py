@@ -13,7 +13,15 @@ republishes each message's raw CDR bytes, unchanged, at its recorded time scaled
   would stamp it: nodes running on the system clock then see fresh data.
 - `publish_clock=True` publishes rosgraph_msgs/Clock on /clock with the bag time (before
   each message and at least every 25 ms), for nodes started with use_sim_time:=true.
-- Publishers are reliable, volatile, keep-last `qos_depth` (best-effort subscribers match).
+- QoS as recorded: each topic's publisher offers what the bag's metadata says its
+  publishers offered (reliability, durability, history and depth; transient_local is
+  kept), adapted as `ros2 bag play` does when they differ (best effort if any was, volatile
+  if any was, the largest depth). Where the bag says nothing: reliable, volatile, keep
+  last 10. `qos_depth` overrides the depth of every topic.
+- `on_published(topic, bag_time_ns, header_stamp_ns, wall_ns)` is called for every
+  message right before it is published: the bag topic, its bag time, the header stamp it
+  goes out with (rewritten or kept; None for types without a header) and time.time_ns()
+  of the publication, so a caller can map restamped results back to the bag.
 - Before the first message it waits (at most `wait_for_subscribers_s`) until every
   subscription the graph already knows on a replayed topic has matched, so nothing is lost
   to discovery.
@@ -34,19 +42,73 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import yaml
 from rosbags.highlevel import AnyReader, AnyReaderError
-from rosbags.interfaces import Nodetype
+from rosbags.interfaces import Nodetype, Qos, QosDurability, QosHistory, QosReliability
 from rosbags.typesys import get_typestore, Stores
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.tools.bag_inspection import BagSummary, inspect_bag, require_topic
 
 NS_PER_S = 1_000_000_000
 HEADER_TYPE = 'std_msgs/msg/Header'
-READABLE_STORAGES = ('mcap', 'sqlite3')
 CLOCK_PERIOD_S = 0.025
+DEFAULT_QOS_DEPTH = 10
 READ_AHEAD_MESSAGES = 32
 _CDR_BIG_ENDIAN, _CDR_LITTLE_ENDIAN = 0, 1
+
+
+@dataclass(frozen=True)
+class ReplayQos:
+    """The QoS a replayed topic is offered with (rclpy-free, so it is easy to test)."""
+
+    reliable: bool = True
+    transient_local: bool = False
+    keep_all: bool = False
+    depth: int = DEFAULT_QOS_DEPTH
+    recorded: bool = False    # True: taken from the bag's offered QoS
+
+    def describe(self) -> str:
+        """Return e.g. 'reliable, volatile, keep last 10 (as recorded)'."""
+        history = 'keep all' if self.keep_all else f'keep last {self.depth}'
+        reliability = 'reliable' if self.reliable else 'best effort'
+        durability = 'transient local' if self.transient_local else 'volatile'
+        origin = 'as recorded' if self.recorded else 'default'
+        return f'{reliability}, {durability}, {history} ({origin})'
+
+    def profile(self):
+        """Return the rclpy QoSProfile."""
+        from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+        return QoSProfile(
+            history=HistoryPolicy.KEEP_ALL if self.keep_all else HistoryPolicy.KEEP_LAST,
+            depth=self.depth,
+            reliability=ReliabilityPolicy.RELIABLE if self.reliable
+            else ReliabilityPolicy.BEST_EFFORT,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL if self.transient_local
+            else DurabilityPolicy.VOLATILE)
+
+
+def replay_qos(offered: Sequence[Qos], depth: Optional[int] = None) -> ReplayQos:
+    """Return the QoS to replay a topic with, from the profiles its publishers offered.
+
+    Settings the recording left unspecified (system default, unknown, best available,
+    depth 0) fall back to reliable, volatile, keep last 10. Publishers that offered
+    different settings are served as `ros2 bag play` serves them: best effort if any
+    offered it, volatile if any was volatile, the largest depth. `depth`, when given,
+    overrides the depth (and keep-all).
+    """
+    reliabilities = {qos.reliability for qos in offered} & {
+        QosReliability.RELIABLE, QosReliability.BEST_EFFORT}
+    durabilities = {qos.durability for qos in offered} & {
+        QosDurability.VOLATILE, QosDurability.TRANSIENT_LOCAL}
+    depths = [qos.depth for qos in offered
+              if qos.history == QosHistory.KEEP_LAST and qos.depth > 0]
+    keep_all = any(qos.history == QosHistory.KEEP_ALL for qos in offered)
+    return ReplayQos(
+        reliable=QosReliability.BEST_EFFORT not in reliabilities,
+        transient_local=durabilities == {QosDurability.TRANSIENT_LOCAL},
+        keep_all=keep_all and depth is None,
+        depth=int(depth) if depth is not None else max(depths, default=DEFAULT_QOS_DEPTH),
+        recorded=bool(reliabilities or durabilities or depths or keep_all))
 
 
 @dataclass(frozen=True)
@@ -58,6 +120,7 @@ class ReplayTopic:
     output: str
     count: int
     has_header: bool
+    qos: ReplayQos = ReplayQos()
 
 
 @dataclass(frozen=True)
@@ -79,6 +142,10 @@ class ReplayStats:
     def count(self, output_topic: str) -> int:
         """Return the number of messages published on `output_topic`."""
         return dict(self.published).get(output_topic, 0)
+
+
+# on_published(bag topic, bag time ns, header stamp ns or None, time.time_ns())
+PublishedCallback = Callable[[str, int, Optional[int], int], None]
 
 
 def message_class(msgtype: str):
@@ -129,45 +196,6 @@ def read_cdr_stamp_ns(raw: Union[bytes, bytearray, memoryview]) -> Optional[int]
     return sec * NS_PER_S + nanosec
 
 
-def _describe_dir(path: Path) -> str:
-    found = sorted(x.name for x in path.iterdir())[:8]
-    return ', '.join(found) if found else 'nothing'
-
-
-def _check_bag_path(path: Path) -> None:
-    """Raise BadInputError unless `path` looks like a readable rosbag2 bag."""
-    if not path.exists():
-        where = path.parent if path.parent.is_dir() else None
-        found = f' ({where} has: {_describe_dir(where)})' if where is not None else ''
-        raise BadInputError(f"bag '{path}' does not exist{found}",
-                            'give the bag directory (the one with metadata.yaml)')
-    if path.is_file():
-        if path.suffix == '.bag':
-            raise BadInputError(f"'{path}' is a ROS 1 bag",
-                                'convert it to rosbag2 first (rosbags-convert)')
-        if path.suffix not in ('.mcap', '.db3'):
-            raise BadInputError(
-                f"'{path}' is not a rosbag2 bag (a file ending in '{path.suffix}')",
-                'give the bag directory with metadata.yaml, or an .mcap or .db3 file')
-        return
-    metadata = path / 'metadata.yaml'
-    if not metadata.is_file():
-        raise BadInputError(
-            f"'{path}' is not a rosbag2 bag: no metadata.yaml (found: {_describe_dir(path)})",
-            'give the directory `ros2 bag record` or `blastnet` wrote')
-    try:
-        info = yaml.safe_load(metadata.read_text()) or {}
-        storage = info['rosbag2_bagfile_information'].get('storage_identifier', '')
-    except (yaml.YAMLError, KeyError, TypeError, AttributeError, OSError) as error:
-        raise BadInputError(f"'{metadata}' is not rosbag2 metadata ({error})",
-                            'give a bag written by rosbag2 or rosbags') from None
-    if storage not in READABLE_STORAGES:
-        raise BadInputError(
-            f"bag '{path}' uses storage '{storage}', which cannot be read here "
-            f"(readable: {', '.join(READABLE_STORAGES)})",
-            'convert it with `ros2 bag convert` to mcap or sqlite3')
-
-
 def _starts_with_header(reader: AnyReader, msgtype: str) -> bool:
     fields = reader.typestore.fielddefs.get(msgtype, ((), ()))[1]
     if not fields:
@@ -190,7 +218,7 @@ class BagReplayer:
                  start_offset_s: float = 0.0, loop: bool = False,
                  topics: Optional[Sequence[str]] = None,
                  remap: Optional[Dict[str, str]] = None, publish_clock: bool = False,
-                 restamp: bool = False, qos_depth: int = 10,
+                 restamp: bool = False, qos_depth: Optional[int] = None,
                  wait_for_subscribers_s: float = 2.0) -> None:
         if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
             raise BadInputError(f'replay rate {rate!r} is not a positive number',
@@ -198,44 +226,44 @@ class BagReplayer:
         if not (math.isfinite(start_offset_s) and start_offset_s >= 0):
             raise BadInputError(f'start offset {start_offset_s!r} s is negative or not finite',
                                 'give an offset >= 0 s from the start of the bag')
-        if qos_depth < 1:
+        if qos_depth is not None and qos_depth < 1:
             raise BadInputError(f'qos depth {qos_depth} is below 1', 'give a depth >= 1')
         self.path = Path(bag_path)
         self.rate = float(rate)
         self.loop = bool(loop)
         self.publish_clock = bool(publish_clock)
         self.restamp = bool(restamp)
-        self.qos_depth = int(qos_depth)
+        self.qos_depth = None if qos_depth is None else int(qos_depth)
         self.wait_for_subscribers_s = float(wait_for_subscribers_s)
-        _check_bag_path(self.path)
+        self.summary: BagSummary = inspect_bag(self.path)
+        summary = self.summary
         remap = dict(remap or {})
+        wanted = [topic.name for topic in summary.topics] if topics is None \
+            else list(dict.fromkeys(topics))
+        missing = [name for name in wanted if summary.topic(name) is None]
+        if missing:
+            raise BadInputError(f"topic(s) {', '.join(missing)} not in bag '{self.path}'",
+                                f'the bag has: {summary.describe_topics()}')
+        unknown_remaps = [name for name in remap if summary.topic(name) is None]
+        if unknown_remaps:
+            raise BadInputError(
+                f"remapped topic(s) {', '.join(unknown_remaps)} not in bag '{self.path}'",
+                f'the bag has: {summary.describe_topics()}')
+        infos = [require_topic(summary, 'replayed', (), name) for name in wanted
+                 if summary.topic(name).count > 0 or topics is not None]
         with self._open() as reader:
-            found: Dict[str, Tuple[str, int]] = {}
-            for name, info in reader.topics.items():
-                found[name] = (info.msgtype or '', info.msgcount)
-            wanted = list(found) if topics is None else list(dict.fromkeys(topics))
-            listing = ', '.join(f'{name} ({found[name][0]}, {found[name][1]} msgs)'
-                                for name in sorted(found)) or 'no topics'
-            missing = [name for name in wanted if name not in found]
-            if missing:
-                raise BadInputError(f"topic(s) {', '.join(missing)} not in bag '{self.path}'",
-                                    f'the bag has: {listing}')
-            unknown_remaps = [name for name in remap if name not in found]
-            if unknown_remaps:
-                raise BadInputError(
-                    f"remapped topic(s) {', '.join(unknown_remaps)} not in bag '{self.path}'",
-                    f'the bag has: {listing}')
-            self.topics = tuple(
-                ReplayTopic(name, found[name][0], remap.get(name, name), found[name][1],
-                            _starts_with_header(reader, found[name][0]))
-                for name in wanted)
-            mixed = [name for name in wanted
-                     if len({c.msgtype for c in reader.connections if c.topic == name}) > 1]
+            mixed = [info.name for info in infos
+                     if len({c.msgtype for c in reader.connections if c.topic == info.name}) > 1]
             if mixed:
                 raise BadInputError(f"topic(s) {', '.join(mixed)} carry several message "
                                     'types in this bag', 'replay only other topics')
-            self.bag_start_ns = reader.start_time if reader.message_count else 0
-            self.bag_end_ns = reader.end_time if reader.message_count else 0
+            self.topics = tuple(
+                ReplayTopic(info.name, info.msgtype, remap.get(info.name, info.name),
+                            info.count, _starts_with_header(reader, info.msgtype),
+                            replay_qos(info.offered_qos, self.qos_depth))
+                for info in infos)
+        self.bag_start_ns = summary.start_ns
+        self.bag_end_ns = summary.end_ns
         for topic in self.topics:
             message_class(topic.msgtype)
         outputs = [t.output for t in self.topics]
@@ -273,29 +301,29 @@ class BagReplayer:
             reader.close()
 
     def run(self, node, stop_event: Optional[threading.Event] = None,
-            progress: Optional[Callable[[float], None]] = None) -> ReplayStats:
+            progress: Optional[Callable[[float], None]] = None,
+            on_published: Optional[PublishedCallback] = None) -> ReplayStats:
         """Replay the bag through `node`; return when it is done (or `stop_event` is set).
 
         `progress`, if given, is called (at most 10 times a second, and at the end) with
-        the bag seconds replayed so far, all passes together.
+        the bag seconds replayed so far, all passes together. `on_published`, if given, is
+        called as on_published(bag topic, bag time ns, header stamp ns or None,
+        time.time_ns()) right before each message is published.
         """
-        from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile,
-                               ReliabilityPolicy)
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.qos_depth,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.VOLATILE)
-        publishers = {t.name: node.create_publisher(message_class(t.msgtype), t.output, qos)
+        publishers = {t.name: node.create_publisher(message_class(t.msgtype), t.output,
+                                                    t.qos.profile())
                       for t in self.topics}
         clock = None
         if self.publish_clock:
             from rosgraph_msgs.msg import Clock
-            clock = _ClockPublisher(node.create_publisher(Clock, '/clock', qos), Clock)
+            clock_qos = ReplayQos(depth=self.qos_depth or DEFAULT_QOS_DEPTH).profile()
+            clock = _ClockPublisher(node.create_publisher(Clock, '/clock', clock_qos), Clock)
         try:
             waited = dict(publishers)
             if clock is not None:
                 waited['/clock'] = clock.publisher
             self._wait_for_subscribers(node, waited, stop_event)
-            return self._replay(publishers, clock, stop_event, progress)
+            return self._replay(publishers, clock, stop_event, progress, on_published)
         finally:
             for publisher in publishers.values():
                 _wait_acked(publisher)
@@ -319,8 +347,10 @@ class BagReplayer:
         span_ns = max(0, self.bag_end_ns - self.start_ns)
         return span_ns // (total - 1) if total > 1 and span_ns > 0 else NS_PER_S // 10
 
-    def _replay(self, publishers, clock, stop_event, progress) -> ReplayStats:
+    def _replay(self, publishers, clock, stop_event, progress,
+                on_published: Optional[PublishedCallback]) -> ReplayStats:
         restamped_topics = {t.name for t in self.topics if t.has_header and self.restamp}
+        header_topics = {t.name for t in self.topics if t.has_header}
         counts = dict.fromkeys(publishers, 0)
         lateness_s: List[float] = []
         restamped = loops = 0
@@ -348,11 +378,16 @@ class BagReplayer:
                     break
                 if clock is not None:
                     clock.publish(stamp_ns)
+                wall_ns = time.time_ns()
                 if topic in restamped_topics:
-                    patched = restamp_cdr(data, time.time_ns())
+                    patched = restamp_cdr(data, wall_ns)
                     if patched is not None:
                         data = patched
                         restamped += 1
+                if on_published is not None:
+                    on_published(topic, stamp_ns,
+                                 read_cdr_stamp_ns(data) if topic in header_topics else None,
+                                 wall_ns)
                 lateness_s.append(time.monotonic() - due)
                 publishers[topic].publish(data)
                 counts[topic] += 1

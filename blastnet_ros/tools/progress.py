@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Optional, TextIO
 
 
 class ProgressLine:
     """Show `label  42% (4.2/10.0 unit)` on one line (tty) or every 25 % (log file)."""
 
     def __init__(self, label: str, total: float, unit: str = '',
-                 stream: TextIO = sys.stderr) -> None:
+                 stream: Optional[TextIO] = None) -> None:
+        stream = sys.stderr if stream is None else stream  # resolved now: pytest swaps it
         self._label, self._total, self._unit, self._stream = label, max(total, 1e-9), unit, stream
         self._tty = stream.isatty()
         self._last_draw = 0.0

@@ -29,7 +29,7 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -39,7 +39,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import get_typestore, Stores
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.tools.audio_scenes import active_labels, AudioSceneSynth
+from blastnet_ros.tools.audio_scenes import active_labels, AudioSceneSynth, FOREGROUND_LABELS
 from blastnet_ros.tools.road_scenes import RoadSceneRenderer
 
 NS_PER_S = 1_000_000_000
@@ -189,15 +189,19 @@ def write_scenario_bag(
         audio_chunk_s: float = 0.1, storage: str = 'mcap', camera_format: str = 'raw',
         audio_type: str = 'std_msgs/msg/Int16MultiArray', camera_topic: Optional[str] = None,
         audio_topic: str = '/audio', frame_id: str = 'camera',
+        event_weights: Optional[Mapping[str, float]] = None,
         progress: Optional[Callable[[float], None]] = None) -> ScenarioBagInfo:
     """Write `duration_s` seconds of scenario `seed` to a new bag in `output_dir`.
 
     `camera_topic` defaults to /camera/image_raw (raw) or /camera/image_raw/compressed.
+    `event_weights` ({'siren': 1, 'horn': 0, ...}, relative; labels left out weigh 0) sets
+    the mix of sound events; None: all four equally likely.
     `progress`, if given, is called with the seconds of scenario written so far.
     Raises BadInputError on bad arguments or when `output_dir` exists and is not empty.
     """
     _check_arguments(duration_s, fps, width, height, sample_rate, audio_chunk_s, storage,
                      camera_format, audio_type)
+    synth = AudioSceneSynth(sample_rate, seed, event_weights=event_weights)
     path = Path(output_dir)
     _prepare_output_dir(path)
     camera_topic = camera_topic or DEFAULT_CAMERA_TOPICS[camera_format]
@@ -213,18 +217,22 @@ def write_scenario_bag(
     schedule.sort()
 
     renderer = RoadSceneRenderer(width, height, seed)
-    samples, events = AudioSceneSynth(sample_rate, seed).generate(
-        chunk_count * chunk / sample_rate)
+    samples, events = synth.generate(chunk_count * chunk / sample_rate)
     messages = _Messages(frame_id)
     writer = Writer(path, version=8, storage_plugin=STORAGES[storage])
     counts: Dict[str, int] = {}
     try:
         with writer:
-            writer.set_custom_data('blastnet_ros.scenario', json.dumps({
+            scenario = {
                 'seed': seed, 'duration_s': duration_s, 'fps': fps, 'width': width,
                 'height': height, 'sample_rate': sample_rate, 'audio_chunk_s': audio_chunk_s,
                 'camera_topic': camera_topic, 'audio_topic': audio_topic,
-                'audio_type': audio_type}, sort_keys=True))
+                'audio_type': audio_type}
+            if event_weights is not None:
+                scenario['event_weights'] = {label: float(event_weights.get(label, 0.0))
+                                             for label in FOREGROUND_LABELS}
+            writer.set_custom_data('blastnet_ros.scenario', json.dumps(scenario,
+                                                                       sort_keys=True))
             connections = {
                 camera_topic: writer.add_connection(camera_topic, camera_type,
                                                     typestore=messages.store,
