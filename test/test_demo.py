@@ -39,7 +39,8 @@ def test_demo_prints_a_table_from_the_running_nodes(colcon_install, tmp_path):
     assert set(rows) == {'detector', 'signs', 'sound'}
     for task, row in rows.items():
         released, met, missed, dropped = map(int, row[1:5])
-        assert released > 0, task
+        # signs is a cascade stage: it has jobs only for frames where a sign was detected
+        assert released > 0 or task == 'signs', task
         assert met + missed + dropped == released, task
         assert int(row[-1]) == met + missed, task  # a result for every completed job
     assert 30 <= int(rows['detector'][1]) <= 41  # 4 s at 10 Hz, frames from 0 to 4 s

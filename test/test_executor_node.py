@@ -31,7 +31,8 @@ def image(stamp_ns, width, height, encoding='rgb8', values=None):
 @pytest.fixture(scope='module')
 def ros():
     with RosHarness() as harness:
-        harness.executor_node = harness.make(ExecutorNode, diagnostics_period_s=0.25)
+        harness.executor_node = harness.make(ExecutorNode, diagnostics_period_s=0.25,
+                                             publish_block_trace=True)
         yield harness
 
 
@@ -123,6 +124,43 @@ def test_lanes_and_policy_are_reported_in_diagnostics(ros):
     results = sum(int(names[f'blastnet_ros: task {task}']['results_published'])
                   for task in ('detector', 'signs', 'sound'))
     assert blocks > results > 0  # the detector runs in several duo-blocks
+
+
+def test_the_block_trace_lists_each_finished_block_once(ros):
+    from blastnet_ros.runtime.block_trace import parse_block_trace
+    probe = ros.node('executor_trace_probe')
+    traces, results = [], []
+    probe.create_subscription(String, '/blastnet/block_trace', traces.append, 50)
+    probe.create_subscription(String, '/blastnet/detector/detections_json', results.append, 10)
+    detector = probe.create_publisher(Image, '/blastnet/input/detector', 10)
+    ros.wait_for_subscribers(detector)
+    assert ros.wait_for(lambda: len(traces) >= 1, 3.0)  # one message per period
+    traces.clear()
+    stamps = []
+    for _ in range(2):
+        stamps.append(time.time_ns())
+        detector.publish(image(stamps[-1], 192, 192))
+        time.sleep(0.2)
+    assert ros.wait_for(lambda: len(results) == 2)
+    time.sleep(0.6)  # two more diagnostics periods
+    entries = [entry for msg in list(traces) for entry in parse_block_trace(msg.data)]
+    ours = [entry for entry in entries if entry.job_stamp_ns in stamps]
+    assert {entry.task for entry in ours} == {'detector'}
+    for stamp in stamps:
+        blocks = sorted(entry.block for entry in ours if entry.job_stamp_ns == stamp)
+        assert blocks == list(range(len(blocks))) and len(blocks) > 1  # duo-blocks, once each
+    for entry in ours:
+        assert entry.lane in ('cpu0', 'cpu1')
+        # Executor clock = wall clock here: blocks run after the stamp, within a second.
+        assert stamp_ok(entry)
+    by_lane = {}
+    for entry in sorted(entries, key=lambda e: e.start_ns):
+        assert entry.start_ns >= by_lane.get(entry.lane, 0)  # one block at a time per lane
+        by_lane[entry.lane] = entry.end_ns
+
+
+def stamp_ok(entry):
+    return entry.job_stamp_ns <= entry.start_ns < entry.end_ns < entry.job_stamp_ns + 10**9
 
 
 def test_an_unknown_policy_stops_the_node_with_the_known_ones(ros_context):

@@ -36,7 +36,7 @@ def spec(name, deadline_ms):
                     miss_rate_bound=0.05, lanes=('cpu0',))
 
 
-def run_engine(blocks, tasks, submissions, drop=True):
+def run_engine(blocks, tasks, submissions, drop=True, trace=None):
     results, failures, done = [], [], threading.Event()
     expected = len(submissions)
 
@@ -49,11 +49,15 @@ def run_engine(blocks, tasks, submissions, drop=True):
     engine = LiveEngine(tasks, [LaneSpec('cpu0', 'cpu', 1)], blocks, make_policy('dm-model'),
                         clock_ns=time.monotonic_ns, stats=stats,
                         on_result=lambda r: finished(r, results),
-                        on_failure=lambda f: finished(f, failures), drop_hopeless=drop)
+                        on_failure=lambda f: finished(f, failures), drop_hopeless=drop,
+                        trace_blocks=trace is not None)
     try:
         for task_name, payload in submissions:
             engine.submit(task_name, time.monotonic_ns(), payload, context=payload)
         assert done.wait(10)
+        if trace is not None:
+            trace.extend(engine.take_block_trace())
+            assert engine.take_block_trace() == ()  # handed over once
     finally:
         engine.close()
     return results, failures, stats
@@ -96,3 +100,38 @@ def test_overload_misses_or_drops_and_every_job_ends():
         if not drop:
             # j0 runs at once; j1..j4 wait; j5, j6, j7 each push the oldest out (limit 4).
             assert snap.dropped == 3
+
+
+def test_the_block_trace_has_every_block_run_on_the_engine_clock():
+    slow = SleepingBlocks('slow', 20, num_blocks=2)
+    fast = SleepingBlocks('fast', 5)
+    trace = []
+    results, _, _ = run_engine({'slow': slow, 'fast': fast},
+                               [spec('slow', 500), spec('fast', 200)],
+                               [('slow', 's0'), ('fast', 'f0')], trace=trace)
+    stamps = {done.job.task: done.job.release_ns for done in results}
+    # Order of block ends: s0 block 0, f0 (its deadline is shorter), s0 block 1.
+    assert [(e.task, e.block, e.lane) for e in trace] == [
+        ('slow', 0, 'cpu0'), ('fast', 0, 'cpu0'), ('slow', 1, 'cpu0')]
+    assert [e.job_stamp_ns for e in trace] == [stamps['slow'], stamps['fast'], stamps['slow']]
+    for entry, sleep_ms in zip(trace, (20, 5, 20)):
+        assert entry.start_ns >= entry.job_stamp_ns  # times on the engine's (monotonic) clock
+        assert entry.end_ns - entry.start_ns >= sleep_ms * MS
+    for earlier, later in zip(trace, trace[1:]):
+        assert later.start_ns >= earlier.end_ns  # one lane runs one block at a time
+    done_ns = {done.job.task: done.finish_ns for done in results}
+    assert trace[-1].end_ns <= done_ns['slow']
+
+
+def test_no_trace_is_kept_unless_asked():
+    done = threading.Event()
+    engine = LiveEngine([spec('w', 500)], [LaneSpec('cpu0', 'cpu', 1)],
+                        {'w': SleepingBlocks('w', 1)}, make_policy('dm-model'),
+                        clock_ns=time.monotonic_ns, stats=DeadlineStats(['w']),
+                        on_result=lambda r: done.set(), on_failure=lambda f: done.set())
+    try:
+        engine.submit('w', time.monotonic_ns(), 'a')
+        assert done.wait(10)
+        assert engine.take_block_trace() == ()
+    finally:
+        engine.close()

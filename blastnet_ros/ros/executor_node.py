@@ -7,7 +7,10 @@ releases a job per input (release = the input's header stamp, absolute deadline 
 + the task's relative deadline, both on the node clock, so use_sim_time and bag replay
 work), lets the live engine run it, and publishes the result with the input's header,
 an annotated debug image for camera tasks, and per-task deadline statistics on
-/diagnostics once a second. The scheduling itself lives in core; this node only wires it.
+/diagnostics once a second. With publish_block_trace:=true it also publishes, once per
+diagnostics period, the blocks finished since the last on /blastnet/block_trace
+(std_msgs/String JSON, runtime/block_trace.py). The scheduling itself lives in core; this
+node only wires it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 
 from blastnet_ros.core.block_plan import MODEL
 from blastnet_ros.core.deadline_stats import DeadlineStats
@@ -36,6 +39,7 @@ from blastnet_ros.ros.image_conversion import image_msg_to_model_input, rgb_to_i
 from blastnet_ros.ros.node_support import (BadInputReporter, HARDWARE_ID, input_qos, run_node,
                                            stamp_to_ns)
 from blastnet_ros.ros.result_messages import ResultMessageAdapter
+from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, block_trace_json
 from blastnet_ros.runtime.config_files import find_profile, load_task_set
 from blastnet_ros.runtime.execution_plan import build_execution_plan
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult, LiveEngine
@@ -63,6 +67,7 @@ class ExecutorNode(Node):
         profile_file = self.declare_parameter('profile_file', '').value
         reprofile = self.declare_parameter('reprofile', False).value
         reprofile_repeats = self.declare_parameter('reprofile_repeats', 30).value
+        trace_blocks = self.declare_parameter('publish_block_trace', False).value
         if use_vision_msgs not in ('auto', 'true', 'false'):
             raise BadInputError(f"use_vision_msgs is '{use_vision_msgs}'",
                                 "use 'auto', 'true' or 'false'")
@@ -79,6 +84,8 @@ class ExecutorNode(Node):
                     f"task '{task.name}': model {task.model} runs with UNTRAINED weights, so "
                     'its results mean nothing (timings are real). Fix: set `weights:` of the '
                     'task in tasks.yaml to a state_dict or TorchScript file.')
+            self.get_logger().info(f"task '{task.name}': model {task.model}, weights "
+                                   f"{model.weights_source or 'untrained'}")
             models[task.name] = model
         _check_lane_devices(task_set.lanes)
         policy = make_policy(policy_name)
@@ -105,13 +112,16 @@ class ExecutorNode(Node):
                                         input_qos(False, 1))
             for name, task in self._tasks.items() if task.source == CAMERA}
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._block_trace = self.create_publisher(String, BLOCK_TRACE_TOPIC, 10) \
+            if trace_blocks else None
         self._clock = self.get_clock()
         self._publish_lock = threading.Lock()
         self.engine = LiveEngine(
             task_set.tasks, task_set.lanes, plan.blocks, policy,
             clock_ns=lambda: self._clock.now().nanoseconds, stats=self._stats,
             on_result=self._on_result, on_failure=self._on_failure,
-            drop_hopeless=drop_late, queue_limit=queue_limit, estimator=plan.estimator)
+            drop_hopeless=drop_late, queue_limit=queue_limit, estimator=plan.estimator,
+            trace_blocks=bool(trace_blocks))
         for task in task_set.tasks:
             self.create_subscription(
                 Image, task.input_topic,
@@ -197,6 +207,9 @@ class ExecutorNode(Node):
                 f"task '{failure.job.task}'")
 
     def _publish_diagnostics(self) -> None:
+        if self._block_trace is not None:  # first: a reader seeing the stats has the blocks
+            self._block_trace.publish(String(data=block_trace_json(
+                self.engine.take_block_trace())))
         statuses = [
             task_status(self._stats.snapshot(name, self.bad_inputs[name].counter.counts()),
                         task.miss_rate_bound, HARDWARE_ID)

@@ -1,6 +1,10 @@
 # Copyright 2026 The blastnet_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Processor lanes: one worker thread per lane that runs one block at a time."""
+"""Processor lanes: one worker thread per lane that runs one block at a time.
+
+Each run is reported with its execution time (a monotonic measurement) and, for traces,
+when it started and ended on the caller's clock (the executor's node clock).
+"""
 
 from __future__ import annotations
 
@@ -24,18 +28,23 @@ class LaneRun:
     result: Any
     error: Optional[BaseException]
     exec_ns: int
+    start_ns: int = 0   # on the lane's clock: when the lane began running the work
+    end_ns: int = 0     # on the lane's clock: when the work returned (or raised)
 
 
 class ProcessorLane:
     """A worker thread bound to one processor; runs submitted work strictly one at a time.
 
     For a CPU lane the thread sets its own intra-op thread count (OpenMP's setting is per
-    calling thread), so lanes side by side do not oversubscribe the cores.
+    calling thread), so lanes side by side do not oversubscribe the cores. `clock_ns`
+    (default time.time_ns) stamps the start and end of every run.
     """
 
-    def __init__(self, spec: LaneSpec, on_done: Callable[[LaneRun], None]) -> None:
+    def __init__(self, spec: LaneSpec, on_done: Callable[[LaneRun], None],
+                 clock_ns: Optional[Callable[[], int]] = None) -> None:
         self.spec = spec
         self._on_done = on_done
+        self._clock_ns = clock_ns or time.time_ns
         self._work: 'queue.Queue[Optional[tuple]]' = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=f'lane-{spec.name}',
                                         daemon=True)
@@ -67,10 +76,12 @@ class ProcessorLane:
                 return
             work, tag = item
             result, error = None, None
+            clock_start_ns = self._clock_ns()
             start_ns = time.perf_counter_ns()
             try:
                 result = work()
             except Exception as caught:  # reported to the engine, never kills the lane
                 error = caught
             exec_ns = time.perf_counter_ns() - start_ns
-            self._on_done(LaneRun(self.spec.name, tag, result, error, exec_ns))
+            self._on_done(LaneRun(self.spec.name, tag, result, error, exec_ns,
+                                  clock_start_ns, self._clock_ns()))

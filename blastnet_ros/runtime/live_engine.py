@@ -5,7 +5,9 @@
 The executor node hands it inputs (`submit`) and gets results back through callbacks; the
 engine owns no ROS object. All scheduler events are serialised under one lock; blocks run
 on the lanes' threads; callbacks run on the lane thread that finished the job (or on the
-submitting thread for a job dropped at release) and must be quick.
+submitting thread for a job dropped at release) and must be quick. With `trace_blocks`
+the engine keeps every finished block run (task, job stamp, block, lane, start and end on
+its clock) until `take_block_trace` hands them over.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from blastnet_ros.core.lane_stats import DecisionStatsSnapshot, LaneStatsSnapsho
 from blastnet_ros.core.latency_estimator import LatencyEstimator
 from blastnet_ros.core.scheduler import BlockScheduler, Complete, Decision, Dispatch, Drop, Policy
 from blastnet_ros.core.task import Job, LaneSpec, TaskSpec
+from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.lanes import LaneRun, ProcessorLane
 
 
@@ -62,7 +65,8 @@ class LiveEngine:
                  on_result: Callable[[JobResult], None],
                  on_failure: Callable[[JobFailure], None],
                  drop_hopeless: bool = True, queue_limit: int = 4,
-                 estimator: Optional[LatencyEstimator] = None) -> None:
+                 estimator: Optional[LatencyEstimator] = None,
+                 trace_blocks: bool = False) -> None:
         self._tasks = {task.name: task for task in tasks}
         self._blocks = dict(blocks)
         self._clock_ns = clock_ns
@@ -78,7 +82,10 @@ class LiveEngine:
             lane_devices={lane.name: lane.device for lane in lanes})
         # job key -> (current value: model input, then the activation between blocks; context)
         self._values: Dict[Tuple[str, int], Tuple[Any, Any]] = {}
-        self._lanes = {lane.name: ProcessorLane(lane, self._lane_done) for lane in lanes}
+        self._trace_blocks = trace_blocks
+        self._block_trace: List[BlockTraceEntry] = []
+        self._lanes = {lane.name: ProcessorLane(lane, self._lane_done, clock_ns)
+                       for lane in lanes}
         self._closed = False
 
     @property
@@ -111,6 +118,12 @@ class LiveEngine:
         with self._lock:
             return self._scheduler.decision_stats()
 
+    def take_block_trace(self) -> Tuple[BlockTraceEntry, ...]:
+        """Return the block runs finished since the last call, oldest first (trace_blocks)."""
+        with self._lock:
+            taken, self._block_trace = tuple(self._block_trace), []
+        return taken
+
     def close(self) -> None:
         """Stop accepting jobs and stop the lanes after the blocks in hand."""
         with self._lock:
@@ -124,6 +137,10 @@ class LiveEngine:
         with self._lock:
             now_ns = self._clock_ns()
             finished: List[Any] = []
+            if self._trace_blocks:
+                self._block_trace.append(BlockTraceEntry(
+                    task=job.task, job_stamp_ns=job.release_ns, block=block_index,
+                    lane=run.lane, start_ns=run.start_ns, end_ns=run.end_ns))
             if run.error is not None:
                 _, context = self._values.pop(key)
                 _, decisions = self._scheduler.abort_block(run.lane, now_ns)

@@ -51,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help='where the bag and node logs go (default ./.demo)')
     demo.set_defaults(run=_run_demo)
 
-    from blastnet_ros.tools import (profile_command, replay_command, scenario_command,
-                                    simulate_command)
-    for command in (scenario_command, replay_command, profile_command, simulate_command):
+    from blastnet_ros.tools import (evaluate_command, profile_command, replay_command,
+                                    scenario_command, simulate_command)
+    for command in (scenario_command, replay_command, evaluate_command, profile_command,
+                    simulate_command):
         command.add_parser(commands)
     return parser
 
