@@ -79,17 +79,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from blastnet_ros.core.input_errors import BadInputError
-    from blastnet_ros.tools.demo import DemoError
+    from blastnet_ros.tools.node_processes import NodeError
     try:
         return args.run(args)
     except _UsageError as error:
         parser.error(str(error))
-    except (BadInputError, DemoError) as error:
+    except (BadInputError, NodeError) as error:
         print(f'blastnet {args.command}: {error}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        note = getattr(args, 'interrupted_note', '')
+        print(f'blastnet {args.command}: interrupted{"; " + note if note else ""}',
+              file=sys.stderr)
         return 130
     return 0
+
+
+def run_alone(command: str, argv: Optional[Sequence[str]] = None) -> int:
+    """Run one sub-command as `blastnet <command> ARGS` (for `python -m <its module>`)."""
+    return main([command, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == '__main__':

@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import List, Sequence
 
 from blastnet_ros.tools.node_processes import (GraphListener, installed_params_file,
-                                               node_executable, NodeError, NODES,
+                                               node_executable, NODES,
                                                start_nodes, stop_nodes)
 from blastnet_ros.tools.ros_environment import apply_loopback_ros_environment, REPO_ROOT
-
-# The demo's errors are the node errors (cli.py catches DemoError).
-DemoError = NodeError
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence, TextIO
 
-from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.tools.ros_environment import REPO_ROOT
 
 DEFAULT_POLICIES = 'blastnet,dm-model'
@@ -52,7 +51,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="task set for all three nodes (default: the params file's)")
     parser.add_argument('--install-dir', type=Path, default=REPO_ROOT / 'install',
                         help='colcon install folder holding blastnet_ros (default ./install)')
-    parser.set_defaults(run=run_evaluate)
+    parser.set_defaults(run=run_evaluate,
+                        interrupted_note='the nodes are stopped and no report was written')
     return parser
 
 
@@ -75,20 +75,9 @@ def run_evaluate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run `evaluate` on its own; exit status 2 on bad input, 130 on Ctrl-C."""
-    from blastnet_ros.tools.node_processes import NodeError
-    parser = argparse.ArgumentParser(prog='blastnet')
-    add_parser(parser.add_subparsers(dest='command', required=True))
-    args = parser.parse_args(['evaluate', *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.run(args)
-    except (BadInputError, NodeError) as error:
-        print(f'blastnet evaluate: {error}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('blastnet evaluate: interrupted; the nodes are stopped and no report was written',
-              file=sys.stderr)
-        return 130
+    """Run `blastnet evaluate` alone; exit status 2 on bad input, 130 on Ctrl-C."""
+    from blastnet_ros.tools.cli import run_alone
+    return run_alone('evaluate', argv)
 
 
 if __name__ == '__main__':

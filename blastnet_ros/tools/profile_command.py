@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import LaneSpec
@@ -202,10 +202,10 @@ def _check_lines(result) -> List[str]:
     return lines
 
 
-def main(argv: Sequence[str] = ()) -> int:
-    """Run `profile` alone (python -m blastnet_ros.tools.profile_command ...)."""
-    from blastnet_ros.tools.cli import main as blastnet_main
-    return blastnet_main(['profile', *(argv or sys.argv[1:])])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run `blastnet profile` alone; exit status 2 on bad input, 130 on Ctrl-C."""
+    from blastnet_ros.tools.cli import run_alone
+    return run_alone('profile', argv)
 
 
 if __name__ == '__main__':

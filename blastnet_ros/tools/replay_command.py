@@ -187,18 +187,9 @@ def run_replay(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run `blastnet replay` on its own; BadInputError -> message and exit status 2."""
-    parser = argparse.ArgumentParser(prog='blastnet')
-    add_parser(parser.add_subparsers(dest='command', required=True))
-    args = parser.parse_args(['replay', *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.run(args)
-    except BadInputError as error:
-        print(f'blastnet replay: {error}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('blastnet replay: interrupted', file=sys.stderr)
-        return INTERRUPTED
+    """Run `blastnet replay` alone; exit status 2 on bad input, 130 on Ctrl-C."""
+    from blastnet_ros.tools.cli import run_alone
+    return run_alone('replay', argv)
 
 
 if __name__ == '__main__':

@@ -65,7 +65,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument('--force', action='store_true',
                         help='replace an existing non-empty DIR (only once the new bag is '
                              'complete)')
-    parser.set_defaults(run=run_scenario)
+    parser.set_defaults(interrupted_note='no bag written', run=run_scenario)
     return parser
 
 
@@ -179,18 +179,9 @@ def run_scenario(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run `blastnet scenario` on its own; BadInputError -> message and exit status 2."""
-    parser = argparse.ArgumentParser(prog='blastnet')
-    add_parser(parser.add_subparsers(dest='command', required=True))
-    args = parser.parse_args(['scenario', *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.run(args)
-    except BadInputError as error:
-        print(f'blastnet scenario: {error}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('blastnet scenario: interrupted; no bag written', file=sys.stderr)
-        return 130
+    """Run `blastnet scenario` alone; exit status 2 on bad input, 130 on Ctrl-C."""
+    from blastnet_ros.tools.cli import run_alone
+    return run_alone('scenario', argv)
 
 
 if __name__ == '__main__':

@@ -158,9 +158,9 @@ def format_tables(results: Sequence[SimulationResult]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run `simulate` on its own (the `blastnet` command registers it too)."""
-    from blastnet_ros.tools.cli import main as blastnet_main
-    return blastnet_main(['simulate', *(sys.argv[1:] if argv is None else argv)])
+    """Run `blastnet simulate` alone; exit status 2 on bad input, 130 on Ctrl-C."""
+    from blastnet_ros.tools.cli import run_alone
+    return run_alone('simulate', argv)
 
 
 if __name__ == '__main__':
