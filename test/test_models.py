@@ -13,7 +13,8 @@ from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.models.sign_classifier import SignVgg
 from blastnet_ros.models.sound_classifier import Sbcnn
 from blastnet_ros.models.specs import MODEL_SPECS
-from blastnet_ros.models.task_model import build_network, load_task_model, TaskModel
+from blastnet_ros.models.task_model import (build_network, default_weights_path,
+                                            load_task_model, TaskModel)
 from blastnet_ros.models.units import Carry, fold_batchnorm, FusionUnit, UnitNetwork
 
 MODEL_NAMES = sorted(MODEL_SPECS)
@@ -158,7 +159,7 @@ def test_untrained_networks_are_the_same_every_time_and_leave_the_global_rng_alo
     torch.manual_seed(123)
     first = build_network('sign_vgg').state_dict()
     assert torch.equal(torch.rand(1), before)
-    second = load_task_model('sign_vgg').network.state_dict()
+    second = load_task_model('sign_vgg', 'untrained').network.state_dict()
     assert all(torch.equal(first[key], second[key]) for key in first)
 
 
@@ -212,7 +213,8 @@ def test_infer_gives_results_of_the_spec():
     for d in detections:
         assert d.label == MODEL_SPECS['tiny_yolo'].labels[d.class_id]
         assert 0 <= d.center_x - d.width / 2 and d.center_x + d.width / 2 <= 192 + 1e-9
-    assert load_task_model('tiny_yolo').infer(example_array('tiny_yolo')) == ()  # prior
+    untrained = load_task_model('tiny_yolo', 'untrained')
+    assert untrained.infer(example_array('tiny_yolo')) == ()  # the prior: nothing there
     signs = load_task_model('sign_vgg', top_k=3).infer(example_array('sign_vgg'))
     assert isinstance(signs, Classification) and len(signs.labels) == 3
     sound = load_task_model('sbcnn', top_k=9).infer(example_array('sbcnn'))
@@ -257,7 +259,42 @@ def test_weights_round_trip_through_state_dict_checkpoint_and_torchscript(tmp_pa
         assert not model.network.training
         with torch.inference_mode():
             assert torch.equal(model.network(x), expected), file
-    assert load_task_model(name).weights_source == ''
+    assert load_task_model(name, 'untrained').weights_source == ''
+
+
+def test_empty_weights_mean_the_shipped_default_and_untrained_means_random(tmp_path,
+                                                                           monkeypatch):
+    from blastnet_ros.models import task_model
+    monkeypatch.setattr(task_model, 'WEIGHTS_DIR', tmp_path)
+    assert default_weights_path('sbcnn') is None
+    assert load_task_model('sbcnn').weights_source == ''  # nothing shipped: untrained
+    source = perturbed(build_network('sbcnn'))
+    torch.save(source.state_dict(), tmp_path / 'sbcnn.pt')
+    assert default_weights_path('sbcnn') == tmp_path / 'sbcnn.pt'
+    shipped = load_task_model('sbcnn')
+    assert shipped.weights_source == str(tmp_path / 'sbcnn.pt')
+    assert torch.equal(shipped.network.units[0].conv.weight, source.units[0].conv.weight)
+    untrained = load_task_model('sbcnn', 'untrained')
+    assert untrained.weights_source == ''
+    assert torch.equal(untrained.network.units[0].conv.weight,
+                       build_network('sbcnn').units[0].conv.weight)
+
+
+@pytest.mark.parametrize('name', MODEL_NAMES)
+def test_the_shipped_default_weights_are_found_and_trained(name):
+    default = default_weights_path(name)
+    assert default is not None, f'no shipped {name}.pt: run `blastnet train`'
+    assert default.name == f'{name}.pt' and default.parent.name == 'weights'
+    shipped = load_task_model(name)
+    assert shipped.weights_source == str(default)
+    trained = shipped.network.state_dict()
+    random = build_network(name).state_dict()
+    assert any(not torch.equal(trained[key], random[key]) for key in trained)
+
+
+def test_default_weights_path_names_unknown_models():
+    with pytest.raises(BadInputError, match="unknown model 'resnet'"):
+        default_weights_path('resnet')
 
 
 @pytest.mark.parametrize('name', MODEL_NAMES)

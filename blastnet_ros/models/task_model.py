@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
@@ -24,6 +25,8 @@ FEATURE_EPSILON = 1e-5
 INIT_SEED = 0  # untrained networks start from the same weights every run
 MAX_DETECTIONS = 100
 _SHOWN_KEYS = 3
+UNTRAINED = 'untrained'  # `weights: untrained`: random initial weights on purpose
+WEIGHTS_DIR = Path(__file__).resolve().parent / 'weights'  # the shipped defaults
 
 Result = Union[Tuple[Detection, ...], Classification]
 
@@ -131,7 +134,8 @@ def _fits(path: str, name: str, what: str) -> BadInputError:
     return BadInputError(
         f"weights file '{path}' does not fit model {name}: {what}",
         f"use a state_dict or TorchScript file of blastnet_ros {name} (load_task_model("
-        f"'{name}').network), or set `weights: ''` to run untrained")
+        f"'{name}').network), `weights: ''` for the shipped default or `weights: "
+        f"{UNTRAINED}`")
 
 
 def _read_state_dict(path: str, name: str) -> Mapping[str, object]:
@@ -165,7 +169,8 @@ def load_weights(network: UnitNetwork, path: str, name: str) -> None:
         raise BadInputError(
             f"weights file '{path}' not found" if not os.path.exists(path)
             else f"weights path '{path}' is not a file",
-            "fix `weights:` of the task in tasks.yaml (a .pt file, or '' to run untrained)")
+            "fix `weights:` of the task in tasks.yaml (a .pt file, '' for the shipped default "
+            f"weights, or {UNTRAINED})")
     loaded = _read_state_dict(path, name)
     state = {}
     for key, value in loaded.items():
@@ -195,18 +200,35 @@ def load_weights(network: UnitNetwork, path: str, name: str) -> None:
                             strict=False)
 
 
+def default_weights_path(name: str) -> Optional[Path]:
+    """Return the shipped default weights file of model `name`, or None when not shipped.
+
+    `blastnet train` writes them to blastnet_ros/models/weights/<name>.pt.
+    """
+    model_spec(name)
+    path = WEIGHTS_DIR / f'{name}.pt'
+    return path if path.is_file() else None
+
+
 def load_task_model(name: str, weights_path: str = '', *, score_threshold: float = 0.25,
                     iou_threshold: float = 0.45, top_k: int = 3) -> TaskModel:
-    """Return model `name` in eval mode, with the weights in `weights_path` ('' = untrained).
+    """Return model `name` in eval mode, with the weights `weights_path` names.
 
-    `weights_path` may hold a state_dict, a checkpoint dict with 'state_dict' or 'model',
-    or a TorchScript module (its state_dict is loaded into our network).
+    '' = the shipped default weights (`default_weights_path`), or untrained weights when
+    none are shipped; 'untrained' = the untrained network on purpose; anything else is a
+    file holding a state_dict, a checkpoint dict with 'state_dict' or 'model', or a
+    TorchScript module (its state_dict is loaded into our network).
+    `TaskModel.weights_source` is the file loaded, '' when untrained.
     """
     spec = model_spec(name)
     network = build_network(name)
     source = ''
-    if weights_path:
+    if weights_path == '':
+        default = default_weights_path(name)
+        source = str(default) if default is not None else ''
+    elif weights_path != UNTRAINED:
         source = os.path.expanduser(str(weights_path))
+    if source:
         load_weights(network, source, name)
     return TaskModel(spec, network, source, score_threshold=score_threshold,
                      iou_threshold=iou_threshold, top_k=top_k)

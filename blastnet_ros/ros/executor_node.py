@@ -83,7 +83,8 @@ class ExecutorNode(Node):
                 self.get_logger().warning(
                     f"task '{task.name}': model {task.model} runs with UNTRAINED weights, so "
                     'its results mean nothing (timings are real). Fix: set `weights:` of the '
-                    'task in tasks.yaml to a state_dict or TorchScript file.')
+                    "task in tasks.yaml to '' (the shipped trained weights) or to a "
+                    'state_dict or TorchScript file (`blastnet train` makes one).')
             self.get_logger().info(f"task '{task.name}': model {task.model}, weights "
                                    f"{model.weights_source or 'untrained'}")
             models[task.name] = model

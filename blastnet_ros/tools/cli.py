@@ -52,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_run_demo)
 
     from blastnet_ros.tools import (evaluate_command, profile_command, replay_command,
-                                    scenario_command, simulate_command)
-    for command in (scenario_command, replay_command, evaluate_command, profile_command,
-                    simulate_command):
+                                    scenario_command, simulate_command, train_command)
+    for command in (scenario_command, replay_command, evaluate_command, train_command,
+                    profile_command, simulate_command):
         command.add_parser(commands)
     return parser
 
