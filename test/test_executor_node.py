@@ -31,8 +31,10 @@ def image(stamp_ns, width, height, encoding='rgb8', values=None):
 @pytest.fixture(scope='module')
 def ros():
     with RosHarness() as harness:
+        # drop_late off: a job that is late on a busy test machine still gives its result,
+        # which is what these tests look at (timeliness is the scheduler tests' business)
         harness.executor_node = harness.make(ExecutorNode, diagnostics_period_s=0.25,
-                                             publish_block_trace=True)
+                                             publish_block_trace=True, drop_late=False)
         yield harness
 
 

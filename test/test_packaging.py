@@ -38,6 +38,7 @@ THIRD_PARTY_ROSDEP_KEYS = {
     'scipy': 'python3-scipy',
     'cv2': 'python3-opencv',
     'yaml': 'python3-yaml',
+    'matplotlib': 'python3-matplotlib',
     'torch': 'python3-torch',
     'rosbags': 'python3-rosbags-pip',
 }
