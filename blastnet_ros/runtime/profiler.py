@@ -23,7 +23,6 @@ to the sum of its units' medians says how fair the sum is as the block's estimat
 from __future__ import annotations
 
 import datetime
-import math
 import os
 import platform
 import queue
@@ -38,6 +37,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 import torch
 
 from blastnet_ros.core.block_plan import BlockPlan
+from blastnet_ros.core.deadline_stats import percentile
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.partitioner import block_backend, partition
 from blastnet_ros.core.profile import (device_kind, MachineProfile, ModelProfile,
@@ -110,9 +110,7 @@ class ProfileRun:
 
 def percentile_ns(samples: Sequence[int], fraction: float) -> int:
     """Return the nearest-rank percentile of `samples` (fraction 0.99 = p99)."""
-    ordered = sorted(samples)
-    rank = min(len(ordered), max(1, math.ceil(fraction * len(ordered))))
-    return int(ordered[rank - 1])
+    return int(percentile(sorted(samples), fraction))
 
 
 def cpu_model() -> str:

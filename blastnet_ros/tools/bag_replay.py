@@ -46,6 +46,7 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import Nodetype, Qos, QosDurability, QosHistory, QosReliability
 from rosbags.typesys import get_typestore, Stores
 
+from blastnet_ros.core.deadline_stats import percentile
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.tools.bag_inspection import BagSummary, inspect_bag, require_topic
 
@@ -202,13 +203,6 @@ def _starts_with_header(reader: AnyReader, msgtype: str) -> bool:
         return False
     node_type, name = fields[0][1][0], fields[0][1][1]
     return node_type == Nodetype.NAME and name == HEADER_TYPE
-
-
-def _percentile(sorted_values: List[float], fraction: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, math.ceil(fraction * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 class BagReplayer:
@@ -408,7 +402,8 @@ class BagReplayer:
             stopped=stopped, bag_elapsed_s=bag_elapsed_ns / NS_PER_S,
             wall_s=time.monotonic() - first_anchor if first_anchor is not None else 0.0,
             late_mean_ms=sum(late_ms) / len(late_ms) if late_ms else 0.0,
-            late_p99_ms=_percentile(late_ms, 0.99), late_max_ms=late_ms[-1] if late_ms else 0.0)
+            late_p99_ms=percentile(late_ms, 0.99) if late_ms else 0.0,
+            late_max_ms=late_ms[-1] if late_ms else 0.0)
 
     def _wait_until(self, due: float, stop_event: Optional[threading.Event],
                     clock: Optional['_ClockPublisher'], stamp_ns: int, anchor: float) -> bool:

@@ -22,6 +22,7 @@ from blastnet_ros.tools.node_processes import (GraphListener, installed_params_f
                                                node_executable, NODES,
                                                start_nodes, stop_nodes)
 from blastnet_ros.tools.ros_environment import apply_loopback_ros_environment, REPO_ROOT
+from blastnet_ros.tools.text_format import format_ms
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def format_table(snapshots: Sequence[object]) -> str:
               'results')
     rows = [header] + [
         (snap.task, str(snap.released), str(snap.met), str(snap.missed), str(snap.dropped),
-         f'{snap.miss_rate * 100:.1f}', _ms(snap.latency_p50_ms), _ms(snap.latency_p99_ms),
+         f'{snap.miss_rate * 100:.1f}', format_ms(snap.latency_p50_ms),
+         format_ms(snap.latency_p99_ms),
          str(snap.results_published)) for snap in snapshots]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ['  '.join(cell.rjust(width) if i else cell.ljust(width)
@@ -122,7 +124,3 @@ def format_lanes(lanes: Sequence[object]) -> str:
         f'lane {lane.lane}: {lane.utilisation * 100:.1f} % busy ({lane.busy_ns / 1e6:.0f} ms of '
         f'{lane.elapsed_ns / 1e6:.0f} ms), switching {lane.switching_ns / 1e6:.1f} ms, '
         f'{lane.blocks_run} blocks' for lane in lanes)
-
-
-def _ms(value: float) -> str:
-    return '-' if value != value else f'{value:.1f}'

@@ -24,6 +24,7 @@ from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.tools.evaluation_records import (NS_PER_MS, NS_PER_S, PolicyMetrics,
                                                    TaskMetrics)
+from blastnet_ros.tools.text_format import format_ms
 
 TIMELINE_S = 3.0
 MISS_RATE_PNG = 'miss_rate.png'
@@ -83,10 +84,6 @@ def _percent(value: float) -> str:
     return '-' if value != value else f'{value * 100:.1f}'
 
 
-def _ms(value: float) -> str:
-    return '-' if value != value else f'{value:.1f}'
-
-
 def _accuracy(metrics: TaskMetrics) -> str:
     accuracy = metrics.accuracy
     if accuracy is None or accuracy.value != accuracy.value:
@@ -111,8 +108,8 @@ def summary_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
         for task in policy.tasks:
             rows.append((policy.policy, task.task, str(task.released), str(task.met),
                          str(task.missed), str(task.dropped), _percent(task.miss_rate),
-                         _percent(task.dropped_share), _ms(task.latency_p50_ms),
-                         _ms(task.latency_p99_ms), _percent(task.coverage), _accuracy(task),
+                         _percent(task.dropped_share), format_ms(task.latency_p50_ms),
+                         format_ms(task.latency_p99_ms), _percent(task.coverage), _accuracy(task),
                          _percent(task.predicted_miss_rate), _gap(task)))
     return rows
 

@@ -29,6 +29,7 @@ from blastnet_ros.core.profile import load_profile
 from blastnet_ros.core.scenario import NS_PER_S, Scenario
 from blastnet_ros.core.simulator import release_miss_rate, simulate, SimulationResult
 from blastnet_ros.runtime.simulation_files import find_shipped_profile, load_scenario
+from blastnet_ros.tools.text_format import format_ms
 
 NS_PER_MS = 1_000_000
 GRANULARITY_WORDS = {MODEL: 'whole-model blocks', UNIT: 'a block per unit',
@@ -120,10 +121,6 @@ def json_lines(results: Sequence[SimulationResult]) -> List[Dict[str, Any]]:
     return lines
 
 
-def _ms(value: float) -> str:
-    return '-' if math.isnan(value) else f'{value:.1f}'
-
-
 def format_tables(results: Sequence[SimulationResult]) -> str:
     """Return the human tables: one per policy, then the policies side by side."""
     rows: List[str] = []
@@ -137,7 +134,8 @@ def format_tables(results: Sequence[SimulationResult]) -> str:
             rows.append(f'  {stats.task:<12}{stats.released:>9}{stats.met:>7}'
                         f'{stats.missed:>8}{stats.dropped:>9}'
                         f'{100 * release_miss_rate(stats):>8.1f}'
-                        f'{_ms(stats.latency_p50_ms):>9}{_ms(stats.latency_p99_ms):>9}')
+                        f'{format_ms(stats.latency_p50_ms):>9}'
+                        f'{format_ms(stats.latency_p99_ms):>9}')
         rows.append(f"  {'lane':<12}{'util %':>9}{'busy ms':>11}{'switch ms':>11}"
                     f"{'blocks':>8}")
         for lane in result.lanes:
