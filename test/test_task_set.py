@@ -29,7 +29,7 @@ def test_shipped_task_set_loads():
 def test_fields_convert_to_nanoseconds_and_default_topic():
     task = parse_task_set(GOOD, MODELS).tasks[0]
     assert (task.period_ns, task.deadline_ns) == (100_000_000, 80_000_000)
-    assert task.input_topic == '/blastnet/input/detector'
+    assert task.input_topic == 'blastnet/input/detector'   # relative: moves with __ns
     assert task.lanes == ('cpu0',)
 
 

@@ -7,10 +7,10 @@ The file format (config/tasks.yaml)::
     lanes:
       - {name: cpu0, device: cpu, threads: 2}
     tasks:
-      - name: detector            # also the topic namespace: /blastnet/detector/...
+      - name: detector            # also a topic part: blastnet/detector/...
         model: tiny_yolo          # see blastnet_ros.models.specs.MODEL_SPECS
         source: camera            # camera | audio
-        input_topic: /blastnet/input/detector   # optional, this is the default
+        input_topic: blastnet/input/detector    # optional, this is the default
         period_ms: 100
         deadline_ms: 100
         priority: 2               # higher is more important; breaks deadline ties
@@ -70,9 +70,14 @@ class TaskSet:
         return tuple(task for task in self.tasks if task.source == source)
 
 
+# Relative (no leading /): a node resolves it in its namespace, so `__ns:=/car1` or a
+# launch namespace moves every input topic to /car1/blastnet/input/<task>.
+INPUT_TOPIC_PREFIX = 'blastnet/input'
+
+
 def default_input_topic(task_name: str) -> str:
-    """Return the topic the input nodes publish task `task_name`'s inputs on."""
-    return f'/blastnet/input/{task_name}'
+    """Return the relative topic the input nodes publish task `task_name`'s inputs on."""
+    return f'{INPUT_TOPIC_PREFIX}/{task_name}'
 
 
 def parse_task_set(document: Any, known_models: Iterable[str],
