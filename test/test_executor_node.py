@@ -49,10 +49,10 @@ def latest_task_values(diagnostics, task):
 def test_inputs_become_results_with_the_input_header(ros):
     probe = ros.node('executor_probe')
     detections, signs, sounds, diagnostics = [], [], [], []
-    probe.create_subscription(String, '/blastnet/detector/detections_json',
+    probe.create_subscription(String, '/blastnet/detector/detections',
                               detections.append, 10)
-    probe.create_subscription(String, '/blastnet/signs/classification_json', signs.append, 10)
-    probe.create_subscription(String, '/blastnet/sound/classification_json', sounds.append, 10)
+    probe.create_subscription(String, '/blastnet/signs/classification', signs.append, 10)
+    probe.create_subscription(String, '/blastnet/sound/classification', sounds.append, 10)
     probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
     publishers = {task: probe.create_publisher(Image, f'/blastnet/input/{task}', 10)
                   for task in ('detector', 'signs', 'sound')}
@@ -87,7 +87,7 @@ def test_bad_inputs_are_counted_and_other_tasks_go_on(ros):
     node = ros.executor_node
     probe = ros.node('executor_bad_probe')
     sounds = []
-    probe.create_subscription(String, '/blastnet/sound/classification_json', sounds.append, 10)
+    probe.create_subscription(String, '/blastnet/sound/classification', sounds.append, 10)
     detector = probe.create_publisher(Image, '/blastnet/input/detector', 10)
     sound = probe.create_publisher(Image, '/blastnet/input/sound', 10)
     ros.wait_for_subscribers(detector)
@@ -133,7 +133,7 @@ def test_the_block_trace_lists_each_finished_block_once(ros):
     probe = ros.node('executor_trace_probe')
     traces, results = [], []
     probe.create_subscription(String, '/blastnet/block_trace', traces.append, 50)
-    probe.create_subscription(String, '/blastnet/detector/detections_json', results.append, 10)
+    probe.create_subscription(String, '/blastnet/detector/detections', results.append, 10)
     detector = probe.create_publisher(Image, '/blastnet/input/detector', 10)
     ros.wait_for_subscribers(detector)
     assert ros.wait_for(lambda: len(traces) >= 1, 3.0)  # one message per period

@@ -16,8 +16,10 @@ from std_msgs.msg import Header, String
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.models.specs import model_spec
-from blastnet_ros.ros.result_messages import (header_from_json, message_fields,
-                                              result_from_dict, result_from_json,
+from blastnet_ros.ros.result_messages import (debug_image_topic, DEFAULT_RESULT_FORMAT,
+                                              DIAGNOSTICS_TOPIC, header_from_json,
+                                              message_fields, result_from_dict,
+                                              result_from_json, result_topic,
                                               ResultMessageAdapter, UNKNOWN_CLASS_ID,
                                               VISION_MSGS_AVAILABLE)
 
@@ -51,25 +53,54 @@ SIGN_JSON = (
 
 
 def test_json_adapter_names_types_and_topics():
-    adapter = ResultMessageAdapter(use_vision_msgs=False)
+    adapter = ResultMessageAdapter('json')
+    assert adapter.result_format == 'json' and not adapter.use_vision_msgs
     assert adapter.message_type('detection') is String
     assert adapter.message_type('classification') is String
-    assert adapter.topic_name('front', 'detection') == '/blastnet/front/detections_json'
-    assert adapter.topic_name('signs', 'classification') == \
-        '/blastnet/signs/classification_json'
+    assert adapter.type_name('detection') == 'std_msgs/msg/String'
+    assert adapter.topic_name('front', 'detection') == 'blastnet/front/detections'
+    assert adapter.topic_name('signs', 'classification') == 'blastnet/signs/classification'
+    assert adapter.describe().startswith('result_format json: std_msgs/msg/String')
     with pytest.raises(BadInputError) as caught:
         adapter.topic_name('front', 'segmentation')
     assert caught.value.cause == "unknown result kind 'segmentation'"
 
 
+def test_topic_names_are_relative_and_one_per_task_whatever_the_format():
+    # Relative names resolve in the node's namespace: /car1/blastnet/front/detections.
+    assert result_topic('front', 'detection') == 'blastnet/front/detections'
+    assert result_topic('signs', 'classification') == 'blastnet/signs/classification'
+    assert debug_image_topic('front') == 'blastnet/front/debug_image'
+    assert DIAGNOSTICS_TOPIC == 'diagnostics'
+    for name in (result_topic('front', 'detection'), debug_image_topic('front'),
+                 DIAGNOSTICS_TOPIC):
+        assert not name.startswith('/')
+
+
+@pytest.mark.parametrize('value', [None, ''])
+def test_an_empty_result_format_is_vision_msgs_where_installed_else_json(value):
+    adapter = ResultMessageAdapter(value)
+    assert adapter.result_format == DEFAULT_RESULT_FORMAT
+    assert DEFAULT_RESULT_FORMAT == ('vision_msgs' if VISION_MSGS_AVAILABLE else 'json')
+    assert adapter.use_vision_msgs == VISION_MSGS_AVAILABLE
+
+
+@pytest.mark.parametrize('value', ['auto', 'JSON', 'true', True, 'detections_json'])
+def test_an_unknown_result_format_names_the_choices(value):
+    with pytest.raises(BadInputError) as caught:
+        ResultMessageAdapter(value)
+    assert caught.value.cause == f'result_format is {value!r}'
+    assert 'vision_msgs, json' in caught.value.fix
+
+
 def test_detection_json_is_exact_and_compact():
-    msg = ResultMessageAdapter(False).to_message((CAR,), make_header())
+    msg = ResultMessageAdapter('json').to_message((CAR,), make_header())
     assert isinstance(msg, String)
     assert msg.data == CAR_JSON
 
 
 def test_classification_json_is_exact_and_compact():
-    assert ResultMessageAdapter(False).to_message(SIGN, make_header()).data == SIGN_JSON
+    assert ResultMessageAdapter('json').to_message(SIGN, make_header()).data == SIGN_JSON
 
 
 def test_json_nesting_matches_the_real_geometry_and_std_messages():
@@ -132,7 +163,7 @@ def build_field(store, node_type, details, value):
 
 def test_json_form_is_exactly_the_vision_msgs_4_definitions():
     store = vision_msgs_store()
-    adapter = ResultMessageAdapter(False)
+    adapter = ResultMessageAdapter('json')
     for result, type_name in (((CAR, WALKER), 'vision_msgs/msg/Detection2DArray'),
                               (SIGN, 'vision_msgs/msg/Classification')):
         fields = json.loads(adapter.to_message(result, make_header()).data)
@@ -141,7 +172,7 @@ def test_json_form_is_exactly_the_vision_msgs_4_definitions():
 
 
 def test_round_trip_through_json():
-    adapter = ResultMessageAdapter(False)
+    adapter = ResultMessageAdapter('json')
     text = adapter.to_message((CAR, WALKER), make_header()).data
     assert result_from_json(text, LABELS) == (CAR, WALKER)
     assert result_from_json(adapter.to_message((), make_header()).data, LABELS) == ()
@@ -151,7 +182,7 @@ def test_round_trip_through_json():
 
 
 def test_without_labels_the_class_id_is_unknown():
-    back = result_from_json(ResultMessageAdapter(False).to_message((CAR,), make_header()).data)
+    back = result_from_json(ResultMessageAdapter('json').to_message((CAR,), make_header()).data)
     assert back[0].class_id == UNKNOWN_CLASS_ID and back[0].label == 'vehicle'
 
 
@@ -167,12 +198,12 @@ def test_bad_json_results_are_bad_inputs():
 def test_numpy_scores_serialise():
     detection = Detection(class_id=0, label='vehicle', score=numpy.float32(0.5),
                           center_x=numpy.float32(1.0), center_y=2.0, width=3.0, height=4.0)
-    text = ResultMessageAdapter(False).to_message((detection,), make_header()).data
+    text = ResultMessageAdapter('json').to_message((detection,), make_header()).data
     assert result_from_json(text)[0].score == 0.5
 
 
 def test_json_conversion_time(capsys):
-    adapter = ResultMessageAdapter(False)
+    adapter = ResultMessageAdapter('json')
     detections = (CAR, WALKER) * 5
     header = make_header()
     adapter.to_message(detections, header)
@@ -188,9 +219,14 @@ def test_json_conversion_time(capsys):
 @pytest.mark.skipif(VISION_MSGS_AVAILABLE, reason='vision_msgs is installed')
 def test_asking_for_vision_msgs_without_it_says_how_to_install_it():
     with pytest.raises(BadInputError) as caught:
-        ResultMessageAdapter(use_vision_msgs=True)
+        ResultMessageAdapter('vision_msgs')
+    assert caught.value.cause.startswith('result_format is vision_msgs but vision_msgs is '
+                                         'not installed')
     assert 'ros-<distro>-vision-msgs' in caught.value.fix
-    assert ResultMessageAdapter().message_type('detection') is String  # auto falls back
+    assert 'result_format to json' in caught.value.fix
+    default = ResultMessageAdapter()
+    assert default.message_type('detection') is String
+    assert default.describe().endswith('(vision_msgs is not installed)')
 
 
 @pytest.mark.skipif(not VISION_MSGS_AVAILABLE,
@@ -200,13 +236,18 @@ def test_vision_msgs_path_has_the_same_fields_as_the_json():
     from vision_msgs.msg import Classification as ClassificationMsg
     from vision_msgs.msg import Detection2DArray
 
-    adapter = ResultMessageAdapter()
-    assert adapter.use_vision_msgs
+    adapter = ResultMessageAdapter('vision_msgs')
+    assert adapter.use_vision_msgs and ResultMessageAdapter().use_vision_msgs
     assert adapter.message_type('detection') is Detection2DArray
     assert adapter.message_type('classification') is ClassificationMsg
-    assert adapter.topic_name('front', 'detection') == '/blastnet/front/detections'
-    assert adapter.topic_name('signs', 'classification') == '/blastnet/signs/classification'
-    json_adapter = ResultMessageAdapter(False)
+    assert adapter.type_name('detection') == 'vision_msgs/msg/Detection2DArray'
+    assert adapter.type_name('classification') == 'vision_msgs/msg/Classification'
+    assert adapter.describe().startswith('result_format vision_msgs: vision_msgs/msg/')
+    # One topic name per task whatever the format.
+    assert adapter.topic_name('front', 'detection') == \
+        ResultMessageAdapter('json').topic_name('front', 'detection') == \
+        'blastnet/front/detections'
+    json_adapter = ResultMessageAdapter('json')
     for result in ((CAR, WALKER), SIGN):
         msg = adapter.to_message(result, make_header())
         received = deserialize_message(serialize_message(msg), type(msg))

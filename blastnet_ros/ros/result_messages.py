@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Model results -> vision_msgs messages, or the same fields as JSON in std_msgs/String.
 
-vision_msgs (4.x: Humble, Jazzy, Kilted) is used where it is installed. Without it (the
-pip environment) a result goes out as compact JSON with exactly the vision_msgs field
-names and nesting, so a consumer reads either form the same way:
+The executor's `result_format` parameter picks the type: `vision_msgs` (4.x: Humble,
+Jazzy, Kilted), `json`, or '' for vision_msgs where it is installed and json where it is
+not (the pip environment). The topic is the same either way:
+blastnet/<task>/detections or blastnet/<task>/classification, relative, so a namespace
+or `__ns:=/car1` moves it to /car1/blastnet/<task>/... (result_topic()). The json format
+is compact JSON with exactly the vision_msgs field names and nesting, so a consumer reads
+either form the same way:
 
   Detection2DArray {header, detections: [Detection2D {header, results: [
       ObjectHypothesisWithPose {hypothesis: {class_id, score},
@@ -35,6 +39,16 @@ try:
 except ImportError:
     vision_msgs = None
 VISION_MSGS_AVAILABLE = vision_msgs is not None
+
+VISION_MSGS_FORMAT = 'vision_msgs'
+JSON_FORMAT = 'json'
+RESULT_FORMATS = (VISION_MSGS_FORMAT, JSON_FORMAT)
+# What result_format '' (the parameter's default) means on this machine.
+DEFAULT_RESULT_FORMAT = VISION_MSGS_FORMAT if VISION_MSGS_AVAILABLE else JSON_FORMAT
+
+# Topic names, all relative: a node resolves them in its namespace.
+TOPIC_PREFIX = 'blastnet'
+DIAGNOSTICS_TOPIC = 'diagnostics'   # /diagnostics without a namespace, /car1/diagnostics in one
 
 ModelResult = Union[Tuple[Detection, ...], Classification]
 RESULT_KINDS = (DETECTION, CLASSIFICATION)
@@ -101,8 +115,8 @@ def result_from_dict(fields: Dict[str, Any], labels: Sequence[str] = ()) -> Mode
     except (KeyError, TypeError, IndexError) as error:
         raise BadInputError(
             f'result is not a Detection2DArray or Classification: missing {error}',
-            'pass the JSON published on /blastnet/<task>/detections_json or '
-            '/blastnet/<task>/classification_json') from None
+            'pass the JSON published on blastnet/<task>/detections or '
+            'blastnet/<task>/classification with result_format json') from None
 
 
 def _detection_from_dict(item: Dict[str, Any], labels: Sequence[str]) -> Detection:
@@ -132,10 +146,10 @@ def result_from_json(text: str, labels: Sequence[str] = ()) -> ModelResult:
         fields = json.loads(text)
     except ValueError as error:
         raise BadInputError(f'result is not JSON: {error}',
-                            'pass the data of a *_json result message') from None
+                            'pass the data of a result_format json message') from None
     if not isinstance(fields, dict):
         raise BadInputError('result JSON is not an object',
-                            'pass the data of a *_json result message')
+                            'pass the data of a result_format json message')
     return result_from_dict(fields, labels)
 
 
@@ -161,21 +175,67 @@ def message_fields(msg: Any) -> Any:
     return [message_fields(item) for item in msg]  # lists, array.array
 
 
-class ResultMessageAdapter:
-    """Choose the result message type once; turn model results into those messages.
+def result_topic(task: str, kind: str) -> str:
+    """Return the relative result topic of `task` for results of `kind`.
 
-    use_vision_msgs: True requires vision_msgs, False always uses JSON in std_msgs/String,
-    None (auto) uses vision_msgs where it is installed.
+    blastnet/<task>/detections or blastnet/<task>/classification, the same name for both
+    result formats; `kind` is 'detection' or 'classification'.
+    """
+    _check_kind(kind)
+    return f'{TOPIC_PREFIX}/{task}/{_TOPIC_SUFFIXES[kind]}'
+
+
+def debug_image_topic(task: str) -> str:
+    """Return the relative topic of `task`'s annotated image: blastnet/<task>/debug_image."""
+    return f'{TOPIC_PREFIX}/{task}/debug_image'
+
+
+def check_result_format(result_format: Optional[str]) -> str:
+    """Return the result format `result_format` names ('' or None: DEFAULT_RESULT_FORMAT).
+
+    BadInputError for an unknown name, and for vision_msgs where it is not installed.
+    """
+    if result_format is None or result_format == '':
+        return DEFAULT_RESULT_FORMAT
+    if result_format not in RESULT_FORMATS:
+        raise BadInputError(
+            f"result_format is {result_format!r}",
+            f"use one of: {', '.join(RESULT_FORMATS)}, or '' for vision_msgs where it is "
+            'installed and json where it is not')
+    if result_format == VISION_MSGS_FORMAT and not VISION_MSGS_AVAILABLE:
+        raise BadInputError(
+            'result_format is vision_msgs but vision_msgs is not installed (no module '
+            'vision_msgs.msg)',
+            'install ros-<distro>-vision-msgs (rosdep install --from-paths src brings it), '
+            "or set result_format to json (the same fields as JSON in std_msgs/String) or '' "
+            '(vision_msgs where installed, else json)')
+    return result_format
+
+
+class ResultMessageAdapter:
+    """Turn model results into messages of one result format, chosen once.
+
+    result_format: 'vision_msgs' (Detection2DArray, Classification), 'json' (the same
+    fields in std_msgs/String), or '' / None for DEFAULT_RESULT_FORMAT; anything else, or
+    vision_msgs where it is not installed, is a BadInputError (check_result_format).
     """
 
-    def __init__(self, use_vision_msgs: Optional[bool] = None) -> None:
-        if use_vision_msgs and not VISION_MSGS_AVAILABLE:
-            raise BadInputError(
-                'use_vision_msgs is true but vision_msgs is not installed',
-                "install ros-<distro>-vision-msgs, or set use_vision_msgs to 'auto' or "
-                "'false' to publish the same fields as JSON in std_msgs/String")
-        self.use_vision_msgs = VISION_MSGS_AVAILABLE if use_vision_msgs is None \
-            else bool(use_vision_msgs)
+    def __init__(self, result_format: Optional[str] = None) -> None:
+        self.result_format = check_result_format(result_format)
+
+    @property
+    def use_vision_msgs(self) -> bool:
+        """True when results go out as vision_msgs messages."""
+        return self.result_format == VISION_MSGS_FORMAT
+
+    def describe(self) -> str:
+        """Return the start-up line that says which message types results go out as."""
+        if self.use_vision_msgs:
+            return ('result_format vision_msgs: vision_msgs/msg/Detection2DArray and '
+                    'vision_msgs/msg/Classification')
+        reason = '' if VISION_MSGS_AVAILABLE else ' (vision_msgs is not installed)'
+        return ('result_format json: std_msgs/msg/String holding the vision_msgs fields as '
+                f'JSON{reason}')
 
     def message_type(self, kind: str) -> type:
         """Return the message class published for results of `kind`."""
@@ -184,11 +244,15 @@ class ResultMessageAdapter:
             return String
         return vision_msgs.Detection2DArray if kind == DETECTION else vision_msgs.Classification
 
+    def type_name(self, kind: str) -> str:
+        """Return the ROS type name of `kind`'s results, e.g. 'std_msgs/msg/String'."""
+        message_class = self.message_type(kind)
+        package = message_class.__module__.split('.')[0]
+        return f'{package}/msg/{message_class.__name__}'
+
     def topic_name(self, task: str, kind: str) -> str:
-        """Return the result topic of `task`: /blastnet/<task>/detections[_json] etc."""
-        _check_kind(kind)
-        suffix = _TOPIC_SUFFIXES[kind] + ('' if self.use_vision_msgs else '_json')
-        return f'/blastnet/{task}/{suffix}'
+        """Return the relative result topic of `task` (result_topic(task, kind))."""
+        return result_topic(task, kind)
 
     def to_message(self, result: ModelResult, header: Header):
         """Return `result` (a Detection tuple or a Classification) as a message with `header`."""

@@ -3,7 +3,8 @@
 """The executor's block trace: which block of which job ran on which lane, and when.
 
 The executor (parameter publish_block_trace) publishes the blocks finished since its last
-diagnostics period on /blastnet/block_trace as std_msgs/String JSON, a list of
+diagnostics period on blastnet/block_trace (relative: /blastnet/block_trace, or
+/<namespace>/blastnet/block_trace under a namespace) as std_msgs/String JSON, a list of
 {"task", "job_stamp_ns", "block", "lane", "start_ns", "end_ns"} objects; times are on
 the executor's clock (the node clock), `start_ns` when the lane began running the block.
 Torch-free, so readers (`blastnet evaluate`) parse it without loading the models.
@@ -17,7 +18,7 @@ from typing import Iterable, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
 
-BLOCK_TRACE_TOPIC = '/blastnet/block_trace'
+BLOCK_TRACE_TOPIC = 'blastnet/block_trace'
 _FIELDS = ('task', 'job_stamp_ns', 'block', 'lane', 'start_ns', 'end_ns')
 
 
