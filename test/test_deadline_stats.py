@@ -22,7 +22,7 @@ def test_counts_and_percentiles():
     snap = stats.snapshot('det', (('bad encoding', 2),))
     assert (snap.released, snap.met, snap.missed, snap.dropped) == (102, 90, 10, 1)
     assert snap.in_flight == 1
-    assert snap.miss_rate == pytest.approx(11 / 101)
+    assert snap.miss_rate == pytest.approx(11 / 102)  # (missed + dropped) / released
     assert (snap.latency_p50_ms, snap.latency_p99_ms) == (50.0, 99.0)
     assert snap.bad_inputs == (('bad encoding', 2),)
 

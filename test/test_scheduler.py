@@ -185,10 +185,11 @@ def gpu_scheduler(policy, timer=None, **options):
         {('det', 0, 'gpu0'): 2 * MS, ('det', 0, 'cpu0'): 6 * MS,
          ('det', 1, 'gpu0'): 2 * MS, ('det', 1, 'cpu0'): 6 * MS},
         switch_ns={('det', 0): {'cpu>cuda': MS},
-                   ('det', 1): {'cpu>cuda': MS, 'cuda>cpu': 3 * MS}})
+                   ('det', 1): {'cpu>cuda': MS, 'cuda>cpu': 3 * MS}},
+        lane_devices={'cpu0': 'cpu', 'gpu0': 'cuda:0'})
     extra = {'timer_ns': timer} if timer else {}
     return BlockScheduler([GPU_TASK], ['cpu0', 'gpu0'], policy, estimator, {'det': 2},
-                          lane_devices={'cpu0': 'cpu', 'gpu0': 'cuda:0'}, **extra, **options)
+                          **extra, **options)
 
 
 def det_job(seq, release_ms):

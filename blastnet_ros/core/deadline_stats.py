@@ -9,7 +9,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
-NS_PER_MS = 1_000_000
+from blastnet_ros.core.units import NS_PER_MS
+
 MET = 'met'
 MISSED = 'missed'
 DROPPED = 'dropped'
@@ -42,10 +43,14 @@ class TaskStatsSnapshot:
 
     @property
     def miss_rate(self) -> float:
-        """Return the deadline-miss rate of finished jobs, dropped counted as missed."""
-        if self.finished == 0:
+        """Return the deadline-miss rate: (missed + dropped) / released (0 when none).
+
+        The one definition, the papers': a job still in flight counts as not missed yet;
+        /diagnostics, `blastnet simulate`, `blastnet evaluate` and its report all use it.
+        """
+        if self.released == 0:
             return 0.0
-        return (self.missed + self.dropped) / self.finished
+        return (self.missed + self.dropped) / self.released
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:

@@ -201,6 +201,45 @@ class LatencyEstimator:
         return cached
 
 
+class EstimatorView:
+    """What a policy may ask of a LatencyEstimator: estimates and costs, never a change."""
+
+    __slots__ = ('_estimator',)
+
+    def __init__(self, estimator: LatencyEstimator) -> None:
+        self._estimator = estimator
+
+    def lane_device(self, lane: str) -> str:
+        """Return the device of `lane` ('cpu' when unknown)."""
+        return self._estimator.lane_device(lane)
+
+    def estimate_ns(self, task: str, block_index: int, lane: str) -> Optional[int]:
+        """Return the expected time of the block on the lane, or None when unknown."""
+        return self._estimator.estimate_ns(task, block_index, lane)
+
+    def fastest_ns(self, task: str, block_index: int, lane: str) -> Optional[int]:
+        """Return the fastest time of the block on the lane so far (profiled or measured)."""
+        return self._estimator.fastest_ns(task, block_index, lane)
+
+    def switch_cost_ns(self, task: str, block_index: int, from_lane: Optional[str],
+                       to_lane: str) -> int:
+        """Return the cost of moving block `block_index`'s input between the lanes."""
+        return self._estimator.switch_cost_ns(task, block_index, from_lane, to_lane)
+
+    def best_remaining_ns(self, task: str, first_block: int, num_blocks: int,
+                          lanes: Tuple[str, ...]) -> int:
+        """Return the expected time of the remaining blocks on their fastest lanes."""
+        return self._estimator.best_remaining_ns(task, first_block, num_blocks, lanes)
+
+    def best_remaining_with_switching_ns(self, task: str, first_block: int, num_blocks: int,
+                                         lanes: Tuple[str, ...],
+                                         previous_lane: Optional[str],
+                                         fastest: bool = False) -> int:
+        """Return the least expected time of the remaining blocks, switching included."""
+        return self._estimator.best_remaining_with_switching_ns(
+            task, first_block, num_blocks, lanes, previous_lane, fastest)
+
+
 class _SuffixTable:
     """Per-block values over blocks b.. of a task; rows from `valid_from` on are current.
 
@@ -220,11 +259,14 @@ class _SuffixTable:
 
 def estimator_from_profile(profile: MachineProfile,
                            task_plans: Mapping[str, Tuple[str, BlockPlan]],
-                           alpha: float = 0.2) -> LatencyEstimator:
+                           alpha: float = 0.2,
+                           lane_devices: Optional[Mapping[str, str]] = None
+                           ) -> LatencyEstimator:
     """Return an estimator seeded from `profile` for {task: (model name, block plan)}.
 
     Block latencies are the sums of the unit latencies on each profiled lane, switching
-    costs those at each block's start cut, lane devices those of the profile.
+    costs those at each block's start cut, lane devices `lane_devices` (default: those of
+    the profile).
     """
     lane_names = tuple(lane.name for lane in profile.lanes)
     profiled: Dict[BlockKey, int] = {}
@@ -241,5 +283,6 @@ def estimator_from_profile(profile: MachineProfile,
             profiled[(task, block_index, lane)] = latency_ns
         for block_index, costs in enumerate(block_switch_ns(model, plan)):
             switch[(task, block_index)] = costs
-    return LatencyEstimator(profiled, alpha=alpha, switch_ns=switch,
-                            lane_devices={lane.name: lane.device for lane in profile.lanes})
+    if lane_devices is None:
+        lane_devices = {lane.name: lane.device for lane in profile.lanes}
+    return LatencyEstimator(profiled, alpha=alpha, switch_ns=switch, lane_devices=lane_devices)

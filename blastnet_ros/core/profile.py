@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple, Union
+from typing import Any, Dict, Mapping, Sequence, Tuple, Union
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import LaneSpec
@@ -92,6 +92,32 @@ class MachineProfile:
             if lane.name == name:
                 return lane
         raise KeyError(name)
+
+    def lane_mismatch(self, lanes: Sequence[LaneSpec]) -> str:
+        """Return why the profile does not fit `lanes` ('' when it does).
+
+        The one rule matching lanes to a profile: every lane is in the profile under its
+        name, on the same kind of device ('cpu', 'cuda') with the same thread count.
+        """
+        measured = {lane.name: lane for lane in self.lanes}
+        for lane in lanes:
+            found = measured.get(lane.name)
+            if found is None:
+                return (f"profile of machine '{self.machine}' has no lane '{lane.name}' "
+                        f"(it has {', '.join(sorted(measured)) or 'none'})")
+            if (device_kind(found.device), found.threads) != (device_kind(lane.device),
+                                                              lane.threads):
+                return (f"profile lane '{lane.name}' is {found.device} with {found.threads} "
+                        f'thread(s), the configuration has {lane.device} with '
+                        f'{lane.threads}')
+        return ''
+
+    def check_lanes(self, lanes: Sequence[LaneSpec]) -> None:
+        """Raise BadInputError naming the first lane of `lanes` the profile does not fit."""
+        mismatch = self.lane_mismatch(lanes)
+        if mismatch:
+            raise BadInputError(mismatch, 'use a profile measured on these lanes (`blastnet '
+                                'profile --lanes ...`), or make the lanes agree with it')
 
     def model(self, name: str) -> ModelProfile:
         """Return the profile of model `name`, or say how to get one."""

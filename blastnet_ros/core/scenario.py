@@ -21,9 +21,13 @@ The file format (config/scenarios/*.yaml) is the task-set format of config/tasks
         exec_variation: 0.1   # each job takes 0.9 .. 1.1 x its profiled time
         offset_ms: 0          # first release (stamp) of the task
 
-Release jitter delays a job's arrival at the scheduler; its deadline stays relative to its
-stamp (the nominal release), as in classic real-time analysis. Execution-time variation
-is one factor per job, drawn uniformly from [1 - v, 1 + v] and applied to all its blocks.
+Task i releases job k with stamp `offset + k * period` while the stamp is before the
+duration (task_releases). Release jitter delays a job's arrival at the scheduler; its
+deadline stays relative to its stamp (the nominal release), as in classic real-time
+analysis. Execution-time variation is one factor per job, drawn uniformly from
+[1 - v, 1 + v] and applied to all its blocks.
+Random numbers come from one stream per task and purpose, seeded from (seed, task), so
+every policy (and the live engine fed the same releases) sees the same jobs.
 Every problem is a BadInputError naming the field and the fix.
 """
 
@@ -31,15 +35,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Any, Iterable, Mapping, Tuple
+import random
+from typing import Any, Iterable, Iterator, Mapping, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.task_set import _TASK_FIELDS as TASK_FIELDS
 from blastnet_ros.core.task_set import parse_task_set, TaskSet
 
-NS_PER_MS = 1_000_000
-NS_PER_S = 1_000_000_000
 _TOP_FIELDS = ('lanes', 'tasks', 'duration_s', 'seed', 'drop_late', 'queue_limit')
 _TIMING_FIELDS = ('jitter_ms', 'exec_variation', 'offset_ms')
 
@@ -97,6 +101,34 @@ class Scenario:
             if timing.task == task:
                 return timing
         return TaskTiming(task)
+
+
+@dataclass(frozen=True)
+class ScheduledRelease:
+    """One job of a scenario: its stamp, when it reaches the scheduler, its size factor."""
+
+    task: str
+    seq: int
+    release_ns: int
+    arrival_ns: int
+    exec_factor: float
+
+
+def task_releases(scenario: Scenario, task: TaskSpec) -> Iterator[ScheduledRelease]:
+    """Yield the releases of `task` in `scenario`, in order (seeded, the same every time)."""
+    timing = scenario.timing(task.name)
+    jitter_random = random.Random(f'{scenario.seed}/{task.name}/jitter')
+    exec_random = random.Random(f'{scenario.seed}/{task.name}/exec')
+    jitter, variation = timing.jitter_ns, timing.exec_variation
+    seq = 0
+    while True:
+        release_ns = timing.offset_ns + seq * task.period_ns
+        if release_ns >= scenario.duration_ns:
+            return
+        arrival_ns = release_ns + (int(jitter_random.random() * (jitter + 1)) if jitter else 0)
+        factor = (1.0 + variation * (2.0 * exec_random.random() - 1.0) if variation else 1.0)
+        yield ScheduledRelease(task.name, seq, release_ns, arrival_ns, factor)
+        seq += 1
 
 
 def parse_scenario(document: Any, known_models: Iterable[str],

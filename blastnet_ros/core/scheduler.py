@@ -3,42 +3,35 @@
 """The block scheduler: owns the ready queue and the lanes' state, asks a policy what to run.
 
 It is driven by two events, a job released and a block finished, each stamped with
-`now_ns` by the caller: the live engine passes the node clock, the simulator passes
-virtual time. It never reads a clock to schedule and never runs anything; it returns
-decisions (Dispatch, Drop, Complete) for the caller to carry out. A policy sees an
-immutable SchedulingView and returns the dispatches it wants; the scheduler checks them.
+`now_ns` by its caller (core.event_loop.SchedulingLoop, on the node clock live and on
+virtual time in the simulator). It never reads a clock to schedule and never runs
+anything; it returns decisions (Dispatch, Drop, Complete) for the caller to carry out.
 
-Jobs are cut into `blocks_per_task[task]` blocks that run in order; a block runs to
-completion on one lane, and the next decision is taken at the block boundary.
-
-Additions of issue 3 (all optional; earlier callers work unchanged):
-- BlockScheduler keyword arguments: `lane_devices` ({lane: 'cpu' | 'cuda:N'}, handed to
-  the estimator, which prices switches between device kinds; default: what the estimator
-  knows, unknown lanes are CPU lanes), `timer_ns` (a nanosecond counter used only to time
-  policy.decide(); default time.perf_counter_ns) and `start_ns` (start of the lane
-  statistics window; default the first event's time).
+- Jobs are cut into `blocks_per_task[task]` blocks that run in order; a block runs to
+  completion on one lane, and the next decision is taken at the block boundary.
+- A policy sees an immutable SchedulingView (time, ready blocks, free lanes, each lane's
+  expected free time and device, the tasks, a read-only view of the latency estimator)
+  and returns the dispatches it wants; the scheduler checks each one. Its `granularity`
+  names the block plan it is meant for (core.block_plan MODEL, UNIT or DUO_BLOCK); the
+  scheduler runs whatever `blocks_per_task` says.
 - `exec_ns` given to finish_block is the lane's time for the block, moving its input
   included; the estimator learns it less the estimated switching cost of that block.
-- SchedulingView fields: `lane_free_at_ns` (each lane's expected free time: now for a free
-  lane, else the running block's start + its switching cost + its estimate, never before
-  now), `lane_devices`, `tasks` (name -> TaskSpec, for periods and priorities) and
-  `lanes` (all lanes, in order).
-- The hopeless-job test (drop_hopeless) uses the job's best finish: now + the least time
-  of its remaining blocks over every choice of lanes, switching costs included, each block
-  at the fastest time seen for it (profiled or measured;
-  LatencyEstimator.best_remaining_with_switching_ns(..., fastest=True)). The fastest time
-  seen, not the EWMA: a task whose estimate drifted past its deadline would otherwise have
-  every job dropped at release, never run again, and never be re-measured.
-- Statistics: lane_stats(now_ns) -> {lane: LaneStatsSnapshot} (busy, idle, switching ns,
-  blocks run) and decision_stats() -> DecisionStatsSnapshot (count, total, median, p99 ns
-  of policy.decide() calls), see core/lane_stats.py.
-- Policy gains `granularity`: the block plan it is meant for (core/block_plan MODEL, UNIT
-  or DUO_BLOCK); the scheduler itself runs whatever blocks_per_task says.
+  The estimator knows each lane's device (it prices switches between device kinds).
+- A job is hopeless (dropped when `drop_hopeless`) when now + the least time of its
+  remaining blocks over every choice of lanes, switching included, each block at the
+  fastest time seen for it, passes its deadline. The fastest time seen, not the EWMA: a
+  task whose estimate drifted past its deadline would otherwise be dropped at every
+  release, never run again and never be re-measured.
+- At most `queue_limit` jobs of a task wait for their first block; a new release pushes
+  the oldest out.
+- Statistics: lane_stats(now_ns) (busy, idle, switching ns, blocks run; the window starts
+  at `start_ns`, default the first event) and decision_stats() (count, total, median and
+  p99 ns of policy.decide(), timed by `timer_ns`), see core/lane_stats.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import time
 from types import MappingProxyType
 from typing import (Callable, Dict, List, Mapping, NamedTuple, Optional, Protocol, Sequence,
@@ -46,14 +39,8 @@ from typing import (Callable, Dict, List, Mapping, NamedTuple, Optional, Protoco
 
 from blastnet_ros.core.lane_stats import (DecisionStats, DecisionStatsSnapshot, LaneStats,
                                           LaneStatsSnapshot)
-from blastnet_ros.core.latency_estimator import LatencyEstimator
+from blastnet_ros.core.latency_estimator import EstimatorView, LatencyEstimator
 from blastnet_ros.core.task import Job, TaskSpec
-
-_EMPTY: Mapping = MappingProxyType({})
-
-
-def _empty_mapping() -> Mapping:
-    return _EMPTY
 
 
 @dataclass(frozen=True)
@@ -78,11 +65,11 @@ class SchedulingView:
     now_ns: int
     ready: Tuple[ReadyBlock, ...]
     free_lanes: Tuple[str, ...]
-    estimator: LatencyEstimator
-    lane_free_at_ns: Mapping[str, int] = field(default_factory=_empty_mapping)
-    lane_devices: Mapping[str, str] = field(default_factory=_empty_mapping)
-    tasks: Mapping[str, TaskSpec] = field(default_factory=_empty_mapping)
-    lanes: Tuple[str, ...] = ()
+    estimator: EstimatorView
+    lane_free_at_ns: Mapping[str, int]
+    lane_devices: Mapping[str, str]
+    tasks: Mapping[str, TaskSpec]
+    lanes: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -137,7 +124,6 @@ class BlockScheduler:
     def __init__(self, tasks: Sequence[TaskSpec], lanes: Sequence[str], policy: Policy,
                  estimator: LatencyEstimator, blocks_per_task: Mapping[str, int],
                  drop_hopeless: bool = True, queue_limit: int = 4, *,
-                 lane_devices: Optional[Mapping[str, str]] = None,
                  timer_ns: Callable[[], int] = time.perf_counter_ns,
                  start_ns: Optional[int] = None) -> None:
         if queue_limit < 1:
@@ -146,8 +132,7 @@ class BlockScheduler:
         self._lanes = tuple(lanes)
         self.policy = policy
         self.estimator = estimator
-        if lane_devices is not None:
-            estimator.set_lane_devices(lane_devices)
+        self._estimator_view = EstimatorView(estimator)
         self._blocks = {task.name: int(blocks_per_task.get(task.name, 1)) for task in tasks}
         self._allowed = {}
         for task in tasks:
@@ -244,7 +229,7 @@ class BlockScheduler:
             return decisions
         view = SchedulingView(
             now_ns=now_ns, ready=tuple(self._ready.values()), free_lanes=free,
-            estimator=self.estimator, lane_free_at_ns=self._lane_free_at(now_ns),
+            estimator=self._estimator_view, lane_free_at_ns=self._lane_free_at(now_ns),
             lane_devices=self._lane_devices_view, tasks=self._tasks_view, lanes=self._lanes)
         started_ns = self._timer_ns()
         chosen = self.policy.decide(view)

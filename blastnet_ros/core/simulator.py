@@ -2,53 +2,50 @@
 # SPDX-License-Identifier: Apache-2.0
 """Discrete-event simulation of the block scheduler on virtual time.
 
-The simulator drives the same BlockScheduler and policies as the live engine, with time
-taken from an event heap instead of a clock and block execution times taken from a
-profile instead of running the blocks:
+The simulator runs the one event loop (core.event_loop.SchedulingLoop, the same loop,
+scheduler and policies as the live engine) with time taken from an event heap instead of
+a clock, and a VirtualBlockExecutor instead of processor lanes:
 
-- Task i releases job k with stamp `offset + k * period` while the stamp is before the
-  scenario's duration; the job reaches the scheduler `jitter` later (seeded, uniform in
-  [0, jitter_ns]); its deadline is relative to the stamp. After the last release the run
-  goes on until every job has ended, so each one counts as met, missed or dropped.
+- Jobs come from core.scenario.task_releases: task i releases job k with stamp
+  `offset + k * period` while the stamp is before the scenario's duration; the job
+  reaches the loop `jitter` later; its deadline is relative to the stamp. After the last
+  release the run goes on until every job has ended, so each one counts as met, missed
+  or dropped.
 - A block's execution time on a lane is its profiled latency there (the sum of its units'
-  medians, core/block_plan.block_latencies_ns) times the job's variation factor (seeded,
-  uniform in [1 - v, 1 + v], one per job). When the block runs on another kind of device
-  than the job's previous block (the model input counts as on the CPU), the profile's
-  switching cost at the block's first cut is added (the scheduler is told the sum, as the
-  live engine measures it, and takes its own switching estimate off).
+  medians, core/block_plan.block_latencies_ns) times the job's variation factor. When the
+  block runs on another kind of device than the job's previous block (the model input
+  counts as on the CPU), the profile's switching cost at the block's first cut is added
+  (the loop is told the sum, as the live engine measures it).
 - Events are keyed (time_ns, kind, index): at one instant releases come before block
   ends (a job released as a lane frees competes for it), releases in task order, block
-  ends in lane order. Random numbers come from one stream per task and purpose, seeded
-  from (seed, task), so every policy sees the same releases and the same job sizes.
+  ends in lane order.
 
 Plans: a policy's `granularity` (MODEL when it has none) picks each task's plan through
 core/partitioner.plan_for, for the lanes the task may use; `plans` overrides it per task
-name (or per model name).
+name (or per model name). Lanes must fit the profile (MachineProfile.check_lanes).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 import heapq
-import random
 import time
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from blastnet_ros.core.block_plan import block_latencies_ns, block_switch_ns, BlockPlan, MODEL
-from blastnet_ros.core.deadline_stats import (
-    DeadlineStats, DROPPED, MET, MISSED, percentile, TaskStatsSnapshot)
+from blastnet_ros.core.deadline_stats import DeadlineStats, percentile, TaskStatsSnapshot
+from blastnet_ros.core.event_loop import BlockStart, JobEnd, SchedulingLoop
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.latency_estimator import estimator_from_profile
 from blastnet_ros.core.partitioner import plan_for
 from blastnet_ros.core.policies import make_policy
-from blastnet_ros.core.profile import device_kind, MachineProfile, switch_key
-from blastnet_ros.core.scenario import Scenario
-from blastnet_ros.core.scheduler import BlockScheduler, Complete, Dispatch, Drop, Policy
-from blastnet_ros.core.task import Job, LaneSpec
+from blastnet_ros.core.profile import MachineProfile, ModelProfile, switch_key
+from blastnet_ros.core.scenario import Scenario, ScheduledRelease, task_releases
+from blastnet_ros.core.scheduler import Policy
+from blastnet_ros.core.task import LaneSpec
 
 RELEASE = 0     # event kinds, in the order they are handled at one instant
 BLOCK_END = 1
-INPUT_DEVICE = 'cpu'  # where a job's input is when its first block starts
 
 
 @dataclass(frozen=True)
@@ -140,8 +137,8 @@ class SimulationResult:
 
 
 def release_miss_rate(stats: TaskStatsSnapshot) -> float:
-    """Return a task's (missed + dropped) / released, the papers' deadline-miss rate."""
-    return (stats.missed + stats.dropped) / stats.released if stats.released else 0.0
+    """Return a task's (missed + dropped) / released (TaskStatsSnapshot.miss_rate)."""
+    return stats.miss_rate
 
 
 def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str, Policy],
@@ -157,48 +154,38 @@ def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str
     """
     policy = make_policy(policy_name) if isinstance(policy_name, str) else policy_name
     granularity = getattr(policy, 'granularity', MODEL)
-    lanes = _checked_lanes(scenario, profile)
-    lane_names = tuple(lane.name for lane in lanes)
-    task_plans = {task.name: _plan(task.name, task.model, granularity, profile,
-                                   [lane for lane in lanes if lane.name in task.lanes], plans)
-                  for task in scenario.tasks}
-    scheduler = _make_scheduler(scenario, profile, lanes, policy, task_plans)
-    run = _Run(scenario, profile, lanes, task_plans, scheduler, trace)
+    profile.check_lanes(scenario.lanes)
+    lanes = scenario.lanes
+    task_plans = plan_tasks(scenario, profile, policy, plans)
+    run = _Run(scenario, profile, policy, task_plans, trace)
     started_ns = time.perf_counter_ns()
     run.run()
     wall_ns = time.perf_counter_ns() - started_ns
     horizon_ns = max(scenario.duration_ns, run.last_event_ns)
+    lane_stats = run.loop.lane_stats(horizon_ns)
     return SimulationResult(
         policy=policy.name, granularity=granularity, seed=scenario.seed,
         duration_ns=scenario.duration_ns, horizon_ns=horizon_ns,
-        tasks=tuple(run.stats.snapshot(task.name) for task in scenario.tasks),
-        lanes=tuple(LaneUsage(lane=name, busy_ns=run.busy_ns[index],
-                              switching_ns=run.switching_ns[index], blocks=run.blocks[index],
-                              utilisation=run.busy_ns[index] / horizon_ns)
-                    for index, name in enumerate(lane_names)),
+        tasks=tuple(run.loop.stats.snapshot(task.name) for task in scenario.tasks),
+        lanes=tuple(LaneUsage(lane=lane.name, busy_ns=stats.busy_ns,
+                              switching_ns=stats.switching_ns, blocks=stats.blocks_run,
+                              utilisation=stats.busy_ns / horizon_ns)
+                    for lane, stats in zip(lanes, lane_stats.values())),
         plans=tuple(sorted(task_plans.items())), events=run.events,
-        blocks_run=sum(run.blocks), timeline=tuple(run.timeline), jobs=tuple(run.jobs),
-        scheduler_calls=_summary(run.call_ns), policy_decisions=_decisions(scheduler),
+        blocks_run=sum(stats.blocks_run for stats in lane_stats.values()),
+        timeline=tuple(run.executor.timeline), jobs=tuple(run.jobs),
+        scheduler_calls=_summary(run.call_ns), policy_decisions=_decisions(run.loop),
         wall_ns=wall_ns)
 
 
-def _checked_lanes(scenario: Scenario, profile: MachineProfile) -> Tuple[LaneSpec, ...]:
-    profiled = {lane.name: lane for lane in profile.lanes}
-    for lane in scenario.lanes:
-        measured = profiled.get(lane.name)
-        if measured is None:
-            raise BadInputError(
-                f"profile of machine '{profile.machine}' has no lane '{lane.name}' "
-                f"(it has {', '.join(sorted(profiled)) or 'none'})",
-                "use a profile measured on the scenario's lanes, or name the profile's lanes "
-                'in the scenario')
-        if (device_kind(measured.device), measured.threads) != (device_kind(lane.device),
-                                                                lane.threads):
-            raise BadInputError(
-                f"profile lane '{lane.name}' is {measured.device} with {measured.threads} "
-                f'thread(s), the scenario has {lane.device} with {lane.threads}',
-                'make the lanes agree, or profile the lanes the scenario uses')
-    return scenario.lanes
+def plan_tasks(scenario: Scenario, profile: MachineProfile, policy: Policy,
+               plans: Optional[Mapping[str, BlockPlan]] = None) -> Dict[str, BlockPlan]:
+    """Return {task: block plan}: from `plans` (by task or model name), else the policy's."""
+    granularity = getattr(policy, 'granularity', MODEL)
+    return {task.name: _plan(task.name, task.model, granularity, profile,
+                             [lane for lane in scenario.lanes if lane.name in task.lanes],
+                             plans)
+            for task in scenario.tasks}
 
 
 def _plan(task: str, model: str, granularity: str, profile: MachineProfile,
@@ -215,18 +202,8 @@ def _plan(task: str, model: str, granularity: str, profile: MachineProfile,
     return plan_for(granularity, model_profile, lanes)
 
 
-def _make_scheduler(scenario: Scenario, profile: MachineProfile, lanes: Sequence[LaneSpec],
-                    policy: Policy, task_plans: Mapping[str, BlockPlan]) -> BlockScheduler:
-    estimator = estimator_from_profile(
-        profile, {task.name: (task.model, task_plans[task.name]) for task in scenario.tasks})
-    return BlockScheduler(scenario.tasks, [lane.name for lane in lanes], policy, estimator,
-                          {name: plan.num_blocks for name, plan in task_plans.items()},
-                          drop_hopeless=scenario.drop_late, queue_limit=scenario.queue_limit,
-                          lane_devices={lane.name: lane.device for lane in lanes}, start_ns=0)
-
-
-def _decisions(scheduler: BlockScheduler) -> Optional[TimingSummary]:
-    stats = scheduler.decision_stats()
+def _decisions(loop: SchedulingLoop) -> Optional[TimingSummary]:
+    stats = loop.decision_stats()
     if not stats.count:
         return None
     return TimingSummary(count=stats.count, median_ns=stats.median_ns, p99_ns=stats.p99_ns,
@@ -241,138 +218,141 @@ def _summary(samples: List[int]) -> Optional[TimingSummary]:
                          p99_ns=int(percentile(ordered, 0.99)), total_ns=sum(ordered))
 
 
-class _Run:
-    """The state of one simulation: event heap, random streams, lanes and statistics."""
+@dataclass(frozen=True)
+class _BlockDuration:
+    """A block started on virtual time: when, how long it switches and executes."""
 
-    def __init__(self, scenario: Scenario, profile: MachineProfile, lanes: Sequence[LaneSpec],
-                 task_plans: Mapping[str, BlockPlan], scheduler: BlockScheduler,
-                 trace: bool) -> None:
-        self.scenario = scenario
-        self.scheduler = scheduler
-        self.trace = trace
-        self.lane_names = tuple(lane.name for lane in lanes)
-        self.lane_index = {name: index for index, name in enumerate(self.lane_names)}
-        self.lane_kinds = tuple(device_kind(lane.device) for lane in lanes)
-        lane_count = len(self.lane_names)
-        self.busy_ns = [0] * lane_count
-        self.switching_ns = [0] * lane_count
-        self.blocks = [0] * lane_count
-        self.running: List[Optional[tuple]] = [None] * lane_count
-        self.stats = DeadlineStats([task.name for task in scenario.tasks],
-                                   latency_window=1 << 62)
-        self.tasks = scenario.tasks
-        self.task_index = {task.name: index for index, task in enumerate(self.tasks)}
-        # per task: per block, (latency per lane index, switching cost per lane kind pair)
-        self.exec_ns: List[List[Tuple[int, ...]]] = []
-        self.switch_ns: List[List[Mapping[str, int]]] = []
-        for task in self.tasks:
-            model = profile.model(task.model)
+    start: BlockStart
+    switch_ns: int
+    exec_ns: int
+
+    @property
+    def end_ns(self) -> int:
+        """Return when the block ends on virtual time."""
+        return self.start.start_ns + self.switch_ns + self.exec_ns
+
+
+class VirtualBlockExecutor:
+    """Run blocks on virtual time: each takes its profiled duration, switching included.
+
+    A job's value is its execution-time factor (ScheduledRelease.exec_factor): block b of
+    task t on lane l takes profile latency(t, b, l) x factor, plus the profile's switching
+    cost at the block's first cut when it runs on another kind of device than its input.
+    `on_start(lane index, end_ns)` queues the block's end on the caller's event heap.
+    """
+
+    def __init__(self, profile: MachineProfile, tasks, task_plans: Mapping[str, BlockPlan],
+                 lanes: Sequence[LaneSpec], trace: bool) -> None:
+        self._lane_index = {lane.name: index for index, lane in enumerate(lanes)}
+        lane_names = tuple(lane.name for lane in lanes)
+        self._exec_ns: Dict[Tuple[str, int, str], int] = {}
+        self._switch_ns: Dict[Tuple[str, int], Mapping[str, int]] = {}
+        for task in tasks:
+            model: ModelProfile = profile.model(task.model)
             plan = task_plans[task.name]
-            latency = block_latencies_ns(model, plan, self.lane_names)
-            self.exec_ns.append([tuple(latency[(block, lane)] for lane in self.lane_names)
-                                 for block in range(plan.num_blocks)])
-            self.switch_ns.append(list(block_switch_ns(model, plan)))
-        timings = [scenario.timing(task.name) for task in self.tasks]
-        self.offset_ns = [timing.offset_ns for timing in timings]
-        self.jitter_ns = [timing.jitter_ns for timing in timings]
-        self.variation = [timing.exec_variation for timing in timings]
-        self.jitter_random = [random.Random(f'{scenario.seed}/{task.name}/jitter')
-                              for task in self.tasks]
-        self.exec_random = [random.Random(f'{scenario.seed}/{task.name}/exec')
-                            for task in self.tasks]
-        self.next_seq = [0] * len(self.tasks)
-        self.pending: List[Optional[Job]] = [None] * len(self.tasks)
-        # job key -> [variation factor, device kind of its last block, arrival_ns]
-        self.jobs_in_flight: Dict[Tuple[str, int], list] = {}
+            for (block, lane), latency_ns in block_latencies_ns(model, plan,
+                                                                lane_names).items():
+                self._exec_ns[(task.name, block, lane)] = latency_ns
+            for block, costs in enumerate(block_switch_ns(model, plan)):
+                self._switch_ns[(task.name, block)] = costs
+        self.running: List[Optional[_BlockDuration]] = [None] * len(lanes)
+        self.queued_ends: List[Tuple[int, int]] = []   # (end_ns, lane index) to queue
+        self._trace = trace
+        self.timeline: List[BlockRun] = []
+
+    def start_block(self, start: BlockStart) -> None:
+        """Begin `start` now (start.start_ns) and queue its end."""
+        job, block = start.job, start.block_index
+        exec_ns = self._exec_ns[(job.task, block, start.lane)]
+        if start.value != 1.0:
+            exec_ns = round(exec_ns * start.value)
+        switch_ns = 0
+        if start.input_kind != start.lane_kind:
+            switch_ns = int(self._switch_ns[(job.task, block)].get(
+                switch_key(start.input_kind, start.lane_kind), 0))
+        duration = _BlockDuration(start, switch_ns, exec_ns)
+        lane = self._lane_index[start.lane]
+        self.running[lane] = duration
+        self.queued_ends.append((duration.end_ns, lane))
+
+    def end_block(self, lane: int) -> _BlockDuration:
+        """Return the block that ends now on lane `lane` (recorded when tracing)."""
+        duration = self.running[lane]
+        self.running[lane] = None
+        if self._trace:
+            start = duration.start
+            self.timeline.append(BlockRun(start.job.task, start.job.seq, start.block_index,
+                                          start.lane, start.start_ns, duration.switch_ns,
+                                          duration.end_ns))
+        return duration
+
+
+class _Run:
+    """One simulation: the event heap, the releases, the loop and the virtual executor."""
+
+    def __init__(self, scenario: Scenario, profile: MachineProfile, policy: Policy,
+                 task_plans: Mapping[str, BlockPlan], trace: bool) -> None:
+        self.tasks = scenario.tasks
+        self.lanes = scenario.lanes
+        self.trace = trace
+        self.executor = VirtualBlockExecutor(profile, self.tasks, task_plans, self.lanes,
+                                             trace)
+        estimator = estimator_from_profile(
+            profile, {task.name: (task.model, task_plans[task.name]) for task in self.tasks},
+            lane_devices={lane.name: lane.device for lane in self.lanes})
+        self.loop = SchedulingLoop(
+            self.tasks, self.lanes, policy, estimator,
+            {name: plan.num_blocks for name, plan in task_plans.items()}, self.executor,
+            DeadlineStats([task.name for task in self.tasks], latency_window=1 << 62),
+            drop_hopeless=scenario.drop_late, queue_limit=scenario.queue_limit, start_ns=0)
+        self.releases: List[Iterator[ScheduledRelease]] = [
+            task_releases(scenario, task) for task in self.tasks]
+        self.pending: List[Optional[ScheduledRelease]] = [None] * len(self.tasks)
         self.heap: List[Tuple[int, int, int]] = []
         self.events = 0
         self.last_event_ns = 0
         self.call_ns: List[int] = []
-        self.timeline: List[BlockRun] = []
         self.jobs: List[JobRecord] = []
 
     def run(self) -> None:
         for index in range(len(self.tasks)):
             self._queue_release(index)
-        heap, pop = self.heap, heapq.heappop
+        heap, pop, push = self.heap, heapq.heappop, heapq.heappush
         clock = time.perf_counter_ns
-        scheduler, call_ns, carry_out = self.scheduler, self.call_ns, self._carry_out
+        loop, executor, call_ns = self.loop, self.executor, self.call_ns
+        queued_ends = executor.queued_ends
         now_ns = 0
         while heap:
             now_ns, kind, index = pop(heap)
             if kind == RELEASE:
-                job = self.pending[index]
-                self.pending[index] = None
+                release = self.pending[index]
                 self._queue_release(index)
-                self.stats.record_release(job.task)
                 started_ns = clock()
-                decisions = scheduler.release(job, now_ns)
+                _, ended = loop.release(release.task, release.release_ns, now_ns,
+                                        payload=release.exec_factor)
             else:
-                job, block_index, start_ns, exec_ns, switch_ns = self.running[index]
-                self.running[index] = None
-                if self.trace:
-                    self.timeline.append(BlockRun(job.task, job.seq, block_index,
-                                                  self.lane_names[index], start_ns,
-                                                  switch_ns, now_ns))
+                duration = executor.end_block(index)
                 started_ns = clock()
-                decisions = scheduler.finish_block(self.lane_names[index], now_ns,
-                                                   switch_ns + exec_ns)
+                ended = loop.block_finished(duration.start.lane, now_ns,
+                                            duration.switch_ns + duration.exec_ns,
+                                            output=duration.start.value)
             call_ns.append(clock() - started_ns)
-            for decision in decisions:
-                carry_out(decision, now_ns)
+            for end_ns, lane in queued_ends:
+                push(heap, (end_ns, BLOCK_END, lane))
+            queued_ends.clear()
+            if self.trace:
+                self.jobs.extend(_job_record(end) for end in ended)
         self.events = len(call_ns)
         self.last_event_ns = now_ns
 
     def _queue_release(self, index: int) -> None:
-        """Draw task `index`'s next job; queue its arrival if its stamp is in the run."""
-        task = self.tasks[index]
-        seq = self.next_seq[index]
-        release_ns = self.offset_ns[index] + seq * task.period_ns
-        if release_ns >= self.scenario.duration_ns:
-            return
-        self.next_seq[index] = seq + 1
-        jitter = self.jitter_ns[index]
-        arrival_ns = release_ns + (int(self.jitter_random[index].random() * (jitter + 1))
-                                   if jitter else 0)
-        variation = self.variation[index]
-        factor = (1.0 + variation * (2.0 * self.exec_random[index].random() - 1.0)
-                  if variation else 1.0)
-        job = Job(task=task.name, seq=seq, release_ns=release_ns,
-                  deadline_ns=release_ns + task.deadline_ns, priority=task.priority)
-        self.pending[index] = job
-        self.jobs_in_flight[(task.name, seq)] = [factor, INPUT_DEVICE, arrival_ns]
-        heapq.heappush(self.heap, (arrival_ns, RELEASE, index))
+        """Take task `index`'s next release, if any, and queue its arrival."""
+        release = next(self.releases[index], None)
+        self.pending[index] = release
+        if release is not None:
+            heapq.heappush(self.heap, (release.arrival_ns, RELEASE, index))
 
-    def _carry_out(self, decision, now_ns: int) -> None:
-        job = decision.job
-        if isinstance(decision, Dispatch):
-            lane = self.lane_index[decision.lane]
-            task = self.task_index[job.task]
-            state = self.jobs_in_flight[(job.task, job.seq)]
-            block = decision.block_index
-            exec_ns = self.exec_ns[task][block][lane]
-            if state[0] != 1.0:
-                exec_ns = round(exec_ns * state[0])
-            kind = self.lane_kinds[lane]
-            switch_ns = 0
-            if kind != state[1]:
-                switch_ns = int(self.switch_ns[task][block].get(switch_key(state[1], kind), 0))
-                state[1] = kind
-            self.running[lane] = (job, block, now_ns, exec_ns, switch_ns)
-            self.busy_ns[lane] += switch_ns + exec_ns
-            self.switching_ns[lane] += switch_ns
-            self.blocks[lane] += 1
-            heapq.heappush(self.heap, (now_ns + switch_ns + exec_ns, BLOCK_END, lane))
-        elif isinstance(decision, Complete):
-            state = self.jobs_in_flight.pop((job.task, job.seq))
-            outcome = MET if decision.met else MISSED
-            self.stats.record_outcome(job.task, outcome, decision.finish_ns - job.release_ns)
-            if self.trace:
-                self.jobs.append(JobRecord(job.task, job.seq, job.release_ns, state[2],
-                                           outcome, decision.finish_ns))
-        elif isinstance(decision, Drop):
-            state = self.jobs_in_flight.pop((job.task, job.seq))
-            self.stats.record_outcome(job.task, DROPPED)
-            if self.trace:
-                self.jobs.append(JobRecord(job.task, job.seq, job.release_ns, state[2],
-                                           DROPPED, now_ns))
+
+def _job_record(end: JobEnd) -> JobRecord:
+    return JobRecord(end.job.task, end.job.seq, end.job.release_ns, end.arrival_ns,
+                     end.outcome, end.end_ns)

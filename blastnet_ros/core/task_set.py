@@ -38,8 +38,8 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import CAMERA, LaneSpec, SOURCES, TaskSpec
+from blastnet_ros.core.units import NS_PER_MS
 
-NS_PER_MS = 1_000_000
 _NAME = re.compile(r'^[a-z][a-z0-9_]*$')
 _TASK_FIELDS = {'name', 'model', 'source', 'input_topic', 'period_ms', 'deadline_ms',
                 'priority', 'miss_rate_bound', 'lanes', 'weights'}
