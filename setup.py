@@ -47,7 +47,7 @@ setup(
             'camera_input = blastnet_ros.ros.camera_input_node:main',
             'audio_input = blastnet_ros.ros.audio_input_node:main',
             'executor = blastnet_ros.ros.executor_node:main',
-            'blastnet = blastnet_ros.tools.cli:main',
+            'blastnet = blastnet_ros.tools.cli.main:main',
         ],
     },
 )

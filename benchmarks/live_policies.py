@@ -20,7 +20,7 @@ import platform
 import sys
 
 from blastnet_ros.core.policies import POLICY_FACTORIES
-from blastnet_ros.tools.demo import DemoOptions, run_demo
+from blastnet_ros.tools.cli.demo import DemoOptions, run_demo
 
 HERE = Path(__file__).resolve().parent
 

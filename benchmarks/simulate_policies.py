@@ -25,9 +25,10 @@ from typing import List, Optional, Sequence
 
 from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.profile import load_profile
-from blastnet_ros.core.scenario import NS_PER_S
 from blastnet_ros.core.simulator import release_miss_rate, simulate, SimulationResult
-from blastnet_ros.runtime.simulation_files import find_shipped_profile, load_scenario
+from blastnet_ros.core.units import NS_PER_S
+from blastnet_ros.runtime.config_files import find_shipped_profile
+from blastnet_ros.runtime.simulation_files import load_scenario
 
 SMOKE_DURATION_S = 0.2
 

@@ -1,11 +1,11 @@
 # Copyright 2026 The blastnet_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Tests of core.accuracy: IoU, VOC mAP and top-1, against hand-worked values."""
+"""Tests of models.accuracy: IoU, VOC mAP and top-1, against hand-worked values."""
 
 import pytest
 
-from blastnet_ros.core.accuracy import (average_precision, box_iou, detection_map,
-                                        LabelledBox, top1_accuracy)
+from blastnet_ros.models.accuracy import (average_precision, box_iou, detection_map,
+                                          LabelledBox, top1_accuracy)
 
 
 def box(label, x0, y0, x1, y1, score=1.0):

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from blastnet_ros.core.cascade import CropWindow, square_crop, StampBuffer
+from blastnet_ros.models.cascade import CropWindow, square_crop, StampBuffer
 
 MS = 1_000_000
 

@@ -7,14 +7,15 @@ Every import statement counts, at module level or inside a function:
 - models imports core, numpy, scipy, torch and cv2;
 - models and runtime never import rclpy or a ROS message package;
 - the torch-free modules, and everything the input nodes import, never import torch, so
-  camera_input and audio_input start fast and small.
+  camera_input and audio_input start fast and small;
+- no module imports itself back through others: the package's import graph has no circle.
 """
 
 import ast
 from pathlib import Path
 import subprocess
 import sys
-from typing import Dict, Iterator, Set, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import pytest
 
@@ -32,6 +33,7 @@ TORCH_FREE_MODULES = (
     'blastnet_ros.models.results',
     'blastnet_ros.models.preprocessing',
     'blastnet_ros.models.audio_features',
+    'blastnet_ros.models.cascade',
 )
 INPUT_NODE_MODULES = (
     'blastnet_ros.ros.camera_input_node',
@@ -179,3 +181,43 @@ def test_import_parser_resolves_relative_and_from_imports(tmp_path):
     names = [name for name, _ in imported_names('blastnet_ros.models.probe', source)]
     assert names == ['blastnet_ros.models.specs', 'blastnet_ros.core.input_errors',
                      'blastnet_ros.models.results', 'torch.nn', 'rclpy']
+
+
+def import_graph() -> Dict[str, Set[str]]:
+    """Return {module: the package modules its import statements name} for every module."""
+    return {module: {name for name, _ in imported_names(module, path)
+                     if name in MODULES and name != module}
+            for module, path in MODULES.items()}
+
+
+def find_cycle(graph: Mapping[str, Sequence[str]]) -> Optional[List[str]]:
+    """Return one import circle of `graph` as [a, b, ..., a], or None when there is none."""
+    done: Set[str] = set()  # modules from which no circle can be reached
+    for start in sorted(graph):
+        if start in done:
+            continue
+        path = [start]  # the imports followed from `start`, depth first
+        todo = [iter(sorted(graph[start]))]
+        while todo:
+            following = next(todo[-1], None)
+            if following is None:
+                done.add(path.pop())
+                todo.pop()
+            elif following in path:
+                return path[path.index(following):] + [following]
+            elif following not in done:
+                path.append(following)
+                todo.append(iter(sorted(graph.get(following, ()))))
+    return None
+
+
+def test_the_package_has_no_import_circle():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, f'import circle: {" -> ".join(cycle)}'
+
+
+def test_the_cycle_finder_names_the_circle():
+    graph = {'a': ['b'], 'b': ['c', 'd'], 'c': [], 'd': ['e'], 'e': ['b']}
+    assert find_cycle(graph) == ['b', 'd', 'e', 'b']
+    assert find_cycle({'a': ['b', 'c'], 'b': ['c'], 'c': []}) is None
+    assert find_cycle({'a': ['a']}) == ['a', 'a']

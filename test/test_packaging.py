@@ -29,7 +29,7 @@ CONSOLE_SCRIPTS = {
     'camera_input': 'blastnet_ros.ros.camera_input_node:main',
     'audio_input': 'blastnet_ros.ros.audio_input_node:main',
     'executor': 'blastnet_ros.ros.executor_node:main',
-    'blastnet': 'blastnet_ros.tools.cli:main',
+    'blastnet': 'blastnet_ros.tools.cli.main:main',
 }
 NODE_EXECUTABLES = ('camera_input', 'audio_input', 'executor')
 # Python imports that are not ROS packages -> their rosdep keys in package.xml.

@@ -23,8 +23,8 @@ from blastnet_ros.runtime.backends import available_backends
 from blastnet_ros.runtime.profiler import (default_lanes, example_input, machine_name,
                                            machine_slug, percentile_ns, Profiler,
                                            profile_machine)
-from blastnet_ros.tools import profile_command
-from blastnet_ros.tools.profile_command import add_parser, parse_lanes
+from blastnet_ros.tools.cli.main import main
+from blastnet_ros.tools.cli.profile import add_parser, parse_lanes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO_ROOT / 'config' / 'profiles').glob('*.json'))
@@ -184,13 +184,13 @@ def test_profile_command_end_to_end(tmp_path, capsys, cache_dir):
 def test_profile_command_default_output_is_the_machine_file(tmp_path, monkeypatch,
                                                             cache_dir):
     monkeypatch.setattr('blastnet_ros.runtime.config_files.SOURCE_CONFIG_DIR', tmp_path)
-    assert profile_command.main(['--lanes', 'cpu0:cpu:1', '--models', 'sbcnn',
-                                 '--repeats', '1', '--warmup', '0', '--backends',
-                                 'torch-cpu', '--no-block-check',
-                                 '--cache-dir', str(cache_dir)]) == 0
+    assert main(['profile', '--lanes', 'cpu0:cpu:1', '--models', 'sbcnn',
+                 '--repeats', '1', '--warmup', '0', '--backends',
+                 'torch-cpu', '--no-block-check',
+                 '--cache-dir', str(cache_dir)]) == 0
     written = tmp_path / 'profiles' / f'{machine_slug(profiler_module.machine_name())}.json'
     assert load_profile(written).models['sbcnn'].units[0].backend == {'cpu0': 'torch-cpu'}
-    assert profile_command.main(['--lanes', 'cpu0:gpu']) == 2
+    assert main(['profile', '--lanes', 'cpu0:gpu']) == 2
 
 
 @pytest.mark.parametrize('path', SHIPPED, ids=[path.name for path in SHIPPED])

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """PeriodRateLimiter: thinning a camera stream to a task period by stamp."""
 
-from blastnet_ros.core.rate_limiter import PeriodRateLimiter
+from blastnet_ros.ros.rate_limiter import PeriodRateLimiter
 
 MS = 1_000_000
 

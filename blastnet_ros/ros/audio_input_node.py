@@ -22,7 +22,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.rate_limiter import PeriodRateLimiter
+from blastnet_ros.ros.rate_limiter import PeriodRateLimiter
 from blastnet_ros.core.task import AUDIO
 from blastnet_ros.models.audio_features import AudioWindower, LogMelExtractor
 from blastnet_ros.models.specs import model_spec

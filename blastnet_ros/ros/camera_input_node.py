@@ -28,9 +28,9 @@ from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 
-from blastnet_ros.core.cascade import square_crop, StampBuffer
+from blastnet_ros.models.cascade import square_crop, StampBuffer
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.rate_limiter import PeriodRateLimiter
+from blastnet_ros.ros.rate_limiter import PeriodRateLimiter
 from blastnet_ros.core.task import CAMERA, TaskSpec
 from blastnet_ros.models.preprocessing import letterbox, Letterbox, resize_for_model
 from blastnet_ros.models.results import Detection

@@ -1,17 +1,22 @@
 # Copyright 2026 The blastnet_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Find and read the package's configuration files (task set, params, profiles)."""
+"""Find and read the package's configuration files (task set, params, profiles).
+
+A shipped profile (config/profiles/*.json) is chosen by lanes: it must have every lane
+asked for, with the same kind of device and thread count.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional, Sequence
+import platform
+from typing import Any, List, Optional, Sequence, Tuple
 
 import yaml
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.profile import load_profile, MachineProfile
+from blastnet_ros.core.profile import device_kind, load_profile, MachineProfile
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.core.task_set import parse_task_set, TaskSet
 from blastnet_ros.models.specs import MODEL_SPECS
@@ -55,8 +60,47 @@ def find_profile(lanes: Sequence[LaneSpec], path: str = '') -> Optional[MachineP
     """Return the profile at `path`, else the shipped one for `lanes`; None if none fits."""
     if path:
         return load_profile(path)
-    from blastnet_ros.runtime.simulation_files import find_shipped_profile
     try:
         return find_shipped_profile(lanes)[1]
     except BadInputError:
         return None
+
+
+def shipped_profile_paths() -> List[Path]:
+    """Return the profile files in config/profiles/, sorted by name."""
+    folder = config_path('profiles')
+    return sorted(folder.glob('*.json')) if folder.is_dir() else []
+
+
+def lanes_match(profile: MachineProfile, lanes: Sequence[LaneSpec]) -> bool:
+    """Return whether `profile` measured every one of `lanes` (same device kind, threads)."""
+    measured = {lane.name: (device_kind(lane.device), lane.threads) for lane in profile.lanes}
+    return all(measured.get(lane.name) == (device_kind(lane.device), lane.threads)
+               for lane in lanes)
+
+
+def find_shipped_profile(lanes: Sequence[LaneSpec]) -> Tuple[Path, MachineProfile]:
+    """Return the shipped profile for `lanes`: this machine's where several fit.
+
+    Raises BadInputError naming the files that exist when none has the lanes.
+    """
+    paths = shipped_profile_paths()
+    if not paths:
+        raise BadInputError(f'no profile in {config_path("profiles")}',
+                            'run `blastnet profile` or pass --profile FILE')
+    fitting = []
+    for path in paths:
+        profile = load_profile(path)
+        if lanes_match(profile, lanes):
+            fitting.append((path, profile))
+    if not fitting:
+        wanted = ', '.join(f'{lane.name} ({lane.device} x{lane.threads})' for lane in lanes)
+        raise BadInputError(
+            f"no shipped profile has the lanes {wanted} "
+            f"(found: {', '.join(path.name for path in paths)})",
+            'pass --profile FILE measured on those lanes, or run `blastnet profile`')
+    here = platform.node()
+    for path, profile in fitting:
+        if profile.machine == here or path.stem == here:
+            return path, profile
+    return fitting[0]

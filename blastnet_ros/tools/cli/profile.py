@@ -1,0 +1,203 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""`blastnet profile`: measure every fusion unit on every lane and write the profile file.
+
+    blastnet profile [--lanes cpu0:cpu:1,cpu1:cpu:1,gpu0:cuda:0]
+                     [--models tiny_yolo,sign_vgg,sbcnn] [--repeats N] [--warmup N]
+                     [--backends torch-cpu,onnx-cpu,torch-cuda,tensorrt]
+                     [--output FILE] [--cache-dir DIR] [--no-block-check]
+                     [--one-lane-at-a-time]
+
+Progress goes to stderr; the report (per-unit table, partition chosen per model, block
+checks, ONNX Runtime against torch) to stdout. The profile is written to --output,
+by default config/profiles/<machine>.json in the source tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from blastnet_ros.core.block_plan import block_latencies_ns
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.profile import save_profile
+from blastnet_ros.core.task import LaneSpec
+from blastnet_ros.runtime.config_files import SOURCE_CONFIG_DIR
+
+LANES_HELP = ('comma-separated NAME:DEVICE[:THREADS] lanes, DEVICE cpu or cuda[:N] '
+              '(default: two CPU lanes sharing the cores, plus gpu0:cuda:0 where CUDA is)')
+
+
+def parse_lanes(text: str) -> Tuple[LaneSpec, ...]:
+    """Parse 'cpu0:cpu:1,cpu1:cpu:1,gpu0:cuda:0' into LaneSpecs."""
+    lanes = []
+    for item in (part.strip() for part in text.split(',')):
+        if not item:
+            continue
+        parts = item.split(':')
+        name, rest = parts[0], parts[1:]
+        fix = 'write lanes as NAME:cpu:THREADS or NAME:cuda:INDEX, e.g. cpu0:cpu:1,gpu0:cuda:0'
+        if not name or not rest or rest[0] not in ('cpu', 'cuda'):
+            raise BadInputError(f"lane '{item}' is not NAME:DEVICE[:THREADS]", fix)
+        try:
+            if rest[0] == 'cpu':
+                if len(rest) > 2:
+                    raise ValueError
+                lanes.append(LaneSpec(name, 'cpu', int(rest[1]) if len(rest) > 1 else 1))
+            else:
+                if len(rest) > 3:
+                    raise ValueError
+                index = int(rest[1]) if len(rest) > 1 else 0
+                threads = int(rest[2]) if len(rest) > 2 else 1
+                lanes.append(LaneSpec(name, f'cuda:{index}', threads))
+        except ValueError:
+            raise BadInputError(f"lane '{item}' is not NAME:DEVICE[:THREADS]", fix) from None
+    if not lanes:
+        raise BadInputError(f"no lanes in '{text}'", 'give at least one lane, e.g. cpu0:cpu:1')
+    return tuple(lanes)
+
+
+def _names(text: str) -> List[str]:
+    return [name.strip() for name in text.split(',') if name.strip()]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register `profile` on the `blastnet` sub-command parsers; return its parser."""
+    parser = subparsers.add_parser(
+        'profile', help='measure every model unit on every lane and write a profile file',
+        description='Measure each fusion unit of each model on each processor lane with '
+                    'every backend available there (warm-up, repeated runs, median and '
+                    'p99), keep the fastest backend per unit and lane, measure the '
+                    'CPU<->GPU switching cost at every cut where CUDA is, partition each '
+                    'model into duo-blocks and check block latencies against the sum of '
+                    'their units. Writes the profile JSON the executor and the simulator '
+                    'read.')
+    parser.add_argument('--lanes', default='', help=LANES_HELP)
+    parser.add_argument('--models', default='tiny_yolo,sign_vgg,sbcnn',
+                        help='comma-separated models (default: tiny_yolo,sign_vgg,sbcnn)')
+    parser.add_argument('--repeats', type=int, default=100,
+                        help='timed runs per unit, backend and lane (default 100)')
+    parser.add_argument('--warmup', type=int, default=5,
+                        help='untimed runs before them (default 5)')
+    parser.add_argument('--backends', default='',
+                        help='comma-separated backends to try (default: every one available: '
+                             'torch-cpu, onnx-cpu, torch-cuda, tensorrt)')
+    parser.add_argument('--output', type=Path, default=None,
+                        help='profile file to write (default config/profiles/<machine>.json)')
+    parser.add_argument('--cache-dir', type=Path, default=None,
+                        help='where ONNX files and TensorRT engines are cached (default '
+                             '$BLASTNET_CACHE_DIR or ~/.cache/blastnet_ros)')
+    parser.add_argument('--no-block-check', action='store_true',
+                        help='skip measuring whole blocks against their units\' sum')
+    parser.add_argument('--one-lane-at-a-time', action='store_true',
+                        help='measure the lanes one after another instead of side by side')
+    parser.set_defaults(run=run_profile)
+    return parser
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    """Run `blastnet profile` with parsed `args`; return the exit status."""
+    # the profiler loads torch: only when `blastnet profile` runs, not for `blastnet --help`
+    from blastnet_ros.runtime.profiler import default_lanes, machine_slug, Profiler
+
+    lanes = parse_lanes(args.lanes) if args.lanes else default_lanes()
+    models = _names(args.models)
+    if not models:
+        raise BadInputError('--models is empty', 'name at least one model')
+
+    def progress(message: str) -> None:
+        print(f'blastnet profile: {message}', file=sys.stderr, flush=True)
+
+    progress('lanes ' + ', '.join(f'{lane.name}={lane.device}x{lane.threads}'
+                                  for lane in lanes))
+    profiler = Profiler(models, lanes, repeats=args.repeats, warmup=args.warmup,
+                        backends=_names(args.backends) or None, cache_dir=args.cache_dir,
+                        check_blocks=not args.no_block_check,
+                        one_lane_at_a_time=args.one_lane_at_a_time, progress=progress)
+    for lane in lanes:
+        progress(f'{lane.name}: backends {", ".join(profiler.lane_backends[lane.name])}')
+    result = profiler.run()
+    output = args.output or (SOURCE_CONFIG_DIR / 'profiles'
+                             / f'{machine_slug(result.profile.machine)}.json')
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_profile(result.profile, output)
+    print(format_report(result))
+    progress(f'wrote {output} ({result.duration_s:.1f} s)')
+    return 0
+
+
+def _ms(value_ns: int) -> str:
+    return f'{value_ns / 1e6:.3f}'
+
+
+def format_report(result) -> str:
+    """Return the text report of a runtime.profiler.ProfileRun."""
+    profile = result.profile
+    lanes = [lane.name for lane in profile.lanes]
+    lines = [f'machine {profile.machine}, torch {profile.torch_version}, {profile.created}',
+             'lanes ' + ', '.join(f'{lane.name} ({lane.device}, {lane.threads} thread'
+                                  f'{"s" if lane.threads != 1 else ""})'
+                                  for lane in profile.lanes)]
+    for name, model in profile.models.items():
+        lines += ['', f'{name}: median ms (p99 ms) [backend] per lane']
+        header = f'  {"unit":<28} {"out KB":>8}' + ''.join(f' {lane:>28}' for lane in lanes)
+        if any(model.switch_ns):
+            header += f' {"cpu>cuda ms":>12} {"cuda>cpu ms":>12}'
+        lines.append(header)
+        for index, unit in enumerate(model.units):
+            row = f'  {unit.name:<28} {unit.output_bytes / 1024:>8.1f}'
+            for lane in lanes:
+                cell = (f'{_ms(unit.latency_ns[lane])} ({_ms(unit.p99_ns.get(lane, 0))}) '
+                        f'[{unit.backend.get(lane, "?")}]')
+                row += f' {cell:>28}'
+            if any(model.switch_ns):
+                cut = model.switch_ns[index]
+                row += (f' {_ms(cut.get("cpu>cuda", 0)):>12}'
+                        f' {_ms(cut.get("cuda>cpu", 0)):>12}')
+            lines.append(row)
+        totals = ''.join(f' {_ms(model.range_latency_ns(0, len(model.units), lane)):>28}'
+                         for lane in lanes)
+        lines.append(f'  {"sum":<28} {"":>8}{totals}')
+        plan = result.plans.get(name)
+        if plan is not None:
+            latencies = block_latencies_ns(model, plan, lanes)
+            blocks = '; '.join(
+                f'units {start}-{stop - 1}: '
+                + ', '.join(f'{lane} {_ms(latencies[(index, lane)])}' for lane in lanes)
+                for index, (start, stop) in enumerate(plan.unit_ranges))
+            lines.append(f'  partition: {plan.num_blocks} block(s), cuts {list(plan.cuts[1:])}'
+                         f' -- {blocks} ms')
+    lines += _onnx_lines(result) + _check_lines(result)
+    if result.skipped:
+        lines += ['', f'skipped ({len(result.skipped)}):'] + [f'  {text}'
+                                                              for text in result.skipped]
+    return '\n'.join(lines)
+
+
+def _onnx_lines(result) -> List[str]:
+    sums: Dict[Tuple[str, str, str], int] = {}
+    for timing in result.timings:
+        key = (timing.model, timing.lane, timing.backend)
+        sums[key] = sums.get(key, 0) + timing.median_ns
+    lines = []
+    for (model, lane, backend), total in sorted(sums.items()):
+        if backend != 'onnx-cpu' or (model, lane, 'torch-cpu') not in sums:
+            continue
+        torch_total = sums[(model, lane, 'torch-cpu')]
+        lines.append(f'  {model:<10} {lane:<6} torch-cpu {_ms(torch_total)} ms, onnx-cpu '
+                     f'{_ms(total)} ms ({torch_total / max(1, total):.2f}x); max |onnx - '
+                     f'torch| {result.onnx_max_abs_diff.get(model, float("nan")):.2g}')
+    return ['', 'ONNX Runtime against torch (sum of unit medians):'] + lines if lines else []
+
+
+def _check_lines(result) -> List[str]:
+    if not result.block_checks:
+        return []
+    lines = ['', 'blocks measured as one piece against the sum of their units:']
+    for check in result.block_checks:
+        lines.append(f'  {check.model:<10} units {check.start}-{check.stop - 1:<3} '
+                     f'{check.lane:<6} {check.backend:<10} measured {_ms(check.measured_ns)} '
+                     f'ms, units sum {_ms(check.unit_sum_ns)} ms, gap {check.gap:+.1%}')
+    return lines

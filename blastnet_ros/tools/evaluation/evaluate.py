@@ -1,0 +1,363 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""`blastnet evaluate`: run each policy on real nodes over one bag and report against truth.
+
+For every policy, in turn, with fresh processes: start camera_input, audio_input and the
+executor from the colcon install (the params file, `policy:=X`, `publish_block_trace:=true`,
+the input nodes pointed at the bag's camera and audio topics), wait until all report on
+/diagnostics, replay the bag's camera and audio topics (stamps rewritten to the wall
+clock, as the demo does) while recording which bag message went out with which stamp,
+record every result, the executor's /diagnostics and its block trace, wait until no job
+is in flight, and stop the nodes. Then match results to the bag's ground truth, compute
+the figures per policy and task, ask the simulator what it predicts for the same task
+rates and profile, and write the report (tools/evaluation/evaluation_report.py).
+
+Everything is written into OUTPUT.partial, renamed to OUTPUT at the very end (replacing an
+existing OUTPUT only then); on any error or Ctrl-C the partial folder is removed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+
+from std_msgs.msg import String
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.policies import POLICY_FACTORIES
+from blastnet_ros.core.units import NS_PER_S
+from blastnet_ros.models.specs import model_spec
+from blastnet_ros.ros.result_messages import message_fields, result_from_dict, ResultMessageAdapter
+from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, parse_block_trace
+from blastnet_ros.runtime.config_files import find_profile, load_task_set, read_yaml
+from blastnet_ros.runtime.engine_description import weights_from_key_values
+from blastnet_ros.tools.bags.bag_inspection import inspect_bag, require_topic
+from blastnet_ros.tools.bags.bag_replay import BagReplayer
+from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, PolicyMetrics,
+                                                              PolicyRun, predict_miss_rates,
+                                                              PublishedMessage, read_ground_truth,
+                                                              ResultRecord, StampMatcher)
+from blastnet_ros.tools.evaluation.evaluation_report import (machine_description, ReportContext,
+                                                             summary_dict, write_report)
+from blastnet_ros.tools.processes.node_processes import (GraphListener, installed_params_file,
+                                                         node_executable, NODES, start_nodes,
+                                                         stop_nodes)
+from blastnet_ros.tools.processes.ros_environment import apply_loopback_ros_environment, REPO_ROOT
+from blastnet_ros.tools.progress import ProgressLine
+
+CAMERA_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+AUDIO_TYPES = ('std_msgs/msg/Int16MultiArray', 'std_msgs/msg/UInt8MultiArray',
+               'std_msgs/msg/Float32MultiArray', 'audio_common_msgs/msg/AudioData',
+               'audio_common_msgs/msg/AudioDataStamped')
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """What `blastnet evaluate` was asked to do."""
+
+    bag: Path
+    policies: Tuple[str, ...]
+    output: Path
+    rate: float = 1.0
+    params_file: str = ''
+    tasks_file: str = ''
+    install_dir: Path = REPO_ROOT / 'install'
+    ready_timeout_s: float = 120.0
+    drain_timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What an evaluation produced: where the report is, its header and its figures."""
+
+    output: Path
+    context: ReportContext
+    metrics: Tuple[PolicyMetrics, ...]
+
+    def summary(self) -> Dict[str, Any]:
+        """Return the figures as one JSON-ready object (what --json prints)."""
+        return summary_dict(self.context, self.metrics)
+
+
+@dataclass(frozen=True)
+class _BagTopics:
+    summary: Any
+    camera: Any
+    audio: Any
+
+
+def check_policies(policies: Sequence[str]) -> Tuple[str, ...]:
+    """Return the policies, checked: known, at least one, none twice."""
+    known = ', '.join(POLICY_FACTORIES)
+    if not policies:
+        raise BadInputError('--policies names no policy', f'use some of: {known}')
+    unknown = [name for name in policies if name not in POLICY_FACTORIES]
+    if unknown:
+        raise BadInputError(f"unknown policy '{unknown[0]}'", f'use some of: {known}')
+    if len(set(policies)) != len(policies):
+        raise BadInputError(f"--policies names a policy twice ({', '.join(policies)})",
+                            'name each policy once')
+    return tuple(policies)
+
+
+def check_bag(bag: Path) -> _BagTopics:
+    """Return the bag's summary and its camera and audio topics; BadInputError if unfit."""
+    summary = inspect_bag(bag)
+    camera = require_topic(summary, 'camera', CAMERA_TYPES)
+    audio = require_topic(summary, 'audio', AUDIO_TYPES)
+    return _BagTopics(summary, camera, audio)
+
+
+def check_output(output: Path) -> None:
+    """Refuse an output path that is a file (a folder is replaced at the end)."""
+    if output.exists() and not output.is_dir():
+        raise BadInputError(f"--output '{output}' is a file", 'give a folder for the report')
+
+
+def partial_path(output: Path) -> Path:
+    """Return OUTPUT.partial, where the report is written before it is renamed."""
+    return output.with_name(output.name + '.partial')
+
+
+def read_node_parameters(params_file: Path) -> Dict[str, Dict[str, Any]]:
+    """Return {node: {parameter: value}} of a ROS params file ('/**' applies to all)."""
+    document = read_yaml(params_file, 'params file', 'pass an existing --params-file')
+    if not isinstance(document, dict):
+        raise BadInputError(f'params file {params_file} is not a mapping',
+                            'write `node_name: ros__parameters: ...` (see config/blastnet.yaml)')
+    shared = (document.get('/**') or {}).get('ros__parameters') or {}
+    parameters = {}
+    for node in NODES:
+        entry = document.get(node) or document.get('/' + node) or {}
+        parameters[node] = {**shared, **((entry.get('ros__parameters') if isinstance(
+            entry, dict) else None) or {})}
+    return parameters
+
+
+class _Recorder:
+    """Collect what one policy's run sends: results, block trace, replayed messages."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.results: List[Tuple[str, Dict[str, Any], int]] = []
+        self.blocks: List[Any] = []
+        self.published: List[PublishedMessage] = []
+
+    def on_result(self, task: str, msg: Any) -> None:
+        fields = json.loads(msg.data) if hasattr(msg, 'data') and isinstance(msg.data, str) \
+            else message_fields(msg)
+        with self.lock:
+            self.results.append((task, fields, time.time_ns()))
+
+    def on_block_trace(self, msg: Any) -> None:
+        entries = parse_block_trace(msg.data)
+        with self.lock:
+            self.blocks.extend(entries)
+
+    def on_published(self, topic: str, bag_time_ns: int, header_stamp_ns: Optional[int],
+                     wall_ns: int) -> None:
+        self.published.append(PublishedMessage(topic, bag_time_ns, header_stamp_ns, wall_ns))
+
+    def result_counts(self) -> Dict[str, int]:
+        with self.lock:
+            counts: Dict[str, int] = {}
+            for task, _, _ in self.results:
+                counts[task] = counts.get(task, 0) + 1
+            return counts
+
+    def result_records(self, labels: Mapping[str, Sequence[str]]) -> Tuple[ResultRecord, ...]:
+        records = []
+        with self.lock:
+            for task, fields, received_ns in self.results:
+                stamp = fields['header']['stamp']
+                records.append(ResultRecord(
+                    task, int(stamp['sec']) * NS_PER_S + int(stamp['nanosec']), received_ns,
+                    result_from_dict(fields, labels.get(task, ()))))
+        return tuple(records)
+
+
+class Evaluator:
+    """One evaluation: inputs checked at construction, `run()` does the rest."""
+
+    def __init__(self, options: EvaluateOptions, log: TextIO = sys.stderr) -> None:
+        self.options = options
+        self.log = log
+        self.policies = check_policies(options.policies)
+        if not options.rate > 0:
+            raise BadInputError(f'--rate {options.rate}', 'give a positive replay rate')
+        check_output(options.output)
+        self.bag = check_bag(options.bag)
+        self.env = apply_loopback_ros_environment(options.install_dir)
+        self.executables = {name: node_executable(options.install_dir, name) for name in NODES}
+        self.params_path = Path(options.params_file) if options.params_file else \
+            installed_params_file(options.install_dir)
+        self.parameters = read_node_parameters(self.params_path)
+        executor = self.parameters['executor']
+        self.tasks_file = str(Path(options.tasks_file).resolve()) if options.tasks_file else \
+            str(executor.get('tasks_file') or '')
+        self.task_set = load_task_set(self.tasks_file)
+        self.profile = find_profile(self.task_set.lanes, str(executor.get('profile_file') or ''))
+        self.truth = read_ground_truth(options.bag)
+        self.duration_ns = max(1, self.bag.summary.end_ns - self.bag.summary.start_ns)
+        # The live run's length on the executor's clock: the bag at the replay rate.
+        self.live_duration_ns = max(1, round(self.duration_ns / options.rate))
+
+    def run(self) -> Evaluation:
+        """Run every policy, write the report into OUTPUT; return the figures."""
+        output = self.options.output
+        partial = partial_path(output)
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True)
+        try:
+            bag_s = self.duration_ns / NS_PER_S
+            progress = ProgressLine('[evaluate] replaying', bag_s * len(self.policies), 's',
+                                    stream=self.log)
+            runs = []
+            for index, policy in enumerate(self.policies):
+                runs.append(self._run_policy(
+                    policy, partial / 'logs' / policy,
+                    lambda seconds, done=index * bag_s: progress.update(done + seconds)))
+            progress.close()
+            evaluation = self._report(partial, runs)
+            _replace(partial, output)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return Evaluation(output, evaluation.context, evaluation.metrics)
+
+    def _run_policy(self, policy: str, logs_dir: Path, progress) -> PolicyRun:
+        # rclpy reads RMW_IMPLEMENTATION when it is imported: only after __init__ has set
+        # the loopback ROS environment
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+        started = time.monotonic()
+        camera, audio = self.bag.camera, self.bag.audio
+        node_params = {
+            'executor': [f'policy:={policy}', 'publish_block_trace:=true'],
+            'camera_input': [f'camera_topic:={camera.name}', f'camera_type:={camera.msgtype}'],
+            'audio_input': [f'audio_topic:={audio.name}', f'audio_type:={audio.msgtype}'],
+        }
+        use_vision_msgs = str(self.parameters['executor'].get('use_vision_msgs', 'auto'))
+        adapter = ResultMessageAdapter(None if use_vision_msgs == 'auto'
+                                       else use_vision_msgs == 'true')
+        recorder = _Recorder()
+        processes = start_nodes(self.executables, self.params_path, self.tasks_file, logs_dir,
+                                self.env, node_params)
+        try:
+            listener = GraphListener('blastnet_evaluate')
+            try:
+                qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
+                topics = [BLOCK_TRACE_TOPIC]
+                for task in self.task_set.tasks:
+                    kind = model_spec(task.model).kind
+                    topic = adapter.topic_name(task.name, kind)
+                    topics.append(topic)
+                    listener.node.create_subscription(
+                        adapter.message_type(kind), topic,
+                        lambda msg, name=task.name: recorder.on_result(name, msg), qos)
+                listener.node.create_subscription(String, BLOCK_TRACE_TOPIC,
+                                                  recorder.on_block_trace, qos)
+                listener.start()
+                listener.wait_ready(processes, logs_dir, self.options.ready_timeout_s)
+                _wait_for_publishers(listener.node, topics)
+                print(f'[evaluate] {policy}: nodes ready in {time.monotonic() - started:.1f} s',
+                      file=self.log)
+                replayer = BagReplayer(self.options.bag, rate=self.options.rate, restamp=True,
+                                       topics=[camera.name, audio.name])
+                replay_started = time.monotonic()
+                replayer.run(listener.node, progress=progress,
+                             on_published=recorder.on_published)
+                replay_s = time.monotonic() - replay_started
+                snapshots = listener.wait_drained(processes, logs_dir,
+                                                  self.options.drain_timeout_s)
+                _wait_for_results(recorder, snapshots)
+                lanes = listener.lane_snapshots()
+                with listener.lock:
+                    executor_values = tuple(sorted(listener.executor_values.items()))
+            finally:
+                listener.close()
+        finally:
+            stop_nodes(processes)
+        labels = {task.name: model_spec(task.model).labels for task in self.task_set.tasks}
+        return PolicyRun(policy=policy, tasks=tuple(snapshots), lanes=tuple(lanes),
+                         results=recorder.result_records(labels),
+                         blocks=tuple(recorder.blocks), published=tuple(recorder.published),
+                         executor_values=executor_values, weights=weights_from_key_values(executor_values),
+                         wall_s=replay_s)
+
+    def _report(self, folder: Path, runs: Sequence[PolicyRun]) -> Evaluation:
+        audio_window_s = float(self.parameters['audio_input'].get('window_s', 1.0))
+        executor = self.parameters['executor']
+        metrics = []
+        for run in runs:
+            matcher = StampMatcher(run.published, self.bag.camera.name, self.bag.audio.name)
+            predicted = None
+            if self.profile is not None:
+                predicted = predict_miss_rates(
+                    run, self.task_set, self.profile, self.live_duration_ns,
+                    drop_late=bool(executor.get('drop_late', True)),
+                    queue_limit=int(executor.get('queue_limit', 4)))
+            metrics.append(policy_metrics(run, self.task_set.tasks, self.truth, matcher,
+                                          audio_window_s, predicted))
+        summary = self.bag.summary
+        context = ReportContext(
+            created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
+            machine=machine_description(), bag_path=str(Path(self.options.bag).resolve()),
+            bag_duration_s=summary.duration_s,
+            bag_topics=tuple((t.name, t.msgtype, t.count) for t in summary.topics),
+            replayed_topics=(self.bag.camera.name, self.bag.audio.name),
+            tasks=self.task_set.tasks, lanes=self.task_set.lanes,
+            weights=runs[0].weights if runs else (),
+            profile='none fits the lanes (no prediction)' if self.profile is None else
+            f"machine '{self.profile.machine}', measured {self.profile.created}",
+            rate=self.options.rate, tasks_file=self.tasks_file,
+            params_file=str(self.params_path))
+        write_report(folder, context, metrics, [(run.policy, run.blocks) for run in runs])
+        return Evaluation(folder, context, tuple(metrics))
+
+
+def _wait_for_publishers(node, topics: Sequence[str], timeout_s: float = 5.0) -> None:
+    """Wait (a little) until the executor's result and trace topics are discovered."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(node.count_publishers(topic) > 0 for topic in topics):
+            return
+        time.sleep(0.05)
+
+
+def _wait_for_results(recorder: _Recorder, snapshots: Sequence[Any],
+                      timeout_s: float = 3.0) -> None:
+    """Wait (a little) until every result the executor counted has arrived."""
+    published = {snap.task: snap.results_published for snap in snapshots}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        counts = recorder.result_counts()
+        if all(counts.get(task, 0) >= count for task, count in published.items()):
+            return
+        time.sleep(0.05)
+
+
+def _replace(partial: Path, output: Path) -> None:
+    """Rename `partial` to `output`; an existing `output` is removed only now."""
+    old = None
+    if output.exists():
+        old = output.with_name(output.name + '.old')
+        if old.exists():
+            shutil.rmtree(old)
+        output.rename(old)
+    partial.rename(output)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_evaluation(options: EvaluateOptions, log: TextIO = sys.stderr) -> Evaluation:
+    """Check the inputs, run every policy over the bag and write the report."""
+    return Evaluator(options, log).run()

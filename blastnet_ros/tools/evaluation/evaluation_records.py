@@ -1,0 +1,484 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""What `blastnet evaluate` recorded, the bag's ground truth, and the metrics from both.
+
+The data model of an evaluation (the report is built from it, never from live topics):
+
+- `GroundTruth`: per camera frame the objects (/ground_truth/objects) and per audio chunk
+  the sound labels (/ground_truth/audio_events), read straight from the bag, keyed by
+  bag time (a frame's ground truth has the frame's bag time).
+- `PublishedMessage`: each replayed message, its bag time and the stamp it went out with
+  (restamped to the wall clock) or, header-less, the wall time of its publication.
+- `PolicyRun`: for one policy, the executor's final per-task and per-lane statistics
+  (/diagnostics), every result received and the executor's block trace.
+
+Matching a result to its ground truth: a camera result carries the header of its frame
+(the signs crop keeps the frame's header too), so its stamp is the published stamp of
+one camera message, whose bag time names the ground-truth frame. A sound result is
+stamped with the arrival time of the window's last audio chunk (header-less audio), so it
+maps to the audio chunk whose publish stamp (or time) is the latest at or before it; the
+window then ends at that chunk's end, in bag time.
+
+Accuracy (issue 4): detection mAP@0.5 over the frames that got a result, boxes in the
+detector's letterboxed input pixels, ground-truth boxes under 4 px on a side dropped;
+signs top-1 correct when the label is among the frame's ground-truth sign classes (no
+sign there: wrong); sound top-1 against the labels covering >= 0.3 s of the window
+('background' when none does).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.typesys import get_typestore, Stores
+
+from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.lane_stats import LaneStatsSnapshot
+from blastnet_ros.core.scenario import Scenario
+from blastnet_ros.core.simulator import release_miss_rate, simulate
+from blastnet_ros.core.task import AUDIO, CAMERA, TaskSpec
+from blastnet_ros.core.task_set import TaskSet
+from blastnet_ros.core.units import NS_PER_MS
+from blastnet_ros.models.accuracy import detection_map, LabelledBox, top1_accuracy
+from blastnet_ros.models.preprocessing import Letterbox, letterbox
+from blastnet_ros.models.results import Classification, Detection
+from blastnet_ros.models.specs import CLASSIFICATION, DETECTION, model_spec
+from blastnet_ros.runtime.block_trace import BlockTraceEntry
+
+GROUND_TRUTH_OBJECTS_TOPIC = '/ground_truth/objects'
+GROUND_TRUTH_AUDIO_TOPIC = '/ground_truth/audio_events'
+MIN_BOX_SIDE_PX = 4.0       # ground-truth boxes smaller than this (model pixels) are dropped
+MIN_SOUND_COVER_S = 0.3     # a label counts for a window when it covers this much of it
+BACKGROUND = 'background'
+MAP50 = 'mAP@0.5'
+TOP1 = 'top-1'
+
+ModelResult = Union[Tuple[Detection, ...], Classification]
+
+
+@dataclass(frozen=True)
+class TruthObject:
+    """One ground-truth object of a frame, its box in camera pixels."""
+
+    label: str
+    box: Tuple[float, float, float, float]
+    sign_class: str = ''
+
+
+@dataclass(frozen=True)
+class FrameTruth:
+    """The ground truth of one camera frame."""
+
+    bag_time_ns: int
+    frame_index: int
+    width: int
+    height: int
+    objects: Tuple[TruthObject, ...]
+
+
+@dataclass(frozen=True)
+class AudioChunkTruth:
+    """The sound labels active in one audio chunk [start_s, end_s) of the scenario."""
+
+    bag_time_ns: int
+    chunk_index: int
+    start_s: float
+    end_s: float
+    labels: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """A bag's ground truth, in bag-time order."""
+
+    frames: Tuple[FrameTruth, ...] = ()
+    chunks: Tuple[AudioChunkTruth, ...] = ()
+    _frame_index: Dict[int, FrameTruth] = field(default_factory=dict, init=False,
+                                                repr=False, compare=False)
+    _chunk_index: Dict[int, AudioChunkTruth] = field(default_factory=dict, init=False,
+                                                     repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Index the frames and chunks by bag time."""
+        self._frame_index.update((frame.bag_time_ns, frame) for frame in self.frames)
+        self._chunk_index.update((chunk.bag_time_ns, chunk) for chunk in self.chunks)
+
+    def frame_at(self, bag_time_ns: int) -> Optional[FrameTruth]:
+        """Return the frame recorded at `bag_time_ns`, None when there is none."""
+        return self._frame_index.get(bag_time_ns)
+
+    def chunk_at(self, bag_time_ns: int) -> Optional[AudioChunkTruth]:
+        """Return the audio chunk recorded at `bag_time_ns`, None when there is none."""
+        return self._chunk_index.get(bag_time_ns)
+
+
+def frame_truth_from_json(text: str, bag_time_ns: int) -> FrameTruth:
+    """Return a /ground_truth/objects message (scenario_bag's JSON) as a FrameTruth."""
+    fields = json.loads(text)
+    return FrameTruth(
+        bag_time_ns=bag_time_ns, frame_index=int(fields.get('frame_index', -1)),
+        width=int(fields['width']), height=int(fields['height']),
+        objects=tuple(TruthObject(str(item['label']),
+                                  tuple(float(v) for v in item['box']),  # type: ignore
+                                  str(item.get('sign_class') or ''))
+                      for item in fields.get('objects', ())))
+
+
+def chunk_truth_from_json(text: str, bag_time_ns: int) -> AudioChunkTruth:
+    """Return a /ground_truth/audio_events message as an AudioChunkTruth."""
+    fields = json.loads(text)
+    return AudioChunkTruth(bag_time_ns=bag_time_ns, chunk_index=int(fields.get('chunk_index', -1)),
+                           start_s=float(fields['start_s']), end_s=float(fields['end_s']),
+                           labels=tuple(str(label) for label in fields.get('labels', ())))
+
+
+def read_ground_truth(bag_path: Union[str, Path]) -> GroundTruth:
+    """Return the ground truth in a bag (empty where it has none); BadInputError if bad."""
+    frames: List[FrameTruth] = []
+    chunks: List[AudioChunkTruth] = []
+    try:
+        with AnyReader([Path(bag_path)],
+                       default_typestore=get_typestore(Stores.LATEST)) as reader:
+            wanted = [c for c in reader.connections if c.topic in (
+                GROUND_TRUTH_OBJECTS_TOPIC, GROUND_TRUTH_AUDIO_TOPIC)
+                and c.msgtype == 'std_msgs/msg/String']
+            for connection, bag_time_ns, raw in reader.messages(connections=wanted):
+                text = reader.deserialize(raw, connection.msgtype).data
+                if connection.topic == GROUND_TRUTH_OBJECTS_TOPIC:
+                    frames.append(frame_truth_from_json(text, bag_time_ns))
+                else:
+                    chunks.append(chunk_truth_from_json(text, bag_time_ns))
+    except (AnyReaderError, OSError) as error:
+        raise BadInputError(f"bag '{bag_path}' cannot be read ({error})",
+                            'check that the bag was closed properly and is complete'
+                            ) from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise BadInputError(f"ground truth in bag '{bag_path}' is malformed ({error!r})",
+                            'write ground truth as tools/scenes/scenario_bag.py does') from None
+    return GroundTruth(frames=tuple(sorted(frames, key=lambda f: f.bag_time_ns)),
+                       chunks=tuple(sorted(chunks, key=lambda c: c.bag_time_ns)))
+
+
+@dataclass(frozen=True)
+class PublishedMessage:
+    """One replayed message: bag topic, bag time, header stamp sent (None: none), wall ns."""
+
+    topic: str
+    bag_time_ns: int
+    header_stamp_ns: Optional[int]
+    wall_ns: int
+
+    @property
+    def stamp_ns(self) -> int:
+        """Return the time a receiver stamps it with: its header, else its publish time."""
+        return self.header_stamp_ns if self.header_stamp_ns is not None else self.wall_ns
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One result received from the executor: task, its header stamp, when it arrived."""
+
+    task: str
+    stamp_ns: int
+    received_ns: int
+    result: ModelResult
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """Everything recorded while one policy ran over the bag."""
+
+    policy: str
+    tasks: Tuple[TaskStatsSnapshot, ...]
+    lanes: Tuple[LaneStatsSnapshot, ...]
+    results: Tuple[ResultRecord, ...] = ()
+    blocks: Tuple[BlockTraceEntry, ...] = ()
+    published: Tuple[PublishedMessage, ...] = ()
+    executor_values: Tuple[Tuple[str, str], ...] = ()
+    weights: Tuple[Tuple[str, str], ...] = ()   # (task, weights file or 'untrained')
+    wall_s: float = 0.0
+
+    def task(self, name: str) -> Optional[TaskStatsSnapshot]:
+        """Return the final statistics of task `name`, None when it never reported."""
+        return next((snap for snap in self.tasks if snap.task == name), None)
+
+
+class StampMatcher:
+    """Map result stamps back to bag time through what the replayer published."""
+
+    def __init__(self, published: Iterable[PublishedMessage], camera_topic: str,
+                 audio_topic: str) -> None:
+        self._camera: Dict[int, int] = {}
+        audio: List[Tuple[int, int]] = []
+        for message in published:
+            if message.topic == camera_topic:
+                self._camera[message.stamp_ns] = message.bag_time_ns
+            elif message.topic == audio_topic:
+                audio.append((message.stamp_ns, message.bag_time_ns))
+        audio.sort()
+        self._audio_stamps = [stamp for stamp, _ in audio]
+        self._audio_bag_times = [bag_time for _, bag_time in audio]
+
+    def camera_bag_time(self, stamp_ns: int) -> Optional[int]:
+        """Return the bag time of the camera frame published with `stamp_ns`."""
+        return self._camera.get(stamp_ns)
+
+    def audio_bag_time(self, stamp_ns: int) -> Optional[int]:
+        """Return the bag time of the audio chunk published last at or before `stamp_ns`."""
+        index = bisect.bisect_right(self._audio_stamps, stamp_ns) - 1
+        return self._audio_bag_times[index] if index >= 0 else None
+
+
+@functools.lru_cache(maxsize=16)
+def frame_letterbox(width: int, height: int, size: int) -> Letterbox:
+    """Return the Letterbox models.preprocessing.letterbox uses for a frame of this size."""
+    return letterbox(np.zeros((height, width, 3), np.uint8), size)[1]
+
+
+def truth_boxes_in_model(frame: FrameTruth, size: int,
+                         labels: Sequence[str]) -> List[LabelledBox]:
+    """Return the frame's boxes of `labels` in letterboxed model pixels, tiny ones dropped."""
+    fit = frame_letterbox(frame.width, frame.height, size)
+    boxes = []
+    for item in frame.objects:
+        if item.label not in labels:
+            continue
+        x_min, y_min = fit.to_model(item.box[0], item.box[1])
+        x_max, y_max = fit.to_model(item.box[2], item.box[3])
+        box = LabelledBox(item.label, x_min, y_min, x_max, y_max)
+        if box.x_max - box.x_min >= MIN_BOX_SIDE_PX and box.y_max - box.y_min >= MIN_BOX_SIDE_PX:
+            boxes.append(box)
+    return boxes
+
+
+def detection_boxes(result: ModelResult) -> List[LabelledBox]:
+    """Return a detector result's boxes as LabelledBoxes (model pixels, with scores)."""
+    if isinstance(result, Classification):
+        return []
+    return [LabelledBox(det.label, det.center_x - det.width / 2, det.center_y - det.height / 2,
+                        det.center_x + det.width / 2, det.center_y + det.height / 2,
+                        det.score) for det in result]
+
+
+def top_label(result: ModelResult) -> str:
+    """Return the top-1 label of a classification result ('' when it has none)."""
+    if not isinstance(result, Classification) or not result.labels:
+        return ''
+    best = max(range(len(result.labels)), key=lambda i: result.scores[i])
+    return result.labels[best]
+
+
+def sound_window_labels(chunks: Sequence[AudioChunkTruth], end_s: float,
+                        window_s: float) -> Tuple[str, ...]:
+    """Return the labels covering >= 0.3 s of the window ending at `end_s` (or background)."""
+    start_s = end_s - window_s
+    cover: Dict[str, float] = {}
+    for chunk in chunks:
+        overlap = min(chunk.end_s, end_s) - max(chunk.start_s, start_s)
+        if overlap <= 0:
+            continue
+        for label in chunk.labels:
+            cover[label] = cover.get(label, 0.0) + overlap
+    accepted = tuple(sorted(label for label, seconds in cover.items()
+                            if seconds >= MIN_SOUND_COVER_S - 1e-9))
+    return accepted or (BACKGROUND,)
+
+
+@dataclass(frozen=True)
+class TaskAccuracy:
+    """A task's accuracy against ground truth: kind (mAP@0.5 or top-1), value, samples."""
+
+    kind: str
+    value: float      # nan when no result could be matched to ground truth
+    samples: int      # results matched to ground truth
+    unmatched: int    # results with no ground truth found for their stamp
+
+
+def task_accuracy(task: TaskSpec, results: Sequence[ResultRecord], truth: GroundTruth,
+                  matcher: StampMatcher, window_s: float) -> Optional[TaskAccuracy]:
+    """Return the accuracy of `task`'s results, None when the bag has no ground truth."""
+    spec = model_spec(task.model)
+    unmatched = 0
+    if task.source == CAMERA:
+        if not truth.frames:
+            return None
+        frames = []
+        for record in results:
+            bag_time_ns = matcher.camera_bag_time(record.stamp_ns)
+            frame = truth.frame_at(bag_time_ns) if bag_time_ns is not None else None
+            if frame is None:
+                unmatched += 1
+            else:
+                frames.append((record, frame))
+        if spec.kind == DETECTION:
+            accuracy = detection_map(
+                (detection_boxes(record.result),
+                 truth_boxes_in_model(frame, spec.input_width, spec.labels))
+                for record, frame in frames)
+            value = accuracy.map50 if frames else math.nan
+            return TaskAccuracy(MAP50, value, len(frames), unmatched)
+        pairs = [(top_label(record.result),
+                  {item.sign_class for item in frame.objects if item.sign_class})
+                 for record, frame in frames]
+    elif task.source == AUDIO and spec.kind == CLASSIFICATION:
+        if not truth.chunks:
+            return None
+        pairs = []
+        for record in results:
+            bag_time_ns = matcher.audio_bag_time(record.stamp_ns)
+            chunk = truth.chunk_at(bag_time_ns) if bag_time_ns is not None else None
+            if chunk is None:
+                unmatched += 1
+                continue
+            pairs.append((top_label(record.result),
+                          set(sound_window_labels(truth.chunks, chunk.end_s, window_s))))
+    else:
+        return None
+    top1 = top1_accuracy(pairs)
+    return TaskAccuracy(TOP1, top1.top1 if top1.samples else math.nan, top1.samples, unmatched)
+
+
+def job_latencies_ms(task: str, results: Sequence[ResultRecord],
+                     blocks: Sequence[BlockTraceEntry]) -> Tuple[float, ...]:
+    """Return, sorted, the latency of each completed job: its last block's end - its stamp.
+
+    A job completed when it has a result; its blocks are found in the trace by stamp.
+    """
+    ends: Dict[int, int] = {}
+    for entry in blocks:
+        if entry.task == task:
+            ends[entry.job_stamp_ns] = max(ends.get(entry.job_stamp_ns, entry.end_ns),
+                                           entry.end_ns)
+    latencies = [(ends[record.stamp_ns] - record.stamp_ns) / NS_PER_MS
+                 for record in results if record.task == task and record.stamp_ns in ends]
+    return tuple(sorted(latencies))
+
+
+@dataclass(frozen=True)
+class TaskMetrics:
+    """One policy's figures for one task."""
+
+    task: str
+    released: int
+    met: int
+    missed: int
+    dropped: int
+    miss_rate: float          # (missed + dropped) / released
+    dropped_share: float      # dropped / released
+    latency_p50_ms: float     # the executor's own, from /diagnostics
+    latency_p99_ms: float
+    results: int              # results received
+    coverage: float           # results received / released
+    accuracy: Optional[TaskAccuracy] = None
+    predicted_miss_rate: float = math.nan   # the simulator's, same definition
+
+    @property
+    def gap_pp(self) -> float:
+        """Return live - predicted miss rate in percentage points (nan without a prediction)."""
+        return (self.miss_rate - self.predicted_miss_rate) * 100.0
+
+
+@dataclass(frozen=True)
+class LaneMetrics:
+    """One policy's figures for one processor lane."""
+
+    lane: str
+    utilisation: float
+    busy_ms: float
+    blocks: int
+
+
+@dataclass(frozen=True)
+class PolicyMetrics:
+    """One policy's figures: per task, per lane, and the job latencies for the CDF."""
+
+    policy: str
+    tasks: Tuple[TaskMetrics, ...]
+    lanes: Tuple[LaneMetrics, ...]
+    latencies_ms: Tuple[Tuple[str, Tuple[float, ...]], ...] = ()
+    predicted: bool = False
+
+    def task(self, name: str) -> TaskMetrics:
+        """Return the figures of task `name`."""
+        for metrics in self.tasks:
+            if metrics.task == name:
+                return metrics
+        raise KeyError(name)
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth,
+                   matcher: StampMatcher, window_s: float,
+                   predicted_miss_rates: Optional[Mapping[str, float]] = None
+                   ) -> PolicyMetrics:
+    """Return the figures of one policy's run: statistics, accuracy, prediction, lanes."""
+    by_task: Dict[str, List[ResultRecord]] = {}
+    for record in run.results:
+        by_task.setdefault(record.task, []).append(record)
+    rows = []
+    for task in tasks:
+        snap = run.task(task.name) or TaskStatsSnapshot(task.name, 0, 0, 0, 0, 0, math.nan,
+                                                        math.nan)
+        results = by_task.get(task.name, [])
+        predicted = (predicted_miss_rates or {}).get(task.name, math.nan)
+        rows.append(TaskMetrics(
+            task=task.name, released=snap.released, met=snap.met, missed=snap.missed,
+            dropped=snap.dropped, miss_rate=_share(snap.missed + snap.dropped, snap.released),
+            dropped_share=_share(snap.dropped, snap.released),
+            latency_p50_ms=snap.latency_p50_ms, latency_p99_ms=snap.latency_p99_ms,
+            results=len(results), coverage=_share(len(results), snap.released),
+            accuracy=task_accuracy(task, results, truth, matcher, window_s),
+            predicted_miss_rate=predicted))
+    lanes = tuple(LaneMetrics(lane.lane, lane.utilisation, lane.busy_ns / NS_PER_MS,
+                              lane.blocks_run) for lane in run.lanes)
+    latencies = tuple((task.name, job_latencies_ms(task.name, by_task.get(task.name, []),
+                                                   run.blocks)) for task in tasks)
+    return PolicyMetrics(policy=run.policy, tasks=tuple(rows), lanes=lanes,
+                         latencies_ms=latencies, predicted=predicted_miss_rates is not None)
+
+
+def live_periods_ns(run: PolicyRun, tasks: Sequence[TaskSpec], duration_ns: int
+                    ) -> Dict[str, int]:
+    """Return each task's mean interval between released jobs in the run (duration/released).
+
+    Tasks that released nothing are left out.
+    """
+    periods = {}
+    for task in tasks:
+        snap = run.task(task.name)
+        if snap is not None and snap.released > 0:
+            periods[task.name] = max(1, duration_ns // snap.released)
+    return periods
+
+
+def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
+                       drop_late: bool = True, queue_limit: int = 4, seed: int = 0
+                       ) -> Dict[str, float]:
+    """Return the simulator's miss rate per task for the live run's release rates.
+
+    The scenario: the task set with each task's period set to its mean live release
+    interval, `duration_ns` long, the same policy, profile and scheduler options. Tasks
+    that released nothing are not simulated.
+    """
+    periods = live_periods_ns(run, task_set.tasks, duration_ns)
+    tasks = tuple(replace(task, period_ns=periods[task.name]) for task in task_set.tasks
+                  if task.name in periods)
+    if not tasks:
+        return {}
+    scenario = Scenario(task_set=TaskSet(tasks=tasks, lanes=task_set.lanes),
+                        duration_ns=duration_ns, seed=seed, drop_late=drop_late,
+                        queue_limit=queue_limit)
+    result = simulate(scenario, profile, run.policy)
+    return {stats.task: release_miss_rate(stats) for stats in result.tasks}

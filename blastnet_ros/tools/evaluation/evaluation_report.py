@@ -1,0 +1,437 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The report of `blastnet evaluate`: report.md, index.html, PNG plots and summary.json.
+
+Built from the evaluation's data model (tools/evaluation/evaluation_records.py), never from live
+topics. Plots use matplotlib's Agg backend (no display): miss rate by policy and task,
+latency CDF per task (a line per policy), a few seconds of blocks on lanes per policy, and
+the simulator's predicted miss rate beside the live one. index.html needs nothing but the
+PNGs beside it.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib.metadata import version
+import json
+import math
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from blastnet_ros.core.task import LaneSpec, TaskSpec
+from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
+from blastnet_ros.runtime.block_trace import BlockTraceEntry
+from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics, TaskMetrics
+from blastnet_ros.tools.text_format import format_ms
+
+TIMELINE_S = 3.0
+MISS_RATE_PNG = 'miss_rate.png'
+LATENCY_CDF_PNG = 'latency_cdf.png'
+TIMELINE_PNG = 'timeline.png'
+SIMULATED_PNG = 'simulated_vs_live.png'
+PLOTS = (MISS_RATE_PNG, LATENCY_CDF_PNG, TIMELINE_PNG, SIMULATED_PNG)
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What the report's header says: when, where, which bag, task set and weights."""
+
+    created: str
+    machine: Tuple[Tuple[str, str], ...]
+    bag_path: str
+    bag_duration_s: float
+    bag_topics: Tuple[Tuple[str, str, int], ...]     # (name, type, messages)
+    replayed_topics: Tuple[str, ...]
+    tasks: Tuple[TaskSpec, ...]
+    lanes: Tuple[LaneSpec, ...]
+    weights: Tuple[Tuple[str, str], ...]             # (task, weights file or 'untrained')
+    profile: str
+    rate: float = 1.0
+    tasks_file: str = ''
+    params_file: str = ''
+
+
+def machine_description() -> Tuple[Tuple[str, str], ...]:
+    """Return (what, value) pairs: CPU model, cores, OS, Python and torch versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    system = platform.platform()
+    try:
+        for line in Path('/etc/os-release').read_text().splitlines():
+            if line.startswith('PRETTY_NAME='):
+                system = f"{line.split('=', 1)[1].strip().strip(chr(34))} ({system})"
+                break
+    except OSError:
+        pass
+    try:
+        torch_version = version('torch')
+    except Exception:  # not installed: the executor could not have run
+        torch_version = 'not installed'
+    return (('CPU', cpu), ('cores', str(os.cpu_count())), ('OS', system),
+            ('Python', platform.python_version()), ('torch', torch_version))
+
+
+def _percent(value: float) -> str:
+    return '-' if value != value else f'{value * 100:.1f}'
+
+
+def _accuracy(metrics: TaskMetrics) -> str:
+    accuracy = metrics.accuracy
+    if accuracy is None or accuracy.value != accuracy.value:
+        return '-'
+    return f'{accuracy.value * 100:.1f} ({accuracy.kind}, n={accuracy.samples})'
+
+
+def _gap(metrics: TaskMetrics) -> str:
+    gap = metrics.gap_pp
+    return '-' if gap != gap else f'{gap:+.1f}'
+
+
+SUMMARY_HEADER = ('policy', 'task', 'released', 'met', 'missed', 'dropped', 'miss %',
+                  'dropped %', 'p50 ms', 'p99 ms', 'results %', 'accuracy %', 'sim miss %',
+                  'gap pp')
+
+
+def summary_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return the summary table's rows (strings), one per policy and task."""
+    rows = []
+    for policy in metrics:
+        for task in policy.tasks:
+            rows.append((policy.policy, task.task, str(task.released), str(task.met),
+                         str(task.missed), str(task.dropped), _percent(task.miss_rate),
+                         _percent(task.dropped_share), format_ms(task.latency_p50_ms),
+                         format_ms(task.latency_p99_ms), _percent(task.coverage), _accuracy(task),
+                         _percent(task.predicted_miss_rate), _gap(task)))
+    return rows
+
+
+def lane_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return the lane table's rows: policy, lane, busy %, busy ms, blocks."""
+    return [(policy.policy, lane.lane, _percent(lane.utilisation), f'{lane.busy_ms:.0f}',
+             str(lane.blocks)) for policy in metrics for lane in policy.lanes]
+
+
+LANE_HEADER = ('policy', 'lane', 'busy %', 'busy ms', 'blocks')
+
+
+def format_summary(metrics: Sequence[PolicyMetrics]) -> str:
+    """Return the terminal summary: the per policy and task table, then the lanes."""
+    def table(header, rows):
+        cells = [header] + rows
+        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+        lines = ['  '.join(cell.ljust(width) if i < 2 else cell.rjust(width)
+                           for i, (cell, width) in enumerate(zip(row, widths)))
+                 for row in cells]
+        lines.insert(1, '-' * len(lines[0]))
+        return lines
+    return '\n'.join(table(SUMMARY_HEADER, summary_rows(metrics)) + ['']
+                     + table(LANE_HEADER, lane_rows(metrics)))
+
+
+def _number(value: float, digits: int = 4) -> Optional[float]:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else round(value, digits)
+
+
+def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Dict[str, Any]:
+    """Return the evaluation's numbers as one JSON-ready object (--json, summary.json)."""
+    policies = []
+    for policy in metrics:
+        tasks = []
+        for task in policy.tasks:
+            accuracy = task.accuracy
+            tasks.append({
+                'task': task.task, 'released': task.released, 'met': task.met,
+                'missed': task.missed, 'dropped': task.dropped,
+                'miss_rate': _number(task.miss_rate), 'dropped_share': _number(task.dropped_share),
+                'latency_p50_ms': _number(task.latency_p50_ms, 2),
+                'latency_p99_ms': _number(task.latency_p99_ms, 2),
+                'results': task.results, 'coverage': _number(task.coverage),
+                'accuracy': None if accuracy is None else {
+                    'kind': accuracy.kind, 'value': _number(accuracy.value),
+                    'samples': accuracy.samples, 'unmatched': accuracy.unmatched},
+                'predicted_miss_rate': _number(task.predicted_miss_rate),
+                'gap_pp': _number(task.gap_pp, 2)})
+        policies.append({
+            'policy': policy.policy, 'tasks': tasks,
+            'lanes': [{'lane': lane.lane, 'utilisation': _number(lane.utilisation),
+                       'busy_ms': round(lane.busy_ms, 1), 'blocks': lane.blocks}
+                      for lane in policy.lanes]})
+    return {
+        'created': context.created, 'machine': dict(context.machine),
+        'bag': {'path': context.bag_path, 'duration_s': round(context.bag_duration_s, 3),
+                'topics': [{'name': name, 'type': msgtype, 'messages': count}
+                           for name, msgtype, count in context.bag_topics],
+                'replayed': list(context.replayed_topics), 'rate': context.rate},
+        'tasks_file': context.tasks_file, 'params_file': context.params_file,
+        'weights': dict(context.weights), 'profile': context.profile, 'policies': policies}
+
+
+# -- plots --------------------------------------------------------------------------------
+
+def _pyplot():
+    # matplotlib loads only when a plot is drawn (not for `blastnet --help`), with the Agg
+    # backend chosen before pyplot is imported, so no display is needed
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _top(values: Sequence[float]) -> float:
+    """Return the y-axis top for miss-rate bars: 15 % over the highest, at least 5 %."""
+    finite = [value for value in values if value == value]
+    return max(5.0, 1.15 * max(finite, default=0.0))
+
+
+def _task_colours(tasks: Sequence[str]) -> Dict[str, Any]:
+    plt = _pyplot()
+    palette = plt.get_cmap('tab10')
+    return {name: palette(index % 10) for index, name in enumerate(tasks)}
+
+
+def plot_miss_rates(metrics: Sequence[PolicyMetrics], path: Path) -> None:
+    """Write grouped bars: miss rate per task (groups), a bar per policy."""
+    plt = _pyplot()
+    tasks = [task.task for task in metrics[0].tasks] if metrics else []
+    figure, axes = plt.subplots(figsize=(max(6.0, 1.6 * len(tasks) * max(1, len(metrics)) / 2),
+                                         4.0))
+    width = 0.8 / max(1, len(metrics))
+    for index, policy in enumerate(metrics):
+        values = [policy.task(name).miss_rate * 100 for name in tasks]
+        positions = [t + (index - (len(metrics) - 1) / 2) * width for t in range(len(tasks))]
+        bars = axes.bar(positions, values, width, label=policy.policy)
+        axes.bar_label(bars, fmt='%.1f', fontsize=7)
+    axes.set_xticks(range(len(tasks)), tasks)
+    axes.set_ylim(0, _top([p.task(name).miss_rate * 100 for p in metrics for name in tasks]))
+    axes.set_ylabel('deadline miss rate % ((missed + dropped) / released)')
+    axes.set_title('Miss rate by policy and task')
+    axes.legend(fontsize=8)
+    axes.grid(axis='y', alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_latency_cdfs(metrics: Sequence[PolicyMetrics], tasks: Sequence[TaskSpec],
+                      path: Path) -> None:
+    """Write one CDF of job latency per task, a line per policy, the deadline dashed."""
+    plt = _pyplot()
+    figure, axes_row = plt.subplots(1, max(1, len(tasks)), figsize=(4.2 * max(1, len(tasks)),
+                                                                    3.6), squeeze=False)
+    for axes, task in zip(axes_row[0], tasks):
+        for policy in metrics:
+            latencies = dict(policy.latencies_ms).get(task.name, ())
+            if latencies:
+                fractions = [(index + 1) / len(latencies) for index in range(len(latencies))]
+                axes.step(latencies, fractions, where='post', label=policy.policy)
+        axes.axvline(task.deadline_ns / NS_PER_MS, color='grey', linestyle='--',
+                     linewidth=1, label='deadline')
+        axes.set_title(task.name)
+        axes.set_xlabel('latency ms (stamp to last block end)')
+        axes.set_ylabel('share of completed jobs')
+        axes.set_ylim(0, 1.02)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def timeline_window(blocks: Sequence[BlockTraceEntry],
+                    length_s: float = TIMELINE_S) -> Tuple[int, int]:
+    """Return (start_ns, end_ns) of `length_s` in the middle of the traced blocks."""
+    if not blocks:
+        return 0, 0
+    first = min(entry.start_ns for entry in blocks)
+    last = max(entry.end_ns for entry in blocks)
+    length_ns = int(length_s * NS_PER_S)
+    start = first + max(0, (last - first - length_ns) // 2)
+    return start, start + length_ns
+
+
+def plot_timelines(runs: Sequence[Tuple[str, Sequence[BlockTraceEntry]]],
+                   lanes: Sequence[str], tasks: Sequence[str], path: Path,
+                   length_s: float = TIMELINE_S) -> None:
+    """Write, per policy, `length_s` of blocks on lanes (a bar per block, colour per task)."""
+    plt = _pyplot()
+    from matplotlib.patches import Patch
+    colours = _task_colours(tasks)
+    figure, axes_column = plt.subplots(max(1, len(runs)), 1, squeeze=False,
+                                       figsize=(11, 0.5 + 0.55 * len(lanes) * max(1, len(runs))
+                                                + 0.6 * len(runs)))
+    for axes, (policy, blocks) in zip(axes_column[:, 0], runs):
+        start, end = timeline_window(blocks, length_s)
+        for row, lane in enumerate(lanes):
+            spans: Dict[str, List[Tuple[float, float]]] = {}
+            for entry in blocks:
+                if entry.lane == lane and entry.end_ns > start and entry.start_ns < end:
+                    left = (max(entry.start_ns, start) - start) / NS_PER_MS
+                    spans.setdefault(entry.task, []).append(
+                        (left, max(0.05, (min(entry.end_ns, end) - start) / NS_PER_MS - left)))
+            for task, bars in spans.items():
+                axes.broken_barh(bars, (row - 0.4, 0.8), facecolors=colours.get(task, 'k'))
+        axes.set_yticks(range(len(lanes)), lanes)
+        axes.set_xlim(0, length_s * 1000)
+        axes.set_ylim(-0.6, len(lanes) - 0.4)
+        axes.set_title(f'{policy}: blocks on lanes, {length_s:g} s from the middle of the run',
+                       fontsize=9)
+        axes.set_xlabel('ms')
+    figure.legend(handles=[Patch(color=colours[task], label=task) for task in tasks],
+                  loc='upper right', fontsize=8, ncol=len(tasks))
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_simulated_vs_live(metrics: Sequence[PolicyMetrics], path: Path) -> None:
+    """Write, per task, the live and the simulated miss rate of each policy side by side."""
+    plt = _pyplot()
+    tasks = [task.task for task in metrics[0].tasks] if metrics else []
+    figure, axes_row = plt.subplots(1, max(1, len(tasks)), squeeze=False,
+                                    figsize=(max(4.0, 1.1 * len(metrics)) * max(1, len(tasks)),
+                                             3.8))
+    for axes, name in zip(axes_row[0], tasks):
+        policies = [policy.policy for policy in metrics]
+        live = [policy.task(name).miss_rate * 100 for policy in metrics]
+        simulated = [policy.task(name).predicted_miss_rate * 100 for policy in metrics]
+        positions = range(len(policies))
+        axes.bar([p - 0.2 for p in positions], live, 0.4, label='live')
+        axes.bar([p + 0.2 for p in positions],
+                 [0.0 if value != value else value for value in simulated], 0.4,
+                 label='simulated', hatch='//', alpha=0.7)
+        axes.set_xticks(list(positions), policies, rotation=30, ha='right', fontsize=8)
+        axes.set_ylim(0, _top(live + simulated))
+        axes.set_title(name)
+        axes.set_ylabel('miss rate %')
+        axes.grid(axis='y', alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.suptitle('Simulated (same task rates, shipped profile) vs live miss rate', fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+# -- documents ----------------------------------------------------------------------------
+
+NOTES = (
+    'Miss rate = (missed + dropped) / released, from the executor\'s final /diagnostics; '
+    'dropped % = dropped / released; latency p50/p99 are the executor\'s own (stamp to '
+    'completion).',
+    'results % = results received / released jobs. Accuracy counts only the jobs that '
+    'produced a result: detection mAP@0.5 is over the frames that got a result (boxes in the '
+    'detector\'s letterboxed input pixels, ground-truth boxes under 4 px dropped); signs '
+    'top-1 is correct when the label is among the frame\'s ground-truth sign classes (no '
+    'sign in the frame: wrong); sound top-1 against the labels covering >= 0.3 s of the '
+    'window (background when none does), the window ending at the end of the audio chunk '
+    'whose publication is the latest at or before the result stamp.',
+    'sim miss % = core.simulator on the same task set, lanes and profile, each task\'s '
+    'period set to its mean release interval in the live run, strictly periodic, block '
+    'times from the profile; it does not model ROS transport, image decoding or the other '
+    'processes on the machine. gap pp = live - simulated, in percentage points.',
+    'Latency CDF: per completed job, the end of its last block (executor block trace) minus '
+    'its stamp.',
+)
+
+
+def _task_set_rows(context: ReportContext) -> List[Tuple[str, ...]]:
+    weights = dict(context.weights)
+    return [(task.name, task.model, task.source, f'{task.period_ns / NS_PER_MS:g}',
+             f'{task.deadline_ns / NS_PER_MS:g}', str(task.priority), ', '.join(task.lanes),
+             weights.get(task.name, '?')) for task in context.tasks]
+
+
+TASK_SET_HEADER = ('task', 'model', 'source', 'period ms', 'deadline ms', 'priority',
+                   'lanes', 'weights')
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def line(cells):
+        return '| ' + ' | '.join(str(cell).replace('|', '\\|') for cell in cells) + ' |'
+    return '\n'.join([line(header), line(['---'] * len(header))] + [line(r) for r in rows])
+
+
+def _header_pairs(context: ReportContext) -> List[Tuple[str, str]]:
+    topics = ', '.join(f'{name} ({msgtype}, {count})' for name, msgtype, count
+                       in context.bag_topics)
+    return ([('date', context.created)] + list(context.machine)
+            + [('bag', context.bag_path), ('bag duration', f'{context.bag_duration_s:.2f} s'),
+               ('bag topics', topics), ('replayed', ', '.join(context.replayed_topics)
+                                        + f' at rate {context.rate:g}, restamped'),
+               ('lanes', ', '.join(f'{lane.name} ({lane.device} x{lane.threads})'
+                                   for lane in context.lanes)),
+               ('task set', context.tasks_file or 'the package config/tasks.yaml'),
+               ('params', context.params_file or 'the installed config/blastnet.yaml'),
+               ('profile', context.profile)])
+
+
+def report_markdown(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> str:
+    """Return report.md."""
+    parts = ['# blastnet evaluate', '',
+             _md_table(('', ''), _header_pairs(context)), '', '## Task set', '',
+             _md_table(TASK_SET_HEADER, _task_set_rows(context)), '',
+             '## Per policy and task', '', _md_table(SUMMARY_HEADER, summary_rows(metrics)),
+             '', '## Lanes', '', _md_table(LANE_HEADER, lane_rows(metrics)), '', '## Plots', '',
+             f'![miss rate by policy and task]({MISS_RATE_PNG})', '',
+             f'![latency CDF per task]({LATENCY_CDF_PNG})', '',
+             f'![blocks on lanes]({TIMELINE_PNG})', '',
+             f'![simulated vs live miss rate]({SIMULATED_PNG})', '', '## Definitions', '']
+    parts += [f'- {note}' for note in NOTES]
+    return '\n'.join(parts) + '\n'
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = ''.join(f'<th>{html.escape(str(cell))}</th>' for cell in header)
+    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(str(cell))}</td>' for cell in row)
+                   + '</tr>' for row in rows)
+    return f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+_STYLE = ('body{font-family:sans-serif;margin:2em;max-width:1200px}'
+          'table{border-collapse:collapse;margin:1em 0;font-size:0.9em}'
+          'th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:right}'
+          'th{background:#f0f0f0}td:first-child,td:nth-child(2){text-align:left}'
+          'img{max-width:100%;display:block;margin:1em 0}')
+
+
+def report_html(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> str:
+    """Return index.html: the same content as report.md, styles inline, PNGs beside it."""
+    images = ''.join(f'<img src="{name}" alt="{html.escape(alt)}">' for name, alt in (
+        (MISS_RATE_PNG, 'miss rate by policy and task'),
+        (LATENCY_CDF_PNG, 'latency CDF per task'), (TIMELINE_PNG, 'blocks on lanes'),
+        (SIMULATED_PNG, 'simulated vs live miss rate')))
+    notes = ''.join(f'<li>{html.escape(note)}</li>' for note in NOTES)
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8">'
+            f'<title>blastnet evaluate</title><style>{_STYLE}</style></head><body>'
+            '<h1>blastnet evaluate</h1>'
+            + _html_table(('', ''), _header_pairs(context))
+            + '<h2>Task set</h2>' + _html_table(TASK_SET_HEADER, _task_set_rows(context))
+            + '<h2>Per policy and task</h2>' + _html_table(SUMMARY_HEADER, summary_rows(metrics))
+            + '<h2>Lanes</h2>' + _html_table(LANE_HEADER, lane_rows(metrics))
+            + f'<h2>Plots</h2>{images}<h2>Definitions</h2><ul>{notes}</ul></body></html>\n')
+
+
+def write_report(folder: Path, context: ReportContext, metrics: Sequence[PolicyMetrics],
+                 traces: Sequence[Tuple[str, Sequence[BlockTraceEntry]]]) -> List[Path]:
+    """Write report.md, index.html, summary.json and the PNGs into `folder`; return them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    task_names = [task.name for task in context.tasks]
+    lanes = [lane.name for lane in context.lanes]
+    plot_miss_rates(metrics, folder / MISS_RATE_PNG)
+    plot_latency_cdfs(metrics, context.tasks, folder / LATENCY_CDF_PNG)
+    plot_timelines(traces, lanes, task_names, folder / TIMELINE_PNG)
+    plot_simulated_vs_live(metrics, folder / SIMULATED_PNG)
+    (folder / 'report.md').write_text(report_markdown(context, metrics))
+    (folder / 'index.html').write_text(report_html(context, metrics))
+    (folder / 'summary.json').write_text(json.dumps(summary_dict(context, metrics), indent=1)
+                                         + '\n')
+    return [folder / name for name in ('report.md', 'index.html', 'summary.json') + PLOTS]

@@ -1,0 +1,437 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""One `blastnet train` run: data, training, scores and files, model by model.
+
+Generated data comes from tools/training/training_data.py (the same renderers as the
+scenario bags); real datasets, where given, are added to the training data, 10 % of each
+(or its val split / fold 10) held out and scored on its own. Per model the run prints the
+held-out score (detector: mAP@0.5; classifiers: top-1, all through load_task_model +
+TaskModel.infer on the written file) and the time, and writes <model>.pt (a float16
+state_dict, atomically) and TRAINING.json (metrics, seeds, sample counts, times, versions)
+into the output folder (default: blastnet_ros/models/weights, where load_task_model finds
+the shipped defaults).
+
+The budget bounds the whole run: the classifiers train first, with a share each, and the
+detector gets what is left after its data and a reserve for its evaluation. On a quiet
+2-core machine the step counts end training first (about 10 minutes in all, and then the
+weights are the same every run); on a busy one the budget does, with the learning rate
+schedule following the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
+
+import numpy as np
+import torch
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.models.task_model import build_network, load_task_model, WEIGHTS_DIR
+from blastnet_ros.tools.progress import ProgressLine
+from blastnet_ros.tools.training import dataset_loaders as dl
+from blastnet_ros.tools.training import model_training as mt
+from blastnet_ros.tools.training import training_data as td
+
+# the share of the whole budget each classifier may take (its own data included; the
+# scene frames the sign model shares with the detector are not charged to it)
+BUDGET_SHARES = {'sbcnn': 0.12, 'sign_vgg': 0.16}
+DETECTOR_EVAL_RESERVE_S = 45.0
+REAL_HELD_OUT_SHARE = 0.1
+TRAINING_RECORD = 'TRAINING.json'
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelPlan:
+    """How much data and how many steps one model gets (sizes of the default run)."""
+
+    train_samples: Dict[str, int]
+    held_out_samples: Dict[str, int]
+    steps: int
+    batch_size: int
+    learning_rate: float
+
+
+PLANS: Dict[str, ModelPlan] = {
+    'sbcnn': ModelPlan({'clips': 3000, 'windows': 2000}, {'clips': 500, 'windows': 500},
+                       steps=250, batch_size=64, learning_rate=3e-3),
+    'sign_vgg': ModelPlan({'patches': 6000, 'scene_frames': 4000},
+                          {'patches': 800, 'scene_frames': 320},
+                          steps=350, batch_size=64, learning_rate=2e-3),
+    'tiny_yolo': ModelPlan({'scene_frames': 4000}, {'scene_frames': 320},
+                           steps=1800, batch_size=16, learning_rate=2e-3),
+}
+
+
+def default_output_dir() -> Path:
+    """Return blastnet_ros/models/weights of this source tree (or installed package)."""
+    return WEIGHTS_DIR
+
+
+def _scaled(plan: ModelPlan, scale: float) -> ModelPlan:
+    """Return `plan` with data and steps multiplied by `scale` (tests run tiny plans)."""
+    if scale == 1.0:
+        return plan
+
+    def times(counts: Dict[str, int]) -> Dict[str, int]:
+        return {key: max(8, int(round(value * scale))) for key, value in counts.items()}
+
+    return dataclasses.replace(plan, train_samples=times(plan.train_samples),
+                               held_out_samples=times(plan.held_out_samples),
+                               steps=max(2, int(round(plan.steps * scale))))
+
+
+class _Clock:
+    """The run's deadline and what each stage took."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.start = time.monotonic()
+        self.deadline = self.start + budget_s
+        self.budget_s = budget_s
+
+    def left_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.start
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _split(count: int, seed: int, share: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Return (train indices, held-out indices): a seeded `share` of `count` held out."""
+    order = np.random.default_rng((seed, 77)).permutation(count)
+    held = max(1, int(round(count * share))) if count > 1 else 0
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+class Trainer:
+    """One `blastnet train` run: data, training, scores and files, model by model."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+        self.args = args
+        self.out, self.err = out, err
+        self.output = Path(args.output) if args.output else default_output_dir()
+        self.seed = int(args.seed)
+        self.clock = _Clock(args.budget_minutes * 60.0)
+        self.threads = mt.set_threads(args.threads)
+        self.scene_cache: Dict[str, Any] = {}
+        self.scene_seconds = 0.0  # spent rendering the scene frames shared by two models
+        self.records: Dict[str, Dict[str, Any]] = {}
+        self.real: Dict[str, Any] = {}  # model -> (LoadedDataset of train, of held-out)
+
+    # -- shared generated data ------------------------------------------------------------
+
+    def _scenes(self, split: str, count: int) -> Any:
+        """Return (DetectionSet, sign crops) of `count` generated frames (rendered once)."""
+        key = f'{split}:{count}'
+        if key not in self.scene_cache:
+            started = time.monotonic()
+            line = ProgressLine(f'render {split} scenes', count, 'frames', self.err)
+            self.scene_cache[key] = td.scene_sets(self.seed, count, split, progress=line.update)
+            line.close()
+            self.scene_seconds += time.monotonic() - started
+        return self.scene_cache[key]
+
+    def _progress(self, label: str, total: float, unit: str) -> Any:
+        return ProgressLine(label, total, unit, self.err)
+
+    # -- per model ------------------------------------------------------------------------
+
+    def train(self, name: str, plan: ModelPlan, share_s: Optional[float]) -> Dict[str, Any]:
+        """Train, save and score model `name`; return its TRAINING.json record."""
+        started = time.monotonic()
+        scene_seconds = self.scene_seconds
+        train_data, held_out, extra_held_out, data_notes = self._data(name, plan)
+        data_s = time.monotonic() - started
+        shared_s = self.scene_seconds - scene_seconds
+        if share_s is None:
+            limit_s = self.clock.left_s() - DETECTOR_EVAL_RESERVE_S
+        else:
+            limit_s = min(share_s - (data_s - shared_s),
+                          self.clock.left_s() - DETECTOR_EVAL_RESERVE_S)
+        limit_s = max(limit_s, 1.0)
+        config = mt.TrainConfig(steps=plan.steps, batch_size=plan.batch_size,
+                                learning_rate=plan.learning_rate, time_limit_s=limit_s,
+                                seed=self.seed)
+        network = build_network(name)
+        line = self._progress(f'train {name}', 100.0, '%')
+        update = (lambda done: line.update(100.0 * done))
+        if name == 'tiny_yolo':
+            result = mt.train_detector(network, train_data, config, update)
+        else:
+            result = mt.train_classifier(network, train_data, config, update)
+        line.close()
+        path = self.output / f'{name}.pt'
+        size = mt.save_weights(network, path)
+        evaluated = time.monotonic()
+        model = load_task_model(name, str(path))
+        metrics = self._score(name, model, held_out, extra_held_out)
+        eval_s = time.monotonic() - evaluated
+        return {
+            'file': path.name, 'bytes': size, 'sha256': _file_sha256(path),
+            'dtype': 'float16', 'metrics': metrics,
+            'train_samples': {**data_notes['train'], 'total': len(train_data)},
+            'held_out_samples': data_notes['held_out'],
+            'steps': result.steps, 'planned_steps': plan.steps,
+            'batch_size': plan.batch_size, 'learning_rate': plan.learning_rate,
+            'time_limit_s': round(limit_s, 1), 'stopped_by_time': result.stopped_by_time,
+            'loss_first': round(result.first_loss, 4), 'loss_last': round(result.last_loss, 4),
+            'seconds': {'data': round(data_s, 1), 'shared_scenes': round(shared_s, 1),
+                        'train': round(result.seconds, 1),
+                        'evaluate': round(eval_s, 1),
+                        'total': round(time.monotonic() - started, 1)},
+        }
+
+    def _data(self, name: str, plan: ModelPlan):
+        """Return (train set, held-out set(s) by name, real held-out sets, sample notes)."""
+        train_counts = plan.train_samples
+        held_counts = plan.held_out_samples
+        notes: Dict[str, Dict[str, int]] = {'train': {}, 'held_out': {}}
+        real_held: Dict[str, Any] = {}
+        if name == 'sbcnn':
+            line = self._progress('generate sound', sum(train_counts.values())
+                                  + sum(held_counts.values()), 'windows')
+            done = [0]
+
+            def tick(base: int) -> Callable[[int], None]:
+                return lambda n: line.update(base + n)
+
+            parts = []
+            for split, counts in ((td.TRAIN, train_counts), (td.HELD_OUT, held_counts)):
+                clips = td.sound_clip_set(self.seed, counts['clips'], split,
+                                          progress=tick(done[0]))
+                done[0] += counts['clips']
+                windows = td.sound_stream_set(self.seed, counts['windows'], split,
+                                              progress=tick(done[0]))
+                done[0] += counts['windows']
+                parts.append((clips, windows))
+            line.close()
+            (train_clips, train_windows), (held_clips, held_windows) = parts
+            train = td.concat_classification_sets([train_clips, train_windows])
+            notes['train'] = {'clips': len(train_clips), 'windows': len(train_windows)}
+            notes['held_out'] = {'clips': len(held_clips), 'windows': len(held_windows)}
+            held = {'clips': held_clips, 'windows': held_windows}
+            if self.args.dataset_urbansound:
+                train, real_held = self._add_urbansound(train, notes)
+            return train, held, real_held, notes
+        if name == 'sign_vgg':
+            _, train_crops = self._scenes(td.TRAIN, train_counts['scene_frames'])
+            _, held_crops = self._scenes(td.HELD_OUT, held_counts['scene_frames'])
+            line = self._progress('render sign patches',
+                                  train_counts['patches'] + held_counts['patches'], 'patches')
+            train_patches = td.sign_patch_set(self.seed, train_counts['patches'], td.TRAIN,
+                                              progress=line.update)
+            held_patches = td.sign_patch_set(
+                self.seed, held_counts['patches'], td.HELD_OUT,
+                progress=lambda n: line.update(train_counts['patches'] + n))
+            line.close()
+            # scene crops are what the cascade feeds the model: seen twice per epoch
+            train = td.concat_classification_sets([train_patches, train_crops, train_crops])
+            notes['train'] = {'patches': len(train_patches), 'scene_crops': len(train_crops),
+                              'scene_frames': train_counts['scene_frames']}
+            notes['held_out'] = {'patches': len(held_patches), 'scene_crops': len(held_crops),
+                                 'scene_frames': held_counts['scene_frames']}
+            held = {'patches': held_patches, 'scene_crops': held_crops}
+            if self.args.dataset_gtsrb:
+                train, real_held = self._add_gtsrb(train, notes)
+            return train, held, real_held, notes
+        train_set, _ = self._scenes(td.TRAIN, train_counts['scene_frames'])
+        held_set, _ = self._scenes(td.HELD_OUT, held_counts['scene_frames'])
+        notes['train'] = {'scene_frames': len(train_set), 'boxes': train_set.box_count}
+        notes['held_out'] = {'scene_frames': len(held_set), 'boxes': held_set.box_count}
+        if self.args.dataset_yolo:
+            train_set, real_held = self._add_yolo(train_set, notes)
+        return train_set, {'scene_frames': held_set}, real_held, notes
+
+    def load_real_datasets(self, names: Sequence[str]) -> None:
+        """Read the real datasets of the models in `names` (before any training)."""
+        if 'sign_vgg' in names and self.args.dataset_gtsrb:
+            self.real['sign_vgg'] = dl.load_gtsrb_folder(self.args.dataset_gtsrb)
+        if 'sbcnn' in names and self.args.dataset_urbansound:
+            self.real['sbcnn'] = dl.load_urbansound8k(self.args.dataset_urbansound)
+        if 'tiny_yolo' in names and self.args.dataset_yolo:
+            root = self.args.dataset_yolo
+            try:
+                self.real['tiny_yolo'] = (dl.load_yolo_dataset(root, split='train'),
+                                          dl.load_yolo_dataset(root, split='val'))
+            except BadInputError as error:
+                if 'has no `train:` entry' not in error.cause \
+                        and 'has no `val:` entry' not in error.cause:
+                    raise
+                self.real['tiny_yolo'] = (dl.load_yolo_dataset(root), None)
+
+    def _add_gtsrb(self, train: Any, notes: Dict[str, Dict[str, int]]):
+        return self._add_real_classification(train, self.real['sign_vgg'], 'gtsrb', notes)
+
+    def _add_urbansound(self, train: Any, notes: Dict[str, Dict[str, int]]):
+        return self._add_real_classification(train, self.real['sbcnn'], 'urbansound8k', notes)
+
+    def _add_real_classification(self, train, loaded, key, notes):
+        data = loaded.data
+        train_index, held_index = _split(len(data), self.seed, REAL_HELD_OUT_SHARE)
+
+        def part(index: np.ndarray) -> td.ClassificationSet:
+            return td.ClassificationSet(data.inputs[index], data.targets[index],
+                                        tuple(data.accepted[i] for i in index), data.labels)
+
+        notes['train'][key] = len(train_index)
+        notes['train'][f'{key}_skipped'] = loaded.skipped_count
+        notes['held_out'][key] = len(held_index)
+        held = {key: part(held_index)} if len(held_index) else {}
+        if len(train_index):
+            train = td.concat_classification_sets([train, part(train_index)])
+        return train, held
+
+    def _add_yolo(self, train: Any, notes: Dict[str, Dict[str, int]]):
+        loaded, held_loaded = self.real['tiny_yolo']
+        if held_loaded is not None:
+            real_train, real_held = loaded.data, held_loaded.data
+            skipped = loaded.skipped_count + held_loaded.skipped_count
+        else:
+            data = loaded.data
+            train_index, held_index = _split(len(data), self.seed, REAL_HELD_OUT_SHARE)
+
+            def part(index: np.ndarray) -> td.DetectionSet:
+                return td.DetectionSet(data.images[index],
+                                       tuple(data.boxes[i] for i in index),
+                                       tuple(data.classes[i] for i in index), data.labels)
+
+            real_train, real_held = part(train_index), part(held_index)
+            skipped = loaded.skipped_count
+        notes['train']['yolo_images'] = len(real_train)
+        notes['train']['yolo_boxes_skipped'] = skipped
+        notes['held_out']['yolo_images'] = len(real_held)
+        held = {'yolo': real_held} if len(real_held) else {}
+        return td.concat_detection_sets([train, real_train]), held
+
+    def _score(self, name: str, model: Any, held_out: Dict[str, Any],
+               extra: Dict[str, Any]) -> Dict[str, Any]:
+        metrics: Dict[str, Any] = {}
+        sets = {**held_out, **extra}
+        if name == 'tiny_yolo':
+            for key, data in sets.items():
+                line = self._progress(f'evaluate {name} on {key}', 100.0, '%')
+                scores = mt.evaluate_detector(model, data, lambda f: line.update(100 * f))
+                line.close()
+                metrics[key] = {
+                    'map50': round(scores.low_threshold.map50, 4),
+                    'per_label_ap50': {label: round(ap, 4)
+                                       for label, ap in scores.low_threshold.per_label},
+                    'score_threshold': mt.MAP_SCORE_THRESHOLD,
+                    'map50_at_executor_threshold': round(scores.executor_threshold.map50, 4),
+                    'per_label_ap50_at_executor_threshold': {
+                        label: round(ap, 4) for label, ap in scores.executor_threshold.per_label},
+                    'executor_threshold': mt.EXECUTOR_SCORE_THRESHOLD,
+                    'images': scores.low_threshold.images,
+                    'truths': scores.low_threshold.truths,
+                    'min_truth_box_px': mt.MIN_EVAL_BOX_PX}
+            return metrics
+        for key, data in sets.items():
+            accuracy = mt.evaluate_classifier(model, data)
+            metrics[key] = {'top1': round(accuracy.top1, 4), 'samples': accuracy.samples}
+        generated = [k for k in held_out]
+        correct = sum(round(metrics[k]['top1'] * metrics[k]['samples']) for k in generated)
+        total = sum(metrics[k]['samples'] for k in generated)
+        metrics['all_generated'] = {'top1': round(correct / total, 4) if total else 0.0,
+                                    'samples': total}
+        return metrics
+
+    # -- the run --------------------------------------------------------------------------
+
+    def run(self, names: Sequence[str]) -> Dict[str, Any]:
+        """Train `names` in order; return the TRAINING.json content."""
+        scale = float(self.args.scale)
+        self.load_real_datasets(names)
+        for name in names:
+            plan = _scaled(PLANS[name], scale)
+            share_s = (BUDGET_SHARES[name] * self.clock.budget_s if name in BUDGET_SHARES
+                       else None)
+            record = self.train(name, plan, share_s)
+            self.records[name] = record
+            self._report(name, record)
+        return self._write_record(names)
+
+    def _report(self, name: str, record: Dict[str, Any]) -> None:
+        if self.args.json:
+            print(json.dumps({'model': name, **record}), file=self.out)
+            self.out.flush()
+            return
+        print(format_model_line(name, record, self.output), file=self.out)
+        self.out.flush()
+
+    def _write_record(self, names: Sequence[str]) -> Dict[str, Any]:
+        path = self.output / TRAINING_RECORD
+        previous: Dict[str, Any] = {}
+        if path.is_file():
+            try:
+                previous = json.loads(path.read_text(encoding='utf-8')).get('models', {})
+            except (ValueError, AttributeError):
+                previous = {}
+        models = {key: value for key, value in previous.items() if key not in names}
+        models.update(self.records)
+        content = {
+            'format': 1,
+            'command': 'blastnet train ' + ' '.join(_argv_of(self.args)),
+            'trained_at': datetime.datetime.now(datetime.timezone.utc)
+            .strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'seed': self.seed, 'budget_minutes': self.args.budget_minutes,
+            'total_seconds': round(self.clock.elapsed_s(), 1),
+            'torch': torch.__version__, 'numpy': np.__version__,
+            'python': platform.python_version(), 'machine': platform.machine(),
+            'cpus': os.cpu_count(), 'torch_threads': self.threads,
+            'data': ('generated by blastnet_ros.tools.training.training_data '
+                     '(RoadSceneRenderer, render_sign_patch, render_clip, AudioSceneSynth); '
+                     'train and held-out seeds from disjoint ranges'),
+            'models': {key: models[key] for key in sorted(models)},
+        }
+        temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+        temporary.write_text(json.dumps(content, indent=2) + '\n', encoding='utf-8')
+        os.replace(temporary, path)
+        return content
+
+
+def _argv_of(args: argparse.Namespace) -> List[str]:
+    words = [f'--models {",".join(args.models.split(","))}', f'--seed {args.seed}',
+             f'--budget-minutes {args.budget_minutes:g}']
+    for option in ('dataset_gtsrb', 'dataset_urbansound', 'dataset_yolo'):
+        if getattr(args, option):
+            words.append(f'--{option.replace("_", "-")} {getattr(args, option)}')
+    return words
+
+
+def format_model_line(name: str, record: Dict[str, Any], output: Path) -> str:
+    """Return the human summary of one trained model."""
+    metrics = record['metrics']
+    seconds = record['seconds']
+    if name == 'tiny_yolo':
+        scene = metrics['scene_frames']
+        per_label = ', '.join(f'{label} {ap:.2f}'
+                              for label, ap in scene['per_label_ap50'].items())
+        score = (f"mAP@0.5 {scene['map50']:.3f} on {scene['images']} held-out frames "
+                 f"({per_label}; at score >= 0.25: {scene['map50_at_executor_threshold']:.3f})")
+        extra = [f"{key} mAP@0.5 {value['map50']:.3f}" for key, value in metrics.items()
+                 if key != 'scene_frames']
+    else:
+        overall = metrics['all_generated']
+        parts = ', '.join(f"{key} {value['top1']:.3f} (n={value['samples']})"
+                          for key, value in metrics.items() if key != 'all_generated')
+        score = f"top-1 {overall['top1']:.3f} on {overall['samples']} held-out ({parts})"
+        extra = []
+    timing = (f"{seconds['total']:.0f} s (data {seconds['data']:.0f}, train "
+              f"{seconds['train']:.0f} for {record['steps']} steps"
+              f"{', cut by the budget' if record['stopped_by_time'] else ''}, evaluate "
+              f"{seconds['evaluate']:.0f})")
+    tail = f"; {'; '.join(extra)}" if extra else ''
+    return (f'{name}: {score}{tail}; {timing}; {record["bytes"] / 1e6:.1f} MB -> '
+            f'{output / record["file"]}')

@@ -1,0 +1,170 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""`blastnet evaluate`: unusable bags and policies refused with nothing written; end to end."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from rosbags.rosbag2 import Writer
+from rosbags.typesys import get_typestore, Stores
+
+from blastnet_ros.tools.cli.main import main
+from blastnet_ros.tools.scenes.scenario_bag import write_scenario_bag
+from ros_harness import allocate_domain_id
+
+REPO = Path(__file__).resolve().parents[3]
+S = 1_000_000_000
+EPOCH_NS = 1_767_225_600 * S
+
+
+@pytest.fixture(scope='module')
+def small_bag(tmp_path_factory):
+    """Return a 0.5 s scenario bag (64x48 frames) with camera, audio and ground truth."""
+    return write_scenario_bag(tmp_path_factory.mktemp('bags') / 'small', duration_s=0.5,
+                              fps=4, width=64, height=48).path
+
+
+def write_bag(path, camera=True, audio=True):
+    """Write a bag with a 64x48 camera frame and/or an audio chunk, nothing else."""
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    types = store.types
+    with Writer(path, version=8) as writer:
+        if camera:
+            image = types['sensor_msgs/msg/Image'](
+                header=types['std_msgs/msg/Header'](
+                    stamp=types['builtin_interfaces/msg/Time'](sec=EPOCH_NS // S, nanosec=0),
+                    frame_id='camera'),
+                height=48, width=64, encoding='rgb8', is_bigendian=0, step=192,
+                data=np.zeros(48 * 192, np.uint8))
+            connection = writer.add_connection('/camera/image_raw', 'sensor_msgs/msg/Image',
+                                               typestore=store)
+            writer.write(connection, EPOCH_NS, store.serialize_cdr(image,
+                                                                   'sensor_msgs/msg/Image'))
+        if audio:
+            chunk = types['std_msgs/msg/Int16MultiArray'](
+                layout=types['std_msgs/msg/MultiArrayLayout'](dim=[], data_offset=0),
+                data=np.zeros(1600, np.int16))
+            connection = writer.add_connection('/audio', 'std_msgs/msg/Int16MultiArray',
+                                               typestore=store)
+            writer.write(connection, EPOCH_NS + S // 10,
+                         store.serialize_cdr(chunk, 'std_msgs/msg/Int16MultiArray'))
+    return path
+
+
+def run_refused(tmp_path, capsys, bag, *extra):
+    output = tmp_path / 'report'
+    status = main(['evaluate', str(bag), '--output', str(output), *extra])
+    error = capsys.readouterr().err
+    assert status == 2, error
+    assert error.startswith('blastnet evaluate: ')
+    assert not output.exists() and not (tmp_path / 'report.partial').exists()
+    return error
+
+
+def test_a_missing_bag_is_refused(tmp_path, capsys):
+    error = run_refused(tmp_path, capsys, tmp_path / 'no_such_bag')
+    assert 'no_such_bag' in error and 'does not exist' in error
+
+
+def test_a_truncated_bag_is_refused(tmp_path, capsys, small_bag):
+    bag = tmp_path / 'truncated'
+    shutil.copytree(small_bag, bag)
+    data = next(bag.glob('*.mcap'))
+    data.write_bytes(data.read_bytes()[:data.stat().st_size // 2])
+    error = run_refused(tmp_path, capsys, bag)
+    assert 'truncated' in error
+
+
+def test_a_bag_of_unknown_storage_is_refused(tmp_path, capsys, small_bag):
+    bag = tmp_path / 'unknown_storage'
+    shutil.copytree(small_bag, bag)
+    metadata = yaml.safe_load((bag / 'metadata.yaml').read_text())
+    metadata['rosbag2_bagfile_information']['storage_identifier'] = 'hdf5'
+    (bag / 'metadata.yaml').write_text(yaml.safe_dump(metadata))
+    error = run_refused(tmp_path, capsys, bag)
+    assert 'hdf5' in error and 'mcap' in error
+
+
+def test_a_bag_without_camera_or_audio_is_refused(tmp_path, capsys):
+    error = run_refused(tmp_path, capsys, write_bag(tmp_path / 'audio_only', camera=False))
+    assert 'no camera topic' in error and '/audio (std_msgs/msg/Int16MultiArray, 1 msgs)' in error
+    error = run_refused(tmp_path, capsys, write_bag(tmp_path / 'camera_only', audio=False))
+    assert 'no audio topic' in error and '/camera/image_raw' in error
+
+
+def test_an_unknown_policy_is_refused_naming_the_known_ones(tmp_path, capsys, small_bag):
+    error = run_refused(tmp_path, capsys, small_bag, '--policies', 'blastnet,fifo')
+    assert "unknown policy 'fifo'" in error and 'dm-model' in error and 'edf-block' in error
+
+
+def evaluate(bag, output, install, *extra, timeout=300):
+    env = dict(os.environ, ROS_DOMAIN_ID=str(allocate_domain_id()))
+    return subprocess.run(
+        [sys.executable, '-m', 'blastnet_ros.tools.cli', 'evaluate', str(bag),
+         '--output', str(output), '--install-dir', str(install), *extra],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+
+
+def test_a_node_that_dies_leaves_the_old_report_and_no_partial(
+        colcon_install, tmp_path, small_bag):
+    tasks = yaml.safe_load((REPO / 'config' / 'tasks.yaml').read_text())
+    tasks['lanes'].append({'name': 'gpu0', 'device': 'cuda:7'})  # the executor refuses it
+    (tmp_path / 'tasks.yaml').write_text(yaml.safe_dump(tasks))
+    output = tmp_path / 'report'
+    output.mkdir()
+    (output / 'old.txt').write_text('the last report')
+    result = evaluate(small_bag, output, colcon_install, '--policies', 'dm-model',
+                      '--tasks-file', str(tmp_path / 'tasks.yaml'), timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert 'node executor exited' in result.stderr and 'cuda:7' in result.stderr
+    assert sorted(p.name for p in output.iterdir()) == ['old.txt']
+    assert not (tmp_path / 'report.partial').exists()
+
+
+def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path):
+    bag = write_scenario_bag(tmp_path / 'bag', duration_s=4, fps=15, seed=2).path
+    output = tmp_path / 'report'
+    result = evaluate(bag, output, colcon_install, '--policies', 'blastnet,dm-model', '--json')
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert 'replaying' in result.stderr  # the progress line
+    summary = json.loads(result.stdout)
+    for name in ('report.md', 'index.html', 'summary.json', 'miss_rate.png',
+                 'latency_cdf.png', 'timeline.png', 'simulated_vs_live.png',
+                 'logs/blastnet/executor.log', 'logs/dm-model/camera_input.log'):
+        assert (output / name).is_file(), name
+    assert not (tmp_path / 'report.partial').exists()
+    assert json.loads((output / 'summary.json').read_text()) == summary
+    assert summary['bag']['duration_s'] == pytest.approx(4.0, abs=0.2)
+    assert summary['bag']['replayed'] == ['/camera/image_raw', '/audio']
+    assert set(summary['weights']) == {'detector', 'signs', 'sound'}
+    assert [policy['policy'] for policy in summary['policies']] == ['blastnet', 'dm-model']
+    for policy in summary['policies']:
+        tasks = {task['task']: task for task in policy['tasks']}
+        assert 30 <= tasks['detector']['released'] <= 41  # 4 s at 10 Hz
+        assert tasks['sound']['released'] >= 5            # a window every 0.5 s
+        for task in tasks.values():
+            assert task['met'] + task['missed'] + task['dropped'] == task['released']
+            # every completed job's result arrived, and each was matched to ground truth
+            assert task['results'] == task['met'] + task['missed'], task
+            if task['results']:
+                assert task['accuracy']['samples'] == task['results'], task
+                assert task['accuracy']['unmatched'] == 0
+                assert 0.0 <= task['accuracy']['value'] <= 1.0
+                assert task['latency_p50_ms'] > 0
+            if task['released']:  # the shipped profile fits the lanes: a prediction
+                assert 0.0 <= task['predicted_miss_rate'] <= 1.0
+        assert tasks['detector']['accuracy']['kind'] == 'mAP@0.5'
+        assert tasks['sound']['accuracy']['kind'] == 'top-1'
+        lanes = {lane['lane']: lane for lane in policy['lanes']}
+        assert set(lanes) == {'cpu0', 'cpu1'}
+        assert all(0.0 <= lane['utilisation'] <= 1.0 for lane in lanes.values())
+        assert sum(lane['blocks'] for lane in lanes.values()) >= tasks['detector']['results']
+    markdown = (output / 'report.md').read_text()
+    assert '| blastnet | detector |' in markdown and '| dm-model | sound |' in markdown

@@ -1,0 +1,132 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""`blastnet simulate`: JSON lines, tables, defaults and errors, through the real CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from blastnet_ros.core.profile import save_profile
+from blastnet_ros.tools.cli.main import main
+from simulation_support import machine_profile, model_profile
+
+SCENARIO = {
+    'duration_s': 0.1, 'seed': 2, 'drop_late': True, 'queue_limit': 2,
+    'lanes': [{'name': 'cpu0', 'device': 'cpu', 'threads': 1},
+              {'name': 'cpu1', 'device': 'cpu', 'threads': 1}],
+    'tasks': [
+        {'name': 'detector', 'model': 'tiny_yolo', 'source': 'camera', 'period_ms': 10,
+         'deadline_ms': 8, 'lanes': ['cpu0', 'cpu1'], 'exec_variation': 0.2},
+        {'name': 'signs', 'model': 'sign_vgg', 'source': 'camera', 'period_ms': 5,
+         'deadline_ms': 3, 'lanes': ['cpu0'], 'jitter_ms': 1},
+    ],
+}
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Write a scenario and a profile (6 ms detector, 2 ms sign classifier) to tmp_path."""
+    scenario = tmp_path / 'scenario.yaml'
+    scenario.write_text(yaml.safe_dump(SCENARIO))
+    profile = tmp_path / 'profile.json'
+    save_profile(machine_profile({'tiny_yolo': model_profile('tiny_yolo', [2, 2, 2]),
+                                  'sign_vgg': model_profile('sign_vgg', [1, 1])}), profile)
+    return str(scenario), str(profile)
+
+
+def test_json_prints_one_line_per_policy_and_task_then_per_lane(files, capsys):
+    scenario, profile = files
+    assert main(['simulate', '--scenario', scenario, '--profile', profile,
+                 '--policies', 'dm-model,blastnet', '--json']) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line['policy'], line.get('task', line.get('lane'))) for line in lines] == [
+        ('dm-model', 'detector'), ('dm-model', 'signs'), ('dm-model', 'cpu0'),
+        ('dm-model', 'cpu1'), ('blastnet', 'detector'), ('blastnet', 'signs'),
+        ('blastnet', 'cpu0'), ('blastnet', 'cpu1')]
+    task_lines = [line for line in lines if 'task' in line]
+    for line in task_lines:
+        assert set(line) == {'policy', 'task', 'released', 'met', 'missed', 'dropped',
+                             'miss_rate', 'p50_ms', 'p99_ms'}
+        assert line['miss_rate'] == pytest.approx(
+            (line['missed'] + line['dropped']) / line['released'], abs=1e-6)
+        assert line['released'] == {'detector': 10, 'signs': 20}[line['task']]
+    # dm-model keeps the sign classifier on cpu0 behind 6 ms detections: it loses jobs
+    assert task_lines[1]['missed'] + task_lines[1]['dropped'] > 0
+    for line in lines:
+        if 'lane' in line:
+            assert set(line) == {'policy', 'lane', 'utilisation', 'busy_ms', 'switching_ms'}
+            assert 0 <= line['utilisation'] <= 1 and line['switching_ms'] == 0
+    assert lines[3]['busy_ms'] == 0  # dm-model: nothing is pinned to cpu1
+
+
+def test_seed_and_duration_override_the_scenario(files, capsys):
+    scenario, profile = files
+    base = ['simulate', '--scenario', scenario, '--profile', profile, '--policies',
+            'edf-block', '--json']
+    main(base)
+    default = capsys.readouterr().out
+    main(base + ['--seed', '2'])
+    assert capsys.readouterr().out == default
+    main(base + ['--seed', '3'])
+    assert capsys.readouterr().out != default
+    main(base + ['--duration', '0.2'])
+    released = [json.loads(line).get('released') for line in capsys.readouterr().out.splitlines()]
+    assert released[:2] == [20, 40]
+
+
+def test_tables_show_every_policy_task_and_lane(files, capsys):
+    scenario, profile = files
+    assert main(['simulate', '--scenario', scenario, '--profile', profile,
+                 '--policies', 'dm-model,model-offload']) == 0
+    out = capsys.readouterr().out
+    assert f'profile {profile} (machine \'test-machine\'), seed 2, 0.1 s of releases' in out
+    assert 'dm-model (whole-model blocks)' in out
+    assert 'model-offload (whole-model blocks)' in out
+    rows = out.splitlines()
+    assert sum(row.split()[:2] == ['task', 'released'] for row in rows) == 2
+    assert sum(row.split()[:3] == ['lane', 'util', '%'] for row in rows) == 2
+    assert 'miss % by policy ((missed + dropped) / released)' in out
+    summary = out.split('miss % by policy')[1].splitlines()
+    assert summary[1].split() == ['policy', 'detector', 'signs', 'all']
+    assert [row.split()[0] for row in summary[2:]] == ['dm-model', 'model-offload']
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (['--policies', 'fifo'], "unknown scheduling policy 'fifo'"),
+    (['--policies', ','], '--policies names no policy'),
+    (['--duration', '0'], '--duration 0.0: use a positive number of seconds'),
+    (['--scenario', 'missing.yaml'], 'scenario file missing.yaml not found'),
+    (['--profile', 'missing.json'], 'profile missing.json not found'),
+])
+def test_bad_arguments_exit_2_with_the_cause_and_fix(files, capsys, arguments, message):
+    scenario, profile = files
+    defaults = {'--scenario': scenario, '--profile': profile}
+    for flag in arguments[::2]:
+        defaults.pop(flag, None)
+    argv = ['simulate'] + [part for pair in defaults.items() for part in pair] + arguments
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_without_profile_the_shipped_one_runs_the_shipped_scenario(capsys):
+    assert main(['simulate', '--duration', '0.05', '--json']) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {line['task'] for line in lines if 'task' in line} == {'detector', 'signs', 'sound'}
+    assert len({line['policy'] for line in lines}) == 6
+
+
+def test_output_is_the_same_in_another_process_with_another_hash_seed(files):
+    """Determinism does not hang on Python's per-process string hashing."""
+    scenario, profile = files
+    outputs = []
+    for hash_seed in ('1', '2'):
+        environment = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        outputs.append(subprocess.run(
+            [sys.executable, '-m', 'blastnet_ros.tools.cli', 'simulate', '--scenario',
+             scenario, '--profile', profile, '--json', '--duration', '0.3'],
+            capture_output=True, text=True, timeout=120, env=environment, check=True).stdout)
+    assert outputs[0] == outputs[1] and outputs[0].count('\n') == 6 * 4

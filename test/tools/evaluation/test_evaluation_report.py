@@ -1,0 +1,120 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The evaluation report: files, tables, JSON and the timeline window, from synthetic runs."""
+
+import json
+import math
+
+from blastnet_ros.core.task import LaneSpec, TaskSpec
+from blastnet_ros.runtime.block_trace import BlockTraceEntry
+from blastnet_ros.tools.evaluation.evaluate import read_node_parameters
+from blastnet_ros.tools.evaluation.evaluation_records import (LaneMetrics, MAP50, PolicyMetrics,
+                                                              TaskAccuracy, TaskMetrics)
+from blastnet_ros.tools.evaluation.evaluation_report import (format_summary, machine_description,
+                                                             PLOTS, ReportContext, summary_dict,
+                                                             timeline_window, write_report)
+
+MS = 1_000_000
+S = 1_000_000_000
+TASKS = (TaskSpec('detector', 'tiny_yolo', 'camera', '/in/detector', 33 * MS, 33 * MS, 3,
+                  0.05, ('cpu0', 'cpu1')),
+         TaskSpec('sound', 'sbcnn', 'audio', '/in/sound', 500 * MS, 50 * MS, 1, 0.05,
+                  ('cpu1',)))
+LANES = (LaneSpec('cpu0', 'cpu'), LaneSpec('cpu1', 'cpu'))
+
+
+def task_metrics(name, released, missed, dropped, accuracy=None, predicted=math.nan):
+    met = released - missed - dropped
+    return TaskMetrics(task=name, released=released, met=met, missed=missed, dropped=dropped,
+                       miss_rate=(missed + dropped) / released,
+                       dropped_share=dropped / released, latency_p50_ms=12.25,
+                       latency_p99_ms=30.0, results=met + missed,
+                       coverage=(met + missed) / released, accuracy=accuracy,
+                       predicted_miss_rate=predicted)
+
+
+METRICS = (
+    PolicyMetrics('blastnet', (
+        task_metrics('detector', 100, 5, 5, TaskAccuracy(MAP50, 0.625, 90, 0), 0.02),
+        task_metrics('sound', 10, 0, 0)),
+        (LaneMetrics('cpu0', 0.5, 1000.0, 80), LaneMetrics('cpu1', 0.25, 500.0, 40)),
+        (('detector', tuple(float(x) for x in range(10, 100))), ('sound', (3.0, 4.0))), True),
+    PolicyMetrics('dm-model', (
+        task_metrics('detector', 100, 30, 10, TaskAccuracy(MAP50, 0.5, 60, 0), 0.1),
+        task_metrics('sound', 10, 1, 0)),
+        (LaneMetrics('cpu0', 0.9, 1800.0, 60), LaneMetrics('cpu1', 0.0, 0.0, 0)),
+        (('detector', (20.0, 40.0)), ('sound', ())), True),
+)
+CONTEXT = ReportContext(
+    created='2026-01-01T00:00:00+00:00', machine=machine_description(), bag_path='/bags/x',
+    bag_duration_s=4.0, bag_topics=(('/audio', 'std_msgs/msg/Int16MultiArray', 40),
+                                    ('/camera/image_raw', 'sensor_msgs/msg/Image', 120)),
+    replayed_topics=('/camera/image_raw', '/audio'), tasks=TASKS, lanes=LANES,
+    weights=(('detector', '/w/tiny_yolo.pt'), ('sound', 'untrained')),
+    profile="machine 'test'", rate=2.0)
+BLOCKS = tuple(BlockTraceEntry('detector', k * 33 * MS, 0, 'cpu0' if k % 2 else 'cpu1',
+                               k * 33 * MS + MS, k * 33 * MS + 9 * MS) for k in range(200))
+
+
+def test_the_report_folder_has_every_file(tmp_path):
+    written = write_report(tmp_path, CONTEXT, METRICS,
+                           [('blastnet', BLOCKS), ('dm-model', BLOCKS[:10])])
+    assert sorted(path.name for path in written) == sorted(
+        ('report.md', 'index.html', 'summary.json') + PLOTS)
+    for name in PLOTS:
+        assert (tmp_path / name).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n', name
+    markdown = (tmp_path / 'report.md').read_text()
+    assert '| blastnet | detector | 100 | 90 | 5 | 5 | 10.0 | 5.0 | 12.2 | 30.0 | 95.0 | ' \
+        '62.5 (mAP@0.5, n=90) | 2.0 | +8.0 |' in markdown
+    assert '| dm-model | cpu0 | 90.0 | 1800 | 60 |' in markdown
+    assert '| detector | tiny_yolo | camera | 33 | 33 | 3 | cpu0, cpu1 | /w/tiny_yolo.pt |' \
+        in markdown
+    assert 'frames that got a result' in markdown
+    page = (tmp_path / 'index.html').read_text()
+    for name in PLOTS:
+        assert f'<img src="{name}"' in page
+    assert '<td>/bags/x</td>' in page and 'http' not in page  # nothing fetched from outside
+    assert json.loads((tmp_path / 'summary.json').read_text()) == \
+        json.loads(json.dumps(summary_dict(CONTEXT, METRICS)))
+
+
+def test_the_json_summary_has_the_table_numbers():
+    summary = summary_dict(CONTEXT, METRICS)
+    assert [p['policy'] for p in summary['policies']] == ['blastnet', 'dm-model']
+    detector = summary['policies'][1]['tasks'][0]
+    assert detector['miss_rate'] == 0.4 and detector['dropped_share'] == 0.1
+    assert detector['accuracy'] == {'kind': MAP50, 'value': 0.5, 'samples': 60,
+                                    'unmatched': 0}
+    assert detector['gap_pp'] == 30.0
+    sound = summary['policies'][0]['tasks'][1]
+    assert sound['accuracy'] is None and sound['predicted_miss_rate'] is None
+    assert summary['bag']['rate'] == 2.0 and summary['weights']['sound'] == 'untrained'
+    json.dumps(summary, allow_nan=False)  # strict JSON: no NaN
+
+
+def test_the_terminal_summary_has_a_row_per_policy_and_task():
+    lines = format_summary(METRICS).splitlines()
+    assert lines[0].split()[:4] == ['policy', 'task', 'released', 'met']
+    assert lines[2].split()[:8] == ['blastnet', 'detector', '100', '90', '5', '5', '10.0', '5.0']
+    assert lines[5].split()[-2:] == ['-', '-']  # dm-model sound: no prediction
+    assert ['dm-model', 'cpu1', '0.0', '0', '0'] in [line.split() for line in lines]
+
+
+def test_the_timeline_shows_seconds_from_the_middle_of_the_run():
+    start, end = timeline_window(BLOCKS, 3.0)
+    first, last = MS, 199 * 33 * MS + 9 * MS
+    assert end - start == 3 * S
+    assert start - first == last - end  # centred
+    assert timeline_window(BLOCKS[:3], 3.0)[0] == MS  # a short run starts at its beginning
+    assert timeline_window((), 3.0) == (0, 0)
+
+
+def test_node_parameters_are_read_per_node_with_shared_ones(tmp_path):
+    params = tmp_path / 'params.yaml'
+    params.write_text("/**:\n  ros__parameters: {use_sim_time: false}\n"
+                      "executor:\n  ros__parameters: {queue_limit: 2, drop_late: false}\n"
+                      "audio_input:\n  ros__parameters: {window_s: 0.5}\n")
+    values = read_node_parameters(params)
+    assert values['executor'] == {'use_sim_time': False, 'queue_limit': 2, 'drop_late': False}
+    assert values['audio_input']['window_s'] == 0.5
+    assert values['camera_input'] == {'use_sim_time': False}
