@@ -12,7 +12,7 @@ above it, ERROR above twice the bound. One status per processor lane,
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable
+from typing import Dict, Iterable, Sequence, Tuple
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -20,10 +20,11 @@ from std_msgs.msg import Header
 
 from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.lane_stats import LaneStatsSnapshot
+from blastnet_ros.core.lane_stats import DecisionStatsSnapshot, LaneStatsSnapshot
 
 TASK_STATUS_PREFIX = 'blastnet_ros: task '
 LANE_STATUS_PREFIX = 'blastnet_ros: lane '
+EXECUTOR_STATUS = 'blastnet_ros: executor'
 BAD_INPUT_PREFIX = 'bad_input: '
 _COUNT_KEYS = ('released', 'met', 'missed', 'dropped', 'results_published')
 
@@ -132,6 +133,23 @@ def lane_snapshot_from_status(status: DiagnosticStatus) -> LaneStatsSnapshot:
         raise BadInputError(f"lane status '{status.name}' is malformed: {error}",
                             'publish lane statuses with diagnostics_messages.lane_status'
                             ) from None
+
+
+def executor_status(policy: str, decisions: DecisionStatsSnapshot,
+                    engine: Sequence[Tuple[str, str]], hardware_id: str) -> DiagnosticStatus:
+    """Return the executor's own status: policy, decision overhead, what the engine loaded.
+
+    `engine` is runtime.engine_assembly.EngineDescription.key_values(): the profile, and
+    per task its model, weights and block backends (task.<name>.weights, ...).
+    """
+    pairs = [('policy', policy), ('decisions', str(decisions.count)),
+             ('decision_p50_us', f'{decisions.median_ns / 1e3:.1f}'),
+             ('decision_p99_us', f'{decisions.p99_ns / 1e3:.1f}')]
+    pairs += [(key, value) for key, value in engine if key != 'policy']
+    return DiagnosticStatus(
+        level=DiagnosticStatus.OK, name=EXECUTOR_STATUS, hardware_id=hardware_id,
+        message=f'policy {policy}', values=[KeyValue(key=key, value=value)
+                                            for key, value in pairs])
 
 
 def diagnostic_array(statuses: Iterable[DiagnosticStatus], stamp: Time) -> DiagnosticArray:

@@ -2,170 +2,115 @@
 # SPDX-License-Identifier: Apache-2.0
 """executor: turn task inputs into jobs and run them on the processor lanes by policy.
 
-One per computer. For each task of the task set it subscribes to the task's input topic,
-releases a job per input (release = the input's header stamp, absolute deadline = release
-+ the task's relative deadline, both on the node clock, so use_sim_time and bag replay
-work), lets the live engine run it, and publishes the result with the input's header,
-an annotated debug image for camera tasks, and per-task deadline statistics on
-/diagnostics once a second. With publish_block_trace:=true it also publishes, once per
-diagnostics period, the blocks finished since the last on /blastnet/block_trace
-(std_msgs/String JSON, runtime/block_trace.py). The scheduling itself lives in core; this
-node only wires it.
+One per computer. The engine (models, weights, profile, block plan, backends, warm-up) is
+assembled by runtime.engine_assembly; this node declares the parameters, wires the topics
+and converts messages. For each task of the task set it subscribes to the task's input
+topic, releases a job per input (release = the input's header stamp, absolute deadline =
+release + the task's relative deadline, both on the node clock, so use_sim_time and bag
+replay work), and publishes the result with the input's header, an annotated debug image
+for camera tasks, and, once a diagnostics period, per-task deadline statistics, lane
+statistics and what the engine loaded (weights per task, backend per block and lane) on
+diagnostics. With publish_block_trace:=true it also publishes the blocks finished since
+the last period on blastnet/block_trace (std_msgs/String JSON, runtime/block_trace.py).
+Every topic name is relative, so a namespace or a remap moves them all.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 import threading
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
-import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 
-from blastnet_ros.core.block_plan import MODEL
 from blastnet_ros.core.deadline_stats import DeadlineStats
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.policies import make_policy
-from blastnet_ros.core.task import CAMERA, LaneSpec
+from blastnet_ros.core.task import CAMERA
+from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.models.specs import model_spec
-from blastnet_ros.models.task_model import load_task_model
 from blastnet_ros.ros.debug_image import annotate
-from blastnet_ros.ros.diagnostics_messages import lane_status, task_status
+from blastnet_ros.ros.diagnostics_messages import executor_status, lane_status, task_status
 from blastnet_ros.ros.image_conversion import image_msg_to_model_input, rgb_to_image_msg
 from blastnet_ros.ros.node_support import (BadInputReporter, HARDWARE_ID, input_qos, run_node,
                                            stamp_to_ns)
-from blastnet_ros.ros.result_messages import ResultMessageAdapter
+from blastnet_ros.ros.result_messages import (debug_image_topic, DIAGNOSTICS_TOPIC,
+                                              ResultMessageAdapter)
 from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, block_trace_json
-from blastnet_ros.runtime.config_files import find_profile, load_task_set
-from blastnet_ros.runtime.execution_plan import build_execution_plan
-from blastnet_ros.runtime.live_engine import JobFailure, JobResult, LiveEngine
-from blastnet_ros.runtime.model_blocks import ModelBlocks
+from blastnet_ros.runtime.config_files import load_task_set
+from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
+from blastnet_ros.runtime.live_engine import JobFailure, JobResult
 
-NS_PER_S = 1_000_000_000
 STALE_INPUT_NS = 5 * NS_PER_S
 
 
 class ExecutorNode(Node):
-    """Wire ROS inputs and outputs to a LiveEngine running the task set's models."""
+    """Wire ROS inputs and outputs to the LiveEngine running the task set's models."""
 
     def __init__(self, **node_options) -> None:
         super().__init__('executor', **node_options)
         tasks_file = self.declare_parameter('tasks_file', '').value
-        policy_name = self.declare_parameter('policy', 'blastnet').value
+        options = EngineOptions(
+            policy=self.declare_parameter('policy', 'blastnet').value,
+            profile_file=self.declare_parameter('profile_file', '').value,
+            reprofile=self.declare_parameter('reprofile', False).value,
+            reprofile_repeats=self.declare_parameter('reprofile_repeats', 30).value,
+            score_threshold=self.declare_parameter('score_threshold', 0.25).value,
+            iou_threshold=self.declare_parameter('iou_threshold', 0.45).value)
         drop_late = self.declare_parameter('drop_late', True).value
         queue_limit = self.declare_parameter('queue_limit', 4).value
         reliable = self.declare_parameter('reliable', False).value
         self._debug_images = self.declare_parameter('publish_debug_image', True).value
-        score_threshold = self.declare_parameter('score_threshold', 0.25).value
-        iou_threshold = self.declare_parameter('iou_threshold', 0.45).value
         diagnostics_period_s = self.declare_parameter('diagnostics_period_s', 1.0).value
-        use_vision_msgs = self.declare_parameter('use_vision_msgs', 'auto').value
-        profile_file = self.declare_parameter('profile_file', '').value
-        reprofile = self.declare_parameter('reprofile', False).value
-        reprofile_repeats = self.declare_parameter('reprofile_repeats', 30).value
+        result_format = self.declare_parameter('result_format', '').value
         trace_blocks = self.declare_parameter('publish_block_trace', False).value
-        if use_vision_msgs not in ('auto', 'true', 'false'):
-            raise BadInputError(f"use_vision_msgs is '{use_vision_msgs}'",
-                                "use 'auto', 'true' or 'false'")
 
+        self._results = ResultMessageAdapter(result_format)
         task_set = load_task_set(tasks_file)
+        logger = self.get_logger()
+        assembled = assemble_engine(task_set, options, log=logger.info, warn=logger.warning)
+        self._description = assembled.description
+        for task in assembled.description.tasks:
+            logger.info(f"task '{task.task}': model {task.model}, weights {task.weights}, "
+                        f'{len(task.blocks)} block(s)')
+        logger.info(f'profile: {assembled.description.profile}')
+
         self._tasks = {task.name: task for task in task_set.tasks}
         self._specs = {task.name: model_spec(task.model) for task in task_set.tasks}
-        models = {}
-        for task in task_set.tasks:
-            model = load_task_model(task.model, task.weights, score_threshold=score_threshold,
-                                    iou_threshold=iou_threshold)
-            if not model.weights_source:
-                self.get_logger().warning(
-                    f"task '{task.name}': model {task.model} runs with UNTRAINED weights, so "
-                    'its results mean nothing (timings are real). Fix: set `weights:` of the '
-                    "task in tasks.yaml to '' (the shipped trained weights) or to a "
-                    'state_dict or TorchScript file (`blastnet train` makes one).')
-            self.get_logger().info(f"task '{task.name}': model {task.model}, weights "
-                                   f"{model.weights_source or 'untrained'}")
-            models[task.name] = model
-        _check_lane_devices(task_set.lanes)
-        policy = make_policy(policy_name)
-        profile = find_profile(task_set.lanes, profile_file)
-        if reprofile or (profile is None and policy.granularity != MODEL):
-            profile = self._profile_now(task_set, reprofile_repeats)
-        plan = build_execution_plan(task_set.tasks, task_set.lanes, policy, models, profile)
-        self._warm_up(plan.blocks, {lane.name: lane for lane in task_set.lanes})
-        self.get_logger().info(
-            f"profile: {profile.machine + ' (' + profile.created + ')' if profile else 'none'}"
-            '; blocks: ' + ', '.join(f'{name} {len(p.unit_ranges)}'
-                                     for name, p in plan.plans.items()))
-
         self.bad_inputs = {name: BadInputReporter(self) for name in self._tasks}
         self._stats = DeadlineStats(list(self._tasks))
-        self._results = ResultMessageAdapter(
-            None if use_vision_msgs == 'auto' else use_vision_msgs == 'true')
         self._result_publishers = {
             name: self.create_publisher(self._results.message_type(spec.kind),
                                         self._results.topic_name(name, spec.kind), 10)
             for name, spec in self._specs.items()}
         self._debug_publishers = {
-            name: self.create_publisher(Image, f'/blastnet/{name}/debug_image',
-                                        input_qos(False, 1))
+            name: self.create_publisher(Image, debug_image_topic(name), input_qos(False, 1))
             for name, task in self._tasks.items() if task.source == CAMERA}
-        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self._block_trace = self.create_publisher(String, BLOCK_TRACE_TOPIC, 10) \
             if trace_blocks else None
         self._clock = self.get_clock()
         self._publish_lock = threading.Lock()
-        self.engine = LiveEngine(
-            task_set.tasks, task_set.lanes, plan.blocks, policy,
+        self.engine = assembled.start(
             clock_ns=lambda: self._clock.now().nanoseconds, stats=self._stats,
             on_result=self._on_result, on_failure=self._on_failure,
-            drop_hopeless=drop_late, queue_limit=queue_limit, estimator=plan.estimator,
-            trace_blocks=bool(trace_blocks))
+            drop_hopeless=drop_late, queue_limit=queue_limit, trace_blocks=bool(trace_blocks))
         for task in task_set.tasks:
             self.create_subscription(
                 Image, task.input_topic,
                 lambda msg, name=task.name: self._on_input(name, msg), input_qos(reliable, 2))
         self.create_timer(diagnostics_period_s, self._publish_diagnostics)
-        self.get_logger().info(
-            f"policy {policy_name}, lanes {', '.join(lane.name for lane in task_set.lanes)}, "
-            f"tasks {', '.join(self._tasks)}; results on "
-            + ', '.join(self._results.topic_name(name, spec.kind)
+        logger.info(
+            f"policy {self.engine.policy_name}, lanes "
+            f"{', '.join(lane.name for lane in task_set.lanes)}, tasks {', '.join(self._tasks)}; "
+            f'{self._results.describe()}; results on '
+            + ', '.join(self.resolve_topic_name(self._results.topic_name(name, spec.kind))
                         for name, spec in self._specs.items()))
-
-    def _profile_now(self, task_set, repeats: int):
-        """Measure this machine's lanes now (reprofile:=true, or no profile fits)."""
-        from blastnet_ros.core.profile import save_profile
-        from blastnet_ros.runtime.profiler import machine_slug, profile_machine
-        self.get_logger().info(
-            f'profiling {len(task_set.lanes)} lanes x {len(task_set.tasks)} models '
-            f'({repeats} repeats)...')
-        profile = profile_machine(sorted({task.model for task in task_set.tasks}),
-                                  task_set.lanes, repeats=repeats).profile
-        folder = Path(os.environ.get('ROS_HOME', Path.home() / '.ros')) / 'blastnet_ros'
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f'{machine_slug(profile.machine)}.json'
-        save_profile(profile, path)
-        self.get_logger().info(f'profile saved to {path} (use it: profile_file:={path})')
-        return profile
 
     def close(self) -> None:
         """Stop the engine's lanes (called before the node is destroyed)."""
         self.engine.close()
-
-    def _warm_up(self, blocks: Dict[str, ModelBlocks], lanes: Dict[str, LaneSpec]) -> None:
-        """Run each model once on each of its lanes so first-call costs hit no real job."""
-        for name, runner in blocks.items():
-            spec = self._specs[name]
-            if spec.input_encoding == 'rgb8':
-                value = np.zeros((spec.input_height, spec.input_width, 3), np.uint8)
-            else:
-                value = np.zeros((spec.input_height, max(spec.min_input_width, 97)), np.float32)
-            for lane_name in self._tasks[name].lanes:
-                result = value
-                for index in range(runner.num_blocks):
-                    result = runner.run_block(index, result, lanes[lane_name])
 
     def _on_input(self, task_name: str, msg: Image) -> None:
         reporter = self.bad_inputs[task_name]
@@ -217,27 +162,11 @@ class ExecutorNode(Node):
             for name, task in self._tasks.items()]
         statuses.extend(lane_status(snapshot, HARDWARE_ID)
                         for snapshot in self.engine.lane_stats().values())
-        decisions = self.engine.decision_stats()
-        statuses.append(DiagnosticStatus(
-            level=DiagnosticStatus.OK, name='blastnet_ros: executor', hardware_id=HARDWARE_ID,
-            message=f'policy {self.engine.policy_name}',
-            values=[KeyValue(key='policy', value=self.engine.policy_name),
-                    KeyValue(key='decisions', value=str(decisions.count)),
-                    KeyValue(key='decision_p50_us', value=f'{decisions.median_ns / 1e3:.1f}'),
-                    KeyValue(key='decision_p99_us', value=f'{decisions.p99_ns / 1e3:.1f}')]))
+        statuses.append(executor_status(self.engine.policy_name,
+                                        self.engine.decision_stats(),
+                                        self._description.key_values(), HARDWARE_ID))
         self._diagnostics.publish(DiagnosticArray(
             header=Header(stamp=self._clock.now().to_msg()), status=statuses))
-
-
-def _check_lane_devices(lanes: Sequence[LaneSpec]) -> None:
-    """Fail at start-up, clearly, when a CUDA lane is configured on a machine without CUDA."""
-    from blastnet_ros.runtime.backends.torch_cuda import cuda_unavailable_reason
-    for lane in lanes:
-        reason = cuda_unavailable_reason(lane.device) if lane.device != 'cpu' else ''
-        if reason:
-            raise BadInputError(f"lane '{lane.name}' is on {lane.device}: {reason}",
-                                'remove the lane from tasks.yaml or install a CUDA build of '
-                                'torch')
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:

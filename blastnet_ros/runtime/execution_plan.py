@@ -54,9 +54,10 @@ def build_execution_plan(tasks: Sequence[TaskSpec], lanes: Sequence[LaneSpec], p
         plans[task.name] = BlockPlan(task.model, ((0, units),) if granularity == MODEL else
                                      tuple((i, i + 1) for i in range(units)))
     if profile is not None:
-        _check_lanes_profiled(lanes, profile)
+        profile.check_lanes(lanes)
         estimator = estimator_from_profile(
-            profile, {task.name: (task.model, plans[task.name]) for task in tasks})
+            profile, {task.name: (task.model, plans[task.name]) for task in tasks},
+            lane_devices={lane.name: lane.device for lane in lanes})
     else:
         estimator = LatencyEstimator(lane_devices={lane.name: lane.device for lane in lanes})
     blocks = {}
@@ -68,13 +69,3 @@ def build_execution_plan(tasks: Sequence[TaskSpec], lanes: Sequence[LaneSpec], p
             profile=profile.model(task.model) if profile is not None else None)
         blocks[task.name] = ModelBlocks(model, plan.unit_ranges, backends)
     return ExecutionPlan(blocks=blocks, plans=plans, estimator=estimator)
-
-
-def _check_lanes_profiled(lanes: Sequence[LaneSpec], profile: MachineProfile) -> None:
-    profiled = {lane.name: lane for lane in profile.lanes}
-    for lane in lanes:
-        if lane.name not in profiled or profiled[lane.name].device != lane.device:
-            raise BadInputError(
-                f"lane '{lane.name}' ({lane.device}) is not in the profile of "
-                f"'{profile.machine}' (lanes {', '.join(sorted(profiled))})",
-                'profile this machine with these lanes: `blastnet profile --lanes ...`')

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 
 from blastnet_ros.core.block_plan import BlockPlan
@@ -168,6 +169,21 @@ def example_input(model_name: str, seed: int = INPUT_SEED) -> torch.Tensor:
         sample_rate=SOUND_SAMPLE_RATE, n_mels=spec.input_height).frames_for(
             int(SOUND_WINDOW_S * SOUND_SAMPLE_RATE))
     return torch.randn((1, 1, spec.input_height, frames), generator=generator)
+
+
+def example_message_input(model_name: str) -> np.ndarray:
+    """Return an all-zero input as the executor receives it: an RGB frame or log-mel features.
+
+    The size the model gets in use (sound: the frames of a 1 s window); what the engine's
+    warm-up runs through each model's blocks, preprocessing included.
+    """
+    spec = model_spec(model_name)
+    if spec.input_encoding == 'rgb8':
+        return np.zeros((spec.input_height, spec.input_width, 3), np.uint8)
+    frames = spec.input_width or LogMelExtractor(
+        sample_rate=SOUND_SAMPLE_RATE, n_mels=spec.input_height).frames_for(
+            int(SOUND_WINDOW_S * SOUND_SAMPLE_RATE))
+    return np.zeros((spec.input_height, frames), np.float32)
 
 
 def unit_label(index: int, unit: torch.nn.Module) -> str:

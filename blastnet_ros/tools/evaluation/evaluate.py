@@ -290,8 +290,8 @@ class Evaluator:
         return PolicyRun(policy=policy, tasks=tuple(snapshots), lanes=tuple(lanes),
                          results=recorder.result_records(labels),
                          blocks=tuple(recorder.blocks), published=tuple(recorder.published),
-                         executor_values=executor_values, weights=weights_from_key_values(executor_values),
-                         wall_s=replay_s)
+                         executor_values=executor_values,
+                         weights=weights_from_key_values(executor_values), wall_s=replay_s)
 
     def _report(self, folder: Path, runs: Sequence[PolicyRun]) -> Evaluation:
         audio_window_s = float(self.parameters['audio_input'].get('window_s', 1.0))
