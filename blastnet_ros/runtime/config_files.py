@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Find and read the package's configuration files (task set, params, profiles).
 
-A shipped profile (config/profiles/*.json) is chosen by lanes: it must have every lane
-asked for, with the same kind of device and thread count.
+A shipped profile (config/profiles/*.json) is chosen by lanes: one that fits them
+(MachineProfile.lane_mismatch), this machine's where several do.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import yaml
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.profile import device_kind, load_profile, MachineProfile
+from blastnet_ros.core.profile import load_profile, MachineProfile
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.core.task_set import parse_task_set, TaskSet
 from blastnet_ros.models.specs import MODEL_SPECS
@@ -72,13 +72,6 @@ def shipped_profile_paths() -> List[Path]:
     return sorted(folder.glob('*.json')) if folder.is_dir() else []
 
 
-def lanes_match(profile: MachineProfile, lanes: Sequence[LaneSpec]) -> bool:
-    """Return whether `profile` measured every one of `lanes` (same device kind, threads)."""
-    measured = {lane.name: (device_kind(lane.device), lane.threads) for lane in profile.lanes}
-    return all(measured.get(lane.name) == (device_kind(lane.device), lane.threads)
-               for lane in lanes)
-
-
 def find_shipped_profile(lanes: Sequence[LaneSpec]) -> Tuple[Path, MachineProfile]:
     """Return the shipped profile for `lanes`: this machine's where several fit.
 
@@ -91,7 +84,7 @@ def find_shipped_profile(lanes: Sequence[LaneSpec]) -> Tuple[Path, MachineProfil
     fitting = []
     for path in paths:
         profile = load_profile(path)
-        if lanes_match(profile, lanes):
+        if not profile.lane_mismatch(lanes):
             fitting.append((path, profile))
     if not fitting:
         wanted = ', '.join(f'{lane.name} ({lane.device} x{lane.threads})' for lane in lanes)
