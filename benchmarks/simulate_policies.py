@@ -25,7 +25,7 @@ from typing import List, Optional, Sequence
 
 from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.profile import load_profile
-from blastnet_ros.core.simulator import release_miss_rate, simulate, SimulationResult
+from blastnet_ros.core.simulator import simulate, SimulationResult
 from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.runtime.config_files import find_shipped_profile
 from blastnet_ros.runtime.simulation_files import load_scenario
@@ -89,7 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           + ''.join(f'{n:>8}' for n in lanes))
     for result in results:
         print(f'  {result.policy:<15}{result.granularity:<8}{100 * result.miss_rate:>7.2f}'
-              + ''.join(f'{100 * release_miss_rate(stats):>10.2f}' for stats in result.tasks)
+              + ''.join(f'{100 * stats.miss_rate:>10.2f}' for stats in result.tasks)
               + ''.join(f'{100 * lane.utilisation:>8.1f}' for lane in result.lanes))
     print('\nsimulator speed and scheduler decision overhead (wall clock, this host)')
     print(f"  {'policy':<15}{'events':>9}{'blocks':>9}{'wall s':>8}{'events/s':>10}"

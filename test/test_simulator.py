@@ -20,7 +20,7 @@ from blastnet_ros.core.response_time import (
     AnalysedTask, deadline_monotonic_order, edf_schedulable, np_response_times)
 from blastnet_ros.core.scenario import TaskTiming
 from blastnet_ros.core.scheduler import Dispatch
-from blastnet_ros.core.simulator import BlockRun, JobRecord, release_miss_rate, simulate
+from blastnet_ros.core.simulator import BlockRun, JobRecord, simulate
 from blastnet_ros.core.task import LaneSpec
 from simulation_support import (CPU_LANES, machine_profile, model_profile, MS, scenario,
                                 task)
@@ -282,7 +282,7 @@ def test_late_jobs_are_dropped_when_dropping_is_on_and_counted_in_the_miss_rate(
     assert sum(s.missed for s in dropped.tasks) == 0
     for result in (late, dropped):
         stats = result.task('lo')
-        assert release_miss_rate(stats) == (stats.missed + stats.dropped) / stats.released
+        assert stats.miss_rate == (stats.missed + stats.dropped) / stats.released
         lost = sum(s.missed + s.dropped for s in result.tasks)
         assert result.miss_rate == lost / sum(s.released for s in result.tasks)
 
@@ -447,7 +447,7 @@ def test_a_long_started_job_makes_non_preemptive_edf_miss_below_full_utilisation
                       plans=whole_model_plans(wcet), trace=True)
     assert runs(result)[:2] == [('b', 0, 0, 'cpu0', 0, 3), ('a', 0, 0, 'cpu0', 3, 4)]
     assert result.jobs[1] == JobRecord('a', 0, 0, 0, MISSED, 4 * MS)
-    assert release_miss_rate(result.task('a')) == pytest.approx(2 / 6)  # again at 12 ms
+    assert result.task('a').miss_rate == pytest.approx(2 / 6)  # again at 12 ms
 
 
 def test_dm_model_sees_the_later_job_the_simple_bound_misses():

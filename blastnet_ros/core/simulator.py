@@ -136,11 +136,6 @@ class SimulationResult:
         return lost / released if released else 0.0
 
 
-def release_miss_rate(stats: TaskStatsSnapshot) -> float:
-    """Return a task's (missed + dropped) / released (TaskStatsSnapshot.miss_rate)."""
-    return stats.miss_rate
-
-
 def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str, Policy],
              plans: Optional[Mapping[str, BlockPlan]] = None, *,
              trace: bool = False) -> SimulationResult:

@@ -27,7 +27,7 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.profile import load_profile
 from blastnet_ros.core.scenario import Scenario
-from blastnet_ros.core.simulator import release_miss_rate, simulate, SimulationResult
+from blastnet_ros.core.simulator import simulate, SimulationResult
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.runtime.config_files import find_shipped_profile
 from blastnet_ros.runtime.simulation_files import load_scenario
@@ -110,7 +110,7 @@ def json_lines(results: Sequence[SimulationResult]) -> List[Dict[str, Any]]:
             lines.append({
                 'policy': result.policy, 'task': stats.task, 'released': stats.released,
                 'met': stats.met, 'missed': stats.missed, 'dropped': stats.dropped,
-                'miss_rate': round(release_miss_rate(stats), 6),
+                'miss_rate': round(stats.miss_rate, 6),
                 'p50_ms': _number(stats.latency_p50_ms),
                 'p99_ms': _number(stats.latency_p99_ms)})
         for lane in result.lanes:
@@ -134,7 +134,7 @@ def format_tables(results: Sequence[SimulationResult]) -> str:
         for stats in result.tasks:
             rows.append(f'  {stats.task:<12}{stats.released:>9}{stats.met:>7}'
                         f'{stats.missed:>8}{stats.dropped:>9}'
-                        f'{100 * release_miss_rate(stats):>8.1f}'
+                        f'{100 * stats.miss_rate:>8.1f}'
                         f'{format_ms(stats.latency_p50_ms):>9}'
                         f'{format_ms(stats.latency_p99_ms):>9}')
         rows.append(f"  {'lane':<12}{'util %':>9}{'busy ms':>11}{'switch ms':>11}"
@@ -150,7 +150,7 @@ def format_tables(results: Sequence[SimulationResult]) -> str:
                     + f"{'all':>8}")
         for result in results:
             rows.append(f'  {result.policy:<15}'
-                        + ''.join(f'{100 * release_miss_rate(stats):>12.1f}'
+                        + ''.join(f'{100 * stats.miss_rate:>12.1f}'
                                   for stats in result.tasks)
                         + f'{100 * result.miss_rate:>8.1f}')
     return '\n'.join(rows)

@@ -44,7 +44,7 @@ from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.lane_stats import LaneStatsSnapshot
 from blastnet_ros.core.scenario import Scenario
-from blastnet_ros.core.simulator import release_miss_rate, simulate
+from blastnet_ros.core.simulator import simulate
 from blastnet_ros.core.task import AUDIO, CAMERA, TaskSpec
 from blastnet_ros.core.task_set import TaskSet
 from blastnet_ros.core.units import NS_PER_MS
@@ -435,7 +435,7 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
         predicted = (predicted_miss_rates or {}).get(task.name, math.nan)
         rows.append(TaskMetrics(
             task=task.name, released=snap.released, met=snap.met, missed=snap.missed,
-            dropped=snap.dropped, miss_rate=_share(snap.missed + snap.dropped, snap.released),
+            dropped=snap.dropped, miss_rate=snap.miss_rate,
             dropped_share=_share(snap.dropped, snap.released),
             latency_p50_ms=snap.latency_p50_ms, latency_p99_ms=snap.latency_p99_ms,
             results=len(results), coverage=_share(len(results), snap.released),
@@ -481,4 +481,4 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                         duration_ns=duration_ns, seed=seed, drop_late=drop_late,
                         queue_limit=queue_limit)
     result = simulate(scenario, profile, run.policy)
-    return {stats.task: release_miss_rate(stats) for stats in result.tasks}
+    return {stats.task: stats.miss_rate for stats in result.tasks}
