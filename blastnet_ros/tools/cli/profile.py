@@ -24,7 +24,7 @@ from blastnet_ros.core.block_plan import block_latencies_ns
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.profile import save_profile
 from blastnet_ros.core.task import LaneSpec
-from blastnet_ros.runtime.config_files import SOURCE_CONFIG_DIR
+from blastnet_ros.runtime import config_files
 
 LANES_HELP = ('comma-separated NAME:DEVICE[:THREADS] lanes, DEVICE cpu or cuda[:N] '
               '(default: two CPU lanes sharing the cores, plus gpu0:cuda:0 where CUDA is)')
@@ -119,7 +119,7 @@ def run_profile(args: argparse.Namespace) -> int:
     for lane in lanes:
         progress(f'{lane.name}: backends {", ".join(profiler.lane_backends[lane.name])}')
     result = profiler.run()
-    output = args.output or (SOURCE_CONFIG_DIR / 'profiles'
+    output = args.output or (config_files.SOURCE_CONFIG_DIR / 'profiles'
                              / f'{machine_slug(result.profile.machine)}.json')
     output.parent.mkdir(parents=True, exist_ok=True)
     save_profile(result.profile, output)

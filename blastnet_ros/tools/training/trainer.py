@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.models.task_model import build_network, load_task_model, WEIGHTS_DIR
+from blastnet_ros.models import task_model
 from blastnet_ros.tools.progress import ProgressLine
 from blastnet_ros.tools.training import dataset_loaders as dl
 from blastnet_ros.tools.training import model_training as mt
@@ -73,7 +73,7 @@ PLANS: Dict[str, ModelPlan] = {
 
 def default_output_dir() -> Path:
     """Return blastnet_ros/models/weights of this source tree (or installed package)."""
-    return WEIGHTS_DIR
+    return task_model.WEIGHTS_DIR
 
 
 def _scaled(plan: ModelPlan, scale: float) -> ModelPlan:
@@ -164,7 +164,7 @@ class Trainer:
         config = mt.TrainConfig(steps=plan.steps, batch_size=plan.batch_size,
                                 learning_rate=plan.learning_rate, time_limit_s=limit_s,
                                 seed=self.seed)
-        network = build_network(name)
+        network = task_model.build_network(name)
         line = self._progress(f'train {name}', 100.0, '%')
         update = (lambda done: line.update(100.0 * done))
         if name == 'tiny_yolo':
@@ -175,7 +175,7 @@ class Trainer:
         path = self.output / f'{name}.pt'
         size = mt.save_weights(network, path)
         evaluated = time.monotonic()
-        model = load_task_model(name, str(path))
+        model = task_model.load_task_model(name, str(path))
         metrics = self._score(name, model, held_out, extra_held_out)
         eval_s = time.monotonic() - evaluated
         return {
