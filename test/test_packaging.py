@@ -10,6 +10,7 @@ installed, i.e. on a ROS install, not in the pip venv) launch the three nodes.
 import ast
 import os
 from pathlib import Path
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 import yaml
+
+from node_graph import installed_environment, stop_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = 'blastnet_ros'
@@ -47,6 +50,8 @@ THIRD_PARTY_ROSDEP_KEYS = {
 # from pip, TensorRT from JetPack.
 OPTIONAL_IMPORTS = {'onnxruntime', 'tensorrt'}
 TEST_DEPENDS = {'ament_flake8', 'ament_pep257', 'python3-pytest'}
+# A string that is a message type name, 'pkg/msg/Name': a type a node uses by name.
+TYPE_NAME = re.compile(r'([a-z][a-z0-9_]*)/msg/[A-Z][A-Za-z0-9]*')
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -152,17 +157,41 @@ def launch_nodes():
     return nodes
 
 
+def module_assignment(tree, name):
+    """Return the value node of the module-level assignment `name = ...`."""
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name):
+            return node.value
+    raise AssertionError(f'{LAUNCH_FILE.name} has no module-level {name}')
+
+
 def launch_arguments():
-    """Return {name: default} of the launch file's DeclareLaunchArgument calls."""
+    """Return {name: default} of the launch file's ARGUMENTS (None: not a constant)."""
     tree = launch_module()
     constants = module_constants(tree)
-    declared_arguments = {}
-    for call in calls_named(tree, 'DeclareLaunchArgument'):
-        keywords = {keyword.arg: keyword.value for keyword in call.keywords}
-        default = keywords.get('default_value')
-        declared_arguments[literal(call.args[0], constants)] = (
-            literal(default, constants) if default is not None else None)
-    return declared_arguments
+    return {literal(entry.elts[0], constants): literal(entry.elts[1], constants)
+            for entry in module_assignment(tree, 'ARGUMENTS').elts}
+
+
+def launch_parameter_arguments():
+    """Return {argument: (node, parameter)} of the launch file's NODE_PARAMETER_ARGUMENTS."""
+    return ast.literal_eval(module_assignment(launch_module(), 'NODE_PARAMETER_ARGUMENTS'))
+
+
+def declared_parameters(executable):
+    """Return the parameter names node `executable` declares (declare_parameter literals)."""
+    module, _ = CONSOLE_SCRIPTS[executable].split(':')
+    path = REPO_ROOT.joinpath(*module.split('.')).with_suffix('.py')
+    tree = ast.parse(path.read_text(encoding='utf-8'), str(path))
+    return {call.args[0].value for call in calls_named(tree, 'declare_parameter')
+            if call.args and isinstance(call.args[0], ast.Constant)} | {'use_sim_time'}
+
+
+def params_sections():
+    """Return {YAML key: ros__parameters} of config/blastnet.yaml."""
+    document = yaml.safe_load(PARAMS_FILE.read_text())
+    return {key: value['ros__parameters'] for key, value in document.items()}
 
 
 def launch_file_references():
@@ -213,8 +242,36 @@ def test_every_import_of_the_shipped_code_is_a_declared_dependency():
 
 def test_launch_and_test_dependencies_are_declared():
     exec_depends = declared('exec_depend')
-    assert {'launch', 'launch_ros', 'rviz2'} <= exec_depends
+    # ros2launch: the `ros2 launch` command the README gives; launch, launch_ros: imported
+    assert {'ros2launch', 'launch', 'launch_ros'} <= exec_depends
+    launched = {node['package'] for node in launch_nodes()} - {PACKAGE}
+    assert launched == {'rviz2', 'tf2_ros'}
+    assert launched <= exec_depends, f'the launch file starts {launched - exec_depends}'
     assert TEST_DEPENDS <= declared('test_depend')
+
+
+def test_every_message_package_the_nodes_name_is_declared():
+    # Types the nodes subscribe to by name ('audio_common_msgs/msg/AudioData') or import
+    # with importlib where installed (audio_common_msgs, vision_msgs) are run dependencies
+    # on the car, where rosdep installs them.
+    exec_depends = declared('exec_depend')
+    named = {}
+    for path in shipped_python_files():
+        tree = ast.parse(path.read_text(encoding='utf-8'), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                match = TYPE_NAME.fullmatch(node.value)
+                if match:
+                    named.setdefault(match.group(1), set()).add(path.name)
+        for call in calls_named(tree, 'import_module'):
+            if call.args and isinstance(call.args[0], ast.Constant):
+                package = call.args[0].value.split('.')[0]
+                if package != PACKAGE:
+                    named.setdefault(package, set()).add(path.name)
+    assert {'audio_common_msgs', 'sensor_msgs', 'std_msgs'} <= set(named)
+    missing = {package: sorted(files) for package, files in named.items()
+               if package not in exec_depends}
+    assert not missing, f'named in the code but not an <exec_depend>: {missing}'
 
 
 # --- setup.py -----------------------------------------------------------------------------
@@ -252,40 +309,69 @@ def test_setup_data_files_exist_and_cover_launch_and_config():
 
 def test_launch_file_declares_the_documented_arguments():
     arguments = launch_arguments()
-    assert set(arguments) == {'params_file', 'camera_topic', 'camera_type', 'audio_topic',
-                              'audio_type', 'use_sim_time', 'rviz'}
-    assert arguments['camera_topic'] == '/camera/image_raw'
-    assert arguments['camera_type'] == 'sensor_msgs/msg/Image'
-    assert arguments['audio_topic'] == '/audio'
-    assert arguments['audio_type'] == 'std_msgs/msg/Int16MultiArray'
-    assert arguments['use_sim_time'] == 'false'
-    assert arguments['rviz'] == 'true'
+    assert set(arguments) == {
+        'namespace', 'params_file', 'camera_topic', 'camera_type', 'audio_topic',
+        'audio_type', 'use_sim_time', 'use_audio', 'log_level', 'on_node_exit', 'rviz',
+        'publish_camera_tf', 'camera_frame'}
+    # '' = not given: the params file's value stands (only given arguments are passed on).
+    for name in ('namespace', 'camera_topic', 'camera_type', 'audio_topic', 'audio_type',
+                 'use_sim_time'):
+        assert arguments[name] == '', name
+    assert arguments['use_audio'] == arguments['rviz'] == 'true'
+    assert arguments['publish_camera_tf'] == 'true'
+    assert arguments['log_level'] == 'info'
+    assert arguments['on_node_exit'] == 'shutdown'
 
 
-def test_launch_nodes_are_console_scripts_with_params_file_sections():
-    params = yaml.safe_load(PARAMS_FILE.read_text())
-    ours = [node for node in launch_nodes() if node['package'] == PACKAGE]
-    assert sorted(node['executable'] for node in ours) == sorted(NODE_EXECUTABLES)
-    for node in ours:
-        assert node['executable'] in console_scripts()
-        section = params.get(node['name'], {}).get('ros__parameters')
-        assert section is not None, f'{PARAMS_FILE.name} has no {node["name"]}: section'
-        unknown = node['overrides'] - set(section) - {'use_sim_time'}
-        assert not unknown, f'launch sets {unknown} on {node["name"]}, not in the params file'
+def test_params_file_is_keyed_to_apply_in_any_namespace():
+    # A bare `executor:` key matches only /executor: under a namespace the file would be
+    # silently ignored. `/**` matches every node, `/**/executor` executor in any namespace.
+    sections = params_sections()
+    assert set(sections) == {'/**'} | {f'/**/{node}' for node in NODE_EXECUTABLES}
+    declared_by = {node: declared_parameters(node) for node in NODE_EXECUTABLES}
+    for node in NODE_EXECUTABLES:
+        unknown = set(sections[f'/**/{node}']) - declared_by[node]
+        assert not unknown, f'/**/{node} sets {unknown}, which {node} does not declare'
+    for parameter in sections['/**']:
+        users = [node for node in NODE_EXECUTABLES if parameter in declared_by[node]]
+        assert users, f'/** sets {parameter}, which no node declares'
+    # camera_input reads the detector's results in the format the executor publishes, so
+    # both declare result_format and the file sets it for both.
+    assert {'tasks_file', 'result_format'} <= set(sections['/**'])
+    assert 'result_format' in declared_by['executor'] and \
+        'result_format' in declared_by['camera_input']
 
 
-def test_launch_overrides_the_topic_parameters_the_nodes_declare():
-    overrides = {node['executable']: node['overrides'] for node in launch_nodes()
-                 if node['package'] == PACKAGE}
-    assert overrides['camera_input'] == {'use_sim_time', 'camera_topic', 'camera_type'}
-    assert overrides['audio_input'] == {'use_sim_time', 'audio_topic', 'audio_type'}
-    assert overrides['executor'] == {'use_sim_time'}
+def test_params_file_topics_are_relative():
+    sections = params_sections()
+    topics = {name: value for section in sections.values() for name, value in section.items()
+              if name.endswith('_topic')}
+    assert topics == {'camera_topic': 'camera/image_raw', 'audio_topic': 'audio'}
 
 
-def test_launch_starts_rviz_with_the_package_config():
+def test_launch_passes_topic_arguments_to_the_nodes_that_declare_them():
+    parameters = launch_parameter_arguments()
+    assert parameters == {'camera_topic': ('camera_input', 'camera_topic'),
+                          'camera_type': ('camera_input', 'camera_type'),
+                          'audio_topic': ('audio_input', 'audio_topic'),
+                          'audio_type': ('audio_input', 'audio_type')}
+    sections = params_sections()
+    for argument, (node, parameter) in parameters.items():
+        assert argument in launch_arguments()
+        assert parameter in declared_parameters(node)
+        assert parameter in sections[f'/**/{node}'], f'{parameter} not in /**/{node}'
+
+
+def test_launch_starts_rviz_with_the_package_config_and_its_fixed_frame():
     rviz = [node for node in launch_nodes() if node['package'] == 'rviz2']
     assert len(rviz) == 1 and rviz[0]['executable'] == 'rviz2'
     assert rviz[0]['arguments'][0] == '-d'
+    frame = [node for node in launch_nodes() if node['package'] == 'tf2_ros']
+    assert len(frame) == 1 and frame[0]['executable'] == 'static_transform_publisher'
+    constants = module_constants(launch_module())
+    config = yaml.safe_load(RVIZ_FILE.read_text())
+    assert config['Visualization Manager']['Global Options']['Fixed Frame'] == \
+        constants['VIEW_FRAME']
 
 
 def test_files_the_launch_file_references_exist():
@@ -319,36 +405,30 @@ def test_launch_file_leaves_networking_alone():
 # --- RViz ---------------------------------------------------------------------------------------
 
 def test_rviz_config_shows_the_camera_tasks_debug_images():
+    from blastnet_ros.core.task import CAMERA
+    from blastnet_ros.ros.result_messages import debug_image_topic
+    from blastnet_ros.runtime.config_files import load_task_set
+
     config = yaml.safe_load(RVIZ_FILE.read_text())
     manager = config['Visualization Manager']
-    assert manager['Global Options']['Fixed Frame'] == 'camera'
     images = [display for display in manager['Displays']
               if display['Class'] == 'rviz_default_plugins/Image']
     topics = [display['Topic']['Value'] for display in images]
-    assert topics == ['/blastnet/detector/debug_image', '/blastnet/signs/debug_image']
+    # Absolute in the file (as RViz stores them); the launch file rewrites them for a
+    # namespace. One per camera task of the default task set.
+    camera_tasks = [task.name for task in load_task_set().tasks_from(CAMERA)]
+    assert camera_tasks == ['detector', 'signs']
+    assert topics == ['/' + debug_image_topic(task) for task in camera_tasks]
     for display in images:
         assert display['Enabled'] is True
         assert display['Topic']['Reliability Policy'] == 'Best Effort'
         assert display['Topic']['Depth'] == 1
-    tasks = yaml.safe_load((REPO_ROOT / 'config' / 'tasks.yaml').read_text())['tasks']
-    camera_tasks = {task['name'] for task in tasks if task.get('source') == 'camera'}
-    assert {topic.split('/')[2] for topic in topics} <= camera_tasks
+    # Image displays need no TF; the Fixed Frame is the one the launch file publishes.
+    assert not [display for display in manager['Displays']
+                if display['Class'] != 'rviz_default_plugins/Image']
 
 
 # --- colcon build and launch (slow) -----------------------------------------------------
-
-def installed_environment(install_base, domain_id):
-    """Return the environment `source install/setup.bash` would give, plus a domain."""
-    site_packages = next((install_base / PACKAGE / 'lib').glob('python3*/site-packages'))
-    env = dict(os.environ)
-    env['AMENT_PREFIX_PATH'] = os.pathsep.join(
-        [str(install_base / PACKAGE)] + [p for p in env.get('AMENT_PREFIX_PATH', '').split(
-            os.pathsep) if p])
-    env['PYTHONPATH'] = os.pathsep.join(
-        [str(site_packages)] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
-    env['ROS_DOMAIN_ID'] = str(domain_id)
-    return env
-
 
 @pytest.mark.slow
 def test_colcon_build_installs_executables_launch_and_config(colcon_install):

@@ -127,17 +127,23 @@ def partial_path(output: Path) -> Path:
 
 
 def read_node_parameters(params_file: Path) -> Dict[str, Dict[str, Any]]:
-    """Return {node: {parameter: value}} of a ROS params file ('/**' applies to all)."""
+    """Return {node: {parameter: value}} of a ROS params file, for nodes in no namespace.
+
+    A key applies to a node as rcl applies it: `/**` to every node, `/**/<node>`,
+    `<node>` and `/<node>` to that node; where keys repeat a parameter, the later one in
+    the file wins.
+    """
     document = read_yaml(params_file, 'params file', 'pass an existing --params-file')
     if not isinstance(document, dict):
         raise BadInputError(f'params file {params_file} is not a mapping',
-                            'write `node_name: ros__parameters: ...` (see config/blastnet.yaml)')
-    shared = (document.get('/**') or {}).get('ros__parameters') or {}
-    parameters = {}
-    for node in NODES:
-        entry = document.get(node) or document.get('/' + node) or {}
-        parameters[node] = {**shared, **((entry.get('ros__parameters') if isinstance(
-            entry, dict) else None) or {})}
+                            'write `/**/node_name: ros__parameters: ...` (see '
+                            'config/blastnet.yaml)')
+    parameters: Dict[str, Dict[str, Any]] = {node: {} for node in NODES}
+    for key, entry in document.items():
+        values = (entry.get('ros__parameters') if isinstance(entry, dict) else None) or {}
+        for node in NODES:
+            if key in ('/**', node, '/' + node, '/**/' + node):
+                parameters[node].update(values)
     return parameters
 
 
@@ -245,9 +251,8 @@ class Evaluator:
             'camera_input': [f'camera_topic:={camera.name}', f'camera_type:={camera.msgtype}'],
             'audio_input': [f'audio_topic:={audio.name}', f'audio_type:={audio.msgtype}'],
         }
-        use_vision_msgs = str(self.parameters['executor'].get('use_vision_msgs', 'auto'))
-        adapter = ResultMessageAdapter(None if use_vision_msgs == 'auto'
-                                       else use_vision_msgs == 'true')
+        adapter = ResultMessageAdapter(
+            str(self.parameters['executor'].get('result_format', '')))
         recorder = _Recorder()
         processes = start_nodes(self.executables, self.params_path, self.tasks_file, logs_dir,
                                 self.env, node_params)

@@ -21,6 +21,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 
 from blastnet_ros.ros.diagnostics_messages import (lane_snapshot_from_status, LANE_STATUS_PREFIX,
                                                    snapshot_from_status, status_values)
+from blastnet_ros.ros.result_messages import DIAGNOSTICS_TOPIC
 
 NODES = ('executor', 'camera_input', 'audio_input')
 TASK_STATUS_PREFIX = 'blastnet_ros: task '
@@ -123,7 +124,7 @@ class GraphListener:
         rclpy.init(context=self.context)
         try:
             self.node = rclpy.create_node(name, context=self.context)
-            self.node.create_subscription(DiagnosticArray, '/diagnostics',
+            self.node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC,
                                           self._on_diagnostics, 50)
             self._executor = SingleThreadedExecutor(context=self.context)
             self._executor.add_node(self.node)

@@ -118,3 +118,15 @@ def test_node_parameters_are_read_per_node_with_shared_ones(tmp_path):
     assert values['executor'] == {'use_sim_time': False, 'queue_limit': 2, 'drop_late': False}
     assert values['audio_input']['window_s'] == 0.5
     assert values['camera_input'] == {'use_sim_time': False}
+
+
+def test_node_parameters_are_read_from_namespace_wildcard_keys(tmp_path):
+    # config/blastnet.yaml's keys: /**/<node> applies to <node> in any namespace.
+    params = tmp_path / 'params.yaml'
+    params.write_text("/**:\n  ros__parameters: {result_format: json, queue_limit: 1}\n"
+                      "/**/executor:\n  ros__parameters: {queue_limit: 2}\n"
+                      "/**/audio_input:\n  ros__parameters: {window_s: 0.5}\n")
+    values = read_node_parameters(params)
+    assert values['executor'] == {'result_format': 'json', 'queue_limit': 2}
+    assert values['audio_input'] == {'result_format': 'json', 'queue_limit': 1,
+                                     'window_s': 0.5}
