@@ -42,7 +42,7 @@ class AudioInputNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__('audio_input', **node_options)
         tasks_file = self.declare_parameter('tasks_file', '').value
-        audio_topic = self.declare_parameter('audio_topic', '/audio').value
+        audio_topic = self.declare_parameter('audio_topic', 'audio').value
         self._audio_type = self.declare_parameter(
             'audio_type', 'std_msgs/msg/Int16MultiArray').value
         self._sample_rate = self.declare_parameter('sample_rate', 16000).value
@@ -86,7 +86,7 @@ class AudioInputNode(Node):
                                  input_qos(reliable, 50))
         self._type_watch = TopicTypeWatch(self, audio_topic, self._audio_type, 'audio_type',
                                           self.bad_inputs)
-        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         self.create_timer(1.0, self._on_timer)
         self.get_logger().info(
             f'{audio_topic} ({self._audio_type}, {self._sample_rate} Hz, {self._channels} ch)'

@@ -91,7 +91,7 @@ class CameraInputNode(Node):
     def __init__(self, **node_options) -> None:
         super().__init__('camera_input', **node_options)
         tasks_file = self.declare_parameter('tasks_file', '').value
-        camera_topic = self.declare_parameter('camera_topic', '/camera/image_raw').value
+        camera_topic = self.declare_parameter('camera_topic', 'camera/image_raw').value
         camera_type = self.declare_parameter('camera_type', 'sensor_msgs/msg/Image').value
         reliable = self.declare_parameter('reliable', False).value
         depth = self.declare_parameter('qos_depth', 1).value
@@ -148,7 +148,7 @@ class CameraInputNode(Node):
                     self._cascade_counts[f'{stage.name}: {what}'] = 0
                 cascade_notes.append(f'{stage.input_topic} <- {stage.crop_label} boxes of '
                                      f'{topic}, every {stage.period_ns / 1e6:g} ms at most')
-        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         self.create_timer(1.0, self._on_timer)
         if not self._tasks:
             self.get_logger().warning('the task set has no camera task: nothing to feed')
