@@ -10,11 +10,13 @@ import time
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models.preprocessing import letterbox
 from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.ros.camera_input_node import CameraInputNode
@@ -77,7 +79,7 @@ def test_frames_are_resized_per_task_rate_limited_and_keep_their_header(ros, tmp
     assert sign.header.stamp == ns_to_stamp(stamps[3])  # 200 ms at 15 fps
 
 
-def test_bad_frames_are_counted_once_per_cause_and_the_node_goes_on(ros):
+def test_bad_frames_are_counted_once_per_kind_and_the_node_goes_on(ros):
     node = ros.make(CameraInputNode)
     probe, received = collect(ros, ['/blastnet/input/detector'])
     diagnostics = []
@@ -93,17 +95,16 @@ def test_bad_frames_are_counted_once_per_cause_and_the_node_goes_on(ros):
         time.sleep(0.05)
     camera.publish(raw_frame(base_ns + 1500 * MS))
     assert ros.wait_for(lambda: len(received['/blastnet/input/detector']) == 1)
-    counts = dict(node.bad_inputs.counter.counts())
-    assert sum(counts.values()) == 4
-    assert len(counts) == 3
-    assert any('yuv422' in cause and count == 2 for cause, count in counts.items())
+    assert dict(node.bad_inputs.counter.counts()) == {
+        'bad_encoding': 2, 'empty_image': 1, 'truncated_data': 1}
 
     def reported():
         for array in diagnostics:
             for status in array.status:
                 values = {kv.key: kv.value for kv in status.values}
                 if status.name == 'blastnet_ros: camera_input' and \
-                        values.get('bad_inputs_total') == '4':
+                        values.get('bad_inputs_total') == '4' and \
+                        values.get('bad_input: bad_encoding') == '2':
                     return True
         return False
     assert ros.wait_for(reported, 3.0)
@@ -133,6 +134,69 @@ def test_compressed_frames_decode_and_garbage_is_survived(ros, tmp_path):
     assert node.bad_inputs.counter.total() == 1
 
 
+def jpeg_bomb(stamp_ns):
+    """Return a CompressedImage of a few hundred bytes whose JPEG header says 20000x20000."""
+    data = cv2.imencode('.jpg', np.zeros((16, 16, 3), np.uint8))[1].tobytes()
+    sof = data.index(b'\xff\xc0')
+    data = data[:sof + 5] + (20000).to_bytes(2, 'big') * 2 + data[sof + 9:]
+    msg = CompressedImage(format='jpeg', data=data)
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    return msg
+
+
+def good_jpeg(stamp_ns):
+    msg = CompressedImage(format='jpeg', data=cv2.imencode(
+        '.jpg', np.full((480, 640, 3), 90, np.uint8))[1].tobytes())
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    return msg
+
+
+def test_jpeg_bombs_are_refused_before_decoding_and_take_no_period_slot(ros, capfd):
+    """Each bomb comes 10 ms before a good frame: every good frame still gets through."""
+    node = ros.make(CameraInputNode, camera_topic='/camera/compressed',
+                    camera_type='sensor_msgs/msg/CompressedImage', qos_depth=10)
+    probe, received = collect(ros, ['/blastnet/input/detector'])
+    diagnostics = []
+    probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    camera = probe.create_publisher(CompressedImage, '/camera/compressed', 10)
+    ros.wait_for_subscribers(camera)
+    base_ns = time.time_ns()
+    started = time.monotonic()
+    for index in range(10):
+        camera.publish(jpeg_bomb(base_ns + index * 200 * MS))
+        camera.publish(good_jpeg(base_ns + index * 200 * MS + 10 * MS))
+        time.sleep(0.02)
+    assert ros.wait_for(lambda: len(received['/blastnet/input/detector']) == 10)
+    assert time.monotonic() - started < 5.0  # a decoded bomb costs seconds each
+    assert [msg.header.stamp for msg in received['/blastnet/input/detector']] == [
+        ns_to_stamp(base_ns + index * 200 * MS + 10 * MS) for index in range(10)]
+    assert ros.wait_for(lambda: node.bad_inputs.counter.counts() == (('too_large', 10),))
+    assert ros.wait_for(lambda: diagnostic_values(diagnostics).get('bad_input: too_large')
+                        == '10', 3.0)
+    logged = [line for line in capfd.readouterr().err.splitlines() if '20000x20000' in line]
+    assert len(logged) == 1 and 'max_input_pixels' in logged[0]
+
+
+def test_raw_frames_over_max_input_pixels_are_refused_by_their_declared_size(ros):
+    """8000 x 8000 rgb8 declared: refused as too large before its data is even looked at."""
+    node = ros.make(CameraInputNode, max_input_pixels=1920 * 1080, qos_depth=10)
+    probe, received = collect(ros, ['/blastnet/input/detector'])
+    camera = probe.create_publisher(Image, '/camera/image_raw', 10)
+    ros.wait_for_subscribers(camera)
+    base_ns = time.time_ns()
+    camera.publish(raw_frame(base_ns, width=8000, height=8000, data=b'\x00' * 100))
+    camera.publish(raw_frame(base_ns + 10 * MS, width=2000, height=1200, data=b'\x00' * 100))
+    camera.publish(raw_frame(base_ns + 20 * MS, width=640, height=480))
+    assert ros.wait_for(lambda: len(received['/blastnet/input/detector']) == 1)
+    assert received['/blastnet/input/detector'][0].header.stamp == ns_to_stamp(base_ns + 20 * MS)
+    assert ros.wait_for(lambda: node.bad_inputs.counter.counts() == (('too_large', 2),))
+
+
+def test_max_input_pixels_must_be_a_pixel_count(ros):
+    with pytest.raises(BadInputError, match='max_input_pixels is -1'):
+        ros.make(CameraInputNode, max_input_pixels=-1)
+
+
 GREY, MAGENTA, CYAN = (100, 100, 100), (255, 0, 255), (0, 255, 255)
 
 
@@ -145,6 +209,12 @@ def frame_with_signs(stamp_ns):
     msg.header.stamp = ns_to_stamp(stamp_ns)
     msg.header.frame_id = 'front_camera'
     return msg, rgb
+
+
+def frame_box(label, score, x_min, y_min, x_max, y_max):
+    """Return a Detection of a box in camera-frame pixels, as the executor publishes it."""
+    return Detection(class_id=0, label=label, score=score, center_x=(x_min + x_max) / 2,
+                     center_y=(y_min + y_max) / 2, width=x_max - x_min, height=y_max - y_min)
 
 
 def model_box(rgb, label, score, x_min, y_min, x_max, y_max):
@@ -184,9 +254,9 @@ def test_a_detected_sign_is_cut_out_of_its_frame_for_the_signs_task(ros):
     assert received['/blastnet/input/signs'] == []   # no detection yet, no signs job
     header = Header(stamp=ns_to_stamp(stamp_ns), frame_id='front_camera')
     detections = (
-        model_box(rgb, 'vehicle', 0.99, 0, 0, 300, 300),
-        model_box(rgb, 'traffic_sign', 0.4, 100, 300, 140, 340),
-        model_box(rgb, 'traffic_sign', 0.8, 400, 100, 460, 160),
+        frame_box('vehicle', 0.99, 0, 0, 300, 300),
+        frame_box('traffic_sign', 0.4, 100, 300, 140, 340),
+        frame_box('traffic_sign', 0.8, 400, 100, 460, 160),
     )
     results.publish(adapter.to_message(detections, header))
     assert ros.wait_for(lambda: len(received['/blastnet/input/signs']) == 1)
@@ -233,9 +303,19 @@ def test_crops_are_thinned_to_the_signs_period_by_stamp(ros):
         camera.publish(frame)
         assert ros.wait_for(lambda: len(received['/blastnet/input/detector']) == index + 1)
         header = Header(stamp=ns_to_stamp(stamp_ns), frame_id='front_camera')
-        sign = model_box(rgb, 'traffic_sign', 0.8, 400, 100, 460, 160)
+        sign = frame_box('traffic_sign', 0.8, 400, 100, 460, 160)
         results.publish(adapter.to_message((sign,), header))
     assert ros.wait_for(lambda: len(received['/blastnet/input/signs']) == 3)
     time.sleep(0.2)
     assert [msg.header.stamp for msg in received['/blastnet/input/signs']] == [
         ns_to_stamp(stamps[i]) for i in (0, 2, 4)]             # every 200 ms
+
+
+def test_a_box_in_model_input_pixels_crops_the_same_window_as_in_frame_pixels():
+    from blastnet_ros.ros.camera_input_node import _KeptFrame, crop_for_stage
+    _, rgb = frame_with_signs(0)
+    kept = _KeptFrame(rgb, letterbox(rgb, 192)[1], Header())
+    in_frame = crop_for_stage(kept, frame_box('traffic_sign', 0.8, 400, 100, 460, 160), 32, 32)
+    in_model = crop_for_stage(kept, model_box(rgb, 'traffic_sign', 0.8, 400, 100, 460, 160),
+                              32, 32, box_in_frame_pixels=False)
+    assert np.array_equal(in_frame, in_model)

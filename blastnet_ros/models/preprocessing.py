@@ -7,13 +7,14 @@ numpy and cv2 only (no torch): the camera input node resizes frames without impo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Tuple
 
 import cv2
 import numpy as np
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.models.results import Detection
 from blastnet_ros.models.specs import DETECTION, ModelSpec
 
 PAD_VALUE = 114  # the gray YOLO letterboxes pad with
@@ -34,6 +35,36 @@ class Letterbox:
     def to_model(self, x: float, y: float) -> Tuple[float, float]:
         """Map a point from pixels of the original frame to model-input pixels."""
         return x * self.scale + self.pad_x, y * self.scale + self.pad_y
+
+    def detection_to_frame(self, detection: Detection, frame_width: int,
+                           frame_height: int) -> Detection:
+        """Return `detection` with its box mapped from model-input pixels to the frame's.
+
+        The box is clipped to the frame; class, label and score are kept.
+        """
+        x_min, y_min = self.to_frame(detection.center_x - detection.width / 2,
+                                     detection.center_y - detection.height / 2)
+        x_max, y_max = self.to_frame(detection.center_x + detection.width / 2,
+                                     detection.center_y + detection.height / 2)
+        x_min, x_max = min(max(x_min, 0.0), frame_width), min(max(x_max, 0.0), frame_width)
+        y_min, y_max = min(max(y_min, 0.0), frame_height), min(max(y_max, 0.0), frame_height)
+        return replace(detection, center_x=(x_min + x_max) / 2, center_y=(y_min + y_max) / 2,
+                       width=x_max - x_min, height=y_max - y_min)
+
+    def content(self, model_rgb: np.ndarray, frame_width: int,
+                frame_height: int) -> np.ndarray:
+        """Return the part of a letterboxed model input that shows the frame (no padding)."""
+        width = min(model_rgb.shape[1], max(1, int(round(frame_width * self.scale))))
+        height = min(model_rgb.shape[0], max(1, int(round(frame_height * self.scale))))
+        return model_rgb[self.pad_y:self.pad_y + height, self.pad_x:self.pad_x + width]
+
+
+def letterbox_geometry(width: int, height: int, size: int) -> Letterbox:
+    """Return how letterbox() fits a `width` x `height` frame into a `size` square."""
+    scale = size / max(width, height)
+    new_width = min(size, max(1, int(round(width * scale))))
+    new_height = min(size, max(1, int(round(height * scale))))
+    return Letterbox(scale, (size - new_width) // 2, (size - new_height) // 2)
 
 
 def check_rgb(rgb: np.ndarray) -> None:
@@ -69,16 +100,15 @@ def letterbox(rgb: np.ndarray, size: int) -> Tuple[np.ndarray, Letterbox]:
     if size <= 0:
         raise BadInputError(f'letterbox size {size} is not positive', 'use a positive size')
     height, width = rgb.shape[:2]
-    scale = size / max(width, height)
-    new_width = min(size, max(1, int(round(width * scale))))
-    new_height = min(size, max(1, int(round(height * scale))))
-    pad_x = (size - new_width) // 2
-    pad_y = (size - new_height) // 2
+    box = letterbox_geometry(width, height, size)
+    new_width = min(size, max(1, int(round(width * box.scale))))
+    new_height = min(size, max(1, int(round(height * box.scale))))
     if new_width == size and new_height == size:
-        return _resize(rgb, size, size), Letterbox(scale, 0, 0)
+        return _resize(rgb, size, size), box
     out = np.full((size, size, 3), PAD_VALUE, np.uint8)
-    out[pad_y:pad_y + new_height, pad_x:pad_x + new_width] = _resize(rgb, new_width, new_height)
-    return out, Letterbox(scale, pad_x, pad_y)
+    out[box.pad_y:box.pad_y + new_height, box.pad_x:box.pad_x + new_width] = _resize(
+        rgb, new_width, new_height)
+    return out, box
 
 
 def resize_for_model(rgb: np.ndarray, spec: ModelSpec) -> np.ndarray:

@@ -5,7 +5,9 @@
 Subscribes to `camera_topic` (sensor_msgs/Image rgb8/bgr8/mono8/rgba8/bgra8, or
 sensor_msgs/CompressedImage jpeg/png when `camera_type` says so) and publishes, for every
 camera task of the task set, /blastnet/input/<task> (sensor_msgs/Image rgb8 at the model's
-input size) keeping the frame's header. Bad frames are counted per cause in /diagnostics.
+input size) keeping the frame's header. A frame declaring more than `max_input_pixels`
+pixels is refused from its header before it is decoded or copied (a JPEG's SOF, a PNG's
+IHDR, a raw frame's width and height). Bad frames are counted per kind in /diagnostics.
 
 Cascade stages (tasks with `crop_from`, e.g. signs after the detector) get no whole
 frames. The node keeps the last `frame_buffer_s` of full-resolution frames sent to the
@@ -26,19 +28,23 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from rclpy.node import Node
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from blastnet_ros.models.cascade import square_crop, StampBuffer
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.ros.rate_limiter import PeriodRateLimiter
 from blastnet_ros.core.task import CAMERA, TaskSpec
 from blastnet_ros.models.preprocessing import letterbox, Letterbox, resize_for_model
 from blastnet_ros.models.results import Detection
 from blastnet_ros.models.specs import DETECTION, model_spec
-from blastnet_ros.ros.image_conversion import (compressed_msg_to_rgb, image_msg_to_rgb,
+from blastnet_ros.ros.camera_info import camera_info_topic, frame_size_message
+from blastnet_ros.ros.image_conversion import (check_frame_size, compressed_msg_to_rgb,
+                                               DEFAULT_MAX_INPUT_PIXELS, image_msg_to_rgb,
                                                rgb_to_image_msg)
-from blastnet_ros.ros.node_support import (BadInputReporter, input_diagnostics, input_qos,
-                                           NS_PER_S, run_node, stamp_to_ns, TopicTypeWatch)
+from blastnet_ros.ros.node_support import (BadInputReporter, ClockWait, input_diagnostics,
+                                           input_qos, run_node, stamp_to_ns, steady_timer,
+                                           TopicTypeWatch)
 from blastnet_ros.ros.result_messages import (header_from_json, message_fields,
                                               result_from_dict, result_from_json,
                                               ResultMessageAdapter)
@@ -49,6 +55,10 @@ CAMERA_TYPES = {
     'sensor_msgs/msg/CompressedImage': (CompressedImage, compressed_msg_to_rgb),
 }
 MAX_BUFFERED_FRAMES = 64
+# Kinds of bad detector results and crops (BadInputError.kind).
+BAD_RESULT = 'bad_result'
+BOX_OUTSIDE_FRAME = 'box_outside_frame'
+CASCADE_FAILURE = 'cascade_failure'
 
 
 class _KeptFrame:
@@ -68,19 +78,28 @@ def best_box(detections: Sequence[Detection], label: str) -> Optional[Detection]
     return max(matching, key=lambda det: det.score) if matching else None
 
 
-def crop_for_stage(frame: _KeptFrame, detection: Detection, width: int, height: int):
-    """Return the RGB crop (height x width) of `detection` (model pixels) from `frame`."""
-    x_min, y_min = frame.letterbox.to_frame(detection.center_x - detection.width / 2,
-                                            detection.center_y - detection.height / 2)
-    x_max, y_max = frame.letterbox.to_frame(detection.center_x + detection.width / 2,
-                                            detection.center_y + detection.height / 2)
+def crop_for_stage(frame: _KeptFrame, detection: Detection, width: int, height: int,
+                   box_in_frame_pixels: bool = True):
+    """Return the RGB crop (height x width) of `detection` from `frame`.
+
+    The box is in pixels of the camera frame (the executor's default), or of the
+    letterboxed model input when `box_in_frame_pixels` is False.
+    """
+    x_min = detection.center_x - detection.width / 2
+    y_min = detection.center_y - detection.height / 2
+    x_max = detection.center_x + detection.width / 2
+    y_max = detection.center_y + detection.height / 2
+    if not box_in_frame_pixels:
+        x_min, y_min = frame.letterbox.to_frame(x_min, y_min)
+        x_max, y_max = frame.letterbox.to_frame(x_max, y_max)
     frame_height, frame_width = frame.rgb.shape[:2]
     window = square_crop(x_min, y_min, x_max, y_max, frame_width, frame_height)
     if window is None:
         raise BadInputError(
             f"{detection.label} box ({x_min:.0f}, {y_min:.0f})-({x_max:.0f}, {y_max:.0f}) "
             f'is empty or outside the {frame_width}x{frame_height} frame',
-            "check that the detector's results refer to this camera's frames")
+            "check that the detector's results refer to this camera's frames",
+            kind=BOX_OUTSIDE_FRAME)
     crop = frame.rgb[window.y:window.y + window.size, window.x:window.x + window.size]
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
 
@@ -97,12 +116,23 @@ class CameraInputNode(Node):
         depth = self.declare_parameter('qos_depth', 1).value
         buffer_s = self.declare_parameter('frame_buffer_s', 1.0).value
         use_vision_msgs = self.declare_parameter('use_vision_msgs', 'auto').value
+        self._max_pixels = self.declare_parameter(
+            'max_input_pixels', DEFAULT_MAX_INPUT_PIXELS).value
+        detection_pixels = self.declare_parameter('detection_pixels', 'camera').value
+        if detection_pixels not in ('camera', 'model_input'):
+            raise BadInputError(f'detection_pixels is {detection_pixels!r}',
+                                "use 'camera' or 'model_input', as the executor's")
+        self._boxes_in_frame_pixels = detection_pixels == 'camera'
         if camera_type not in CAMERA_TYPES:
             raise BadInputError(f"camera_type '{camera_type}' is not supported",
                                 f"use one of: {', '.join(CAMERA_TYPES)}")
         if use_vision_msgs not in ('auto', 'true', 'false'):
             raise BadInputError(f"use_vision_msgs is '{use_vision_msgs}'",
                                 "use 'auto', 'true' or 'false' (as the executor's)")
+        if not isinstance(self._max_pixels, int) or self._max_pixels < 0:
+            raise BadInputError(f'max_input_pixels is {self._max_pixels!r}',
+                                f'give a pixel count, e.g. {DEFAULT_MAX_INPUT_PIXELS} '
+                                '(4096 x 4096), or 0 for no limit')
         if not buffer_s > 0:
             raise BadInputError(f'frame_buffer_s is {buffer_s}',
                                 'keep frames for a positive time, e.g. 1.0 s')
@@ -124,12 +154,17 @@ class CameraInputNode(Node):
         self._task_publishers = {
             task.name: self.create_publisher(Image, task.input_topic, input_qos(True, 2))
             for task in self._tasks}
+        self._frame_size_publishers = {  # paired with each letterboxed detector input
+            task.name: self.create_publisher(CameraInfo, camera_info_topic(task.input_topic),
+                                             input_qos(True, 8))
+            for task in self._frame_tasks if self._specs[task.name].kind == DETECTION}
         self._published: Dict[str, int] = dict.fromkeys(self._task_publishers, 0)
         self._received = 0
         self._lock = threading.Lock()
         self._frames = StampBuffer(int(buffer_s * NS_PER_S), MAX_BUFFERED_FRAMES)
         self._cascade_counts: Dict[str, int] = {}
         self.bad_inputs = BadInputReporter(self)
+        self._clock_wait = ClockWait(self)
         self.create_subscription(message_class, camera_topic, self._on_frame,
                                  input_qos(reliable, depth))
         self._type_watch = TopicTypeWatch(self, camera_topic, camera_type, 'camera_type',
@@ -149,7 +184,7 @@ class CameraInputNode(Node):
                 cascade_notes.append(f'{stage.input_topic} <- {stage.crop_label} boxes of '
                                      f'{topic}, every {stage.period_ns / 1e6:g} ms at most')
         self._diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
-        self.create_timer(1.0, self._on_timer)
+        steady_timer(self, 1.0, self._on_timer)
         if not self._tasks:
             self.get_logger().warning('the task set has no camera task: nothing to feed')
         self.get_logger().info(
@@ -164,12 +199,17 @@ class CameraInputNode(Node):
 
     def _on_frame(self, msg) -> None:
         self._received += 1
+        try:  # the declared size, from the header alone: before a frame takes a period slot
+            check_frame_size(msg, self._max_pixels)
+        except BadInputError as error:
+            self.bad_inputs.report(error, 'camera frame')
+            return
         stamp_ns = stamp_to_ns(msg.header.stamp)
         due = [task for task in self._frame_tasks if self._limiters[task.name].admit(stamp_ns)]
         if not due:
             return
         try:
-            rgb = self._decode(msg)
+            rgb = self._decode(msg, self._max_pixels)
         except BadInputError as error:
             self.bad_inputs.report(error, 'camera frame')
             return
@@ -185,6 +225,9 @@ class CameraInputNode(Node):
             except BadInputError as error:
                 self.bad_inputs.report(error, 'camera frame')
                 return
+            frame_sizes = self._frame_size_publishers.get(task.name)
+            if frame_sizes is not None:  # first, so it is there when the result comes back
+                frame_sizes.publish(frame_size_message(msg.header, rgb.shape[1], rgb.shape[0]))
             self._task_publishers[task.name].publish(rgb_to_image_msg(resized, msg.header))
             with self._lock:
                 self._published[task.name] += 1
@@ -198,23 +241,28 @@ class CameraInputNode(Node):
         except Exception as error:  # a crop must never take the camera feed down
             self.bad_inputs.report(BadInputError(
                 f'cascade after {detector} failed: {type(error).__name__}: {error}',
-                'report this with the detector result that caused it'), f'{detector} result')
+                'report this with the detector result that caused it', kind=CASCADE_FAILURE),
+                f'{detector} result')
 
     def _crop_and_publish(self, detector: str, msg) -> None:
         labels = self._specs[detector].labels
-        if self._results.use_vision_msgs:
-            result = result_from_dict(message_fields(msg), labels)
-            stamp_ns = stamp_to_ns(msg.header.stamp)
-        else:
-            result = result_from_json(msg.data, labels)
-            try:
+        try:
+            if self._results.use_vision_msgs:
+                result = result_from_dict(message_fields(msg), labels)
+                stamp_ns = stamp_to_ns(msg.header.stamp)
+            else:
+                result = result_from_json(msg.data, labels)
                 stamp_ns = header_from_json(msg.data)[0]
-            except (KeyError, TypeError, ValueError) as error:
-                raise BadInputError(f'detector result has no header stamp ({error})',
-                                    'publish results with the header of their input') from None
+        except BadInputError as error:
+            raise BadInputError(error.cause, error.fix, kind=BAD_RESULT) from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise BadInputError(f'detector result has no header stamp ({error})',
+                                'publish results with the header of their input',
+                                kind=BAD_RESULT) from None
         if not isinstance(result, tuple):
             raise BadInputError(f"results of task '{detector}' are not detections",
-                                'crop_from must name a task whose model detects boxes')
+                                'crop_from must name a task whose model detects boxes',
+                                kind=BAD_RESULT)
         with self._lock:
             frame = self._frames.get(stamp_ns)
         for stage in self._stages[detector]:
@@ -229,7 +277,8 @@ class CameraInputNode(Node):
             if not self._limiters[stage.name].admit(stamp_ns):
                 continue
             spec = self._specs[stage.name]
-            crop = crop_for_stage(frame, detection, spec.input_width, spec.input_height)
+            crop = crop_for_stage(frame, detection, spec.input_width, spec.input_height,
+                                  self._boxes_in_frame_pixels)
             self._task_publishers[stage.name].publish(rgb_to_image_msg(crop, frame.header))
             self._count(stage, 'crops published')
             with self._lock:

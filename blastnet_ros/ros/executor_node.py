@@ -22,15 +22,17 @@ from typing import Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header, String
 
 from blastnet_ros.core.deadline_stats import DeadlineStats
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import CAMERA
 from blastnet_ros.core.units import NS_PER_S
-from blastnet_ros.models.specs import model_spec
-from blastnet_ros.ros.debug_image import annotate
+from blastnet_ros.models.preprocessing import letterbox_geometry
+from blastnet_ros.models.specs import DETECTION, model_spec
+from blastnet_ros.ros.camera_info import camera_info_topic, FrameSizes
+from blastnet_ros.ros.debug_image import annotate, annotate_frame
 from blastnet_ros.ros.diagnostics_messages import executor_status, lane_status, task_status
 from blastnet_ros.ros.image_conversion import image_msg_to_model_input, rgb_to_image_msg
 from blastnet_ros.ros.node_support import (BadInputReporter, HARDWARE_ID, input_qos, run_node,
@@ -43,6 +45,9 @@ from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult
 
 STALE_INPUT_NS = 5 * NS_PER_S
+CAMERA_PIXELS = 'camera'       # boxes in pixels of the camera frame the header names
+MODEL_INPUT_PIXELS = 'model_input'   # boxes in pixels of the letterboxed model input
+DETECTION_PIXELS = (CAMERA_PIXELS, MODEL_INPUT_PIXELS)
 
 
 class ExecutorNode(Node):
@@ -65,6 +70,14 @@ class ExecutorNode(Node):
         diagnostics_period_s = self.declare_parameter('diagnostics_period_s', 1.0).value
         result_format = self.declare_parameter('result_format', '').value
         trace_blocks = self.declare_parameter('publish_block_trace', False).value
+        self._detection_pixels = self.declare_parameter('detection_pixels', CAMERA_PIXELS).value
+        self._debug_image_width = self.declare_parameter('debug_image_width', 640).value
+        if self._detection_pixels not in DETECTION_PIXELS:
+            raise BadInputError(f'detection_pixels is {self._detection_pixels!r}',
+                                f"use one of: {', '.join(DETECTION_PIXELS)}")
+        if self._debug_image_width < 0:
+            raise BadInputError(f'debug_image_width is {self._debug_image_width}',
+                                'use 0 (the camera frame\'s width) or a positive width')
 
         self._results = ResultMessageAdapter(result_format)
         task_set = load_task_set(tasks_file)
@@ -96,10 +109,20 @@ class ExecutorNode(Node):
             clock_ns=lambda: self._clock.now().nanoseconds, stats=self._stats,
             on_result=self._on_result, on_failure=self._on_failure,
             drop_hopeless=drop_late, queue_limit=queue_limit, trace_blocks=bool(trace_blocks))
+        # Detector inputs are letterboxed camera frames: their frame sizes come paired by
+        # stamp on <input>/camera_info (ros/camera_info.py) to map boxes back.
+        self._frame_sizes = {name: FrameSizes() for name, spec in self._specs.items()
+                             if spec.kind == DETECTION and self._tasks[name].source == CAMERA}
         for task in task_set.tasks:
             self.create_subscription(
                 Image, task.input_topic,
                 lambda msg, name=task.name: self._on_input(name, msg), input_qos(reliable, 2))
+            if task.name in self._frame_sizes:
+                self.create_subscription(
+                    CameraInfo, camera_info_topic(task.input_topic),
+                    lambda msg, name=task.name: self._frame_sizes[name].add(
+                        stamp_to_ns(msg.header.stamp), msg.width, msg.height),
+                    input_qos(reliable, 8))
         self.create_timer(diagnostics_period_s, self._publish_diagnostics)
         logger.info(
             f"policy {self.engine.policy_name}, lanes "
@@ -137,13 +160,40 @@ class ExecutorNode(Node):
     def _on_result(self, done: JobResult) -> None:
         header, image = done.context
         name = done.job.task
+        result, frame = done.result, None
+        sizes = self._frame_sizes.get(name)
+        if sizes is not None:
+            size = sizes.size(stamp_to_ns(header.stamp))
+            if size is None:
+                self.bad_inputs[name].report(BadInputError(
+                    f'no frame size on {camera_info_topic(self._tasks[name].input_topic)}',
+                    'boxes stay in model-input pixels until camera_input publishes the '
+                    'frame size beside each detector input (it does: check that it runs)'),
+                    f"task '{name}' result")
+            else:
+                box = letterbox_geometry(size[0], size[1], self._specs[name].input_width)
+                frame = (box, size)
+                if self._detection_pixels == CAMERA_PIXELS:
+                    result = tuple(box.detection_to_frame(detection, *size)
+                                   for detection in result)
         with self._publish_lock:
-            self._result_publishers[name].publish(self._results.to_message(done.result, header))
+            self._result_publishers[name].publish(self._results.to_message(result, header))
             self._stats.record_result_published(name)
             publisher = self._debug_publishers.get(name)
             if self._debug_images and publisher is not None and image is not None \
                     and publisher.get_subscription_count() > 0:
-                publisher.publish(rgb_to_image_msg(annotate(image, done.result), header))
+                publisher.publish(rgb_to_image_msg(
+                    self._debug_image(image, done.result, frame), header))
+
+    def _debug_image(self, image, result, frame):
+        """Return the debug image: the camera frame with boxes, else the model input."""
+        if frame is None:
+            return annotate(image, result)
+        box, (width, height) = frame
+        in_frame = tuple(box.detection_to_frame(detection, width, height)
+                         for detection in result)
+        return annotate_frame(box.content(image, width, height), in_frame, width, height,
+                              self._debug_image_width)
 
     def _on_failure(self, failure: JobFailure) -> None:
         if failure.error is not None:
