@@ -12,8 +12,8 @@ from std_msgs.msg import Float32MultiArray, Int16MultiArray, String, UInt8MultiA
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.ros.audio_conversion import (AUDIO_COMMON_MSGS_AVAILABLE, AUDIO_TYPE_NAMES,
-                                               audio_message_class, audio_msg_stamp_ns,
-                                               audio_msg_to_samples)
+                                               audio_message_class, audio_msg_frame_count,
+                                               audio_msg_stamp_ns, audio_msg_to_samples)
 
 INT16 = 'std_msgs/msg/Int16MultiArray'
 UINT8 = 'std_msgs/msg/UInt8MultiArray'
@@ -107,6 +107,25 @@ def test_bad_audio_names_its_cause():
     assert bad_cause(Int16MultiArray(data=[1, 2]), INT16, 0) == 'audio channels is 0'
     assert bad_cause(String(data='x'), 'std_msgs/msg/String', 1) == \
         "unsupported audio type 'std_msgs/msg/String'"
+
+
+def test_each_bad_audio_is_counted_under_its_kind():
+    def kind(*args):
+        with pytest.raises(BadInputError) as caught:
+            audio_msg_to_samples(*args)
+        return caught.value.kind
+    assert kind(Int16MultiArray(), INT16, 1) == 'empty_audio'
+    assert kind(UInt8MultiArray(data=b'\x00\x01\x02'), UINT8, 1) == 'truncated_audio'
+    assert kind(Int16MultiArray(data=[1, 2, 3]), INT16, 2) == 'truncated_audio'
+    assert kind(Float32MultiArray(data=[0.1, float('nan')]), FLOAT32, 1) == 'not_finite'
+    assert kind(Float32MultiArray(data=[0.0, 1200.0]), FLOAT32, 1) == 'out_of_range'
+
+
+def test_frames_are_counted_without_converting_the_samples():
+    assert audio_msg_frame_count(as_received(Int16MultiArray(data=[0] * 3200)), INT16, 2) == \
+        1600
+    assert audio_msg_frame_count(UInt8MultiArray(data=bytes(6400)), UINT8, 2) == 1600
+    assert audio_msg_frame_count(Float32MultiArray(data=[0.0] * 1600), FLOAT32, 1) == 1600
 
 
 def test_headerless_types_have_no_stamp():

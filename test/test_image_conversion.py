@@ -15,7 +15,10 @@ from std_msgs.msg import Header
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models.specs import model_spec
-from blastnet_ros.ros.image_conversion import (compressed_msg_to_rgb, features_to_image_msg,
+from blastnet_ros.ros import image_conversion
+from blastnet_ros.ros.image_conversion import (check_frame_size, compressed_image_size,
+                                               compressed_msg_to_rgb,
+                                               DEFAULT_MAX_INPUT_PIXELS, features_to_image_msg,
                                                image_msg_to_features, image_msg_to_model_input,
                                                image_msg_to_rgb, rgb_to_image_msg)
 
@@ -113,9 +116,9 @@ def test_rgb_to_image_msg_takes_non_contiguous_arrays():
         rgb_to_image_msg(rgb[:, :, 0], HEADER)
 
 
-def bad_cause(function, *args):
+def bad_cause(function, *args, **kwargs):
     with pytest.raises(BadInputError) as caught:
-        function(*args)
+        function(*args, **kwargs)
     assert caught.value.fix, 'every bad input names a fix'
     assert str(caught.value) == f'{caught.value.cause}: {caught.value.fix}'
     return caught.value
@@ -126,29 +129,46 @@ def test_bad_raw_images_name_their_cause():
     msg = raw_image(rgb, 'rgb8')
     msg.encoding = 'yuv422'
     error = bad_cause(image_msg_to_rgb, msg)
-    assert error.cause == "unsupported image encoding 'yuv422'"
+    assert (error.kind, error.cause) == ('bad_encoding', "unsupported image encoding 'yuv422'")
     for name in ('rgb8', 'bgr8', 'mono8', 'rgba8', 'bgra8'):
         assert name in error.fix
 
     for width, height in ((0, 6), (5, 0)):
         msg = raw_image(rgb, 'rgb8')
         msg.width, msg.height = width, height
-        assert bad_cause(image_msg_to_rgb, msg).cause.startswith('image has no pixels')
+        error = bad_cause(image_msg_to_rgb, msg)
+        assert error.kind == 'empty_image' and error.cause.startswith('image has no pixels')
 
     msg = raw_image(rgb, 'rgb8')
     msg.data = msg.data[:50]
-    assert bad_cause(image_msg_to_rgb, msg).cause == \
-        'image data truncated: 50 bytes, expected 90 (step 15 x height 6)'
+    error = bad_cause(image_msg_to_rgb, msg)
+    assert (error.kind, error.cause) == (
+        'truncated_data', 'image data truncated: 50 bytes, expected 90 (step 15 x height 6)')
 
     msg = raw_image(rgb, 'rgb8')
     msg.data = msg.data + msg.data[:15]
-    assert bad_cause(image_msg_to_rgb, msg).cause == \
-        'image data too long: 105 bytes, expected 90 (step 15 x height 6)'
+    error = bad_cause(image_msg_to_rgb, msg)
+    assert (error.kind, error.cause) == (
+        'excess_data', 'image data too long: 105 bytes, expected 90 (step 15 x height 6)')
 
     msg = raw_image(rgb, 'rgb8')
     msg.encoding = 'rgba8'  # 4 bytes per pixel but a 3-byte step
-    assert bad_cause(image_msg_to_rgb, msg).cause == \
-        "image step 15 is below width x bytes per pixel = 20 for 'rgba8'"
+    error = bad_cause(image_msg_to_rgb, msg)
+    assert (error.kind, error.cause) == (
+        'bad_step', "image step 15 is below width x bytes per pixel = 20 for 'rgba8'")
+
+
+def test_a_raw_frame_over_the_pixel_limit_is_refused_before_its_data_is_read():
+    """8000 x 8000 rgb8 declared, no data: the size, not the data, is what is refused."""
+    huge = Image(height=8000, width=8000, encoding='rgb8', step=24000)
+    error = bad_cause(image_msg_to_rgb, huge)
+    assert error.kind == 'too_large'
+    assert error.cause == ('image of 8000x8000 pixels (64.0 MP) is over the limit of '
+                           '16777216 pixels (16.8 MP)')
+    assert 'max_input_pixels' in error.fix
+    assert bad_cause(check_frame_size, huge, DEFAULT_MAX_INPUT_PIXELS).kind == 'too_large'
+    assert bad_cause(image_msg_to_rgb, huge, max_pixels=0).kind == 'truncated_data'
+    check_frame_size(Image(height=4096, width=4096, encoding='rgb8'), DEFAULT_MAX_INPUT_PIXELS)
 
 
 def test_jpeg_and_png_decode_to_rgb():
@@ -167,11 +187,78 @@ def test_jpeg_and_png_decode_to_rgb():
 
 def test_compressed_garbage_and_empty_are_bad_inputs():
     garbage = CompressedImage(format='jpeg', data=b'not a jpeg at all')
-    assert bad_cause(compressed_msg_to_rgb, garbage).cause == \
-        "compressed image does not decode (format 'jpeg')"
+    error = bad_cause(compressed_msg_to_rgb, garbage)
+    assert (error.kind, error.cause) == ('not_decodable',
+                                         'compressed image is neither JPEG nor PNG')
     empty = CompressedImage(format='png')
-    assert bad_cause(compressed_msg_to_rgb, empty).cause == \
-        "compressed image is empty (format 'png')"
+    error = bad_cause(compressed_msg_to_rgb, empty)
+    assert (error.kind, error.cause) == ('empty_image',
+                                         "compressed image is empty (format 'png')")
+    jpeg = cv2.imencode('.jpg', random_rgb(16, 16))[1].tobytes()
+    sof = jpeg.index(b'\xff\xc0')
+    error = bad_cause(compressed_msg_to_rgb, CompressedImage(format='jpeg', data=jpeg[:sof]))
+    assert error.cause == ('compressed image is a JPEG without a frame header (SOF) before '
+                           'its image data')
+    broken = jpeg[:sof + 9] + bytes(len(jpeg) - sof - 9)  # header intact, data zeroed
+    error = bad_cause(compressed_msg_to_rgb, CompressedImage(format='jpeg', data=broken))
+    assert (error.kind, error.cause) == ('not_decodable',
+                                         "compressed image does not decode (format 'jpeg')")
+    png = cv2.imencode('.png', random_rgb(16, 16))[1].tobytes()
+    assert bad_cause(compressed_msg_to_rgb, CompressedImage(format='png', data=png[:20])).cause \
+        == 'compressed image is a PNG without an IHDR header'
+
+
+def with_app_segment(jpeg, size):
+    """Return `jpeg` with an APP1 segment of `size` bytes after SOI (as EXIF data sits)."""
+    segment = b'\xff\xe1' + (size + 2).to_bytes(2, 'big') + bytes(size)
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+def test_declared_sizes_are_read_from_the_jpeg_and_png_headers():
+    rgb = random_rgb(37, 53)
+    encodings = {
+        'jpeg': cv2.imencode('.jpg', rgb)[1].tobytes(),
+        'progressive jpeg': cv2.imencode('.jpg', rgb, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1]
+        .tobytes(),
+        'png': cv2.imencode('.png', rgb)[1].tobytes(),
+        'png grey': cv2.imencode('.png', rgb[:, :, 0])[1].tobytes(),
+    }
+    encodings['jpeg, 60 kB of EXIF first'] = with_app_segment(encodings['jpeg'], 60000)
+    encodings['jpeg, fill bytes'] = encodings['jpeg'].replace(b'\xff\xc0', b'\xff\xff\xc0', 1)
+    for name, data in encodings.items():
+        assert compressed_image_size(data) == (53, 37), name
+        assert compressed_image_size(np.frombuffer(data, np.uint8)) == (53, 37), name
+        assert compressed_msg_to_rgb(as_received(CompressedImage(data=data))).shape == \
+            (37, 53, 3), name
+
+
+def declaring(data, width, height):
+    """Return JPEG or PNG `data` with its header patched to declare width x height."""
+    if data[:4] == b'\x89PNG':
+        return data[:16] + width.to_bytes(4, 'big') + height.to_bytes(4, 'big') + data[24:]
+    sof = data.index(b'\xff\xc0')
+    return (data[:sof + 5] + height.to_bytes(2, 'big') + width.to_bytes(2, 'big')
+            + data[sof + 9:])
+
+
+@pytest.mark.parametrize('extension', ['.jpg', '.png'])
+def test_a_small_file_declaring_20000x20000_is_refused_without_decoding(extension,
+                                                                        monkeypatch):
+    bomb = declaring(cv2.imencode(extension, random_rgb(16, 16))[1].tobytes(), 20000, 20000)
+    assert len(bomb) < 2000
+
+    def never(*args):
+        raise AssertionError('a bomb must not be decoded')
+    monkeypatch.setattr(image_conversion.cv2, 'imdecode', never)
+    msg = as_received(CompressedImage(format=extension[1:], data=bomb))
+    started = time.perf_counter()
+    error = bad_cause(compressed_msg_to_rgb, msg)
+    assert time.perf_counter() - started < 0.05
+    assert error.kind == 'too_large'
+    assert error.cause == ('compressed image of 20000x20000 pixels (400.0 MP) is over the '
+                           'limit of 16777216 pixels (16.8 MP)')
+    assert bad_cause(check_frame_size, msg, 4096 * 4096).kind == 'too_large'
+    check_frame_size(msg, 0)  # 0: no limit
 
 
 def test_features_round_trip_little_endian():
@@ -221,20 +308,41 @@ def test_model_input_checks_encoding_and_size_against_the_spec():
                           rgb)
     error = bad_cause(image_msg_to_model_input, rgb_to_image_msg(random_rgb(80, 100), HEADER),
                       detector)
-    assert error.cause == 'input size 100x80, model tiny_yolo expects 192x192 (width x height)'
+    assert (error.kind, error.cause) == (
+        'wrong_size', 'input size 100x80, model tiny_yolo expects 192x192 (width x height)')
     error = bad_cause(image_msg_to_model_input,
                       features_to_image_msg(np.zeros((192, 192), np.float32), HEADER), detector)
-    assert error.cause == "input encoding '32FC1', model tiny_yolo expects 'rgb8'"
-    for frames in (1, 97, 301):  # sbcnn takes any width
+    assert (error.kind, error.cause) == (
+        'bad_encoding', "input encoding '32FC1', model tiny_yolo expects 'rgb8'")
+    for frames in (32, 97, 1000):  # sbcnn takes from min_input_width to max_feature_frames
         features = np.full((64, frames), -3.0, np.float32)
         out = image_msg_to_model_input(features_to_image_msg(features, HEADER), sound)
         assert out.shape == (64, frames)
     error = bad_cause(image_msg_to_model_input,
                       features_to_image_msg(np.zeros((40, 97), np.float32), HEADER), sound)
-    assert error.cause == 'input size 97x40, model sbcnn expects anyx64 (width x height)'
+    assert (error.kind, error.cause) == (
+        'wrong_size', 'input size 97x40, model sbcnn expects 32..1000x64 (frames x bands)')
     nan = np.full((64, 97), np.nan, np.float32)
-    assert bad_cause(image_msg_to_model_input, features_to_image_msg(nan, HEADER),
-                     sound).cause == 'feature image contains NaN or Inf'
+    error = bad_cause(image_msg_to_model_input, features_to_image_msg(nan, HEADER), sound)
+    assert (error.kind, error.cause) == ('not_finite', 'feature image contains NaN or Inf')
+
+
+def test_feature_sizes_beyond_the_model_spec_are_bad_inputs_before_conversion():
+    sound = model_spec('sbcnn')
+    for frames in (1, 31):
+        error = bad_cause(image_msg_to_model_input, features_to_image_msg(
+            np.zeros((64, frames), np.float32), HEADER), sound)
+        assert (error.kind, error.cause) == (
+            'too_few_frames', f'input of {frames} feature frames, model sbcnn needs at least 32')
+    wide = Image(height=64, width=20000, encoding='32FC1', step=80000)  # declared, no data
+    error = bad_cause(image_msg_to_model_input, wide, sound)
+    assert (error.kind, error.cause) == (
+        'too_large', 'input of 20000 feature frames is over the limit of 1000 for model sbcnn')
+    assert "executor's max_feature_frames" in error.fix
+    assert bad_cause(image_msg_to_model_input, wide, sound, max_feature_frames=0).kind == \
+        'truncated_data'  # no upper bound: the (missing) data is read
+    assert bad_cause(image_msg_to_model_input, wide, sound,
+                     max_feature_frames=20).cause.startswith('max_feature_frames is 20')
 
 
 def mean_ms(function, repeat=50):

@@ -10,7 +10,9 @@ Supported message types, chosen by name (the audio_input node's `audio_type`):
 - audio_common_msgs/msg/AudioData: uint8 data holding S16LE samples.
 - audio_common_msgs/msg/AudioDataStamped: a header (capture time) and an AudioData.
 
-The audio_common_msgs types are offered only where that package is installed.
+The audio_common_msgs types are offered only where that package is installed. Every bad
+message raises BadInputError with a `kind` (the key it is counted by): empty_audio,
+truncated_audio, not_finite or out_of_range.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from std_msgs.msg import Float32MultiArray, Int16MultiArray, UInt8MultiArray
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.models.audio_features import EMPTY_AUDIO, NOT_FINITE
 from blastnet_ros.ros.node_support import stamp_to_ns
 
 INT16_MULTI_ARRAY = 'std_msgs/msg/Int16MultiArray'
@@ -34,6 +37,10 @@ DEFAULT_AUDIO_TYPE = INT16_MULTI_ARRAY
 # Float samples beyond this magnitude are not clipping but int samples sent as floats.
 FLOAT_SAMPLE_LIMIT = 1.5
 INT16_FULL_SCALE = 32768.0
+
+# Kinds of bad audio input (BadInputError.kind), besides those of models.audio_features.
+TRUNCATED_AUDIO = 'truncated_audio'
+OUT_OF_RANGE = 'out_of_range'
 
 _STD_TYPES: Dict[str, type] = {
     INT16_MULTI_ARRAY: Int16MultiArray,
@@ -88,8 +95,19 @@ def _view(data, dtype) -> np.ndarray:
     if flat.size % np.dtype(dtype).itemsize:
         raise BadInputError(
             f'audio data is not a whole number of {np.dtype(dtype).name} values',
-            'publish complete samples')
+            'publish complete samples', kind=TRUNCATED_AUDIO)
     return flat.view(dtype)
+
+
+def _samples_field(msg, type_name: str):
+    return msg.audio.data if type_name == AUDIO_DATA_STAMPED else msg.data
+
+
+def audio_msg_frame_count(msg, type_name: str, channels: int) -> int:
+    """Return how many sample frames (samples per channel) `msg` holds, converting none."""
+    items = len(_samples_field(msg, type_name))
+    per_frame = max(1, channels) * (2 if _SAMPLE_FORMATS.get(type_name) == 'bytes' else 1)
+    return items // per_frame
 
 
 def audio_msg_to_samples(msg, type_name: str, channels: int) -> np.ndarray:
@@ -102,9 +120,10 @@ def audio_msg_to_samples(msg, type_name: str, channels: int) -> np.ndarray:
     if channels < 1:
         raise BadInputError(f'audio channels is {channels}', 'set channels to 1 or more')
     sample_format = _SAMPLE_FORMATS[type_name]
-    data = msg.audio.data if type_name == AUDIO_DATA_STAMPED else msg.data
+    data = _samples_field(msg, type_name)
     if len(data) == 0:
-        raise BadInputError('empty audio message', 'publish at least one sample per message')
+        raise BadInputError('empty audio message', 'publish at least one sample per message',
+                            kind=EMPTY_AUDIO)
     if sample_format == 'bytes':
         raw = _view(data, np.uint8)
         frame_bytes = 2 * channels
@@ -113,7 +132,7 @@ def audio_msg_to_samples(msg, type_name: str, channels: int) -> np.ndarray:
                 f'audio byte count not a multiple of {frame_bytes} (2 bytes x {channels} '
                 'channels): truncated S16LE data',
                 f'got {raw.size} bytes; publish whole S16LE frames and check the channels '
-                'parameter')
+                'parameter', kind=TRUNCATED_AUDIO)
         samples = raw.view('<i2').astype(np.float32) / np.float32(INT16_FULL_SCALE)
     elif sample_format == 'int16':
         samples = _view(data, np.int16).astype(np.float32) / np.float32(INT16_FULL_SCALE)
@@ -124,20 +143,20 @@ def audio_msg_to_samples(msg, type_name: str, channels: int) -> np.ndarray:
             raise BadInputError(
                 'audio samples contain NaN or Inf',
                 f'{int(np.count_nonzero(~finite))} of {samples.size} samples are not finite;'
-                ' check the audio driver')
+                ' check the audio driver', kind=NOT_FINITE)
         peak = float(np.max(np.abs(samples)))
         if peak > FLOAT_SAMPLE_LIMIT:
             raise BadInputError(
                 f'float audio samples far outside [-1, 1] (|x| > {FLOAT_SAMPLE_LIMIT:g}): '
                 'probably int samples in a float message',
                 f'peak |x| is {peak:g}; scale float samples to [-1, 1], or publish int16 '
-                f'samples as {INT16_MULTI_ARRAY}')
+                f'samples as {INT16_MULTI_ARRAY}', kind=OUT_OF_RANGE)
         samples = np.clip(samples, -1.0, 1.0)  # a new array: mild clipping is kept in range
     if samples.size % channels:
         raise BadInputError(
             f'audio sample count not a multiple of {channels} channels',
             f'got {samples.size} samples; publish whole interleaved frames and check the '
-            'channels parameter')
+            'channels parameter', kind=TRUNCATED_AUDIO)
     if channels > 1:
         samples = samples.reshape(-1, channels).mean(axis=1, dtype=np.float32)
     return samples
