@@ -315,11 +315,31 @@ def test_missing_or_unreadable_weights_are_bad_inputs(tmp_path):
     with pytest.raises(BadInputError, match='not a file'):
         load_task_model('sbcnn', str(tmp_path))
     (tmp_path / 'junk.pt').write_bytes(b'not a torch file at all')
-    with pytest.raises(BadInputError, match="junk.pt' is neither TorchScript"):
+    with pytest.raises(BadInputError, match="junk.pt' is corrupt or truncated"):
         load_task_model('sbcnn', str(tmp_path / 'junk.pt'))
     torch.save([1, 2, 3], tmp_path / 'list.pt')
     with pytest.raises(BadInputError, match='holds a list'):
         load_task_model('sbcnn', str(tmp_path / 'list.pt'))
+
+
+def test_a_corrupt_weights_file_is_called_corrupt_without_torch_advice(tmp_path):
+    torch.save(build_network('sbcnn').state_dict(), tmp_path / 'whole.pt')
+    data = (tmp_path / 'whole.pt').read_bytes()
+    (tmp_path / 'half.pt').write_bytes(data[:len(data) // 2])
+    (tmp_path / 'head.pt').write_bytes(data[:100])
+    for file in ('half.pt', 'head.pt'):
+        with pytest.raises(BadInputError) as caught:
+            load_task_model('sbcnn', str(tmp_path / file))
+        message = str(caught.value)
+        assert f"'{tmp_path / file}' is corrupt or truncated" in message
+        assert 're-train it (blastnet train) or copy it again' in message
+        assert 'weights_only' not in message and len(message.splitlines()) == 1
+    torch.save(build_network('sbcnn'), tmp_path / 'model.pt')  # the module, pickled
+    with pytest.raises(BadInputError) as caught:
+        load_task_model('sbcnn', str(tmp_path / 'model.pt'))
+    assert 'holds pickled Python objects' in caught.value.cause
+    assert 'torch.save(network.state_dict(), path)' in caught.value.fix
+    assert 'weights_only' not in str(caught.value)
 
 
 def test_weights_of_another_architecture_name_the_keys_that_do_not_match(tmp_path):

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
@@ -138,6 +140,21 @@ def _fits(path: str, name: str, what: str) -> BadInputError:
         f"{UNTRAINED}`")
 
 
+def _unreadable(path: str, name: str, error: Exception) -> BadInputError:
+    """Return the error for a weights file torch.load refused (without torch's advice)."""
+    if isinstance(error, pickle.UnpicklingError) and zipfile.is_zipfile(path):
+        return BadInputError(
+            f"weights file '{path}' holds pickled Python objects besides tensors (a whole "
+            'model saved with torch.save(model)?), which are not loaded: they could run code',
+            f'save the weights alone, torch.save(network.state_dict(), path), for model '
+            f'{name}, or re-train them (blastnet train)')
+    return BadInputError(
+        f"weights file '{path}' is corrupt or truncated, or not torch weights at all "
+        f'(torch.load: {type(error).__name__})',
+        f"re-train it (blastnet train) or copy it again, and check that `weights:` of the "
+        f'task in tasks.yaml names the file of model {name}')
+
+
 def _read_state_dict(path: str, name: str) -> Mapping[str, object]:
     """Read the state dict in `path`: TorchScript, a state_dict, or a checkpoint dict."""
     try:
@@ -149,12 +166,7 @@ def _read_state_dict(path: str, name: str) -> Mapping[str, object]:
     try:
         loaded = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:  # torch.load raises many kinds
-        raise BadInputError(
-            f"weights file '{path}' is neither TorchScript nor a torch.save'd state_dict "
-            f'({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ""})',
-            f"save weights with torch.save(network.state_dict(), path) or "
-            f"torch.jit.save(torch.jit.trace(network, example), path) for model {name}") \
-            from None
+        raise _unreadable(path, name, error) from None
     if isinstance(loaded, Mapping):
         for key in ('state_dict', 'model'):
             if isinstance(loaded.get(key), Mapping):
