@@ -54,6 +54,18 @@ def test_each_mistake_is_named(edit, cause):
     assert raised.value.fix
 
 
+def test_a_task_without_lanes_gets_every_lane_in_the_order_listed():
+    document = copy.deepcopy(GOOD)
+    document['lanes'] = [{'name': 'gpu0', 'device': 'cuda:0'}, {'name': 'cpu1'},
+                         {'name': 'cpu0'}]
+    del document['tasks'][0]['lanes']
+    document['tasks'].append(dict(GOOD['tasks'][0], name='other', lanes=['cpu1']))
+    task_set = parse_task_set(document, MODELS)
+    assert task_set.task('detector').lanes == ('gpu0', 'cpu1', 'cpu0')  # first: gpu0
+    assert task_set.tasks_on_default_lanes == ('detector',)
+    assert parse_task_set(GOOD, MODELS).tasks_on_default_lanes == ()
+
+
 def test_missing_file_names_the_parameter(tmp_path):
     with pytest.raises(BadInputError, match='tasks_file'):
         load_task_set(str(tmp_path / 'nope.yaml'))

@@ -15,7 +15,7 @@ The file format (config/tasks.yaml)::
         deadline_ms: 100
         priority: 2               # higher is more important; breaks deadline ties
         miss_rate_bound: 0.05
-        lanes: [cpu0]
+        lanes: [cpu0]             # optional, see below
         weights: ''               # '' = shipped trained weights; untrained; or a .pt path
       - name: signs
         model: sign_vgg
@@ -23,6 +23,12 @@ The file format (config/tasks.yaml)::
         crop_from: detector       # optional: a cascade stage fed with crops of the boxes
         crop_label: traffic_sign  #   labelled crop_label that task `detector` finds
         ...
+
+A task's `lanes:` lists the lanes it may run on, first choice first: model-level policies
+(dm-model, um-model) keep the task on its first lane, block-level policies may use any.
+A task without `lanes:` gets every lane, in the order of the `lanes:` list of the file,
+so its first lane is the file's first lane; TaskSet.tasks_on_default_lanes names those
+tasks, for the executor to say so at start-up.
 
 Every problem is a BadInputError naming the task, the field and the fix. With model specs
 (objects with `kind` and `labels`, as models.specs.MODEL_SPECS has them) for
@@ -57,6 +63,7 @@ class TaskSet:
 
     tasks: Tuple[TaskSpec, ...]
     lanes: Tuple[LaneSpec, ...]
+    tasks_on_default_lanes: Tuple[str, ...] = ()  # tasks without `lanes:`: every lane
 
     def task(self, name: str) -> TaskSpec:
         """Return the task called `name`."""
@@ -92,16 +99,17 @@ def parse_task_set(document: Any, known_models: Iterable[str],
                             'the file needs top-level keys `lanes:` and `tasks:`')
     lanes = tuple(_parse_lane(entry, origin) for entry in _list(document, 'lanes', origin))
     _require_unique((lane.name for lane in lanes), 'lane', origin)
-    lane_names = {lane.name for lane in lanes}
+    lane_names = tuple(lane.name for lane in lanes)  # as listed: the default lane order
     models = frozenset(known_models)
-    tasks = tuple(_parse_task(entry, models, lane_names, origin)
-                  for entry in _list(document, 'tasks', origin))
+    entries = _list(document, 'tasks', origin)
+    tasks = tuple(_parse_task(entry, models, lane_names, origin) for entry in entries)
     _require_unique((task.name for task in tasks), 'task', origin)
     specs = dict(known_models) if isinstance(known_models, Mapping) else {}
     for task in tasks:
         if task.crop_from or task.crop_label:
             _check_cascade(task, tasks, specs, origin)
-    return TaskSet(tasks=tasks, lanes=lanes)
+    defaulted = tuple(task.name for task, entry in zip(tasks, entries) if 'lanes' not in entry)
+    return TaskSet(tasks=tasks, lanes=lanes, tasks_on_default_lanes=defaulted)
 
 
 def _kind(specs: Dict[str, Any], model: str) -> str:
@@ -187,7 +195,8 @@ def _parse_lane(entry: Any, origin: str) -> LaneSpec:
     return LaneSpec(name=name, device=device, threads=int(threads))
 
 
-def _parse_task(entry: Any, models: frozenset, lane_names: set, origin: str) -> TaskSpec:
+def _parse_task(entry: Any, models: frozenset, lane_names: Tuple[str, ...],
+                origin: str) -> TaskSpec:
     where = f'{origin}: task {entry!r}'
     if not isinstance(entry, Mapping):
         raise BadInputError(f'{where} is not a mapping', 'each task is a mapping of fields')
@@ -211,13 +220,13 @@ def _parse_task(entry: Any, models: frozenset, lane_names: set, origin: str) -> 
     if not 0.0 <= bound <= 1.0:
         raise BadInputError(f'{where} has miss_rate_bound {bound}',
                             'use a fraction between 0 and 1, e.g. 0.05 for 5 %')
-    lanes = entry.get('lanes', sorted(lane_names))
+    lanes = entry.get('lanes', list(lane_names))
     if isinstance(lanes, str):
         lanes = [lanes]
     unknown = [lane for lane in lanes if lane not in lane_names]
     if not lanes or unknown:
         raise BadInputError(f'{where} names lanes {unknown or lanes} that are not defined',
-                            f"use lanes from the `lanes:` list: {', '.join(sorted(lane_names))}")
+                            f"use lanes from the `lanes:` list: {', '.join(lane_names)}")
     topic = str(entry.get('input_topic') or default_input_topic(name))
     return TaskSpec(
         name=name, model=model, source=source, input_topic=topic,
