@@ -7,10 +7,12 @@ import math
 import time
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, Int16MultiArray
 
 from blastnet_ros.ros.audio_input_node import AudioInputNode
+from blastnet_ros.ros.diagnostics_messages import status_values
 from blastnet_ros.ros.node_support import stamp_to_ns
 from ros_harness import RosHarness
 
@@ -88,6 +90,8 @@ def test_a_chunk_of_a_million_samples_is_a_bad_input_not_62_s_of_audio(ros, capf
     probe = ros.node('audio_probe')
     features = []
     probe.create_subscription(Image, '/blastnet/input/sound', features.append, 10)
+    diagnostics = []
+    probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
     audio = probe.create_publisher(Int16MultiArray, '/audio', 50)
     ros.wait_for_subscribers(audio)
     sent_ns = []
@@ -105,6 +109,14 @@ def test_a_chunk_of_a_million_samples_is_a_bad_input_not_62_s_of_audio(ros, capf
     assert len(logged) == 1
     assert 'audio chunk of 1000000 samples (62.5 s) is longer than max_chunk_s 1 s' in \
         logged[0]
+
+    def counted():
+        for array in reversed(diagnostics):
+            values = status_values(array.status[0])
+            if values.get('bad_input: chunk_too_long') == '2':
+                return values['stream resets'] == '0'
+        return False
+    assert ros.wait_for(counted, 3.0)
 
 
 def test_header_less_audio_waits_for_clock_under_sim_time(ros):
