@@ -13,9 +13,10 @@ Cascade stages (tasks with `crop_from`, e.g. signs after the detector) get no wh
 frames. The node keeps the last `frame_buffer_s` of full-resolution frames sent to the
 detector, by stamp, and listens to the detector's results (/blastnet/<task>/detections,
 or detections_json without vision_msgs: the executor's own message adapter). For a
-result with a box labelled `crop_label` it maps the best such box from the letterboxed
-model input back to the frame, grows it by 20 % per side, makes it square, keeps it in
-the frame (core/cascade.square_crop), resizes it to the stage's input (INTER_AREA) and
+result with a box labelled `crop_label` it takes the best such box (in camera-frame
+pixels; with detection_pixels model_input, mapped back through the letterbox), grows it
+by 20 % per side, makes it square, keeps it in the frame (models/cascade.square_crop),
+resizes it to the stage's input (INTER_AREA) and
 publishes it with the frame's original header, thinned to the stage's period by stamp.
 A result whose frame is no longer kept is counted ('no frame for stamp') in /diagnostics.
 """
