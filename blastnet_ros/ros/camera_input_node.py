@@ -16,8 +16,8 @@ or detections_json without vision_msgs: the executor's own message adapter). For
 result with a box labelled `crop_label` it takes the best such box (in camera-frame
 pixels; with detection_pixels model_input, mapped back through the letterbox), grows it
 by 20 % per side, makes it square, keeps it in the frame (models/cascade.square_crop),
-resizes it to the stage's input (INTER_AREA) and
-publishes it with the frame's original header, thinned to the stage's period by stamp.
+resizes it to the stage's input (INTER_AREA) and publishes it with the frame's original
+header, thinned to the stage's period by stamp.
 A result whose frame is no longer kept is counted ('no frame for stamp') in /diagnostics.
 """
 
