@@ -33,6 +33,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, GroupAction, LogInfo, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
+import yaml
 
 PACKAGE = 'blastnet_ros'
 RESPAWN_DELAY_S = 2.0
@@ -137,8 +138,23 @@ def blastnet_node(name, params_file, overrides, values):
         exit_handling.update(respawn=True, respawn_delay=RESPAWN_DELAY_S)
     return Node(
         package=PACKAGE, executable=name, name=name, output='screen',
-        parameters=[params_file] + ([overrides] if overrides else []),
+        parameters=[params_file] + ([overrides_file(name, overrides)] if overrides else []),
         ros_arguments=['--log-level', values['log_level']], **exit_handling)
+
+
+def overrides_file(name, overrides):
+    """Write `overrides` to a params file keyed `/**/<name>`; return its path.
+
+    The node's parameters are the entries of all its params files that match it, applied
+    in the order the keys first appear, later over earlier. launch_ros writes a dict of
+    parameters under `/**`, which the params file's own `/**` entry already holds, so it
+    would be applied before the file's `/**/<name>` entry and lose to it; the same
+    `/**/<name>` key, or a new one, comes after it and wins.
+    """
+    handle, path = tempfile.mkstemp(prefix=f'blastnet_{name}_', suffix='.yaml')
+    with os.fdopen(handle, 'w', encoding='utf-8') as target:
+        yaml.safe_dump({f'/**/{name}': {'ros__parameters': overrides}}, target)
+    return path
 
 
 def _shutdown_on_exit(event, context):

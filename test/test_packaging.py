@@ -11,7 +11,6 @@ import ast
 import os
 from pathlib import Path
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -455,43 +454,176 @@ def test_installed_blastnet_command_runs(colcon_install, ros_domain_id):
     assert 'demo' in result.stdout
 
 
-@pytest.mark.slow
-def test_launch_file_starts_the_three_nodes(colcon_install, ros_context, ros_domain_id):
+# --- the launch file, run (where launch_ros is installed) -------------------------------
+
+LAUNCH_RUNNER = (
+    'import sys, launch\n'
+    'from launch.actions import IncludeLaunchDescription\n'
+    'from launch.launch_description_sources import PythonLaunchDescriptionSource\n'
+    'service = launch.LaunchService()\n'
+    "arguments = [tuple(item.split(':=', 1)) for item in sys.argv[2:]]\n"
+    'service.include_launch_description(launch.LaunchDescription([\n'
+    '    IncludeLaunchDescription(PythonLaunchDescriptionSource(sys.argv[1]),\n'
+    '                             launch_arguments=arguments)]))\n'
+    'sys.exit(service.run())\n')
+
+
+def require_launch_ros():
     pytest.importorskip(
         'launch_ros', reason='launch_ros is not installed (no pip wheel; on a ROS install '
-                             'this test launches camera_input, audio_input and executor)')
-    from rclpy.node import Node
+                             'these tests launch the nodes with launch/blastnet.launch.py)')
 
-    runner = ('import sys, launch\n'
-              'from launch.actions import IncludeLaunchDescription\n'
-              'from launch.launch_description_sources import PythonLaunchDescriptionSource\n'
-              'service = launch.LaunchService()\n'
-              'service.include_launch_description(launch.LaunchDescription([\n'
-              '    IncludeLaunchDescription(PythonLaunchDescriptionSource(sys.argv[1]),\n'
-              "                             launch_arguments=[('rviz', 'false')])]))\n"
-              'sys.exit(service.run())\n')
-    launch_file = colcon_install / PACKAGE / 'share' / PACKAGE / 'launch' / LAUNCH_FILE.name
-    process = subprocess.Popen(
-        [sys.executable, '-c', runner, str(launch_file)],
-        env=installed_environment(colcon_install, ros_domain_id),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    observer = Node('launch_test_observer', context=ros_context)
+
+def tf2_ros_installed():
+    from ament_index_python.packages import get_package_prefix, PackageNotFoundError
     try:
-        wanted = set(NODE_EXECUTABLES)
-        deadline = time.monotonic() + 60
-        names = set()
-        while time.monotonic() < deadline and process.poll() is None:
-            names = set(observer.get_node_names())
-            if wanted <= names:
-                break
-            time.sleep(0.2)
-        assert wanted <= names, f'nodes seen: {sorted(names)}'
-    finally:
-        observer.destroy_node()
-        process.send_signal(signal.SIGINT)
+        get_package_prefix('tf2_ros')
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def load_launch_file():
+    """Import launch/blastnet.launch.py as a module (it imports launch and launch_ros)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('blastnet_launch', LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class LaunchRun:
+    """`ros2 launch blastnet_ros blastnet.launch.py ARGUMENTS` from the colcon install."""
+
+    def __init__(self, install_base, domain_id, arguments):
+        launch_file = install_base / PACKAGE / 'share' / PACKAGE / 'launch' / LAUNCH_FILE.name
+        defaults = {'rviz': 'false',
+                    'publish_camera_tf': 'true' if tf2_ros_installed() else 'false'}
+        arguments = {**defaults, **arguments}
+        self.process = subprocess.Popen(
+            [sys.executable, '-c', LAUNCH_RUNNER, str(launch_file)]
+            + [f'{name}:={value}' for name, value in arguments.items()],
+            env=installed_environment(install_base, domain_id), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.output = ''
+
+    def check_alive(self):
+        if self.process.poll() is not None:
+            self.output += self.process.communicate()[0]
+            raise AssertionError(f'the launch ended with code {self.process.returncode}:\n'
+                                 f'{self.output[-4000:]}')
+
+    def stop(self):
+        """Ctrl-C to the launch (its process group); return its output."""
+        if self.process.poll() is None:
+            stop_processes([self.process], timeout_s=30)
+        self.output += self.process.communicate()[0]
+        return self.output
+
+    def wait(self, timeout_s):
+        """Wait for the launch to end by itself; return its output."""
         try:
-            output, _ = process.communicate(timeout=30)
+            self.output += self.process.communicate(timeout=timeout_s)[0]
         except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
+            self.stop()
+            raise AssertionError(f'the launch still ran after {timeout_s} s:\n'
+                                 f'{self.output[-4000:]}')
+        return self.output
+
+
+def test_launch_rewrites_the_rviz_topics_for_a_namespace():
+    require_launch_ros()
+    from blastnet_ros.ros.result_messages import debug_image_topic
+
+    launch_file = load_launch_file()
+    assert launch_file.rviz_config(str(RVIZ_FILE), '') == str(RVIZ_FILE)
+    copy = Path(launch_file.rviz_config(str(RVIZ_FILE), 'car1'))
+    try:
+        manager = yaml.safe_load(copy.read_text())['Visualization Manager']
+        topics = [display['Topic']['Value'] for display in manager['Displays']]
+        assert topics == [f'/car1/{debug_image_topic(task)}' for task in ('detector', 'signs')]
+    finally:
+        copy.unlink()
+
+
+@pytest.mark.slow
+def test_launch_under_a_namespace_moves_every_node_and_topic(colcon_install, ros_domain_id,
+                                                             tmp_path):
+    require_launch_ros()
+    from node_graph import (changed_params_file, expected_endpoints, get_parameters,
+                            outside_namespace, wait_for_endpoints)
+    from ros_harness import RosHarness
+
+    # No topic argument is given, so the params file's camera_topic and policy stand.
+    params = changed_params_file(tmp_path / 'params.yaml', {
+        'camera_input': {'camera_topic': 'my_camera/image_raw'},
+        'executor': {'policy': 'edf-block'}})
+    run = LaunchRun(colcon_install, ros_domain_id,
+                    {'namespace': 'car1', 'params_file': str(params)})
+    try:
+        with RosHarness(ros_domain_id) as harness:
+            observer = harness.node('launch_observer')
+            expected = expected_endpoints('/car1', 'my_camera/image_raw', 'audio',
+                                          block_trace=False)
+            seen = wait_for_endpoints(observer, '/car1', expected, run.check_alive)
+            assert not outside_namespace(seen, '/car1')
+            names = set(observer.get_node_names_and_namespaces())
+            assert {(name, '/car1') for name in NODE_EXECUTABLES} <= names
+            assert not {name for name, namespace in names
+                        if name in NODE_EXECUTABLES and namespace != '/car1'}
+            assert get_parameters(harness, observer, '/car1/executor', ['policy']) == \
+                {'policy': 'edf-block'}
+    finally:
+        output = run.stop()
     assert 'Traceback' not in output, output[-4000:]
+
+
+@pytest.mark.slow
+def test_launch_passes_the_topic_arguments_given_and_leaves_audio_out(
+        colcon_install, ros_domain_id):
+    require_launch_ros()
+    from node_graph import expected_endpoints, wait_for_endpoints
+    from ros_harness import RosHarness
+
+    run = LaunchRun(colcon_install, ros_domain_id,
+                    {'camera_topic': '/front/image_raw', 'use_audio': 'false',
+                     'log_level': 'warn'})
+    try:
+        with RosHarness(ros_domain_id) as harness:
+            observer = harness.node('launch_observer')
+            expected = expected_endpoints('', '/front/image_raw', 'audio', block_trace=False)
+            del expected['audio_input']
+            wait_for_endpoints(observer, '', expected, run.check_alive)
+            assert 'audio_input' not in observer.get_node_names()
+    finally:
+        output = run.stop()
+    assert 'Traceback' not in output, output[-4000:]
+    # log_level:=warn: the nodes' own lines ('[executor-2] [INFO] ...') are gone.
+    node_info = re.compile(r'^\[(camera_input|executor)-\d+\] \[INFO\]', re.MULTILINE)
+    assert not node_info.search(output), output[-4000:]
+    assert '[executor-' in output   # the node ran
+
+
+@pytest.mark.slow
+def test_launch_ends_when_a_node_exits(colcon_install, ros_domain_id):
+    require_launch_ros()
+    # audio_input refuses an audio type it does not know: it exits 2 at start-up.
+    run = LaunchRun(colcon_install, ros_domain_id, {'audio_type': 'std_msgs/msg/NoSuchType'})
+    output = run.wait(timeout_s=90)
+    assert 'audio_input exited with code 2: the graph is incomplete' in output, output[-4000:]
+
+
+@pytest.mark.slow
+def test_launch_respawns_a_node_that_exits_when_asked(colcon_install, ros_domain_id):
+    require_launch_ros()
+    run = LaunchRun(colcon_install, ros_domain_id,
+                    {'audio_type': 'std_msgs/msg/NoSuchType', 'on_node_exit': 'respawn',
+                     'use_audio': 'true'})
+    try:
+        time.sleep(12)   # RESPAWN_DELAY_S is 2 s: a few restarts
+        run.check_alive()
+    finally:
+        output = run.stop()
+    starts = [line for line in output.splitlines()
+              if 'audio_input' in line and 'process started' in line]
+    assert len(starts) >= 2, output[-4000:]

@@ -225,7 +225,7 @@ class ResultMessageAdapter:
 
     @property
     def use_vision_msgs(self) -> bool:
-        """True when results go out as vision_msgs messages."""
+        """Return True when results go out as vision_msgs messages."""
         return self.result_format == VISION_MSGS_FORMAT
 
     def describe(self) -> str:
