@@ -21,6 +21,7 @@ from rcl_interfaces.srv import GetParameters
 from blastnet_ros.core.task import AUDIO, CAMERA
 from blastnet_ros.core.task_set import default_input_topic
 from blastnet_ros.models.specs import model_spec
+from blastnet_ros.ros.camera_info import camera_info_topic
 from blastnet_ros.ros.result_messages import (debug_image_topic, DIAGNOSTICS_TOPIC,
                                               result_topic)
 from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC
@@ -131,18 +132,22 @@ def expected_endpoints(namespace: str, camera_topic: str, audio_topic: str,
     crop_sources = {task.crop_from for task in camera_tasks if task.crop_from}
     results = {resolve(result_topic(task.name, model_spec(task.model).kind))
                for task in task_set.tasks}
+    inputs = {task.name: resolve(default_input_topic(task.name)) for task in task_set.tasks}
+    # Detector inputs are letterboxed frames; their frame sizes go on <input>/camera_info.
+    frame_sizes = {resolve(camera_info_topic(default_input_topic(task.name)))
+                   for task in camera_tasks if model_spec(task.model).kind == 'detection'}
     return {
         'camera_input': (
-            {resolve(default_input_topic(task.name)) for task in camera_tasks} | {diagnostics},
+            {inputs[task.name] for task in camera_tasks} | frame_sizes | {diagnostics},
             {resolve(camera_topic)} | {resolve(result_topic(name, 'detection'))
                                        for name in crop_sources}),
         'audio_input': (
-            {resolve(default_input_topic(task.name)) for task in sound_tasks} | {diagnostics},
+            {inputs[task.name] for task in sound_tasks} | {diagnostics},
             {resolve(audio_topic)}),
         'executor': (
             results | {resolve(debug_image_topic(task.name)) for task in camera_tasks}
             | {diagnostics} | ({resolve(BLOCK_TRACE_TOPIC)} if block_trace else set()),
-            {resolve(default_input_topic(task.name)) for task in task_set.tasks}),
+            set(inputs.values()) | frame_sizes),
     }
 
 
