@@ -111,8 +111,8 @@ def test_a_chunk_of_a_million_samples_is_a_bad_input_not_62_s_of_audio(ros, capf
         logged[0]
 
     def counted():
-        for array in reversed(diagnostics):
-            values = status_values(array.status[0])
+        for message in reversed(diagnostics):
+            values = status_values(message.status[0])
             if values.get('bad_input: chunk_too_long') == '2':
                 return values['stream resets'] == '0'
         return False
