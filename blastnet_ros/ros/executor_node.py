@@ -34,9 +34,12 @@ from blastnet_ros.models.specs import DETECTION, model_spec
 from blastnet_ros.ros.camera_info import camera_info_topic, FrameSizes
 from blastnet_ros.ros.debug_image import annotate, annotate_frame
 from blastnet_ros.ros.diagnostics_messages import executor_status, lane_status, task_status
-from blastnet_ros.ros.image_conversion import image_msg_to_model_input, rgb_to_image_msg
-from blastnet_ros.ros.node_support import (BadInputReporter, HARDWARE_ID, input_qos, run_node,
-                                           stamp_to_ns)
+from blastnet_ros.ros.image_conversion import (DEFAULT_MAX_FEATURE_FRAMES,
+                                               feature_frame_bounds, image_msg_to_model_input,
+                                               rgb_to_image_msg)
+from blastnet_ros.ros.node_support import (BadInputReporter, ClockWait, HARDWARE_ID,
+                                           input_qos, JOB_FAILED, NO_STAMP, run_node,
+                                           STALE_STAMP, stamp_to_ns, steady_timer)
 from blastnet_ros.ros.result_messages import (debug_image_topic, DIAGNOSTICS_TOPIC,
                                               ResultMessageAdapter)
 from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, block_trace_json
@@ -70,6 +73,8 @@ class ExecutorNode(Node):
         diagnostics_period_s = self.declare_parameter('diagnostics_period_s', 1.0).value
         result_format = self.declare_parameter('result_format', '').value
         trace_blocks = self.declare_parameter('publish_block_trace', False).value
+        self._max_feature_frames = self.declare_parameter(
+            'max_feature_frames', DEFAULT_MAX_FEATURE_FRAMES).value
         self._detection_pixels = self.declare_parameter('detection_pixels', CAMERA_PIXELS).value
         self._debug_image_width = self.declare_parameter('debug_image_width', 640).value
         if self._detection_pixels not in DETECTION_PIXELS:
@@ -91,6 +96,15 @@ class ExecutorNode(Node):
 
         self._tasks = {task.name: task for task in task_set.tasks}
         self._specs = {task.name: model_spec(task.model) for task in task_set.tasks}
+        for name, spec in self._specs.items():
+            if spec.input_encoding != 'rgb8':
+                feature_frame_bounds(spec, self._max_feature_frames)   # a clear error if too low
+        for task in task_set.tasks_on_default_lanes:
+            logger.info(f"task '{task.name}' lists no lanes: it runs on every lane, "
+                        f"{', '.join(task.lanes)}; dm-model and um-model fix it to "
+                        f'{task.lanes[0]}')
+        self._clock_wait = ClockWait(self)
+        self._no_frame_size_said = set()
         self.bad_inputs = {name: BadInputReporter(self) for name in self._tasks}
         self._stats = DeadlineStats(list(self._tasks))
         self._result_publishers = {
@@ -123,7 +137,7 @@ class ExecutorNode(Node):
                     lambda msg, name=task.name: self._frame_sizes[name].add(
                         stamp_to_ns(msg.header.stamp), msg.width, msg.height),
                     input_qos(reliable, 8))
-        self.create_timer(diagnostics_period_s, self._publish_diagnostics)
+        steady_timer(self, diagnostics_period_s, self._publish_diagnostics)  # before /clock too
         logger.info(
             f"policy {self.engine.policy_name}, lanes "
             f"{', '.join(lane.name for lane in task_set.lanes)}, tasks {', '.join(self._tasks)}; "
@@ -138,22 +152,26 @@ class ExecutorNode(Node):
     def _on_input(self, task_name: str, msg: Image) -> None:
         reporter = self.bad_inputs[task_name]
         try:
-            array = image_msg_to_model_input(msg, self._specs[task_name])
+            array = image_msg_to_model_input(msg, self._specs[task_name],
+                                             self._max_feature_frames)
         except BadInputError as error:
             reporter.report(error, f"task '{task_name}' input")
+            return
+        if self._clock_wait.waiting:   # the node clock reads 0 until /clock: said once
             return
         release_ns = stamp_to_ns(msg.header.stamp)
         now_ns = self._clock.now().nanoseconds
         if release_ns == 0:
             reporter.report(BadInputError(
                 'input has no header stamp', 'stamp messages at capture time; the node '
-                'clock at arrival is used instead'), f"task '{task_name}' input")
+                'clock at arrival is used instead'), f"task '{task_name}' input", kind=NO_STAMP)
             release_ns = now_ns
         elif abs(now_ns - release_ns) > STALE_INPUT_NS:
             reporter.report(BadInputError(
                 f'input stamp is {(now_ns - release_ns) / NS_PER_S:+.1f} s off the node clock',
                 'replaying a bag? use --clock with use_sim_time:=true, or restamp; on a car '
-                'check the camera driver\'s clock'), f"task '{task_name}' input")
+                'check the camera driver\'s clock'), f"task '{task_name}' input",
+                kind=STALE_STAMP)
         keep = array if self._tasks[task_name].source == CAMERA else None
         self.engine.submit(task_name, release_ns, array, context=(msg.header, keep))
 
@@ -164,13 +182,15 @@ class ExecutorNode(Node):
         sizes = self._frame_sizes.get(name)
         if sizes is not None:
             size = sizes.size(stamp_to_ns(header.stamp))
-            if size is None:
-                self.bad_inputs[name].report(BadInputError(
-                    f'no frame size on {camera_info_topic(self._tasks[name].input_topic)}',
-                    'boxes stay in model-input pixels until camera_input publishes the '
-                    'frame size beside each detector input (it does: check that it runs)'),
-                    f"task '{name}' result")
-            else:
+            if size is None and name not in self._no_frame_size_said:
+                self._no_frame_size_said.add(name)
+                self.get_logger().warning(
+                    f"task '{name}': no frame size on "
+                    f'{self.resolve_topic_name(camera_info_topic(self._tasks[name].input_topic))}'
+                    ': its boxes stay in model-input pixels until one arrives (camera_input '
+                    'publishes it beside each detector input; feeding the executor directly? '
+                    'publish a CameraInfo with the frame size and the same header there)')
+            if size is not None:
                 box = letterbox_geometry(size[0], size[1], self._specs[name].input_width)
                 frame = (box, size)
                 if self._detection_pixels == CAMERA_PIXELS:
@@ -200,7 +220,7 @@ class ExecutorNode(Node):
             self.bad_inputs[failure.job.task].report(
                 BadInputError(f'{failure.reason}: {failure.error!r}',
                               'check the model weights and the input size'),
-                f"task '{failure.job.task}'")
+                f"task '{failure.job.task}'", kind=JOB_FAILED)
 
     def _publish_diagnostics(self) -> None:
         if self._block_trace is not None:  # first: a reader seeing the stats has the blocks
