@@ -116,7 +116,7 @@ class CameraInputNode(Node):
         reliable = self.declare_parameter('reliable', False).value
         depth = self.declare_parameter('qos_depth', 1).value
         buffer_s = self.declare_parameter('frame_buffer_s', 1.0).value
-        use_vision_msgs = self.declare_parameter('use_vision_msgs', 'auto').value
+        result_format = self.declare_parameter('result_format', '').value  # the executor's
         self._max_pixels = self.declare_parameter(
             'max_input_pixels', DEFAULT_MAX_INPUT_PIXELS).value
         detection_pixels = self.declare_parameter('detection_pixels', 'camera').value
@@ -127,9 +127,6 @@ class CameraInputNode(Node):
         if camera_type not in CAMERA_TYPES:
             raise BadInputError(f"camera_type '{camera_type}' is not supported",
                                 f"use one of: {', '.join(CAMERA_TYPES)}")
-        if use_vision_msgs not in ('auto', 'true', 'false'):
-            raise BadInputError(f"use_vision_msgs is '{use_vision_msgs}'",
-                                "use 'auto', 'true' or 'false' (as the executor's)")
         if not isinstance(self._max_pixels, int) or self._max_pixels < 0:
             raise BadInputError(f'max_input_pixels is {self._max_pixels!r}',
                                 f'give a pixel count, e.g. {DEFAULT_MAX_INPUT_PIXELS} '
@@ -170,8 +167,7 @@ class CameraInputNode(Node):
                                  input_qos(reliable, depth))
         self._type_watch = TopicTypeWatch(self, camera_topic, camera_type, 'camera_type',
                                           self.bad_inputs)
-        self._results = ResultMessageAdapter(
-            None if use_vision_msgs == 'auto' else use_vision_msgs == 'true')
+        self._results = ResultMessageAdapter(result_format)
         cascade_notes = []
         for detector, stages in self._stages.items():
             topic = self._results.topic_name(detector, DETECTION)

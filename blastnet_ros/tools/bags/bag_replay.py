@@ -447,6 +447,7 @@ class _ReadAhead(threading.Thread):
         self._stopped = threading.Event()
 
     def run(self) -> None:
+        reached_ns, read = self._replayer.start_ns, 0
         try:
             with self._replayer._open() as reader:
                 connections = [c for c in reader.connections if c.topic in self._topics]
@@ -457,12 +458,26 @@ class _ReadAhead(threading.Thread):
                         if not self._put((connection.topic, stamp_ns, bytes(raw))):
                             return
                         count += 1
+                        read += 1
+                        reached_ns = stamp_ns
                     if count == 0:
                         break
                     if not self._put(_END_OF_PASS):
                         return
                     if not self._replayer.loop:
                         break
+        except BadInputError as error:
+            self._put(error)
+            return
+        except Exception as error:  # a damaged bag: rosbags raises whatever the bytes give
+            replayer = self._replayer
+            self._put(BadInputError(
+                f"bag '{replayer.path}' is damaged: reading failed after {read} messages, "
+                f'{(reached_ns - replayer.bag_start_ns) / NS_PER_S:.2f} s into the bag '
+                f'({type(error).__name__}: {error})',
+                'record or copy the bag again; `blastnet replay --start-offset S` can skip '
+                'past the damage if the rest is intact'))
+            return
         except BaseException as error:  # handed to the publishing thread
             self._put(error)
             return

@@ -96,3 +96,21 @@ def test_ctrl_c_stops_a_looping_replay_and_prints_what_it_did(bag, tmp_path, ros
     assert first.startswith(f'replayed {bag.path} (mcap, 1.00 s a pass) at rate 4: ')
     assert first.endswith('stopped') and ' 0 full pass(es)' not in first
     assert 'Traceback' not in errors.read_text()
+
+
+def test_a_bag_damaged_mid_file_stops_the_replay_with_one_line_and_status_2(
+        tmp_path, monkeypatch, ros_domain_id, capsys):
+    """Random bytes over the middle of an mcap whose size and footer are intact."""
+    monkeypatch.setenv('ROS_DOMAIN_ID', str(ros_domain_id))
+    info = write_scenario_bag(tmp_path / 'bag', duration_s=3.0, seed=5)
+    storage = next(info.path.glob('*.mcap'))
+    data = bytearray(storage.read_bytes())
+    for offset in range(len(data) // 3, 2 * len(data) // 3, 4096):  # record headers too
+        data[offset:offset + 16] = os.urandom(16)
+    storage.write_bytes(bytes(data))
+    assert main(['replay', str(info.path), '--rate', '20']) == 2
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if line.startswith('blastnet replay:')]
+    assert len(errors) == 1, stderr                  # one line (beside the progress line)
+    assert f"bag '{info.path}' is damaged: reading failed after" in errors[0]
+    assert 'Traceback' not in stderr
