@@ -111,8 +111,8 @@ def json_lines(results: Sequence[SimulationResult]) -> List[Dict[str, Any]]:
                 'policy': result.policy, 'task': stats.task, 'released': stats.released,
                 'met': stats.met, 'missed': stats.missed, 'dropped': stats.dropped,
                 'miss_rate': round(stats.miss_rate, 6),
-                'p50_ms': _number(stats.latency_p50_ms),
-                'p99_ms': _number(stats.latency_p99_ms)})
+                'latency_p50_ms': _number(stats.latency_p50_ms),
+                'latency_p99_ms': _number(stats.latency_p99_ms)})
         for lane in result.lanes:
             lines.append({
                 'policy': result.policy, 'lane': lane.lane,

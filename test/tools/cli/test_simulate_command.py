@@ -50,7 +50,7 @@ def test_json_prints_one_line_per_policy_and_task_then_per_lane(files, capsys):
     task_lines = [line for line in lines if 'task' in line]
     for line in task_lines:
         assert set(line) == {'policy', 'task', 'released', 'met', 'missed', 'dropped',
-                             'miss_rate', 'p50_ms', 'p99_ms'}
+                             'miss_rate', 'latency_p50_ms', 'latency_p99_ms'}
         assert line['miss_rate'] == pytest.approx(
             (line['missed'] + line['dropped']) / line['released'], abs=1e-6)
         assert line['released'] == {'detector': 10, 'signs': 20}[line['task']]
