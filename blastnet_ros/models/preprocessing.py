@@ -18,6 +18,10 @@ from blastnet_ros.models.results import Detection
 from blastnet_ros.models.specs import DETECTION, ModelSpec
 
 PAD_VALUE = 114  # the gray YOLO letterboxes pad with
+# Where detection boxes are given (the executor's and camera_input's detection_pixels):
+CAMERA_PIXELS = 'camera'            # pixels of the camera frame the header names
+MODEL_INPUT_PIXELS = 'model_input'  # pixels of the letterboxed model input
+DETECTION_PIXELS = (CAMERA_PIXELS, MODEL_INPUT_PIXELS)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.ros.rate_limiter import PeriodRateLimiter
 from blastnet_ros.core.task import CAMERA, TaskSpec
-from blastnet_ros.models.preprocessing import letterbox, Letterbox, resize_for_model
+from blastnet_ros.models.preprocessing import (CAMERA_PIXELS, DETECTION_PIXELS, letterbox,
+                                               Letterbox, resize_for_model)
 from blastnet_ros.models.results import Detection
 from blastnet_ros.models.specs import DETECTION, model_spec
 from blastnet_ros.ros.camera_info import camera_info_topic, frame_size_message
@@ -119,11 +120,11 @@ class CameraInputNode(Node):
         result_format = self.declare_parameter('result_format', '').value  # the executor's
         self._max_pixels = self.declare_parameter(
             'max_input_pixels', DEFAULT_MAX_INPUT_PIXELS).value
-        detection_pixels = self.declare_parameter('detection_pixels', 'camera').value
-        if detection_pixels not in ('camera', 'model_input'):
+        detection_pixels = self.declare_parameter('detection_pixels', CAMERA_PIXELS).value
+        if detection_pixels not in DETECTION_PIXELS:
             raise BadInputError(f'detection_pixels is {detection_pixels!r}',
-                                "use 'camera' or 'model_input', as the executor's")
-        self._boxes_in_frame_pixels = detection_pixels == 'camera'
+                                f"use one of: {', '.join(DETECTION_PIXELS)} (as the executor's)")
+        self._boxes_in_frame_pixels = detection_pixels == CAMERA_PIXELS
         if camera_type not in CAMERA_TYPES:
             raise BadInputError(f"camera_type '{camera_type}' is not supported",
                                 f"use one of: {', '.join(CAMERA_TYPES)}")

@@ -29,7 +29,8 @@ from blastnet_ros.core.deadline_stats import DeadlineStats
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import CAMERA
 from blastnet_ros.core.units import NS_PER_S
-from blastnet_ros.models.preprocessing import letterbox_geometry
+from blastnet_ros.models.preprocessing import (CAMERA_PIXELS, DETECTION_PIXELS,
+                                               letterbox_geometry)
 from blastnet_ros.models.specs import DETECTION, model_spec
 from blastnet_ros.ros.camera_info import camera_info_topic, FrameSizes
 from blastnet_ros.ros.debug_image import annotate, annotate_frame
@@ -48,9 +49,6 @@ from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult
 
 STALE_INPUT_NS = 5 * NS_PER_S
-CAMERA_PIXELS = 'camera'       # boxes in pixels of the camera frame the header names
-MODEL_INPUT_PIXELS = 'model_input'   # boxes in pixels of the letterboxed model input
-DETECTION_PIXELS = (CAMERA_PIXELS, MODEL_INPUT_PIXELS)
 
 
 class ExecutorNode(Node):

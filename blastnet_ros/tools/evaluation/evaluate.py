@@ -33,8 +33,10 @@ from std_msgs.msg import String
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.units import NS_PER_S
+from blastnet_ros.models.preprocessing import CAMERA_PIXELS
 from blastnet_ros.models.specs import model_spec
-from blastnet_ros.ros.result_messages import message_fields, result_from_dict, ResultMessageAdapter
+from blastnet_ros.ros.result_messages import (message_fields, result_from_dict,
+                                              ResultMessageAdapter)
 from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, parse_block_trace
 from blastnet_ros.runtime.config_files import find_profile, load_task_set, read_yaml
 from blastnet_ros.runtime.engine_description import weights_from_key_values
@@ -310,8 +312,9 @@ class Evaluator:
                     run, self.task_set, self.profile, self.live_duration_ns,
                     drop_late=bool(executor.get('drop_late', True)),
                     queue_limit=int(executor.get('queue_limit', 4)))
-            metrics.append(policy_metrics(run, self.task_set.tasks, self.truth, matcher,
-                                          audio_window_s, predicted))
+            metrics.append(policy_metrics(
+                run, self.task_set.tasks, self.truth, matcher, audio_window_s, predicted,
+                str(executor.get('detection_pixels') or CAMERA_PIXELS)))
         summary = self.bag.summary
         context = ReportContext(
             created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),

@@ -19,8 +19,9 @@ stamped with the arrival time of the window's last audio chunk (header-less audi
 maps to the audio chunk whose publish stamp (or time) is the latest at or before it; the
 window then ends at that chunk's end, in bag time.
 
-Accuracy (issue 4): detection mAP@0.5 over the frames that got a result, boxes in the
-detector's letterboxed input pixels, ground-truth boxes under 4 px on a side dropped;
+Accuracy: detection mAP@0.5 over the frames that got a result, scored in the detector's
+letterboxed input pixels (results in camera pixels mapped there through the frame's
+letterbox), ground-truth boxes under 4 px on a side dropped;
 signs top-1 correct when the label is among the frame's ground-truth sign classes (no
 sign there: wrong); sound top-1 against the labels covering >= 0.3 s of the window
 ('background' when none does).
@@ -49,7 +50,7 @@ from blastnet_ros.core.task import AUDIO, CAMERA, TaskSpec
 from blastnet_ros.core.task_set import TaskSet
 from blastnet_ros.core.units import NS_PER_MS
 from blastnet_ros.models.accuracy import detection_map, LabelledBox, top1_accuracy
-from blastnet_ros.models.preprocessing import Letterbox, letterbox
+from blastnet_ros.models.preprocessing import CAMERA_PIXELS, Letterbox, letterbox
 from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.models.specs import CLASSIFICATION, DETECTION, model_spec
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
@@ -260,13 +261,23 @@ def truth_boxes_in_model(frame: FrameTruth, size: int,
     return boxes
 
 
-def detection_boxes(result: ModelResult) -> List[LabelledBox]:
-    """Return a detector result's boxes as LabelledBoxes (model pixels, with scores)."""
+def detection_boxes(result: ModelResult, fit: Optional[Letterbox] = None) -> List[LabelledBox]:
+    """Return a detector result's boxes as LabelledBoxes, with scores, in model pixels.
+
+    `fit`: the letterbox of the frame when the boxes are in camera-frame pixels (the
+    executor's detection_pixels camera); they are mapped into model pixels through it.
+    """
     if isinstance(result, Classification):
         return []
-    return [LabelledBox(det.label, det.center_x - det.width / 2, det.center_y - det.height / 2,
-                        det.center_x + det.width / 2, det.center_y + det.height / 2,
-                        det.score) for det in result]
+    boxes = []
+    for det in result:
+        x_min, y_min = det.center_x - det.width / 2, det.center_y - det.height / 2
+        x_max, y_max = det.center_x + det.width / 2, det.center_y + det.height / 2
+        if fit is not None:
+            (x_min, y_min), (x_max, y_max) = fit.to_model(x_min, y_min), fit.to_model(x_max,
+                                                                                      y_max)
+        boxes.append(LabelledBox(det.label, x_min, y_min, x_max, y_max, det.score))
+    return boxes
 
 
 def top_label(result: ModelResult) -> str:
@@ -304,8 +315,13 @@ class TaskAccuracy:
 
 
 def task_accuracy(task: TaskSpec, results: Sequence[ResultRecord], truth: GroundTruth,
-                  matcher: StampMatcher, window_s: float) -> Optional[TaskAccuracy]:
-    """Return the accuracy of `task`'s results, None when the bag has no ground truth."""
+                  matcher: StampMatcher, window_s: float,
+                  detection_pixels: str = CAMERA_PIXELS) -> Optional[TaskAccuracy]:
+    """Return the accuracy of `task`'s results, None when the bag has no ground truth.
+
+    `detection_pixels` says where the detector's boxes are, as the executor's parameter:
+    'camera' (camera-frame pixels) or 'model_input'; they are scored in model pixels.
+    """
     spec = model_spec(task.model)
     unmatched = 0
     if task.source == CAMERA:
@@ -320,8 +336,10 @@ def task_accuracy(task: TaskSpec, results: Sequence[ResultRecord], truth: Ground
             else:
                 frames.append((record, frame))
         if spec.kind == DETECTION:
+            in_frame = detection_pixels == CAMERA_PIXELS
             accuracy = detection_map(
-                (detection_boxes(record.result),
+                (detection_boxes(record.result, frame_letterbox(
+                    frame.width, frame.height, spec.input_width) if in_frame else None),
                  truth_boxes_in_model(frame, spec.input_width, spec.labels))
                 for record, frame in frames)
             value = accuracy.map50 if frames else math.nan
@@ -421,8 +439,8 @@ def _share(part: int, whole: int) -> float:
 
 def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth,
                    matcher: StampMatcher, window_s: float,
-                   predicted_miss_rates: Optional[Mapping[str, float]] = None
-                   ) -> PolicyMetrics:
+                   predicted_miss_rates: Optional[Mapping[str, float]] = None,
+                   detection_pixels: str = CAMERA_PIXELS) -> PolicyMetrics:
     """Return the figures of one policy's run: statistics, accuracy, prediction, lanes."""
     by_task: Dict[str, List[ResultRecord]] = {}
     for record in run.results:
@@ -439,7 +457,7 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
             dropped_share=_share(snap.dropped, snap.released),
             latency_p50_ms=snap.latency_p50_ms, latency_p99_ms=snap.latency_p99_ms,
             results=len(results), coverage=_share(len(results), snap.released),
-            accuracy=task_accuracy(task, results, truth, matcher, window_s),
+            accuracy=task_accuracy(task, results, truth, matcher, window_s, detection_pixels),
             predicted_miss_rate=predicted))
     lanes = tuple(LaneMetrics(lane.lane, lane.utilisation, lane.busy_ns / NS_PER_MS,
                               lane.blocks_run) for lane in run.lanes)

@@ -12,6 +12,7 @@ from blastnet_ros.core.task import TaskSpec
 from blastnet_ros.core.task_set import TaskSet
 from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.runtime.block_trace import block_trace_json, BlockTraceEntry, parse_block_trace
+from blastnet_ros.models.preprocessing import MODEL_INPUT_PIXELS
 from blastnet_ros.tools.evaluation.evaluation_records import (AudioChunkTruth, FrameTruth,
                                                               GroundTruth, job_latencies_ms, MAP50,
                                                               policy_metrics, PolicyRun,
@@ -96,15 +97,26 @@ def test_sound_window_accepts_labels_covering_three_tenths_of_a_second():
     assert sound_window_labels(CHUNKS, 0.6, 0.3) == ('siren',)
 
 
+def test_boxes_in_camera_pixels_score_as_the_same_boxes_in_model_pixels():
+    """Frame 0's truth in camera pixels: the results the executor publishes by default."""
+    in_camera = ResultRecord('detector', WALL0, WALL0, (
+        box('vehicle', 100, 100, 300, 200), box('traffic_sign', 400, 50, 440, 90)))
+    accuracy = task_accuracy(DETECTOR, [in_camera], TRUTH, MATCHER, 1.0)
+    assert (accuracy.kind, accuracy.value, accuracy.samples) == (MAP50, 1.0, 1)
+    wrong_frame = task_accuracy(DETECTOR, [in_camera], TRUTH, MATCHER, 1.0, MODEL_INPUT_PIXELS)
+    assert wrong_frame.value < 0.5
+
+
 def test_detection_map_is_over_the_frames_that_got_a_result():
     perfect = ResultRecord('detector', WALL0, WALL0, (
         box('vehicle', 30, 54, 90, 84), box('traffic_sign', 120, 39, 132, 51)))
-    accuracy = task_accuracy(DETECTOR, [perfect], TRUTH, MATCHER, 1.0)
+    accuracy = task_accuracy(DETECTOR, [perfect], TRUTH, MATCHER, 1.0, MODEL_INPUT_PIXELS)
     assert (accuracy.kind, accuracy.value, accuracy.samples) == (MAP50, 1.0, 1)
     # Frame 1 got a result that misses its vehicle: vehicle AP 0.5, sign AP 1.0.
     missing = ResultRecord('detector', WALL0 + 50 * MS, WALL0, ())
     unknown = ResultRecord('detector', WALL0 + 7, WALL0, ())
-    accuracy = task_accuracy(DETECTOR, [perfect, missing, unknown], TRUTH, MATCHER, 1.0)
+    accuracy = task_accuracy(DETECTOR, [perfect, missing, unknown], TRUTH, MATCHER, 1.0,
+                             MODEL_INPUT_PIXELS)
     assert accuracy.value == pytest.approx(0.75)
     assert (accuracy.samples, accuracy.unmatched) == (2, 1)
 
@@ -153,7 +165,7 @@ def test_policy_metrics_add_up_per_task_and_lane():
         lanes=(LaneStatsSnapshot('cpu0', 2 * S, S // 2, 0, 30),),
         results=(ResultRecord('detector', WALL0, 0, (box('vehicle', 30, 54, 90, 84),)),))
     metrics = policy_metrics(run, [DETECTOR, SIGNS, SOUND], TRUTH, MATCHER, 1.0,
-                             {'detector': 0.1})
+                             {'detector': 0.1}, MODEL_INPUT_PIXELS)
     detector = metrics.task('detector')
     assert (detector.miss_rate, detector.dropped_share, detector.coverage) == (0.4, 0.2, 0.1)
     assert detector.gap_pp == pytest.approx(30.0)
