@@ -288,7 +288,7 @@ def test_a_detected_sign_is_cut_out_of_its_frame_for_the_signs_task(ros):
 
 
 def test_crops_are_thinned_to_the_signs_period_by_stamp(ros):
-    ros.make(CameraInputNode)
+    node = ros.make(CameraInputNode)
     probe, received = collect(ros, ['/blastnet/input/detector', '/blastnet/input/signs'])
     adapter = ResultMessageAdapter()
     results = probe.create_publisher(adapter.message_type('detection'),
@@ -296,6 +296,8 @@ def test_crops_are_thinned_to_the_signs_period_by_stamp(ros):
     camera = probe.create_publisher(Image, '/camera/image_raw', 10)
     ros.wait_for_subscribers(camera)
     ros.wait_for_subscribers(results)
+    for topic in ('/blastnet/input/detector', '/blastnet/input/signs'):  # probe matched
+        assert ros.wait_for(lambda topic=topic: node.count_subscribers(topic) > 0)
     base_ns = time.time_ns()
     stamps = [base_ns + i * 100 * MS for i in range(6)]   # the detector's 10 Hz
     for index, stamp_ns in enumerate(stamps):
