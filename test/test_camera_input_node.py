@@ -43,6 +43,8 @@ def collect(ros, topics):
     helper = ros.node('camera_probe')
     for topic in topics:
         helper.create_subscription(Image, topic, received[topic].append, 10)
+    # camera_input publishes volatile: a frame sent before discovery would be lost
+    assert ros.wait_for(lambda: all(helper.count_publishers(topic) > 0 for topic in topics))
     return helper, received
 
 
