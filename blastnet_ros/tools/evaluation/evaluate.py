@@ -49,8 +49,8 @@ from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, Po
 from blastnet_ros.tools.evaluation.evaluation_report import (machine_description, ReportContext,
                                                              summary_dict, write_report)
 from blastnet_ros.tools.processes.node_processes import (GraphListener, installed_params_file,
-                                                         node_executable, NODES, start_nodes,
-                                                         stop_nodes)
+                                                         node_executable, NodeError, NODES,
+                                                         start_nodes, stop_nodes)
 from blastnet_ros.tools.processes.ros_environment import apply_loopback_ros_environment, REPO_ROOT
 from blastnet_ros.tools.progress import ProgressLine
 
@@ -289,6 +289,11 @@ class Evaluator:
                 lanes = listener.lane_snapshots()
                 with listener.lock:
                     executor_values = tuple(sorted(listener.executor_values.items()))
+                ran = dict(executor_values).get('policy', policy)
+                if ran != policy:   # a run of another policy than asked measures nothing
+                    raise NodeError(f"the executor ran policy '{ran}', not '{policy}'; "
+                                    'check how the params file and the overrides are keyed '
+                                    f'(logs in {logs_dir})')
             finally:
                 listener.close()
         finally:

@@ -19,6 +19,8 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
 
+import yaml
+
 from blastnet_ros.ros.diagnostics_messages import (lane_snapshot_from_status, LANE_STATUS_PREFIX,
                                                    snapshot_from_status, status_values)
 from blastnet_ros.ros.result_messages import DIAGNOSTICS_TOPIC
@@ -56,17 +58,28 @@ def start_nodes(executables: Mapping[str, Path], params: Path, tasks_file: str,
     """Start each node as its own process with the params file; logs go to logs_dir.
 
     `tasks_file` ('' = the params file's) is given to every node; `node_params` maps a
-    node name to more `name:=value` parameters for it alone.
+    node name to more `name:=value` parameters for it alone. Both go into a second params
+    file keyed `/**/<node>` (logs_dir/<node>.overrides.yaml), given after `params`: a
+    `-p` on the command line counts as `/**` and loses to the params file's own
+    `/**/<node>` entry, so it would be silently ignored.
     """
     processes: Dict[str, subprocess.Popen] = {}
     logs_dir.mkdir(parents=True, exist_ok=True)
     try:
         for name, executable in executables.items():
             command = [str(executable), '--ros-args', '--params-file', str(params)]
+            overrides = {}
             if tasks_file:
-                command += ['-p', f'tasks_file:={Path(tasks_file).resolve()}']
+                overrides['tasks_file'] = str(Path(tasks_file).resolve())
             for assignment in (node_params or {}).get(name, ()):
-                command += ['-p', assignment]
+                key, separator, value = assignment.partition(':=')
+                if not separator or not key:
+                    raise ValueError(f"node parameter '{assignment}' is not name:=value")
+                overrides[key] = yaml.safe_load(value) if value else ''
+            if overrides:
+                path = logs_dir / f'{name}.overrides.yaml'
+                path.write_text(yaml.safe_dump({f'/**/{name}': {'ros__parameters': overrides}}))
+                command += ['--params-file', str(path)]
             with open(logs_dir / f'{name}.log', 'w') as log:
                 processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                                    env=dict(env), start_new_session=True)

@@ -31,6 +31,7 @@ def test_demo_prints_a_table_from_the_running_nodes(colcon_install, tmp_path):
     env.pop('ROS_DOMAIN_ID', None)  # the demo picks a domain of its own
     result = subprocess.run(
         [sys.executable, '-m', 'blastnet_ros.tools.cli', 'demo', '--duration', '4',
+         '--policy', 'edf-block',   # not the params file's: the override must win
          '--install-dir', str(colcon_install), '--work-dir', str(tmp_path)],
         capture_output=True, text=True, timeout=240, env=env, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -44,3 +45,4 @@ def test_demo_prints_a_table_from_the_running_nodes(colcon_install, tmp_path):
         assert met + missed + dropped == released, task
         assert int(row[-1]) == met + missed, task  # a result for every completed job
     assert 30 <= int(rows['detector'][1]) <= 41  # 4 s at 10 Hz, frames from 0 to 4 s
+    assert 'policy edf-block:' in result.stdout   # as the executor reports it
