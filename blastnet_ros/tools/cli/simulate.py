@@ -4,12 +4,18 @@
 
     blastnet simulate --scenario config/scenarios/mixed.yaml --policies blastnet,dm-model
     blastnet simulate --json --seed 3 --duration 120
+    blastnet simulate --scenario config/scenarios/camera_30fps.yaml --load 0.6,0.8,1.0,1.2
 
 Without --profile the profile shipped in config/profiles/ that has the scenario's lanes is
 used. The human output is a table per policy (per task: released, met, missed, dropped,
 miss %, latency p50/p99; per lane: utilisation) and a side-by-side summary; with --json
 one JSON object per line: one per policy and task, then one per policy and lane. The miss
 rate counts dropped jobs as missed: (missed + dropped) / released.
+
+With --load the scenario is scaled to each share of the lanes' capacity in turn
+(core/load_scaling.py: camera rate up to --max-camera-fps, then more camera streams);
+the output is the side-by-side summary per load point and the miss rate of every policy
+against load; --json records carry `load`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from blastnet_ros.core.block_plan import DUO_BLOCK, MODEL, UNIT
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.load_scaling import DEFAULT_MAX_CAMERA_FPS, LoadPoint, scale_to_load
 from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.profile import load_profile
 from blastnet_ros.core.scenario import Scenario
@@ -58,8 +65,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="random seed (default: the scenario's)")
     parser.add_argument('--duration', type=float, default=None, metavar='S',
                         help="simulated seconds of releases (default: the scenario's)")
+    parser.add_argument('--load', default='', metavar='L1,L2',
+                        help='scale the camera work to these shares of the lanes\' capacity '
+                             '(e.g. 0.6,0.8,1.0,1.2) and run every policy at each')
+    parser.add_argument('--max-camera-fps', type=float, default=DEFAULT_MAX_CAMERA_FPS,
+                        metavar='FPS',
+                        help='with --load: the fastest a camera runs; more load adds '
+                             f'cameras (default {DEFAULT_MAX_CAMERA_FPS:g})')
     parser.set_defaults(run=run_simulate)
     return parser
+
+
+def parse_loads(text: str) -> List[float]:
+    """Return the loads of a --load value such as '0.6,0.8,1.0'; BadInputError if bad."""
+    loads = []
+    for item in (part.strip() for part in text.split(',')):
+        try:
+            value = float(item)
+        except ValueError:
+            value = math.nan
+        if not value > 0 or not math.isfinite(value):
+            raise BadInputError(f"--load item '{item}' is not a positive number",
+                                'give shares of the lanes\' capacity, e.g. 0.6,0.8,1.0')
+        loads.append(value)
+    return loads
 
 
 def run_simulate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
@@ -74,6 +103,9 @@ def run_simulate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         profile_path, profile = Path(args.profile), load_profile(args.profile)
     else:
         profile_path, profile = find_shipped_profile(scenario.lanes)
+    if args.load:
+        return _run_load_sweep(scenario, profile, profile_path, policies,
+                               parse_loads(args.load), args.max_camera_fps, args.json, out)
     results = [simulate(scenario, profile, name) for name in policies]
     if args.json:
         for line in json_lines(results):
@@ -83,6 +115,32 @@ def run_simulate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
               f'seed {scenario.seed}, {scenario.duration_ns / NS_PER_S:g} s of releases',
               file=out)
         print(format_tables(results), file=out)
+    return 0
+
+
+def _run_load_sweep(scenario: Scenario, profile, profile_path: Path, policies: Sequence[str],
+                    loads: Sequence[float], max_camera_fps: float, as_json: bool,
+                    out: TextIO) -> int:
+    points: List[LoadPoint] = [scale_to_load(scenario, profile, load, max_camera_fps)
+                               for load in loads]
+    swept = [(point, [simulate(point.scenario, profile, name) for name in policies])
+             for point in points]
+    if as_json:
+        for point, results in swept:
+            for line in json_lines(results):
+                print(json.dumps({'load': point.target, **line}), file=out)
+        return 0
+    print(f"profile {profile_path} (machine '{profile.machine}'), seed {scenario.seed}, "
+          f'{scenario.duration_ns / NS_PER_S:g} s of releases', file=out)
+    for point, results in swept:
+        print(f'\nload {point.target:g}: {point.camera_streams} camera stream(s), the '
+              f'fastest camera task at {point.camera_fps:.1f} Hz', file=out)
+        print(format_summary(results), file=out)
+    print('\nmiss % (all tasks) by load', file=out)
+    print(f"  {'policy':<15}" + ''.join(f'{point.target:>8g}' for point in points), file=out)
+    for index, name in enumerate(policies):
+        cells = ''.join(f'{100 * results[index].miss_rate:>8.1f}' for _, results in swept)
+        print(f'  {name:<15}{cells}', file=out)
     return 0
 
 
@@ -144,13 +202,21 @@ def format_tables(results: Sequence[SimulationResult]) -> str:
                         f'{lane.busy_ns / NS_PER_MS:>11.1f}'
                         f'{lane.switching_ns / NS_PER_MS:>11.1f}{lane.blocks:>8}')
     if results:
-        rows += ['', 'miss % by policy ((missed + dropped) / released)']
+        rows += ['', format_summary(results)]
+    return '\n'.join(rows)
+
+
+def format_summary(results: Sequence[SimulationResult]) -> str:
+    """Return the policies side by side: miss % per task and over all tasks."""
+    rows = ['miss % by policy ((missed + dropped) / released)']
+    if results:
         names = [stats.task for stats in results[0].tasks]
-        rows.append(f"  {'policy':<15}" + ''.join(f'{name:>12}' for name in names)
+        width = max([12] + [len(name) + 2 for name in names])
+        rows.append(f"  {'policy':<15}" + ''.join(f'{name:>{width}}' for name in names)
                     + f"{'all':>8}")
         for result in results:
             rows.append(f'  {result.policy:<15}'
-                        + ''.join(f'{100 * stats.miss_rate:>12.1f}'
+                        + ''.join(f'{100 * stats.miss_rate:>{width}.1f}'
                                   for stats in result.tasks)
                         + f'{100 * result.miss_rate:>8.1f}')
     return '\n'.join(rows)

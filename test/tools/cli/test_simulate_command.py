@@ -130,3 +130,25 @@ def test_output_is_the_same_in_another_process_with_another_hash_seed(files):
              scenario, '--profile', profile, '--json', '--duration', '0.3'],
             capture_output=True, text=True, timeout=120, env=environment, check=True).stdout)
     assert outputs[0] == outputs[1] and outputs[0].count('\n') == 6 * 4
+
+
+def test_load_sweep_runs_every_policy_at_every_load_point(files, capsys):
+    """Demand of the scenario: detector 6/10 on cpu0 + signs 2/5 = 1.0 of two lanes / 2."""
+    scenario, profile = files
+    assert main(['simulate', '--scenario', scenario, '--profile', profile,
+                 '--policies', 'dm-model,blastnet', '--load', '0.25,1.5',
+                 '--max-camera-fps', '200']) == 0
+    printed = capsys.readouterr().out
+    assert 'load 0.25: 1 camera stream(s), the fastest camera task at 100.0 Hz' in printed
+    # signs already runs at 200 Hz, the camera's most: 3 x the work is 3 streams
+    assert 'load 1.5: 3 camera stream(s), the fastest camera task at 200.0 Hz' in printed
+    table = printed.split('miss % (all tasks) by load')[1].splitlines()
+    assert table[1].split() == ['policy', '0.25', '1.5']
+    assert [row.split()[0] for row in table[2:4]] == ['dm-model', 'blastnet']
+    assert main(['simulate', '--scenario', scenario, '--profile', profile,
+                 '--policies', 'dm-model', '--load', '0.5', '--json']) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {line['load'] for line in lines} == {0.5}
+    assert main(['simulate', '--scenario', scenario, '--profile', profile,
+                 '--load', '0.5,x']) == 2
+    assert "--load item 'x' is not a positive number" in capsys.readouterr().err
