@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from blastnet_ros.tools.evaluation.machine_load import (descendants, machine_load, MachineLoad,
-                                                         PROC, sample)
+from blastnet_ros.tools.evaluation.machine_load import (descendants, machine_load,
+                                                        MachineLoad, PROC, sample)
 
 pytestmark = pytest.mark.skipif(not (PROC / 'stat').exists(), reason='needs Linux /proc')
 
