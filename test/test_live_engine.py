@@ -9,6 +9,7 @@ from blastnet_ros.core.deadline_stats import DeadlineStats
 from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.runtime.live_engine import LiveEngine
+from blastnet_ros.runtime.model_blocks import StagedBlockOutput
 
 MS = 1_000_000
 
@@ -121,6 +122,35 @@ def test_the_block_trace_has_every_block_run_on_the_engine_clock():
         assert later.start_ns >= earlier.end_ns  # one lane runs one block at a time
     done_ns = {done.job.task: done.finish_ns for done in results}
     assert trace[-1].end_ns <= done_ns['slow']
+    # s0 block 0 went to the idle lane at its release; f0 came while it ran and waited;
+    # s0 block 1 was ready when block 0 ended and waited for f0 (shorter deadline).
+    assert [e.dispatched_at_once for e in trace] == [True, False, False]
+    assert trace[0].ready_ns == trace[0].dispatch_ns <= trace[0].start_ns
+    assert trace[1].ready_ns < trace[0].end_ns <= trace[1].dispatch_ns <= trace[1].start_ns
+    assert trace[0].end_ns <= trace[2].ready_ns < trace[1].end_ns <= trace[2].dispatch_ns
+    assert all(e.preprocess_ns == e.postprocess_ns == e.transfer_ns == 0 for e in trace)
+
+
+class StagedBlocks(SleepingBlocks):
+    """Sleeping blocks that also report stage times: pre 1 ms, post 2 ms, transfer 3 ms."""
+
+    def run_block_staged(self, index, value, lane):
+        return StagedBlockOutput(self.run_block(index, value, lane),
+                                 preprocess_ns=MS if index == 0 else 0,
+                                 postprocess_ns=2 * MS if index == self.num_blocks - 1 else 0,
+                                 transfer_ns=3 * MS)
+
+
+def test_the_block_trace_has_the_stage_times_a_runner_reports():
+    trace = []
+    results, _, _ = run_engine({'w': StagedBlocks('w', 1, num_blocks=2)}, [spec('w', 500)],
+                               [('w', 'a')], trace=trace)
+    assert results[0].result == ('a', 1)   # the output, not the staged wrapper
+    assert [(e.block, e.preprocess_ns, e.postprocess_ns, e.transfer_ns) for e in trace] == [
+        (0, MS, 0, 3 * MS), (1, 0, 2 * MS, 3 * MS)]
+    untraced, _, _ = run_engine({'w': StagedBlocks('w', 1, num_blocks=2)}, [spec('w', 500)],
+                                [('w', 'a')])
+    assert untraced[0].result == ('a', 1)
 
 
 def test_no_trace_is_kept_unless_asked():

@@ -46,6 +46,9 @@ class BlockStart:
 
     `input_kind` is the device kind `value` lies on ('cpu' for a model input), `lane_kind`
     the kind of the lane that runs the block: they differ where a switch is paid.
+    `start_ns` is when the block is dispatched, `ready_ns` when it could have been (the
+    job's release for block 0, the previous block's end otherwise): equal when it went to
+    a lane at once, earlier when it waited for one.
     """
 
     job: Job
@@ -55,6 +58,7 @@ class BlockStart:
     input_kind: str
     lane_kind: str
     start_ns: int
+    ready_ns: int
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class _JobState:
     context: Any
     arrival_ns: int
     device_kind: str
+    ready_ns: int   # when the job's next block became ready to run
 
 
 class SchedulingLoop:
@@ -137,7 +142,7 @@ class SchedulingLoop:
         job = Job(task=task_name, seq=seq, release_ns=release_ns,
                   deadline_ns=release_ns + task.deadline_ns, priority=task.priority)
         self.stats.record_release(task_name)
-        self._jobs[(task_name, seq)] = _JobState(payload, context, now_ns, HOST_DEVICE)
+        self._jobs[(task_name, seq)] = _JobState(payload, context, now_ns, HOST_DEVICE, now_ns)
         return job, self._carry_out(self._scheduler.release(job, now_ns), now_ns)
 
     def block_finished(self, lane: str, now_ns: int, exec_ns: int, output: Any = None,
@@ -152,7 +157,7 @@ class SchedulingLoop:
                             reason=f'block {block_index} failed', error=error)
             return (failed,) + self._carry_out(decisions, now_ns)
         self._jobs[key] = replace(self._jobs[key], value=output,
-                                  device_kind=self._lane_kinds[lane])
+                                  device_kind=self._lane_kinds[lane], ready_ns=now_ns)
         return self._carry_out(self._scheduler.finish_block(lane, now_ns, exec_ns), now_ns)
 
     def _carry_out(self, decisions: List[Decision], now_ns: int) -> Tuple[JobEnd, ...]:
@@ -166,7 +171,8 @@ class SchedulingLoop:
                 self._executor.start_block(BlockStart(
                     job=job, block_index=decision.block_index, lane=decision.lane,
                     value=state.value, input_kind=state.device_kind,
-                    lane_kind=self._lane_kinds[decision.lane], start_ns=now_ns))
+                    lane_kind=self._lane_kinds[decision.lane], start_ns=now_ns,
+                    ready_ns=state.ready_ns))
             elif isinstance(decision, Complete):
                 state = self._jobs.pop(key)
                 outcome = MET if decision.met else MISSED

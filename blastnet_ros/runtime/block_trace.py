@@ -5,8 +5,18 @@
 The executor (parameter publish_block_trace) publishes the blocks finished since its last
 diagnostics period on blastnet/block_trace (relative: /blastnet/block_trace, or
 /<namespace>/blastnet/block_trace under a namespace) as std_msgs/String JSON, a list of
-{"task", "job_stamp_ns", "block", "lane", "start_ns", "end_ns"} objects; times are on
-the executor's clock (the node clock), `start_ns` when the lane began running the block.
+objects with these keys, times on the executor's clock (the node clock) in ns:
+
+- `task`, `job_stamp_ns` (the job's release: its input's stamp), `block`, `lane`;
+- `ready_ns`: when the block could run (the job's release event in the engine for block 0,
+  the end-of-block event of the previous block otherwise), `dispatch_ns`: when the
+  scheduler sent it to the lane (equal to `ready_ns` when it was dispatched at once, later
+  when it waited for a lane), `start_ns`: when the lane began running it, `end_ns`: when
+  it returned; `ready_ns` and `dispatch_ns` are null where they were not recorded;
+- durations inside [start_ns, end_ns]: `preprocess_ns` (block 0: the model's
+  preprocessing), `postprocess_ns` (the last block: the model's postprocessing),
+  `transfer_ns` (moving the block's input onto the lane's device); 0 where there is none.
+
 Torch-free, so readers (`blastnet evaluate`) parse it without loading the models.
 """
 
@@ -14,17 +24,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Iterable, Tuple
+from typing import Any, Iterable, Optional, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
 
 BLOCK_TRACE_TOPIC = 'blastnet/block_trace'
 _FIELDS = ('task', 'job_stamp_ns', 'block', 'lane', 'start_ns', 'end_ns')
+_OPTIONAL_FIELDS = ('ready_ns', 'dispatch_ns', 'preprocess_ns', 'postprocess_ns', 'transfer_ns')
 
 
 @dataclass(frozen=True)
 class BlockTraceEntry:
-    """One block run: task, the job's stamp (its release), block index, lane, start, end."""
+    """One block run: task, job stamp, block index, lane, its times (see the module doc)."""
 
     task: str
     job_stamp_ns: int
@@ -32,6 +43,18 @@ class BlockTraceEntry:
     lane: str
     start_ns: int
     end_ns: int
+    ready_ns: Optional[int] = None
+    dispatch_ns: Optional[int] = None
+    preprocess_ns: int = 0
+    postprocess_ns: int = 0
+    transfer_ns: int = 0
+
+    @property
+    def dispatched_at_once(self) -> Optional[bool]:
+        """Return whether the block went to a lane as soon as it was ready (None: unknown)."""
+        if self.ready_ns is None or self.dispatch_ns is None:
+            return None
+        return self.dispatch_ns == self.ready_ns
 
 
 def block_trace_json(entries: Iterable[BlockTraceEntry]) -> str:
@@ -39,8 +62,15 @@ def block_trace_json(entries: Iterable[BlockTraceEntry]) -> str:
     return json.dumps([asdict(entry) for entry in entries], separators=(',', ':'))
 
 
+def _optional_ns(value: Any) -> Optional[int]:
+    return None if value is None else int(value)
+
+
 def parse_block_trace(text: str) -> Tuple[BlockTraceEntry, ...]:
-    """Return the entries of one /blastnet/block_trace message; BadInputError if malformed."""
+    """Return the entries of one /blastnet/block_trace message; BadInputError if malformed.
+
+    The keys of the module docstring after `end_ns` may be missing (null or 0 then).
+    """
     try:
         items = json.loads(text)
         if not isinstance(items, list):
@@ -48,8 +78,12 @@ def parse_block_trace(text: str) -> Tuple[BlockTraceEntry, ...]:
         return tuple(BlockTraceEntry(
             task=str(item['task']), job_stamp_ns=int(item['job_stamp_ns']),
             block=int(item['block']), lane=str(item['lane']), start_ns=int(item['start_ns']),
-            end_ns=int(item['end_ns'])) for item in items)
-    except (ValueError, TypeError, KeyError) as error:
+            end_ns=int(item['end_ns']), ready_ns=_optional_ns(item.get('ready_ns')),
+            dispatch_ns=_optional_ns(item.get('dispatch_ns')),
+            preprocess_ns=int(item.get('preprocess_ns', 0)),
+            postprocess_ns=int(item.get('postprocess_ns', 0)),
+            transfer_ns=int(item.get('transfer_ns', 0))) for item in items)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise BadInputError(f'block trace message is malformed ({error!r})',
-                            f"publish a JSON list of objects with {', '.join(_FIELDS)}"
-                            ) from None
+                            f"publish a JSON list of objects with {', '.join(_FIELDS)} "
+                            f"(and optionally {', '.join(_OPTIONAL_FIELDS)})") from None

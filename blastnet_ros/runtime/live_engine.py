@@ -10,15 +10,17 @@ engine owns no ROS object. Every loop event (a release, a block finished) is sta
 (runtime.sleeping_blocks.SleepingBlocks). Callbacks run on the lane thread that finished
 the job (or on the submitting thread for a job dropped at release), outside the lock,
 and must be quick. With `trace_blocks` the engine keeps every finished block run (task,
-job stamp, block, lane, start and end on its clock) until `take_block_trace` hands them
-over.
+job stamp, block, lane; when it was ready, dispatched, started and ended on its clock;
+and, from a runner that reports them (StagedBlockRunner), its pre/postprocessing and
+transfer times) until `take_block_trace` hands them over.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import (Any, Callable, Dict, List, Mapping, Optional, Protocol,
+                    runtime_checkable, Sequence, Tuple)
 
 from blastnet_ros.core.deadline_stats import DeadlineStats, DROPPED, MET
 from blastnet_ros.core.event_loop import BlockStart, JobEnd, SchedulingLoop
@@ -37,6 +39,34 @@ class BlockRunner(Protocol):
 
     def run_block(self, index: int, value: Any, lane: LaneSpec) -> Any:
         """Run block `index` on `value` on `lane`; return its output (the result, last)."""
+
+
+@runtime_checkable
+class StagedBlockRunner(Protocol):
+    """A BlockRunner that also times its stages (runtime.model_blocks.ModelBlocks).
+
+    run_block_staged returns an object with `output`, `preprocess_ns`, `postprocess_ns`
+    and `transfer_ns` (runtime.model_blocks.StagedBlockOutput).
+    """
+
+    num_blocks: int
+
+    def run_block(self, index: int, value: Any, lane: LaneSpec) -> Any:
+        """Run block `index` on `value` on `lane`; return its output (the result, last)."""
+
+    def run_block_staged(self, index: int, value: Any, lane: LaneSpec) -> Any:
+        """Run block `index` as run_block does; return its output and its stages' times."""
+
+
+@dataclass(frozen=True)
+class _BlockTag:
+    """What the engine keeps with a block on its lane until the lane reports it."""
+
+    job: Job
+    block_index: int
+    ready_ns: int
+    dispatch_ns: int
+    staged: bool   # the lane's result is a StagedBlockOutput
 
 
 @dataclass(frozen=True)
@@ -109,7 +139,10 @@ class LiveEngine:
         runner = self._blocks[start.job.task]
         lane = self._lanes[start.lane]
         index, value, spec = start.block_index, start.value, lane.spec
-        lane.submit(lambda: runner.run_block(index, value, spec), (start.job, index))
+        staged = self._trace_blocks and isinstance(runner, StagedBlockRunner)
+        run = runner.run_block_staged if staged else runner.run_block
+        lane.submit(lambda: run(index, value, spec),
+                    _BlockTag(start.job, index, start.ready_ns, start.start_ns, staged))
 
     def lane_stats(self) -> Dict[str, LaneStatsSnapshot]:
         """Return each lane's busy, idle and switching time since the first job."""
@@ -135,14 +168,21 @@ class LiveEngine:
             lane.close()
 
     def _lane_done(self, run: LaneRun) -> None:
-        job, block_index = run.tag
+        tag = run.tag
+        result, stages = run.result, None
+        if tag.staged and run.error is None:
+            result, stages = result.output, result
         with self._lock:
             if self._trace_blocks:
                 self._block_trace.append(BlockTraceEntry(
-                    task=job.task, job_stamp_ns=job.release_ns, block=block_index,
-                    lane=run.lane, start_ns=run.start_ns, end_ns=run.end_ns))
+                    task=tag.job.task, job_stamp_ns=tag.job.release_ns, block=tag.block_index,
+                    lane=run.lane, start_ns=run.start_ns, end_ns=run.end_ns,
+                    ready_ns=tag.ready_ns, dispatch_ns=tag.dispatch_ns,
+                    preprocess_ns=0 if stages is None else stages.preprocess_ns,
+                    postprocess_ns=0 if stages is None else stages.postprocess_ns,
+                    transfer_ns=0 if stages is None else stages.transfer_ns))
             ended = self._loop.block_finished(run.lane, self._clock_ns(), run.exec_ns,
-                                              run.result, run.error)
+                                              result, run.error)
         self._report(ended)
 
     def _report(self, ended: Tuple[JobEnd, ...]) -> None:

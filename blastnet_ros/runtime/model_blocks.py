@@ -6,12 +6,28 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
+from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.models.task_model import TaskModel
+
+
+@dataclass(frozen=True)
+class StagedBlockOutput:
+    """A block's output and how long its stages took (ns, monotonic; 0 where none ran).
+
+    `preprocess_ns`: the model's preprocessing (block 0); `postprocess_ns`: its
+    postprocessing (the last block); `transfer_ns`: moving the input onto the lane's device.
+    """
+
+    output: Any
+    preprocess_ns: int = 0
+    postprocess_ns: int = 0
+    transfer_ns: int = 0
 
 
 class ModelBlocks:
@@ -57,20 +73,34 @@ class ModelBlocks:
 
     def run_block(self, index: int, value: Any, lane: LaneSpec) -> Any:
         """Run block `index` on `value` on `lane`; the last block returns the result."""
+        return self.run_block_staged(index, value, lane).output
+
+    def run_block_staged(self, index: int, value: Any, lane: LaneSpec) -> StagedBlockOutput:
+        """Run block `index` as run_block does; return its output and its stages' times."""
         start, stop = self.unit_ranges[index]
+        preprocess_ns = postprocess_ns = transfer_ns = 0
         with torch.inference_mode():
-            tensor = self.model.preprocess(value) if index == 0 else value
+            if index == 0:
+                began_ns = time.perf_counter_ns()
+                tensor = self.model.preprocess(value)
+                preprocess_ns = time.perf_counter_ns() - began_ns
+            else:
+                tensor = value
             backend = self._backends.get((index, lane.name))
             if backend is not None:
                 tensor = backend.run(tensor)
             else:
                 device = torch.device(lane.device)
                 if tensor.device != device:
+                    began_ns = time.perf_counter_ns()
                     tensor = tensor.to(device)
+                    transfer_ns = time.perf_counter_ns() - began_ns
                 tensor = self._network_on(lane.device).run_units(tensor, start, stop)
             if index == self.num_blocks - 1:
-                return self.model.postprocess(tensor)
-            return tensor
+                began_ns = time.perf_counter_ns()
+                tensor = self.model.postprocess(tensor)
+                postprocess_ns = time.perf_counter_ns() - began_ns
+        return StagedBlockOutput(tensor, preprocess_ns, postprocess_ns, transfer_ns)
 
     def _network_on(self, device: str) -> torch.nn.Module:
         """Return the network on `device` (copied there once, on first use)."""
