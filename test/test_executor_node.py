@@ -161,6 +161,50 @@ def test_the_block_trace_lists_each_finished_block_once(ros):
         by_lane[entry.lane] = entry.end_ns
 
 
+def test_a_job_trace_says_where_each_jobs_time_went(ros):
+    from blastnet_ros.runtime.block_trace import parse_block_trace
+    from blastnet_ros.runtime.job_trace import parse_job_trace
+    from blastnet_ros.runtime.trace_costs import job_time_splits
+    probe = ros.node('executor_job_trace_probe')
+    block_msgs, job_msgs, received = [], [], {}
+    probe.create_subscription(String, '/blastnet/block_trace', block_msgs.append, 50)
+    probe.create_subscription(String, '/blastnet/job_trace', job_msgs.append, 50)
+    for topic in ('/blastnet/detector/detections', '/blastnet/sound/classification'):
+        probe.create_subscription(String, topic, lambda msg: received.setdefault(
+            json.loads(msg.data)['header']['stamp']['sec'] * 10**9
+            + json.loads(msg.data)['header']['stamp']['nanosec'], time.time_ns()), 10)
+    detector = probe.create_publisher(Image, '/blastnet/input/detector', 10)
+    sound = probe.create_publisher(Image, '/blastnet/input/sound', 10)
+    ros.wait_for_subscribers(detector)
+    ros.wait_for_subscribers(sound)
+    stamps = {}
+    for task, publisher, msg in (
+            ('detector', detector, lambda stamp: image(stamp, 192, 192)),
+            ('sound', sound, lambda stamp: image(stamp, 97, 64, '32FC1', np.ones((64, 97, 1))))):
+        stamps[task] = time.time_ns()
+        publisher.publish(msg(stamps[task]))
+        time.sleep(0.2)
+    assert ros.wait_for(lambda: set(stamps.values()) <= set(received), 10.0)
+
+    def traced():
+        jobs = [job for m in list(job_msgs) for job in parse_job_trace(m.data)]
+        blocks = [entry for m in list(block_msgs) for entry in parse_block_trace(m.data)]
+        return {split.task: split for split in job_time_splits(jobs, blocks)
+                if split.job_stamp_ns == stamps.get(split.task)}
+    assert ros.wait_for(lambda: len(traced()) == 2, 3.0)
+    splits = traced()
+    assert len(splits['detector'].blocks_ns) > 1 and len(splits['sound'].blocks_ns) >= 1
+    for task, split in splits.items():
+        parts = dict(split.components_ns())
+        assert all(ns >= 0 for ns in parts.values()), (task, parts)
+        assert all(ns > 0 for name, ns in parts.items()
+                   if name not in ('boundaries', 'hand-back')), (task, parts)
+        assert len(split.boundaries_ns) == len(split.blocks_ns) - 1
+        # the parts add up to stamp -> result published, which the probe saw shortly after
+        latency_ns = received[stamps[task]] - stamps[task]
+        assert 0 <= latency_ns - split.total_ns < 50_000_000, (task, latency_ns, parts)
+
+
 def stamp_ok(entry):
     return entry.job_stamp_ns <= entry.start_ns < entry.end_ns < entry.job_stamp_ns + 10**9
 

@@ -10,15 +10,19 @@ release + the task's relative deadline, both on the node clock, so use_sim_time 
 replay work), and publishes the result with the input's header, an annotated debug image
 for camera tasks, and, once a diagnostics period, per-task deadline statistics, lane
 statistics and what the engine loaded (weights per task, backend per block and lane) on
-diagnostics. With publish_block_trace:=true it also publishes the blocks finished since
-the last period on blastnet/block_trace (std_msgs/String JSON, runtime/block_trace.py).
+diagnostics. With publish_block_trace:=true it also publishes, once a period, the jobs
+published since the last period on blastnet/job_trace (when each input arrived, was
+released, and its result came back and was published: runtime/job_trace.py) and the
+blocks finished on blastnet/block_trace (runtime/block_trace.py), both std_msgs/String
+JSON on the node clock.
 Every topic name is relative, so a namespace or a remap moves them all.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
@@ -46,9 +50,20 @@ from blastnet_ros.ros.result_messages import (debug_image_topic, DIAGNOSTICS_TOP
 from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, block_trace_json
 from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
+from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, job_trace_json, JobTraceEntry
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult
 
 STALE_INPUT_NS = 5 * NS_PER_S
+
+
+@dataclass(frozen=True)
+class _InputContext:
+    """What a job carries from its input to its result: header, frame, callback times."""
+
+    header: Header
+    image: Any            # the model input of a camera task (debug image), else None
+    received_ns: int      # the input callback began (node clock)
+    submitted_ns: int     # the job was released to the engine
 
 
 class ExecutorNode(Node):
@@ -115,6 +130,9 @@ class ExecutorNode(Node):
         self._diagnostics = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self._block_trace = self.create_publisher(String, BLOCK_TRACE_TOPIC, 10) \
             if trace_blocks else None
+        self._job_trace = self.create_publisher(String, JOB_TRACE_TOPIC, 10) \
+            if trace_blocks else None
+        self._traced_jobs: List[JobTraceEntry] = []
         self._clock = self.get_clock()
         self._publish_lock = threading.Lock()
         self.engine = assembled.start(
@@ -148,6 +166,7 @@ class ExecutorNode(Node):
         self.engine.close()
 
     def _on_input(self, task_name: str, msg: Image) -> None:
+        received_ns = self._clock.now().nanoseconds
         reporter = self.bad_inputs[task_name]
         try:
             array = image_msg_to_model_input(msg, self._specs[task_name],
@@ -171,10 +190,13 @@ class ExecutorNode(Node):
                 'check the camera driver\'s clock'), f"task '{task_name}' input",
                 kind=STALE_STAMP)
         keep = array if self._tasks[task_name].source == CAMERA else None
-        self.engine.submit(task_name, release_ns, array, context=(msg.header, keep))
+        context = _InputContext(msg.header, keep, received_ns, self._clock.now().nanoseconds)
+        self.engine.submit(task_name, release_ns, array, context=context)
 
     def _on_result(self, done: JobResult) -> None:
-        header, image = done.context
+        result_ns = self._clock.now().nanoseconds
+        context = done.context
+        header, image = context.header, context.image
         name = done.job.task
         result, frame = done.result, None
         sizes = self._frame_sizes.get(name)
@@ -196,6 +218,10 @@ class ExecutorNode(Node):
                                    for detection in result)
         with self._publish_lock:
             self._result_publishers[name].publish(self._results.to_message(result, header))
+            if self._job_trace is not None:
+                self._traced_jobs.append(JobTraceEntry(
+                    name, done.job.release_ns, context.received_ns, context.submitted_ns,
+                    result_ns, self._clock.now().nanoseconds))
             self._stats.record_result_published(name)
             publisher = self._debug_publishers.get(name)
             if self._debug_images and publisher is not None and image is not None \
@@ -221,7 +247,10 @@ class ExecutorNode(Node):
                 f"task '{failure.job.task}'", kind=JOB_FAILED)
 
     def _publish_diagnostics(self) -> None:
-        if self._block_trace is not None:  # first: a reader seeing the stats has the blocks
+        if self._block_trace is not None:  # first: a reader seeing the stats has the traces
+            with self._publish_lock:
+                jobs, self._traced_jobs = self._traced_jobs, []
+            self._job_trace.publish(String(data=job_trace_json(jobs)))
             self._block_trace.publish(String(data=block_trace_json(
                 self.engine.take_block_trace())))
         statuses = [

@@ -7,10 +7,11 @@ executor from the colcon install (the params file, `policy:=X`, `publish_block_t
 the input nodes pointed at the bag's camera and audio topics), wait until all report on
 /diagnostics, replay the bag's camera and audio topics (stamps rewritten to the wall
 clock, as the demo does) while recording which bag message went out with which stamp,
-record every result, the executor's /diagnostics and its block trace, wait until no job
-is in flight, and stop the nodes. Then match results to the bag's ground truth, compute
-the figures per policy and task, ask the simulator what it predicts for the same task
-rates and profile, and write the report (tools/evaluation/evaluation_report.py).
+record every result, the executor's /diagnostics, its job trace and its block trace, wait
+until no job is in flight, and stop the nodes. Then match results to the bag's ground
+truth, compute the figures per policy and task (where the jobs' time went among them),
+ask the simulator what it predicts for the same task rates and profile, and write the
+report (tools/evaluation/evaluation_report.py).
 
 Everything is written into OUTPUT.partial, renamed to OUTPUT at the very end (replacing an
 existing OUTPUT only then); on any error or Ctrl-C the partial folder is removed.
@@ -40,6 +41,7 @@ from blastnet_ros.ros.result_messages import (message_fields, result_from_dict,
 from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, parse_block_trace
 from blastnet_ros.runtime.config_files import find_profile, load_task_set, read_yaml
 from blastnet_ros.runtime.engine_description import weights_from_key_values
+from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, parse_job_trace
 from blastnet_ros.tools.bags.bag_inspection import inspect_bag, require_topic
 from blastnet_ros.tools.bags.bag_replay import BagReplayer
 from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, PolicyMetrics,
@@ -150,12 +152,13 @@ def read_node_parameters(params_file: Path) -> Dict[str, Dict[str, Any]]:
 
 
 class _Recorder:
-    """Collect what one policy's run sends: results, block trace, replayed messages."""
+    """Collect what one policy's run sends: results, job and block traces, replayed messages."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.results: List[Tuple[str, Dict[str, Any], int]] = []
         self.blocks: List[Any] = []
+        self.jobs: List[Any] = []
         self.published: List[PublishedMessage] = []
 
     def on_result(self, task: str, msg: Any) -> None:
@@ -168,6 +171,11 @@ class _Recorder:
         entries = parse_block_trace(msg.data)
         with self.lock:
             self.blocks.extend(entries)
+
+    def on_job_trace(self, msg: Any) -> None:
+        entries = parse_job_trace(msg.data)
+        with self.lock:
+            self.jobs.extend(entries)
 
     def on_published(self, topic: str, bag_time_ns: int, header_stamp_ns: Optional[int],
                      wall_ns: int) -> None:
@@ -262,7 +270,7 @@ class Evaluator:
             listener = GraphListener('blastnet_evaluate')
             try:
                 qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
-                topics = [BLOCK_TRACE_TOPIC]
+                topics = [BLOCK_TRACE_TOPIC, JOB_TRACE_TOPIC]
                 for task in self.task_set.tasks:
                     kind = model_spec(task.model).kind
                     topic = adapter.topic_name(task.name, kind)
@@ -272,6 +280,8 @@ class Evaluator:
                         lambda msg, name=task.name: recorder.on_result(name, msg), qos)
                 listener.node.create_subscription(String, BLOCK_TRACE_TOPIC,
                                                   recorder.on_block_trace, qos)
+                listener.node.create_subscription(String, JOB_TRACE_TOPIC,
+                                                  recorder.on_job_trace, qos)
                 listener.start()
                 listener.wait_ready(processes, logs_dir, self.options.ready_timeout_s)
                 _wait_for_publishers(listener.node, topics)
@@ -301,7 +311,8 @@ class Evaluator:
         labels = {task.name: model_spec(task.model).labels for task in self.task_set.tasks}
         return PolicyRun(policy=policy, tasks=tuple(snapshots), lanes=tuple(lanes),
                          results=recorder.result_records(labels),
-                         blocks=tuple(recorder.blocks), published=tuple(recorder.published),
+                         blocks=tuple(recorder.blocks), jobs=tuple(recorder.jobs),
+                         published=tuple(recorder.published),
                          executor_values=executor_values,
                          weights=weights_from_key_values(executor_values), wall_s=replay_s)
 

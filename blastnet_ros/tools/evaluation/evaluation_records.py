@@ -10,7 +10,10 @@ The data model of an evaluation (the report is built from it, never from live to
 - `PublishedMessage`: each replayed message, its bag time and the stamp it went out with
   (restamped to the wall clock) or, header-less, the wall time of its publication.
 - `PolicyRun`: for one policy, the executor's final per-task and per-lane statistics
-  (/diagnostics), every result received and the executor's block trace.
+  (/diagnostics), every result received and the executor's job and block traces.
+- `PolicyMetrics`: the figures of one policy's run, among them, per task, where its jobs'
+  time went (`TaskTimeSplit`, from runtime/trace_costs.py) and what a block boundary costs
+  per pair of lanes and pre/postprocessing per model.
 
 Matching a result to its ground truth: a camera result carries the header of its frame
 (the signs crop keeps the frame's header too), so its stamp is the published stamp of
@@ -41,7 +44,7 @@ import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.typesys import get_typestore, Stores
 
-from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
+from blastnet_ros.core.deadline_stats import percentile, TaskStatsSnapshot
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.lane_stats import LaneStatsSnapshot
 from blastnet_ros.core.scenario import Scenario
@@ -54,6 +57,9 @@ from blastnet_ros.models.preprocessing import CAMERA_PIXELS, Letterbox, letterbo
 from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.models.specs import CLASSIFICATION, DETECTION, model_spec
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
+from blastnet_ros.runtime.job_trace import JobTraceEntry
+from blastnet_ros.runtime.trace_costs import (boundary_costs, BoundaryCost, job_time_splits,
+                                              JobTimeSplit, stage_costs, StageCost)
 
 GROUND_TRUTH_OBJECTS_TOPIC = '/ground_truth/objects'
 GROUND_TRUTH_AUDIO_TOPIC = '/ground_truth/audio_events'
@@ -203,6 +209,7 @@ class PolicyRun:
     lanes: Tuple[LaneStatsSnapshot, ...]
     results: Tuple[ResultRecord, ...] = ()
     blocks: Tuple[BlockTraceEntry, ...] = ()
+    jobs: Tuple[JobTraceEntry, ...] = ()
     published: Tuple[PublishedMessage, ...] = ()
     executor_values: Tuple[Tuple[str, str], ...] = ()
     weights: Tuple[Tuple[str, str], ...] = ()   # (task, weights file or 'untrained')
@@ -416,14 +423,69 @@ class LaneMetrics:
 
 
 @dataclass(frozen=True)
+class TaskTimeSplit:
+    """Where one task's published jobs spent their time (runtime/trace_costs.py), in ms.
+
+    `components_ms`: (component, mean ms) in trace_costs.COMPONENTS order; `blocks_ms` and
+    `boundaries_ms`: the mean of each block's own execution and of each boundary (block i
+    to i + 1), over the jobs that had it; the total is stamp -> result published.
+    """
+
+    task: str
+    jobs: int
+    components_ms: Tuple[Tuple[str, float], ...]
+    blocks_ms: Tuple[float, ...]
+    boundaries_ms: Tuple[float, ...]
+    total_mean_ms: float
+    total_p99_ms: float
+
+    def component_ms(self, name: str) -> float:
+        """Return the mean ms of component `name`."""
+        return dict(self.components_ms)[name]
+
+
+def _mean_ms(values: Sequence[int]) -> float:
+    return sum(values) / len(values) / NS_PER_MS
+
+
+def _per_index_means_ms(rows: Sequence[Sequence[int]]) -> Tuple[float, ...]:
+    longest = max((len(row) for row in rows), default=0)
+    return tuple(_mean_ms([row[index] for row in rows if len(row) > index])
+                 for index in range(longest))
+
+
+def task_time_split(task: str, splits: Iterable[JobTimeSplit]) -> Optional[TaskTimeSplit]:
+    """Return the means of `task`'s job splits, None when none of its jobs was traced."""
+    ours = [split for split in splits if split.task == task]
+    if not ours:
+        return None
+    names = [name for name, _ in ours[0].components_ns()]
+    columns = list(zip(*[[ns for _, ns in split.components_ns()] for split in ours]))
+    totals = sorted(split.total_ns for split in ours)
+    return TaskTimeSplit(
+        task=task, jobs=len(ours),
+        components_ms=tuple((name, _mean_ms(column)) for name, column in zip(names, columns)),
+        blocks_ms=_per_index_means_ms([split.blocks_ns for split in ours]),
+        boundaries_ms=_per_index_means_ms([split.boundaries_ns for split in ours]),
+        total_mean_ms=_mean_ms(totals), total_p99_ms=percentile(totals, 0.99) / NS_PER_MS)
+
+
+@dataclass(frozen=True)
 class PolicyMetrics:
-    """One policy's figures: per task, per lane, and the job latencies for the CDF."""
+    """One policy's figures: per task, per lane, the job latencies for the CDF, and costs.
+
+    `time_splits`: per task with traced jobs, where their time went; `boundaries`: a block
+    boundary's cost per pair of lanes; `stages`: pre/postprocessing per model.
+    """
 
     policy: str
     tasks: Tuple[TaskMetrics, ...]
     lanes: Tuple[LaneMetrics, ...]
     latencies_ms: Tuple[Tuple[str, Tuple[float, ...]], ...] = ()
     predicted: bool = False
+    time_splits: Tuple[TaskTimeSplit, ...] = ()
+    boundaries: Tuple[BoundaryCost, ...] = ()
+    stages: Tuple[StageCost, ...] = ()
 
     def task(self, name: str) -> TaskMetrics:
         """Return the figures of task `name`."""
@@ -463,8 +525,14 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
                               lane.blocks_run) for lane in run.lanes)
     latencies = tuple((task.name, job_latencies_ms(task.name, by_task.get(task.name, []),
                                                    run.blocks)) for task in tasks)
+    splits = job_time_splits(run.jobs, run.blocks)
+    time_splits = tuple(split for split in (task_time_split(task.name, splits)
+                                            for task in tasks) if split is not None)
     return PolicyMetrics(policy=run.policy, tasks=tuple(rows), lanes=lanes,
-                         latencies_ms=latencies, predicted=predicted_miss_rates is not None)
+                         latencies_ms=latencies, predicted=predicted_miss_rates is not None,
+                         time_splits=time_splits, boundaries=boundary_costs(run.blocks),
+                         stages=stage_costs(run.blocks, {task.name: task.model
+                                                         for task in tasks}))
 
 
 def live_periods_ns(run: PolicyRun, tasks: Sequence[TaskSpec], duration_ns: int

@@ -4,8 +4,11 @@
 
 Built from the evaluation's data model (tools/evaluation/evaluation_records.py), never from live
 topics. Plots use matplotlib's Agg backend (no display): miss rate by policy and task,
-latency CDF per task (a line per policy), a few seconds of blocks on lanes per policy, and
-the simulator's predicted miss rate beside the live one. index.html needs nothing but the
+latency CDF per task (a line per policy), a few seconds of blocks on lanes per policy, the
+simulator's predicted miss rate beside the live one, and where live time goes (a stacked
+bar of mean ms per component, per task and policy, the total's p99 above it). Tables
+beside them: the time split, each block's and boundary's mean, a block boundary's cost
+per pair of lanes, and pre/postprocessing per model. index.html needs nothing but the
 PNGs beside it.
 """
 
@@ -24,6 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
+from blastnet_ros.runtime.trace_costs import COMPONENTS
 from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics, TaskMetrics
 from blastnet_ros.tools.text_format import format_ms
 
@@ -32,7 +36,8 @@ MISS_RATE_PNG = 'miss_rate.png'
 LATENCY_CDF_PNG = 'latency_cdf.png'
 TIMELINE_PNG = 'timeline.png'
 SIMULATED_PNG = 'simulated_vs_live.png'
-PLOTS = (MISS_RATE_PNG, LATENCY_CDF_PNG, TIMELINE_PNG, SIMULATED_PNG)
+TIME_SPLIT_PNG = 'time_split.png'
+PLOTS = (MISS_RATE_PNG, LATENCY_CDF_PNG, TIMELINE_PNG, SIMULATED_PNG, TIME_SPLIT_PNG)
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,56 @@ def lane_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
 LANE_HEADER = ('policy', 'lane', 'busy %', 'busy ms', 'blocks')
 
 
+TIME_SPLIT_HEADER = ('policy', 'task', 'jobs') + tuple(f'{name} ms' for name in COMPONENTS) \
+    + ('total ms', 'p99 ms')
+
+
+def time_split_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return the time split table's rows: mean ms per component, total mean and p99."""
+    return [(policy.policy, split.task, str(split.jobs))
+            + tuple(f'{split.component_ms(name):.2f}' for name in COMPONENTS)
+            + (f'{split.total_mean_ms:.2f}', f'{split.total_p99_ms:.2f}')
+            for policy in metrics for split in policy.time_splits]
+
+
+BLOCK_SPLIT_HEADER = ('policy', 'task', 'blocks', 'block ms (0, 1, ...)',
+                      'boundary ms (0-1, 1-2, ...)')
+
+
+def block_split_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return, per policy and task, the mean ms of each block and each boundary."""
+    return [(policy.policy, split.task, str(len(split.blocks_ms)),
+             ' / '.join(f'{ms:.2f}' for ms in split.blocks_ms),
+             ' / '.join(f'{ms:.3f}' for ms in split.boundaries_ms) or '-')
+            for policy in metrics for split in policy.time_splits]
+
+
+BOUNDARY_HEADER = ('policy', 'from', 'to', 'hand-over median ms', 'at once', 'queued',
+                   'queue wait median ms')
+
+
+def boundary_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return a block boundary's cost per policy and pair of lanes."""
+    return [(policy.policy, cost.from_lane, cost.to_lane,
+             f'{cost.handover_median_ns / NS_PER_MS:.3f}' if cost.at_once else '-',
+             str(cost.at_once), str(cost.queued),
+             f'{cost.queue_wait_median_ns / NS_PER_MS:.3f}' if cost.queued else '-')
+            for policy in metrics for cost in policy.boundaries]
+
+
+STAGE_HEADER = ('policy', 'model', 'preprocess median ms', 'postprocess median ms', 'blocks')
+
+
+def stage_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return the median pre- and postprocessing per policy and model."""
+    return [(policy.policy, stage.model, f'{stage.preprocess_median_ns / NS_PER_MS:.3f}',
+             f'{stage.postprocess_median_ns / NS_PER_MS:.3f}',
+             f'{stage.preprocess_samples} / {stage.postprocess_samples}')
+            for policy in metrics for stage in policy.stages]
+
+
 def format_summary(metrics: Sequence[PolicyMetrics]) -> str:
-    """Return the terminal summary: the per policy and task table, then the lanes."""
+    """Return the terminal summary: per policy and task, the lanes, where time went."""
     def table(header, rows):
         cells = [header] + rows
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -133,8 +186,16 @@ def format_summary(metrics: Sequence[PolicyMetrics]) -> str:
                  for row in cells]
         lines.insert(1, '-' * len(lines[0]))
         return lines
-    return '\n'.join(table(SUMMARY_HEADER, summary_rows(metrics)) + ['']
-                     + table(LANE_HEADER, lane_rows(metrics)))
+    lines = table(SUMMARY_HEADER, summary_rows(metrics)) + [''] \
+        + table(LANE_HEADER, lane_rows(metrics))
+    splits = time_split_rows(metrics)
+    if splits:
+        lines += ['', 'where live time goes (mean ms per job):'] \
+            + table(TIME_SPLIT_HEADER, splits)
+    boundaries = boundary_rows(metrics)
+    if boundaries:
+        lines += [''] + table(BOUNDARY_HEADER, boundaries)
+    return '\n'.join(lines)
 
 
 def _number(value: float, digits: int = 4) -> Optional[float]:
@@ -165,7 +226,27 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
             'policy': policy.policy, 'tasks': tasks,
             'lanes': [{'lane': lane.lane, 'utilisation': _number(lane.utilisation),
                        'busy_ms': round(lane.busy_ms, 1), 'blocks': lane.blocks}
-                      for lane in policy.lanes]})
+                      for lane in policy.lanes],
+            'time_split': [{
+                'task': split.task, 'jobs': split.jobs,
+                'mean_ms': {name: _number(ms) for name, ms in split.components_ms},
+                'blocks_ms': [_number(ms) for ms in split.blocks_ms],
+                'boundaries_ms': [_number(ms) for ms in split.boundaries_ms],
+                'total_mean_ms': _number(split.total_mean_ms),
+                'total_p99_ms': _number(split.total_p99_ms)} for split in policy.time_splits],
+            'boundaries': [{
+                'from': cost.from_lane, 'to': cost.to_lane, 'at_once': cost.at_once,
+                'handover_median_ms': _number(cost.handover_median_ns / NS_PER_MS),
+                'queued': cost.queued,
+                'queue_wait_median_ms': _number(cost.queue_wait_median_ns / NS_PER_MS)}
+                for cost in policy.boundaries],
+            'stages': [{
+                'model': stage.model,
+                'preprocess_median_ms': _number(stage.preprocess_median_ns / NS_PER_MS),
+                'preprocess_samples': stage.preprocess_samples,
+                'postprocess_median_ms': _number(stage.postprocess_median_ns / NS_PER_MS),
+                'postprocess_samples': stage.postprocess_samples}
+                for stage in policy.stages]})
     return {
         'created': context.created, 'machine': dict(context.machine),
         'bag': {'path': context.bag_path, 'duration_s': round(context.bag_duration_s, 3),
@@ -321,6 +402,47 @@ def plot_simulated_vs_live(metrics: Sequence[PolicyMetrics], path: Path) -> None
     plt.close(figure)
 
 
+def plot_time_splits(metrics: Sequence[PolicyMetrics], tasks: Sequence[str],
+                     path: Path) -> None:
+    """Write stacked bars: per task (groups) a bar per policy, mean ms of each component."""
+    plt = _pyplot()
+    palette = plt.get_cmap('tab10')
+    colours = {name: palette(index % 10) for index, name in enumerate(COMPONENTS)}
+    figure, axes = plt.subplots(figsize=(max(7.0, 1.3 * len(tasks) * max(1, len(metrics))),
+                                         4.6))
+    width = 0.8 / max(1, len(metrics))
+    tops, labelled = [], set()
+    for index, policy in enumerate(metrics):
+        splits = {split.task: split for split in policy.time_splits}
+        for position, task in enumerate(tasks):
+            split = splits.get(task)
+            if split is None:
+                continue
+            x = position + (index - (len(metrics) - 1) / 2) * width
+            bottom = 0.0
+            for name in COMPONENTS:
+                value = split.component_ms(name)
+                axes.bar(x, value, width * 0.92, bottom=bottom, color=colours[name],
+                         label=None if name in labelled else name)
+                labelled.add(name)
+                bottom += value
+            axes.text(x, bottom, f'{policy.policy}\np99 {split.total_p99_ms:.1f} ms',
+                      ha='center', va='bottom', fontsize=7)
+            tops.append(bottom)
+    axes.set_xticks(range(len(tasks)), tasks)
+    axes.set_ylim(0, 1.25 * max(tops, default=1.0))
+    axes.set_ylabel('mean ms per job (stamp to result published)')
+    axes.set_title('Where live time goes, per task and policy (p99 of the total above)',
+                   fontsize=10)
+    handles, labels = axes.get_legend_handles_labels()
+    axes.legend(handles[::-1], labels[::-1], fontsize=7, loc='upper left',
+                bbox_to_anchor=(1.01, 1.0))
+    axes.grid(axis='y', alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 # -- documents ----------------------------------------------------------------------------
 
 NOTES = (
@@ -340,6 +462,21 @@ NOTES = (
     'processes on the machine. gap pp = live - simulated, in percentage points.',
     'Latency CDF: per completed job, the end of its last block (executor block trace) minus '
     'its stamp.',
+    'Where live time goes: per published job, from the executor\'s job and block traces '
+    '(node clock), transport = stamp -> the executor\'s input callback (for camera tasks '
+    'camera_input\'s decode, resize and publish are inside it, for sound the feature '
+    'computation, for signs also the detector job that found the crop); conversion = the '
+    'callback\'s message -> array and checks; first wait = release -> block 0 starts '
+    '(queueing and hand-over); preprocess and postprocess = the model\'s, inside the first '
+    'and the last block; blocks = each block\'s own execution; boundaries = each block\'s '
+    'end -> the next block\'s start (queueing and hand-over; moving values between devices '
+    'counts here); hand-back = the last block\'s end -> the result callback; publish = the '
+    'result message built and published. The parts add up to stamp -> result published.',
+    'Block boundaries: per pair of lanes (from "input" = the job\'s release, for block 0), '
+    'hand-over = the median of previous block end -> next block start over the blocks '
+    'dispatched as soon as they were ready (no queueing); queued = blocks that waited for '
+    'a lane, with the median wait. Pre/postprocessing: medians per model over the traced '
+    'first and last blocks.',
 )
 
 
@@ -380,7 +517,13 @@ def report_markdown(context: ReportContext, metrics: Sequence[PolicyMetrics]) ->
              _md_table(('', ''), _header_pairs(context)), '', '## Task set', '',
              _md_table(TASK_SET_HEADER, _task_set_rows(context)), '',
              '## Per policy and task', '', _md_table(SUMMARY_HEADER, summary_rows(metrics)),
-             '', '## Lanes', '', _md_table(LANE_HEADER, lane_rows(metrics)), '', '## Plots', '',
+             '', '## Lanes', '', _md_table(LANE_HEADER, lane_rows(metrics)), '',
+             '## Where live time goes', '', f'![where live time goes]({TIME_SPLIT_PNG})', '',
+             _md_table(TIME_SPLIT_HEADER, time_split_rows(metrics)), '',
+             _md_table(BLOCK_SPLIT_HEADER, block_split_rows(metrics)), '',
+             '## Block boundaries and pre/postprocessing', '',
+             _md_table(BOUNDARY_HEADER, boundary_rows(metrics)), '',
+             _md_table(STAGE_HEADER, stage_rows(metrics)), '', '## Plots', '',
              f'![miss rate by policy and task]({MISS_RATE_PNG})', '',
              f'![latency CDF per task]({LATENCY_CDF_PNG})', '',
              f'![blocks on lanes]({TIMELINE_PNG})', '',
@@ -417,6 +560,13 @@ def report_html(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> str
             + '<h2>Task set</h2>' + _html_table(TASK_SET_HEADER, _task_set_rows(context))
             + '<h2>Per policy and task</h2>' + _html_table(SUMMARY_HEADER, summary_rows(metrics))
             + '<h2>Lanes</h2>' + _html_table(LANE_HEADER, lane_rows(metrics))
+            + '<h2>Where live time goes</h2>'
+            + f'<img src="{TIME_SPLIT_PNG}" alt="where live time goes">'
+            + _html_table(TIME_SPLIT_HEADER, time_split_rows(metrics))
+            + _html_table(BLOCK_SPLIT_HEADER, block_split_rows(metrics))
+            + '<h2>Block boundaries and pre/postprocessing</h2>'
+            + _html_table(BOUNDARY_HEADER, boundary_rows(metrics))
+            + _html_table(STAGE_HEADER, stage_rows(metrics))
             + f'<h2>Plots</h2>{images}<h2>Definitions</h2><ul>{notes}</ul></body></html>\n')
 
 
@@ -430,6 +580,7 @@ def write_report(folder: Path, context: ReportContext, metrics: Sequence[PolicyM
     plot_latency_cdfs(metrics, context.tasks, folder / LATENCY_CDF_PNG)
     plot_timelines(traces, lanes, task_names, folder / TIMELINE_PNG)
     plot_simulated_vs_live(metrics, folder / SIMULATED_PNG)
+    plot_time_splits(metrics, task_names, folder / TIME_SPLIT_PNG)
     (folder / 'report.md').write_text(report_markdown(context, metrics))
     (folder / 'index.html').write_text(report_html(context, metrics))
     (folder / 'summary.json').write_text(json.dumps(summary_dict(context, metrics), indent=1)

@@ -6,13 +6,18 @@ import json
 import math
 
 from blastnet_ros.core.task import LaneSpec, TaskSpec
+from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
+from blastnet_ros.runtime.job_trace import JobTraceEntry
 from blastnet_ros.tools.evaluation.evaluate import read_node_parameters
-from blastnet_ros.tools.evaluation.evaluation_records import (LaneMetrics, MAP50, PolicyMetrics,
+from blastnet_ros.tools.evaluation.evaluation_records import (GroundTruth, LaneMetrics, MAP50,
+                                                              policy_metrics, PolicyMetrics,
+                                                              PolicyRun, StampMatcher,
                                                               TaskAccuracy, TaskMetrics)
 from blastnet_ros.tools.evaluation.evaluation_report import (format_summary, machine_description,
                                                              PLOTS, ReportContext, summary_dict,
-                                                             timeline_window, write_report)
+                                                             TIME_SPLIT_PNG, timeline_window,
+                                                             write_report)
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -130,3 +135,69 @@ def test_node_parameters_are_read_from_namespace_wildcard_keys(tmp_path):
     assert values['executor'] == {'result_format': 'json', 'queue_limit': 2}
     assert values['audio_input'] == {'result_format': 'json', 'queue_limit': 1,
                                      'window_s': 0.5}
+
+
+# Two detector jobs of two blocks, times in ms after each stamp W and W + 100 ms:
+#
+#   job 1: 0   3  4  5        15 16        26 27 28
+#          |tr |cv|wt|b0 cpu0  |bd|b1 cpu1  |hb|pb|     pre 2 in b0, post 1 in b1
+#   job 2: 0     5  6     8 9        19 19.5      31.5 32.5 34
+#          |tr   |cv|queued|b0 cpu0  |bd |b1 cpu0  |hb |pb |   pre 2, post 3
+W = 1_800_000_000 * S
+
+
+def at(stamp, ms):
+    return stamp + round(ms * MS)
+
+
+def traced_run():
+    two = W + 100 * MS
+    jobs = (JobTraceEntry('detector', W, at(W, 3), at(W, 4), at(W, 27), at(W, 28)),
+            JobTraceEntry('detector', two, at(two, 5), at(two, 6), at(two, 32.5), at(two, 34)))
+    blocks = (
+        BlockTraceEntry('detector', W, 0, 'cpu0', at(W, 5), at(W, 15), at(W, 4), at(W, 4),
+                        preprocess_ns=2 * MS),
+        BlockTraceEntry('detector', W, 1, 'cpu1', at(W, 16), at(W, 26), at(W, 15), at(W, 15),
+                        postprocess_ns=1 * MS),
+        BlockTraceEntry('detector', two, 0, 'cpu0', at(two, 9), at(two, 19), at(two, 6),
+                        at(two, 8), preprocess_ns=2 * MS),
+        BlockTraceEntry('detector', two, 1, 'cpu0', at(two, 19.5), at(two, 31.5), at(two, 19),
+                        at(two, 19), postprocess_ns=3 * MS))
+    return PolicyRun('blastnet', (TaskStatsSnapshot('detector', 2, 2, 0, 0, 2, 31.0, 34.0),),
+                     (), blocks=blocks, jobs=jobs)
+
+
+def test_where_live_time_goes_from_the_traces_to_the_tables_and_the_plot(tmp_path):
+    metrics = policy_metrics(traced_run(), TASKS, GroundTruth(), StampMatcher((), '/c', '/a'),
+                             1.0)
+    split, = metrics.time_splits   # the sound task has no traced job: no row
+    assert (split.task, split.jobs, split.blocks_ms, split.boundaries_ms) == \
+        ('detector', 2, (8.0, 9.0), (0.75,))
+    assert (split.total_mean_ms, split.total_p99_ms) == (31.0, 34.0)
+    written = write_report(tmp_path, CONTEXT, [metrics], [('blastnet', traced_run().blocks)])
+    assert tmp_path / TIME_SPLIT_PNG in written
+    assert (tmp_path / TIME_SPLIT_PNG).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    markdown = (tmp_path / 'report.md').read_text()
+    assert '| policy | task | jobs | transport ms | conversion ms | first wait ms | ' \
+        'preprocess ms | blocks ms | boundaries ms | postprocess ms | hand-back ms | ' \
+        'publish ms | total ms | p99 ms |' in markdown
+    assert '| blastnet | detector | 2 | 4.00 | 1.00 | 2.00 | 2.00 | 17.00 | 0.75 | 2.00 | ' \
+        '1.00 | 1.25 | 31.00 | 34.00 |' in markdown
+    assert '| blastnet | detector | 2 | 8.00 / 9.00 | 0.750 |' in markdown
+    # job 1's block 0 went to cpu0 at once (1 ms after its release), job 2's waited 2 ms
+    assert '| blastnet | input | cpu0 | 1.000 | 1 | 1 | 2.000 |' in markdown
+    assert '| blastnet | cpu0 | cpu0 | 0.500 | 1 | 0 | - |' in markdown
+    assert '| blastnet | cpu0 | cpu1 | 1.000 | 1 | 0 | - |' in markdown
+    assert '| blastnet | tiny_yolo | 2.000 | 1.000 | 2 / 2 |' in markdown
+    assert f'![where live time goes]({TIME_SPLIT_PNG})' in markdown
+    assert f'<img src="{TIME_SPLIT_PNG}"' in (tmp_path / 'index.html').read_text()
+    summary = json.loads((tmp_path / 'summary.json').read_text())['policies'][0]
+    assert summary['time_split'][0]['mean_ms']['boundaries'] == 0.75
+    assert summary['boundaries'][0] == {'from': 'input', 'to': 'cpu0', 'at_once': 1,
+                                        'handover_median_ms': 1.0, 'queued': 1,
+                                        'queue_wait_median_ms': 2.0}
+    assert summary['stages'] == [{'model': 'tiny_yolo', 'preprocess_median_ms': 2.0,
+                                  'preprocess_samples': 2, 'postprocess_median_ms': 1.0,
+                                  'postprocess_samples': 2}]
+    terminal = format_summary([metrics])
+    assert 'where live time goes' in terminal and '31.00' in terminal
