@@ -1,12 +1,13 @@
 # Copyright 2026 The blastnet_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""Trace costs: where a job's time went and what a boundary costs, from hand-built traces."""
+"""Traces: where a job's time went, what a boundary costs, recorded traces on disk."""
 
 import pytest
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.runtime.block_trace import block_trace_json, BlockTraceEntry, parse_block_trace
 from blastnet_ros.runtime.job_trace import job_trace_json, JobTraceEntry, parse_job_trace
+from blastnet_ros.runtime.recorded_traces import read_recorded_traces, write_recorded_traces
 from blastnet_ros.runtime.trace_costs import (boundary_costs, BoundaryCost, COMPONENTS, INPUT,
                                               job_time_splits, stage_costs, StageCost)
 
@@ -115,3 +116,13 @@ def test_a_malformed_job_trace_is_a_bad_input(text):
     with pytest.raises(BadInputError, match='job trace message is malformed') as caught:
         parse_job_trace(text)
     assert 'published_ns' in caught.value.fix
+
+
+def test_recorded_traces_are_read_back_from_their_folder(tmp_path):
+    write_recorded_traces(tmp_path / 'blastnet', [JOB_A, JOB_B], BLOCKS)
+    assert read_recorded_traces(tmp_path / 'blastnet') == ((JOB_A, JOB_B), BLOCKS)
+    with pytest.raises(BadInputError, match='no recorded traces'):
+        read_recorded_traces(tmp_path / 'dm-model')
+    (tmp_path / 'blastnet' / 'block_trace.json').write_text('[{"task": 1}]')
+    with pytest.raises(BadInputError, match='block trace message is malformed'):
+        read_recorded_traces(tmp_path / 'blastnet')

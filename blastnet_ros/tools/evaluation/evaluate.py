@@ -11,7 +11,8 @@ record every result, the executor's /diagnostics, its job trace and its block tr
 until no job is in flight, and stop the nodes. Then match results to the bag's ground
 truth, compute the figures per policy and task (where the jobs' time went among them),
 ask the simulator what it predicts for the same task rates and profile, and write the
-report (tools/evaluation/evaluation_report.py).
+report (tools/evaluation/evaluation_report.py). The traces recorded go beside it, in
+traces/<policy>/ (runtime/recorded_traces.py).
 
 Everything is written into OUTPUT.partial, renamed to OUTPUT at the very end (replacing an
 existing OUTPUT only then); on any error or Ctrl-C the partial folder is removed.
@@ -42,6 +43,7 @@ from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, parse_block_trac
 from blastnet_ros.runtime.config_files import find_profile, load_task_set, read_yaml
 from blastnet_ros.runtime.engine_description import weights_from_key_values
 from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, parse_job_trace
+from blastnet_ros.runtime.recorded_traces import TRACES_DIR, write_recorded_traces
 from blastnet_ros.tools.bags.bag_inspection import inspect_bag, require_topic
 from blastnet_ros.tools.bags.bag_replay import BagReplayer
 from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, PolicyMetrics,
@@ -345,6 +347,8 @@ class Evaluator:
             rate=self.options.rate, tasks_file=self.tasks_file,
             params_file=str(self.params_path))
         write_report(folder, context, metrics, [(run.policy, run.blocks) for run in runs])
+        for run in runs:
+            write_recorded_traces(folder / TRACES_DIR / run.policy, run.jobs, run.blocks)
         return Evaluation(folder, context, tuple(metrics))
 
 

@@ -404,14 +404,18 @@ def plot_simulated_vs_live(metrics: Sequence[PolicyMetrics], path: Path) -> None
 
 def plot_time_splits(metrics: Sequence[PolicyMetrics], tasks: Sequence[str],
                      path: Path) -> None:
-    """Write stacked bars: per task (groups) a bar per policy, mean ms of each component."""
+    """Write stacked bars: per task (groups) a bar per policy, mean ms of each component.
+
+    A negative mean (a stamp ahead of the executor's clock gives a negative transport)
+    stacks down from 0.
+    """
     plt = _pyplot()
     palette = plt.get_cmap('tab10')
     colours = {name: palette(index % 10) for index, name in enumerate(COMPONENTS)}
     figure, axes = plt.subplots(figsize=(max(7.0, 1.3 * len(tasks) * max(1, len(metrics))),
                                          4.6))
     width = 0.8 / max(1, len(metrics))
-    tops, labelled = [], set()
+    tops, lows, labelled = [], [0.0], set()
     for index, policy in enumerate(metrics):
         splits = {split.task: split for split in policy.time_splits}
         for position, task in enumerate(tasks):
@@ -419,18 +423,24 @@ def plot_time_splits(metrics: Sequence[PolicyMetrics], tasks: Sequence[str],
             if split is None:
                 continue
             x = position + (index - (len(metrics) - 1) / 2) * width
-            bottom = 0.0
+            above, below = 0.0, 0.0
             for name in COMPONENTS:
                 value = split.component_ms(name)
+                bottom = above if value >= 0 else below
                 axes.bar(x, value, width * 0.92, bottom=bottom, color=colours[name],
                          label=None if name in labelled else name)
                 labelled.add(name)
-                bottom += value
-            axes.text(x, bottom, f'{policy.policy}\np99 {split.total_p99_ms:.1f} ms',
+                if value >= 0:
+                    above += value
+                else:
+                    below += value
+            axes.text(x, above, f'{policy.policy}\np99 {split.total_p99_ms:.1f} ms',
                       ha='center', va='bottom', fontsize=7)
-            tops.append(bottom)
+            tops.append(above)
+            lows.append(below)
     axes.set_xticks(range(len(tasks)), tasks)
-    axes.set_ylim(0, 1.25 * max(tops, default=1.0))
+    axes.axhline(0, color='black', linewidth=0.8)
+    axes.set_ylim(1.1 * min(lows), 1.35 * max(tops, default=1.0) or 1.0)
     axes.set_ylabel('mean ms per job (stamp to result published)')
     axes.set_title('Where live time goes, per task and policy (p99 of the total above)',
                    fontsize=10)
@@ -438,8 +448,7 @@ def plot_time_splits(metrics: Sequence[PolicyMetrics], tasks: Sequence[str],
     axes.legend(handles[::-1], labels[::-1], fontsize=7, loc='upper left',
                 bbox_to_anchor=(1.01, 1.0))
     axes.grid(axis='y', alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, bbox_inches='tight')
     plt.close(figure)
 
 
@@ -471,7 +480,9 @@ NOTES = (
     'and the last block; blocks = each block\'s own execution; boundaries = each block\'s '
     'end -> the next block\'s start (queueing and hand-over; moving values between devices '
     'counts here); hand-back = the last block\'s end -> the result callback; publish = the '
-    'result message built and published. The parts add up to stamp -> result published.',
+    'result message built and published. The parts add up to stamp -> result published. A '
+    'negative transport is a stamp ahead of the executor\'s clock (audio replayed faster '
+    'than real time: audio_input stamps windows by its sample clock).',
     'Block boundaries: per pair of lanes (from "input" = the job\'s release, for block 0), '
     'hand-over = the median of previous block end -> next block start over the blocks '
     'dispatched as soon as they were ready (no queueing); queued = blocks that waited for '

@@ -136,8 +136,9 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
     assert 'replaying' in result.stderr  # the progress line
     summary = json.loads(result.stdout)
     for name in ('report.md', 'index.html', 'summary.json', 'miss_rate.png',
-                 'latency_cdf.png', 'timeline.png', 'simulated_vs_live.png',
-                 'logs/blastnet/executor.log', 'logs/dm-model/camera_input.log'):
+                 'latency_cdf.png', 'timeline.png', 'simulated_vs_live.png', 'time_split.png',
+                 'logs/blastnet/executor.log', 'logs/dm-model/camera_input.log',
+                 'traces/blastnet/job_trace.json', 'traces/dm-model/block_trace.json'):
         assert (output / name).is_file(), name
     assert not (tmp_path / 'report.partial').exists()
     assert json.loads((output / 'summary.json').read_text()) == summary
@@ -166,5 +167,10 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
         assert set(lanes) == {'cpu0', 'cpu1'}
         assert all(0.0 <= lane['utilisation'] <= 1.0 for lane in lanes.values())
         assert sum(lane['blocks'] for lane in lanes.values()) >= tasks['detector']['results']
+        # every published job was traced with all its blocks: where its time went
+        splits = {split['task']: split for split in policy['time_split']}
+        assert splits['detector']['jobs'] == tasks['detector']['results'] > 0
+        assert splits['detector']['total_mean_ms'] > splits['detector']['mean_ms']['blocks'] > 0
+        assert {cost['from'] for cost in policy['boundaries']} >= {'input'}
     markdown = (output / 'report.md').read_text()
     assert '| blastnet | detector |' in markdown and '| dm-model | sound |' in markdown
