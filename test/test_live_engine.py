@@ -165,3 +165,35 @@ def test_no_trace_is_kept_unless_asked():
         assert engine.take_block_trace() == ()
     finally:
         engine.close()
+
+
+def test_a_waiting_job_is_dropped_when_it_becomes_hopeless_not_when_the_lane_frees():
+    """slow sleeps 300 ms on cpu0; fast (20 ms, deadline 60 ms) waits behind it.
+
+    ms     0    40                300
+    cpu0   [slow----------------]
+    fast   ^    x   hopeless once now + 20 > 60: the engine's timer drops it at ~40 ms
+    """
+    from blastnet_ros.core.latency_estimator import LatencyEstimator
+    tasks = [spec('slow', 1000), spec('fast', 60)]
+    blocks = {'slow': SleepingBlocks('slow', 300), 'fast': SleepingBlocks('fast', 20)}
+    estimator = LatencyEstimator({('slow', 0, 'cpu0'): 300 * MS, ('fast', 0, 'cpu0'): 20 * MS})
+    dropped, done = [], threading.Event()
+
+    def failed(failure):
+        dropped.append((failure, time.monotonic_ns()))
+        done.set()
+
+    engine = LiveEngine(tasks, [LaneSpec('cpu0', 'cpu', 1)], blocks, make_policy('dm-model'),
+                        clock_ns=time.monotonic_ns, stats=DeadlineStats(['slow', 'fast']),
+                        on_result=lambda result: None, on_failure=failed, estimator=estimator)
+    try:
+        engine.submit('slow', time.monotonic_ns(), 's0')
+        released_ns = time.monotonic_ns()
+        engine.submit('fast', released_ns, 'f0')
+        assert done.wait(5)
+    finally:
+        engine.close()
+    (failure, at_ns), = dropped
+    assert failure.reason == 'cannot finish before its deadline'
+    assert 40 * MS < at_ns - released_ns < 200 * MS

@@ -36,10 +36,11 @@ CPU_GPU = {'cpu0': 'cpu', 'gpu0': 'cuda:0'}
 TWO_CPUS = {'cpu0': 'cpu', 'cpu1': 'cpu'}
 
 
-def spec(name, deadline_ms, lanes, priority=0, period_ms=None):
+def spec(name, deadline_ms, lanes, priority=0, period_ms=None, pipelined=False):
     return TaskSpec(name=name, model=name, source='camera', input_topic=f'/in/{name}',
                     period_ns=(period_ms or deadline_ms) * MS, deadline_ns=deadline_ms * MS,
-                    priority=priority, miss_rate_bound=0.05, lanes=tuple(lanes))
+                    priority=priority, miss_rate_bound=0.05, lanes=tuple(lanes),
+                    pipelined=pipelined)
 
 
 class FakeTimer:
@@ -167,13 +168,14 @@ def render(run, columns_per_ms=4):
 # --- cpu + gpu, duo-blocks --------------------------------------------------------------
 # det: 2 blocks, 6 ms each on cpu0 and 2 ms on gpu0; sig: 1 block, 3 ms on cpu0 and 2 ms on
 # gpu0. Switching costs 1 ms at every cut, the model input (cut 0, host -> gpu) included.
+# det is pipelined: det1, released 1 ms after det0, may start while det0 runs.
 
 DET_SIG_TRUE = {('det', 0, 'cpu0'): 6 * MS, ('det', 0, 'gpu0'): 2 * MS,
                 ('det', 1, 'cpu0'): 6 * MS, ('det', 1, 'gpu0'): 2 * MS,
                 ('sig', 0, 'cpu0'): 3 * MS, ('sig', 0, 'gpu0'): 2 * MS}
 SWITCH_1MS = {'cpu>cuda': MS, 'cuda>cpu': MS}
 DET_SIG_SWITCH = {('det', 0): SWITCH_1MS, ('det', 1): SWITCH_1MS, ('sig', 0): SWITCH_1MS}
-DET = spec('det', 20, ('gpu0', 'cpu0'), priority=1)
+DET = spec('det', 20, ('gpu0', 'cpu0'), priority=1, pipelined=True)
 SIG = spec('sig', 10, ('cpu0', 'gpu0'))
 
 
@@ -301,8 +303,8 @@ def test_layer_offload_places_every_unit_and_pays_the_switches():
         true_ns[('a', index, 'cpu0')] = cpu_ms * MS
         true_ns[('a', index, 'gpu0')] = gpu_ms * MS
     switch = {('a', index): SWITCH_1MS for index in range(3)}
-    run = play([spec('a', 30, ('cpu0', 'gpu0'))], CPU_GPU, 'layer-offload', true_ns, switch,
-               [(0, 'a'), (1, 'a')], blocks={'a': 3})
+    run = play([spec('a', 30, ('cpu0', 'gpu0'), pipelined=True)], CPU_GPU, 'layer-offload',
+               true_ns, switch, [(0, 'a'), (1, 'a')], blocks={'a': 3})
     assert run.trace == ['0 cpu0 a0.0', '1 gpu0 a0.1', '1 cpu0 a1.0', '2 cpu0 a1.1',
                          '3 gpu0 a0.2', '8 cpu0 a1.2']
     assert run.outcomes == {'a0': 'met', 'a1': 'met'}
@@ -392,7 +394,8 @@ def test_um_model_runs_the_higher_utilisation_task_first_where_dm_model_does_not
 #   snd  u0 2/2                           cut: 1 ms
 # Each policy runs its own granularity: model (det 12/4 ms), unit, or duo-blocks det
 # [u0-u1][u2-u3] (6/2 ms each, cut 1 ms), sig and snd whole. Deadlines: det 12, sig 5,
-# snd 8 ms (priorities 2, 1, 0). Releases: det 0, 8; sig 0, 5, 10; snd 1.
+# snd 8 ms (priorities 2, 1, 0). Releases: det 0, 8; sig 0, 5, 10; snd 1. det is pipelined
+# (det1 may start while det0 runs).
 # On cpu+gpu every task lists gpu0 first (the DM-NMC/UM-NMC lane); on two CPUs det lists
 # cpu0 first, sig cpu1, snd cpu0.
 
@@ -437,7 +440,8 @@ def plans_for(granularity: str) -> Dict[str, BlockPlan]:
 
 def play_table(lane_set, policy):
     devices, task_lanes = TABLE_LANES[lane_set]
-    tasks = [spec('det', 12, task_lanes['det'], 2), spec('sig', 5, task_lanes['sig'], 1),
+    tasks = [spec('det', 12, task_lanes['det'], 2, pipelined=True),
+             spec('sig', 5, task_lanes['sig'], 1),
              spec('snd', 8, task_lanes['snd'], 0)]
     plans = plans_for(policy_granularity(policy))
     estimator = estimator_from_profile(TABLE_PROFILE, {name: (name, plan)

@@ -53,6 +53,38 @@ def test_no_response_time_without_a_bounded_busy_period():
     assert np_response_time_bound(tasks((1, 2), (5, 100)), 1, limit_ns=5) is None
 
 
+def test_at_a_level_utilisation_of_exactly_1_the_busy_period_still_ends():
+    """t0 (2, 4), t1 (2, 4): U = 1. t1 has nothing below it (B = 0): its busy period is 4.
+
+    t2 of (1, 3), (2, 6), (3, 9) (U = 1): busy period 18 (the hyperperiod), two jobs of t2,
+    R = 7. With a lower task that can block (B > 0) the backlog never clears: no bound.
+    """
+    assert np_response_times(tasks((2, 4), (2, 4))) == (4, 4)
+    assert np_response_time_bound(tasks((2, 4), (2, 4)), 1) == 4
+    assert np_response_times(tasks((1, 3), (2, 6), (3, 9))) == (4, 7, 7)
+    blocked = tasks((2, 4), (2, 4), (1, 10))
+    assert np_response_times(blocked)[1] is None
+    assert np_response_time_bound(blocked, 1) is None
+
+
+def test_no_bound_where_the_level_is_overloaded_though_one_job_would_fit():
+    """t0 (2, 4), t1 (3, 5): U = 1.1. One job of t1 alone gives R = 3 + 2 ceil(R / 4) = 7.
+
+    But each period brings 0.1 more work than the lane does: t1's responses grow without
+    bound (the simulator sees 5, 7, 9, ...), so neither analysis returns a number.
+    """
+    overloaded = tasks((2, 4), (3, 5))
+    assert np_response_time_bound(overloaded, 1) is None
+    assert np_response_times(overloaded) == (5, None)
+
+
+def test_a_task_that_takes_no_time_is_analysed_as_the_simulator_runs_it():
+    """z (C 0, T 10) below a (C 1, T 5): z still waits for a, R = 1; a is blocked by none."""
+    assert np_response_times(tasks((1, 5), (0, 10))) == (1, 1)
+    assert np_response_time_bound(tasks((1, 5), (0, 10)), 1) == 1
+    assert edf_schedulable(tasks((1, 5), (0, 10)))
+
+
 def test_deadline_monotonic_order_breaks_ties_by_priority_then_name():
     specs = [task('b', 'm', 10, 8), task('a', 'm', 10, 8), task('c', 'm', 5, 8, priority=3),
              task('d', 'm', 20, 4)]
@@ -84,5 +116,7 @@ def test_edf_processor_demand(specs, preemptive, non_preemptive):
 
 def test_edf_of_nothing_is_schedulable_and_bad_tasks_are_refused():
     assert edf_schedulable([])
-    with pytest.raises(ValueError, match='must be positive'):
-        AnalysedTask('x', 0, 5, 5)
+    with pytest.raises(ValueError, match='wcet must be 0 or more'):
+        AnalysedTask('x', -1, 5, 5)
+    with pytest.raises(ValueError, match='period and deadline positive'):
+        AnalysedTask('x', 1, 0, 5)

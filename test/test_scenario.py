@@ -89,6 +89,13 @@ def test_defaults_are_seed_0_dropping_on_and_queue_limit_4():
                                           r'fraction in \[0, 1\)'),
     (('tasks', 0, 'exec_variation'), '10%', "exec_variation '10%': exec_variation must be"),
     (('tasks', 0, 'offset_ms'), -2, "task 'detector' has offset_ms -2"),
+    (('tasks', 0, 'offset_ms'), '1e-3', r"offset_ms '1e-3': .* write it with a point"),
+    (('tasks', 0, 'period_ms'), 0, "task 'detector' has period_ms 0: period_ms must be at "
+                                   r'least 0.001 ms \(1 us\)'),
+    (('tasks', 0, 'period_ms'), 1e-7, "task 'detector' has period_ms 1e-07: period_ms must"),
+    (('tasks', 0, 'deadline_ms'), 1e-7, "task 'detector' has deadline_ms 1e-07: deadline_ms "
+                                        'must be at least'),
+    (('tasks', 0, 'pipelined'), 'yes', "task 'detector' has pipelined 'yes': use true"),
     (('tasks', 0, 'model'), 'resnet', "task 'detector' has unknown model 'resnet'"),
     (('tasks', 1, 'lanes'), ['gpu0'], r"task 'sound' names lanes \['gpu0'\] that are not"),
     (('tasks', 1, 'flavour'), 'x', r"task 'sound' has unknown field\(s\) \['flavour'\]: "
@@ -101,6 +108,11 @@ def test_every_mistake_names_the_field_and_the_fix(path, value, message):
     with pytest.raises(BadInputError, match=message) as raised:
         parse(changed(path, value))
     assert raised.value.cause and raised.value.fix
+
+
+def test_a_pipelined_task_is_marked_and_tasks_are_not_by_default():
+    detector, sound = parse(changed(('tasks', 0, 'pipelined'), True)).tasks
+    assert detector.pipelined and not sound.pipelined
 
 
 def test_a_document_that_is_not_a_mapping_is_refused():
@@ -120,6 +132,11 @@ def test_hand_built_scenarios_are_checked():
     with pytest.raises(ValueError, match='queue_limit'):
         Scenario(task_set=TaskSet(task_set.tasks, task_set.lanes), duration_ns=1,
                  queue_limit=0)
+    # a period of 0 would release jobs forever at one instant
+    no_period = dataclasses.replace(task_set.tasks[0], period_ns=0)
+    with pytest.raises(ValueError, match="task 'detector': period_ns 0 and deadline_ns "
+                                         '15000000 must be at least 1000 ns'):
+        Scenario(task_set=TaskSet((no_period,), task_set.lanes), duration_ns=1)
     assert dataclasses.replace(parse(), seed=9).seed == 9
 
 

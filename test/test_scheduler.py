@@ -156,9 +156,10 @@ def test_unknown_policy_names_the_known_ones():
 
 # --- issue 3 additions: lane devices, switching, the view, statistics -------------------
 
+# pipelined: the tests below look at several of its jobs waiting at once
 GPU_TASK = TaskSpec(name='det', model='m', source='camera', input_topic='/in/det',
                     period_ns=20 * MS, deadline_ns=20 * MS, priority=0, miss_rate_bound=0.05,
-                    lanes=('gpu0', 'cpu0'))
+                    lanes=('gpu0', 'cpu0'), pipelined=True)
 
 
 class ScriptedPolicy:
@@ -300,3 +301,105 @@ def test_a_policy_dispatching_to_a_lane_outside_the_scheduler_is_refused():
         s.release(det_job(0, 0), 0)
     with pytest.raises(ValueError, match='none of which'):
         BlockScheduler([task], ['cpu1'], make_policy('blastnet'), LatencyEstimator(), {})
+
+
+# --- one instant at a time, a task's jobs in order, hopeless jobs dropped on time --------
+
+def two_block_task(name, deadline_ms, period_ms, lanes=('cpu0', 'cpu1'), pipelined=False):
+    return TaskSpec(name=name, model='m', source='camera', input_topic=f'/in/{name}',
+                    period_ns=period_ms * MS, deadline_ns=deadline_ms * MS, priority=0,
+                    miss_rate_bound=0.05, lanes=lanes, pipelined=pipelined)
+
+
+def test_jobs_released_at_one_instant_are_ordered_by_the_policy():
+    """lp (4 ms, D 10) and hp (1 ms, D 2) both released at 0 on one idle lane.
+
+    time (ms)  0    1        5
+    cpu0       [hp0][lp0----]
+    One release at a time, lp (its event first) would take the lane and hp would miss.
+    Every policy that ranks by deadline or slack runs hp first (um-model ranks by
+    utilisation: lp's 0.4 before hp's 0.1, by design).
+    """
+    lp, hp = two_block_task('lp', 10, 10, ('cpu0',)), two_block_task('hp', 2, 10, ('cpu0',))
+    estimator = LatencyEstimator({('lp', 0, 'cpu0'): 4 * MS, ('hp', 0, 'cpu0'): 1 * MS})
+    for name in sorted(set(POLICY_FACTORIES) - {'um-model'}):
+        s = BlockScheduler([lp, hp], ['cpu0'], make_policy(name), estimator, {})
+        lp0, hp0 = Job('lp', 0, 0, 10 * MS, 0), Job('hp', 0, 0, 2 * MS, 0)
+        assert s.step(0, releases=(lp0, hp0)) == [Dispatch(hp0, 0, 'cpu0')], name
+        assert s.step(1 * MS, finished=(('cpu0', 1 * MS),)) == [
+            Complete(hp0, 1 * MS, True), Dispatch(lp0, 0, 'cpu0')], name
+
+
+def test_a_tasks_next_job_waits_until_its_last_one_has_ended():
+    """a (2 blocks of 2 ms, T 2, D 8) on two lanes; a1 released while a0 runs.
+
+    time (ms)  0    2    4    6    8
+    cpu0       [a0.0][a0.1][a1.0][a1.1]
+    cpu1       (idle: a1 may not start while a0 is unfinished)
+    releases   a0   a1   a2
+    Pipelined, a1.0 starts on cpu1 at 2 instead.
+    """
+    estimator = {('a', block, lane): 2 * MS for block in (0, 1) for lane in ('cpu0', 'cpu1')}
+    a0, a1, a2 = (Job('a', seq, 2 * seq * MS, (2 * seq + 8) * MS, 0) for seq in range(3))
+    s = BlockScheduler([two_block_task('a', 8, 2)], ['cpu0', 'cpu1'], make_policy('edf-block'),
+                       LatencyEstimator(estimator), {'a': 2})
+    assert s.release(a0, 0) == [Dispatch(a0, 0, 'cpu0')]
+    assert s.step(2 * MS, releases=(a1,), finished=(('cpu0', 2 * MS),)) == [
+        Dispatch(a0, 1, 'cpu0')]
+    assert s.step(4 * MS, releases=(a2,), finished=(('cpu0', 2 * MS),)) == [
+        Complete(a0, 4 * MS, True), Dispatch(a1, 0, 'cpu0')]
+    assert s.busy_lanes() == ('cpu0',)
+    pipelined = BlockScheduler([two_block_task('a', 8, 2, pipelined=True)], ['cpu0', 'cpu1'],
+                               make_policy('edf-block'), LatencyEstimator(estimator), {'a': 2})
+    pipelined.release(a0, 0)
+    assert pipelined.step(2 * MS, releases=(a1,), finished=(('cpu0', 2 * MS),)) == [
+        Dispatch(a0, 1, 'cpu0'), Dispatch(a1, 0, 'cpu1')]
+
+
+def test_a_policy_starting_a_job_whose_earlier_job_is_unfinished_is_refused():
+    """a0 runs on cpu0; the policy, shown only b0, starts a1 on cpu1 anyway."""
+    a1 = Job('a', 1, 1 * MS, 9 * MS, 0)
+
+    class StartsA1:
+        name, granularity = 'starts-a1', 'block'
+
+        def decide(self, view):
+            assert [ready.job.task for ready in view.ready] == ['b']
+            return [Dispatch(a1, 0, 'cpu1')]
+
+    s = BlockScheduler([two_block_task('a', 8, 2), two_block_task('b', 8, 2)],
+                       ['cpu0', 'cpu1'], ScriptedPolicy(['cpu0']), LatencyEstimator(), {})
+    s.release(Job('a', 0, 0, 8 * MS, 0), 0)
+    s.policy = StartsA1()
+    with pytest.raises(RuntimeError, match='while an earlier job of the task is unfinished'):
+        s.step(1 * MS, releases=(a1, Job('b', 0, 1 * MS, 9 * MS, 0)))
+
+
+def test_a_hopeless_job_is_dropped_when_it_becomes_hopeless_not_at_the_next_event():
+    """slow (9 ms) runs from 0; fast (4 ms, D 5) released at 0 waits for the only lane.
+
+    time (ms)  0  1          9
+    cpu0       [slow--------]
+    fast: hopeless once now + 4 > 5, i.e. from 1 ms + 1 ns: next_drop_ns says so, and a
+    step then (a wake-up) drops it. Without it the drop would wait for slow's end at 9.
+    """
+    profile = {('fast', 0, 'cpu0'): 4 * MS, ('slow', 0, 'cpu0'): 9 * MS}
+    fast_spec = two_block_task('fast', 5, 10, ('cpu0',))
+    s = BlockScheduler([fast_spec, SLOW], ['cpu0'], make_policy('dm-model'),
+                       LatencyEstimator(profile), {})
+    slow, fast = job(SLOW, 0, 0), Job('fast', 0, 0, 5 * MS, 0)
+    assert s.release(slow, 0) == [Dispatch(slow, 0, 'cpu0')]
+    assert s.release(fast, 0) == []
+    assert s.next_drop_ns() == 1 * MS + 1
+    assert s.step(1 * MS) == []
+    assert s.step(1 * MS + 1) == [Drop(fast, 'cannot finish before its deadline')]
+    assert s.next_drop_ns() is None
+    assert s.finish_block('cpu0', 9 * MS, 9 * MS) == [Complete(slow, 9 * MS, True)]
+
+
+def test_no_drop_time_without_dropping_or_waiting_jobs():
+    s = scheduler(drop=False, profile={('fast', 0, 'cpu0'): 4 * MS})
+    s.release(job(SLOW, 0, 0), 0)
+    s.release(job(FAST, 1, 0), 0)
+    assert s.next_drop_ns() is None
+    assert scheduler().next_drop_ns() is None

@@ -17,7 +17,8 @@ from blastnet_ros.core.deadline_stats import DROPPED, MET, MISSED
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.response_time import (
-    AnalysedTask, deadline_monotonic_order, edf_schedulable, np_response_times)
+    AnalysedTask, deadline_monotonic_order, edf_schedulable, np_response_time_bound,
+    np_response_times)
 from blastnet_ros.core.scenario import TaskTiming
 from blastnet_ros.core.scheduler import Dispatch
 from blastnet_ros.core.simulator import BlockRun, JobRecord, simulate
@@ -33,6 +34,11 @@ def runs(result):
     """Return the timeline as (task, seq, block, lane, start ms, end ms) tuples."""
     return [(run.task, run.seq, run.block_index, run.lane, run.start_ns / MS, run.end_ns / MS)
             for run in result.timeline]
+
+
+def runs_to_us(result):
+    """Return runs(result) with the times rounded to microseconds (1 ns offsets vanish)."""
+    return [(*run[:4], round(run[4], 3), round(run[5], 3)) for run in runs(result)]
 
 
 def test_two_tasks_on_one_lane_run_deadline_monotonic():
@@ -62,19 +68,40 @@ def test_two_tasks_on_one_lane_run_deadline_monotonic():
 
 
 def test_a_started_job_blocks_a_more_urgent_one():
-    """The same tasks with lo listed first: lo takes the lane at 0, hi waits (non-preemptive).
+    """lo (C 3, T 10) released at 0, hi (C 2, T 5) from 1 ms: hi waits (non-preemptive).
 
-    time (ms)  0     3   5    7    10    13  15   17
-    cpu0       [lo0  ][hi0][hi1]   [lo1  ][hi2][hi3]
-    hi0 finishes at 5 = its deadline (met); at 10 lo1 is released first again
+    time (ms)  0  1  3    5 6    8  10 11 13   15 16   18
+    cpu0       [lo0 ][hi0]  [hi1]   [lo1 ][hi2]  [hi3]
+    releases   lo hi        hi      lo hi        hi
+    hi0 and hi2 wait 2 ms behind lo: response 4 ms, within the 5 ms deadline
     """
     hi, lo = task('hi', 'short', 5), task('lo', 'long', 10)
-    result = simulate(scenario([lo, hi], 20), TWO_MODELS, 'dm-model', trace=True)
-    assert runs(result)[:6] == [
-        ('lo', 0, 0, 'cpu0', 0, 3), ('hi', 0, 0, 'cpu0', 3, 5), ('hi', 1, 0, 'cpu0', 5, 7),
+    timings = [TaskTiming('hi', offset_ns=1 * MS)]
+    result = simulate(scenario([lo, hi], 20, timings=timings), TWO_MODELS, 'dm-model',
+                      trace=True)
+    assert runs(result) == [
+        ('lo', 0, 0, 'cpu0', 0, 3), ('hi', 0, 0, 'cpu0', 3, 5), ('hi', 1, 0, 'cpu0', 6, 8),
         ('lo', 1, 0, 'cpu0', 10, 13), ('hi', 2, 0, 'cpu0', 13, 15),
-        ('hi', 3, 0, 'cpu0', 15, 17)]
-    assert result.task('hi').met == 4 and result.task('hi').latency_p99_ms == 5.0
+        ('hi', 3, 0, 'cpu0', 16, 18)]
+    assert result.task('hi').met == 4 and result.task('hi').latency_p99_ms == 4.0
+
+
+@pytest.mark.parametrize('policy', ['dm-model', 'edf-block', 'blastnet'])
+@pytest.mark.parametrize('listed', [('lp', 'hp'), ('hp', 'lp')])
+def test_jobs_released_together_are_taken_by_priority_not_by_listing(policy, listed):
+    """lp (C 4, T 10, D 10) and hp (C 1, T 10, D 2) released together on an idle lane.
+
+    time (ms)  0    1        5         10   11       15
+    cpu0       [hp0][lp0----]          [hp1][lp1----]
+    Whichever task the scenario lists first, the policy sees both jobs at once: hp first.
+    """
+    profile = machine_profile({'lp': model_profile('lp', [4]), 'hp': model_profile('hp', [1])})
+    specs = {'lp': task('lp', 'lp', 10), 'hp': task('hp', 'hp', 10, deadline_ms=2)}
+    result = simulate(scenario([specs[name] for name in listed], 20, lanes=CPU_LANES[:1]),
+                      profile, policy, trace=True)
+    assert runs(result) == [('hp', 0, 0, 'cpu0', 0, 1), ('lp', 0, 0, 'cpu0', 1, 5),
+                            ('hp', 1, 0, 'cpu0', 10, 11), ('lp', 1, 0, 'cpu0', 11, 15)]
+    assert [job.outcome for job in result.jobs] == [MET] * 4
 
 
 def test_an_urgent_job_gets_the_lane_at_the_next_block_boundary():
@@ -224,6 +251,10 @@ def test_invariants_hold_for_every_policy(policy):
         by_job.setdefault((run.task, run.seq), []).append(run)
     ended = {(job.task, job.seq): job for job in result.jobs}
     assert len(ended) == len(result.jobs)
+    for task_name in ('hi', 'lo'):   # a task's jobs one after another (not pipelined)
+        spans = sorted((seq, blocks[0].start_ns, blocks[-1].end_ns)
+                       for (name, seq), blocks in by_job.items() if name == task_name)
+        assert all(end <= start for (_, _, end), (_, start, _) in zip(spans, spans[1:]))
     for key, blocks in by_job.items():
         assert [run.block_index for run in blocks] == list(range(len(blocks)))
         assert all(a.end_ns <= b.start_ns for a, b in zip(blocks, blocks[1:]))
@@ -235,7 +266,8 @@ def test_invariants_hold_for_every_policy(policy):
     assert sum(stats.released for stats in result.tasks) == len(result.jobs) == 180
     assert result.blocks_run == len(result.timeline)
     assert result.policy_decisions is not None and result.policy_decisions.count > 0
-    assert result.scheduler_calls.count == result.events
+    # one scheduler call per instant: the events of one instant are taken in together
+    assert 0 < result.scheduler_calls.count <= result.events
 
 
 def test_policies_get_the_plans_of_their_granularity():
@@ -301,13 +333,26 @@ def worst_response_ms(result):
     return worst
 
 
+def blocked_by(lowest, wcet_ms, tasks):
+    """Return (timings, profile) putting every task but `lowest` at its critical instant.
+
+    `lowest` is released 1 ns before the others and runs 1 ns longer than its C, so it
+    has held the lane for exactly C when they are all released together: the blocking
+    of the analysis, which a job released at the same instant cannot cause (the policy
+    sees both and the more urgent one goes first).
+    """
+    timings = [TaskTiming(spec.name, offset_ns=1) for spec in tasks if spec.name != lowest]
+    longer = {name: ms + (1e-6 if name == lowest else 0) for name, ms in wcet_ms.items()}
+    return timings, profile_for(longer)
+
+
 def test_dm_model_matches_non_preemptive_response_time_analysis_by_hand():
     """Tasks a (C 2, T 5), b (C 2, T 7), c (C 2, T 7) on cpu0, deadline = period.
 
-    c released first, as if it had started just before the others (the blocking):
+    c started just before the others (the blocking), a and b released at 0 (+1 ns):
     time (ms)  0   2   4   6   8   10  12  14
     cpu0       [c0][a0][b0][a1][b1][a2][c1]
-    a: 4 (blocked 2), b: 6; c alone released last:
+    a: 4 (blocked 2), b: 6; all released together, c goes last:
     cpu0       [a0][b0][c0][a1][b1][a2][c1]   c0: 6, c1: 14 - 7 = 7 (the worst is job 1)
     """
     wcet = {'a': 2, 'b': 2, 'c': 2}
@@ -315,15 +360,40 @@ def test_dm_model_matches_non_preemptive_response_time_analysis_by_hand():
     analysed = deadline_monotonic_order([a, b, c], {k: v * MS for k, v in wcet.items()})
     assert [t.name for t in analysed] == ['a', 'b', 'c']
     assert np_response_times(analysed) == (4 * MS, 6 * MS, 7 * MS)
-    blocked = simulate(scenario([c, a, b], 35), profile_for(wcet), 'dm-model', trace=True)
-    assert runs(blocked)[:7] == [
+    timings, profile = blocked_by('c', wcet, [a, b, c])
+    blocked = simulate(scenario([a, b, c], 35, timings=timings), profile, 'dm-model',
+                       trace=True)
+    assert runs_to_us(blocked)[:7] == [
         ('c', 0, 0, 'cpu0', 0, 2), ('a', 0, 0, 'cpu0', 2, 4), ('b', 0, 0, 'cpu0', 4, 6),
         ('a', 1, 0, 'cpu0', 6, 8), ('b', 1, 0, 'cpu0', 8, 10), ('a', 2, 0, 'cpu0', 10, 12),
         ('c', 1, 0, 'cpu0', 12, 14)]
-    last = simulate(scenario([a, b, c], 35), profile_for(wcet), 'dm-model', trace=True)
+    last = simulate(scenario([c, a, b], 35), profile_for(wcet), 'dm-model', trace=True)
     assert [job.end_ns / MS for job in last.jobs if job.task == 'c'][:2] == [6, 14]
     assert (worst_response_ms(blocked)['a'], worst_response_ms(blocked)['b']) == (4, 6)
     assert worst_response_ms(last)['c'] == 7
+
+
+def test_equal_deadlines_run_in_the_order_the_analysis_assumes():
+    """a, b (C 2, T = D 10) and c (C 5, T = D 20) released at 2, 1 and 0 ns on cpu0.
+
+    time (ms)  0      5    7    9
+    cpu0       [c0----][a0][b0]
+    a and b have the same deadline and priority: the name ranks them, in dm-model as in
+    the analysis (a 7, b 9), whichever was released first. a ends at 7 ms - 2 ns, b at
+    9 ms - 1 ns: each within its analysed response, short of it by its release offset.
+    """
+    wcet = {'a': 2, 'b': 2, 'c': 5}
+    specs = [task('a', 'a', 10), task('b', 'b', 10), task('c', 'c', 20)]
+    analysed = deadline_monotonic_order(specs, {k: v * MS for k, v in wcet.items()})
+    assert [t.name for t in analysed] == ['a', 'b', 'c']
+    assert np_response_times(analysed) == (7 * MS, 9 * MS, 9 * MS)
+    timings = [TaskTiming('a', offset_ns=2), TaskTiming('b', offset_ns=1)]
+    result = simulate(scenario(specs, 10, timings=timings), profile_for(wcet), 'dm-model',
+                      trace=True)
+    assert [(run.task, run.start_ns, run.end_ns) for run in result.timeline] == [
+        ('c', 0, 5 * MS), ('a', 5 * MS, 7 * MS), ('b', 7 * MS, 9 * MS)]
+    responses = {job.task: job.end_ns - job.release_ns for job in result.jobs}
+    assert responses == {'a': 7 * MS - 2, 'b': 9 * MS - 1, 'c': 5 * MS}
 
 
 def random_task_set(rng, prefix, lane):
@@ -346,29 +416,30 @@ def random_task_set(rng, prefix, lane):
 def test_dm_model_on_identical_lanes_matches_the_analysis(seed):
     """Per lane, the worst response the simulator sees equals the exact analysis.
 
-    Synchronous release; run 1 lists each lane's lowest-priority task (largest C) first,
-    so it starts just before the others (the critical instant of every other task); run
-    2 lists it last (its own critical instant: no blocking).
+    Run 1 starts each lane's lowest-priority task (largest C) just before the others
+    (blocked_by: the critical instant of every other task); run 2 releases all together,
+    the lowest-priority task's own critical instant (no blocking).
     """
     rng = random.Random(seed)
     sets = [random_task_set(rng, 'x', 'cpu0'), random_task_set(rng, 'y', 'cpu1')]
     wcet = {name: ms for _, lane_wcet in sets for name, ms in lane_wcet.items()}
-    expected, first, last, lowest_names, hyperperiod = {}, [], [], set(), 1
+    expected, timings, longer, lowest_names, hyperperiod = {}, [], dict(wcet), set(), 1
     for tasks, lane_wcet in sets:
         analysed = deadline_monotonic_order(tasks, {k: v * MS for k, v in lane_wcet.items()})
         for analysed_task, response in zip(analysed, np_response_times(analysed)):
             expected[analysed_task.name] = response / MS
-        lowest = next(t for t in tasks if t.name == analysed[-1].name)
-        lowest_names.add(lowest.name)
-        first += [lowest] + [t for t in tasks if t is not lowest]
-        last += [t for t in tasks if t is not lowest] + [lowest]
+        lowest = analysed[-1].name
+        lowest_names.add(lowest)
+        lane_timings, _ = blocked_by(lowest, lane_wcet, tasks)
+        timings += lane_timings
+        longer[lowest] += 1e-6
         for t in tasks:
             hyperperiod = math.lcm(hyperperiod, t.period_ns // MS)
-    profile = profile_for(wcet)
-    blocked = worst_response_ms(simulate(scenario(first, 2 * hyperperiod), profile,
-                                         'dm-model', trace=True))
-    unblocked = worst_response_ms(simulate(scenario(last, 2 * hyperperiod), profile,
-                                           'dm-model', trace=True))
+    all_tasks = [t for tasks, _ in sets for t in tasks]
+    blocked = worst_response_ms(simulate(scenario(all_tasks, 2 * hyperperiod, timings=timings),
+                                         profile_for(longer), 'dm-model', trace=True))
+    unblocked = worst_response_ms(simulate(scenario(all_tasks, 2 * hyperperiod),
+                                           profile_for(wcet), 'dm-model', trace=True))
     observed = {name: (unblocked if name in lowest_names else blocked)[name] for name in wcet}
     assert observed == expected
 
@@ -401,6 +472,7 @@ def test_edf_block_meets_the_deadline_dm_model_misses():
     time (ms)   0     2   3   4   5
     dm-model    [c0   ][a0][a1][b0]     a1 (D 3) goes before b0 (D 4): b0 ends 5 > 4
     edf-block   [c0   ][a0][b0][a1]     b0 due 4 goes before a1 due 6: all met
+    c started just before a and b (blocked_by: times are 1 ns later than drawn).
     The analysis agrees: DM response of b is 5 > 4; non-preemptive EDF is feasible.
     """
     wcet = {'a': 1, 'b': 1, 'c': 2}
@@ -408,13 +480,14 @@ def test_edf_block_meets_the_deadline_dm_model_misses():
     analysed = deadline_monotonic_order([a, b, c], {k: v * MS for k, v in wcet.items()})
     assert np_response_times(analysed) == (3 * MS, 5 * MS, 4 * MS)
     assert edf_schedulable(analysed)
-    dm = simulate(scenario([c, a, b], 66), profile_for(wcet), 'dm-model', trace=True)
-    edf = simulate(scenario([c, a, b], 66), profile_for(wcet), 'edf-block',
+    timings, profile = blocked_by('c', wcet, [a, b, c])
+    dm = simulate(scenario([a, b, c], 66, timings=timings), profile, 'dm-model', trace=True)
+    edf = simulate(scenario([a, b, c], 66, timings=timings), profile, 'edf-block',
                    plans=whole_model_plans(wcet), trace=True)
-    assert runs(dm)[:4] == [('c', 0, 0, 'cpu0', 0, 2), ('a', 0, 0, 'cpu0', 2, 3),
-                            ('a', 1, 0, 'cpu0', 3, 4), ('b', 0, 0, 'cpu0', 4, 5)]
-    assert runs(edf)[:4] == [('c', 0, 0, 'cpu0', 0, 2), ('a', 0, 0, 'cpu0', 2, 3),
-                             ('b', 0, 0, 'cpu0', 3, 4), ('a', 1, 0, 'cpu0', 4, 5)]
+    assert runs_to_us(dm)[:4] == [('c', 0, 0, 'cpu0', 0, 2), ('a', 0, 0, 'cpu0', 2, 3),
+                                  ('a', 1, 0, 'cpu0', 3, 4), ('b', 0, 0, 'cpu0', 4, 5)]
+    assert runs_to_us(edf)[:4] == [('c', 0, 0, 'cpu0', 0, 2), ('a', 0, 0, 'cpu0', 2, 3),
+                                   ('b', 0, 0, 'cpu0', 3, 4), ('a', 1, 0, 'cpu0', 4, 5)]
     assert dm.task('b').missed > 0
     assert [job.outcome for job in edf.jobs] == [MET] * len(edf.jobs) == [MET] * (22 + 11 + 6)
 
@@ -436,6 +509,7 @@ def test_a_long_started_job_makes_non_preemptive_edf_miss_below_full_utilisation
 
     time (ms)  0      3   4  5
     cpu0       [b0    ][a0]        a0 due at 2, done at 4: missed (b0 started first)
+    a is released 1 ns after b, which has the lane by then.
     """
     wcet = {'a': 1, 'b': 3}
     a, b = task('a', 'a', 4, deadline_ms=2), task('b', 'b', 12)
@@ -443,10 +517,10 @@ def test_a_long_started_job_makes_non_preemptive_edf_miss_below_full_utilisation
                 AnalysedTask('b', 3 * MS, 12 * MS, 12 * MS)]
     assert edf_schedulable(analysed, preemptive=True)
     assert not edf_schedulable(analysed)
-    result = simulate(scenario([b, a], 24), profile_for(wcet), 'edf-block',
-                      plans=whole_model_plans(wcet), trace=True)
+    result = simulate(scenario([a, b], 24, timings=[TaskTiming('a', offset_ns=1)]),
+                      profile_for(wcet), 'edf-block', plans=whole_model_plans(wcet), trace=True)
     assert runs(result)[:2] == [('b', 0, 0, 'cpu0', 0, 3), ('a', 0, 0, 'cpu0', 3, 4)]
-    assert result.jobs[1] == JobRecord('a', 0, 0, 0, MISSED, 4 * MS)
+    assert result.jobs[1] == JobRecord('a', 0, 1, 1, MISSED, 4 * MS)
     assert result.task('a').miss_rate == pytest.approx(2 / 6)  # again at 12 ms
 
 
@@ -462,3 +536,87 @@ def test_dm_model_sees_the_later_job_the_simple_bound_misses():
     result = simulate(scenario(specs, 315), profile_for(wcet), 'dm-model', trace=True)
     responses = [(job.end_ns - job.release_ns) / MS for job in result.jobs if job.task == 'c']
     assert responses[0] < 16 and max(responses) == 16
+
+
+def test_dm_model_reaches_the_analysed_response_at_a_level_utilisation_of_1():
+    """x (C 1, T 3), y (C 2, T 6), z (C 3, T 9): U = 1, z lowest (no blocking).
+
+    The level-z busy period ends at the hyperperiod, 18 ms; z's second job has the worst
+    response: 7 ms, the exact analysis's value (which used to be refused at U = 1).
+    """
+    wcet = {'x': 1, 'y': 2, 'z': 3}
+    specs = [task('x', 'x', 3), task('y', 'y', 6), task('z', 'z', 9)]
+    analysed = deadline_monotonic_order(specs, {k: v * MS for k, v in wcet.items()})
+    assert np_response_times(analysed)[2] == 7 * MS
+    result = simulate(scenario(specs, 36), profile_for(wcet), 'dm-model', trace=True)
+    assert worst_response_ms(result)['z'] == 7
+    assert [job.outcome for job in result.jobs] == [MET] * len(result.jobs)
+
+
+def test_dm_model_responses_grow_where_the_analysis_gives_no_bound():
+    """a (C 2, T 4), b (C 3, T 5): U = 1.1; b's responses climb 2 ms every two jobs."""
+    wcet = {'a': 2, 'b': 3}
+    specs = [task('a', 'a', 4), task('b', 'b', 5)]
+    analysed = deadline_monotonic_order(specs, {k: v * MS for k, v in wcet.items()})
+    assert np_response_times(analysed) == (5 * MS, None)
+    assert np_response_time_bound(analysed, 1) is None
+    result = simulate(scenario(specs, 100), profile_for(wcet), 'dm-model', trace=True)
+    responses = [(job.end_ns - job.release_ns) / MS for job in result.jobs if job.task == 'b']
+    assert responses[:8] == [5, 5, 7, 7, 9, 9, 11, 11]
+
+
+def test_a_block_that_takes_no_time_runs_and_is_analysed_alike():
+    """z (C 0, T 10) below a (C 1, T 5): z runs from 1 to 1 ms after a0, R = 1 both ways.
+
+    time (ms)  0    1         5    6         10   11
+    cpu0       [a0]|z0        [a1]           [a2]|z1
+    """
+    wcet = {'a': 1, 'z': 0}
+    specs = [task('a', 'a', 5), task('z', 'z', 10)]
+    analysed = deadline_monotonic_order(specs, {k: v * MS for k, v in wcet.items()})
+    assert np_response_times(analysed) == (1 * MS, 1 * MS)
+    result = simulate(scenario(specs, 15), profile_for(wcet), 'dm-model', trace=True)
+    assert runs(result) == [('a', 0, 0, 'cpu0', 0, 1), ('z', 0, 0, 'cpu0', 1, 1),
+                            ('a', 1, 0, 'cpu0', 5, 6), ('a', 2, 0, 'cpu0', 10, 11),
+                            ('z', 1, 0, 'cpu0', 11, 11)]
+    assert worst_response_ms(result) == {'a': 1, 'z': 1}
+
+
+@pytest.mark.parametrize('pipelined', [False, True])
+def test_a_tasks_jobs_run_one_after_another_unless_it_is_pipelined(pipelined):
+    """a (C 3, T 2, D 4) on two lanes under edf-block; jobs released at 0 and 2.
+
+    in order                       pipelined
+    time (ms)  0  2  3     6       time (ms)  0  2  3  5
+    cpu0       [a0--][a1---]       cpu0       [a0--]
+    cpu1                           cpu1          [a1--]
+    a1 waits for a0 to end, though cpu1 is free, and still meets its deadline (6).
+    """
+    profile = machine_profile({'a': model_profile('a', [3])})
+    spec = dataclasses.replace(task('a', 'a', 2, deadline_ms=4, lanes=('cpu0', 'cpu1')),
+                               pipelined=pipelined)
+    result = simulate(scenario([spec], 4), profile, 'edf-block', trace=True)
+    if pipelined:
+        assert runs(result) == [('a', 0, 0, 'cpu0', 0, 3), ('a', 1, 0, 'cpu1', 2, 5)]
+    else:
+        assert runs(result) == [('a', 0, 0, 'cpu0', 0, 3), ('a', 1, 0, 'cpu0', 3, 6)]
+    assert [job.outcome for job in result.jobs] == [MET, MET]
+
+
+def test_a_hopeless_job_is_dropped_the_moment_it_becomes_hopeless():
+    """slow (C 9) runs from 0; fast (C 4, D 5) arrives at 0.5 ms and waits for the lane.
+
+    time (ms)  0  0.5  1.5        9
+    cpu0       [slow-------------]
+    fast       ^    x             fast can end by 5.5 only if it starts by 1.5: dropped
+                                  at 1.5 ms + 1 ns, not when the lane frees at 9
+    """
+    profile = machine_profile({'slow': model_profile('slow', [9]),
+                               'fast': model_profile('fast', [4])})
+    slow, fast = task('slow', 'slow', 20), task('fast', 'fast', 20, deadline_ms=5)
+    result = simulate(scenario([slow, fast], 1, lanes=CPU_LANES[:1], drop_late=True,
+                               timings=[TaskTiming('fast', offset_ns=MS // 2)]),
+                      profile, 'dm-model', trace=True)
+    assert result.jobs == (JobRecord('fast', 0, MS // 2, MS // 2, DROPPED, 3 * MS // 2 + 1),
+                           JobRecord('slow', 0, 0, 0, MET, 9 * MS))
+    assert result.events == 3   # two releases, one block end (the wake-up is not counted)

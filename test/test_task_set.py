@@ -37,6 +37,11 @@ def test_fields_convert_to_nanoseconds_and_default_topic():
     (lambda d: d['tasks'][0].update(model='resnet'), "unknown model 'resnet'"),
     (lambda d: d['tasks'][0].update(source='lidar'), "source 'lidar'"),
     (lambda d: d['tasks'][0].update(period_ms=-5), 'period_ms -5'),
+    (lambda d: d['tasks'][0].update(period_ms=0), 'period_ms 0'),
+    (lambda d: d['tasks'][0].update(period_ms=0.0004), 'period_ms 0.0004'),
+    (lambda d: d['tasks'][0].update(deadline_ms=1e-7), 'deadline_ms 1e-07'),
+    (lambda d: d['tasks'][0].update(period_ms=float('inf')), 'period_ms inf'),
+    (lambda d: d['tasks'][0].update(pipelined=1), 'pipelined 1'),
     (lambda d: d['tasks'][0].update(lanes=['gpu9']), "lanes ['gpu9']"),
     (lambda d: d['tasks'][0].update(miss_rate_bound=5), 'miss_rate_bound 5'),
     (lambda d: d['tasks'][0].update(colour='red'), "unknown field(s) ['colour']"),
@@ -52,6 +57,34 @@ def test_each_mistake_is_named(edit, cause):
         parse_task_set(document, MODELS, origin='my_tasks.yaml')
     assert cause in raised.value.cause
     assert raised.value.fix
+
+
+def test_periods_and_deadlines_are_at_least_a_microsecond_once_in_nanoseconds():
+    document = copy.deepcopy(GOOD)
+    document['tasks'][0].update(period_ms=0.001, deadline_ms=0.0005)
+    with pytest.raises(BadInputError) as raised:
+        parse_task_set(document, MODELS)
+    assert raised.value.cause == "tasks.yaml: task 'detector' has deadline_ms 0.0005"
+    assert raised.value.fix == 'deadline_ms must be at least 0.001 ms (1 us)'
+    document['tasks'][0].update(deadline_ms=0.0009996)   # 999.6 ns: 1 us once rounded
+    task = parse_task_set(document, MODELS).tasks[0]
+    assert (task.period_ns, task.deadline_ns) == (1_000, 1_000)
+
+
+def test_a_number_yaml_reads_as_text_gets_the_way_to_write_it():
+    document = copy.deepcopy(GOOD)
+    document['tasks'][0].update(period_ms='1e-7')
+    with pytest.raises(BadInputError) as raised:
+        parse_task_set(document, MODELS)
+    assert raised.value.fix == ('period_ms must be a number (YAML reads 1e-7 as text: write '
+                                'it with a point, e.g. 1.0e-3)')
+
+
+def test_tasks_run_their_jobs_in_order_unless_pipelined():
+    document = copy.deepcopy(GOOD)
+    assert not parse_task_set(document, MODELS).tasks[0].pipelined
+    document['tasks'][0]['pipelined'] = True
+    assert parse_task_set(document, MODELS).tasks[0].pipelined
 
 
 def test_a_task_without_lanes_gets_every_lane_in_the_order_listed():

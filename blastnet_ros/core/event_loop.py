@@ -3,13 +3,17 @@
 """The one event loop: jobs released, decisions carried out, blocks run, outcomes counted.
 
 A SchedulingLoop owns a BlockScheduler, the deadline statistics and the state of every
-job in flight. Two events drive it, each stamped `now_ns` by its caller:
+job in flight. Events drive it, each stamped `now_ns` by its caller:
 
 - `release(task, release_ns, now_ns, payload, context)`: an input arrived. The loop makes
   the Job (seq counted per task, deadline = release + the task's relative deadline),
   counts the release and asks the scheduler what to do.
 - `block_finished(lane, now_ns, exec_ns, output, error)`: the block running on `lane`
   returned `output` (or raised `error`) after `exec_ns` of lane time.
+- `advance(now_ns, releases, block_ends)`: every release and block end of one instant
+  at once, so the scheduler decides after all of them (the simulator, whose events of
+  one instant would otherwise reach the policy in an arbitrary order); with none, a
+  wake-up at `next_drop_ns()`, when the next waiting job becomes hopeless and is dropped.
 
 Every decision the scheduler returns is carried out here, in one place: a Dispatch hands a
 BlockStart (the job, the block, the lane, the job's current value and the device kind it
@@ -136,6 +140,50 @@ class SchedulingLoop:
     def release(self, task_name: str, release_ns: int, now_ns: int, payload: Any = None,
                 context: Any = None) -> Tuple[Job, Tuple[JobEnd, ...]]:
         """Release a job of `task_name` stamped `release_ns`; return it and the jobs ended."""
+        job = self._new_job(task_name, release_ns, now_ns, payload, context)
+        return job, self._carry_out(self._scheduler.release(job, now_ns), now_ns)
+
+    def advance(self, now_ns: int, releases: Sequence[Tuple[str, int, Any]] = (),
+                block_ends: Sequence[Tuple[str, int, Any]] = ()) -> Tuple[JobEnd, ...]:
+        """Take in every event of the instant `now_ns` at once; return the jobs that ended.
+
+        `releases` holds (task, release_ns, payload) of the inputs that arrived now,
+        `block_ends` (lane, exec_ns, output) of the blocks that finished now without an
+        error; the scheduler decides once, after all of them (BlockScheduler.step). With
+        neither it is a wake-up: the jobs hopeless by now are dropped (next_drop_ns).
+        """
+        jobs = [self._new_job(task_name, release_ns, now_ns, payload, None)
+                for task_name, release_ns, payload in releases]
+        finished = []
+        for lane, exec_ns, output in block_ends:
+            self._block_done(lane, now_ns, output)
+            finished.append((lane, exec_ns))
+        return self._carry_out(self._scheduler.step(now_ns, jobs, finished), now_ns)
+
+    def next_drop_ns(self) -> Optional[int]:
+        """Return when the next waiting job becomes hopeless, for a wake-up (advance) then.
+
+        None when no job waits or dropping is off. The caller's clock decides how it
+        waits: the simulator queues an event, the live engine a timer.
+        """
+        return self._scheduler.next_drop_ns()
+
+    def block_finished(self, lane: str, now_ns: int, exec_ns: int, output: Any = None,
+                       error: Optional[BaseException] = None) -> Tuple[JobEnd, ...]:
+        """Record the end of the block on `lane`; return the jobs that ended."""
+        if error is not None:
+            key, block_index = self._on_lane.pop(lane)
+            job, decisions = self._scheduler.abort_block(lane, now_ns)
+            state = self._jobs.pop(key)
+            self.stats.record_outcome(job.task, DROPPED)
+            failed = JobEnd(job, DROPPED, now_ns, state.arrival_ns, context=state.context,
+                            reason=f'block {block_index} failed', error=error)
+            return (failed,) + self._carry_out(decisions, now_ns)
+        self._block_done(lane, now_ns, output)
+        return self._carry_out(self._scheduler.finish_block(lane, now_ns, exec_ns), now_ns)
+
+    def _new_job(self, task_name: str, release_ns: int, now_ns: int, payload: Any,
+                 context: Any) -> Job:
         task = self._tasks[task_name]
         seq = self._next_seq[task_name]
         self._next_seq[task_name] = seq + 1
@@ -143,22 +191,12 @@ class SchedulingLoop:
                   deadline_ns=release_ns + task.deadline_ns, priority=task.priority)
         self.stats.record_release(task_name)
         self._jobs[(task_name, seq)] = _JobState(payload, context, now_ns, HOST_DEVICE, now_ns)
-        return job, self._carry_out(self._scheduler.release(job, now_ns), now_ns)
+        return job
 
-    def block_finished(self, lane: str, now_ns: int, exec_ns: int, output: Any = None,
-                       error: Optional[BaseException] = None) -> Tuple[JobEnd, ...]:
-        """Record the end of the block on `lane`; return the jobs that ended."""
-        key, block_index = self._on_lane.pop(lane)
-        if error is not None:
-            job, decisions = self._scheduler.abort_block(lane, now_ns)
-            state = self._jobs.pop(key)
-            self.stats.record_outcome(job.task, DROPPED)
-            failed = JobEnd(job, DROPPED, now_ns, state.arrival_ns, context=state.context,
-                            reason=f'block {block_index} failed', error=error)
-            return (failed,) + self._carry_out(decisions, now_ns)
+    def _block_done(self, lane: str, now_ns: int, output: Any) -> None:
+        key, _ = self._on_lane.pop(lane)
         self._jobs[key] = replace(self._jobs[key], value=output,
                                   device_kind=self._lane_kinds[lane], ready_ns=now_ns)
-        return self._carry_out(self._scheduler.finish_block(lane, now_ns, exec_ns), now_ns)
 
     def _carry_out(self, decisions: List[Decision], now_ns: int) -> Tuple[JobEnd, ...]:
         ended: List[JobEnd] = []

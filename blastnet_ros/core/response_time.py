@@ -21,12 +21,21 @@ Fixed priority, non-preemptive (tasks listed highest priority first):
   time the simulator sees from a synchronous release, with the largest lower-priority
   job started first, equals this value.
 
+Both return None where the response grows without bound from job to job: the level-i
+utilisation U_i (task i and those above it) is over 1; or it is exactly 1 and a lower
+task can block (B > 0: the backlog that blocking adds is never worked off); or the tasks
+above take the whole lane (a job of theirs released as the lane frees always goes
+first). At U_i = 1 with B = 0 the level-i busy period ends at the latest at the
+hyperperiod, and the analysis returns its worst response.
+
 EDF (`edf_schedulable`): the processor-demand test. Preemptive: U <= 1 and dbf(t) <= t at
 every absolute deadline t in the first busy period. Non-preemptive (George, Rivierre and
 Spuri, INRIA RR-2966, 1996): additionally a job of a task with a longer relative deadline
 may have just started, so dbf(t) + max{C_j : D_j > t} <= t.
 
-Times are integer nanoseconds; the analysis is exact integer and rational arithmetic.
+Times are integer nanoseconds; the analysis is exact integer and rational arithmetic. A
+task may take no time (C = 0, as a profiled block may); periods and deadlines are
+positive.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from fractions import Fraction
 import math
 from typing import Iterator, Mapping, Optional, Sequence, Tuple
 
+from blastnet_ros.core.policies.ordering import deadline_monotonic_rank
 from blastnet_ros.core.task import TaskSpec
 
 
@@ -49,18 +59,20 @@ class AnalysedTask:
     deadline_ns: int
 
     def __post_init__(self) -> None:
-        """Check the times are positive."""
-        if self.wcet_ns <= 0 or self.period_ns <= 0 or self.deadline_ns <= 0:
-            raise ValueError(f'{self}: wcet, period and deadline must be positive')
+        """Check the times: no negative execution time, a positive period and deadline."""
+        if self.wcet_ns < 0 or self.period_ns <= 0 or self.deadline_ns <= 0:
+            raise ValueError(f'{self}: wcet must be 0 or more, period and deadline positive')
 
 
 def deadline_monotonic_order(tasks: Sequence[TaskSpec],
                              wcet_ns: Mapping[str, int]) -> Tuple[AnalysedTask, ...]:
     """Return the tasks as AnalysedTask, highest priority first, as `dm-model` orders them.
 
-    Shorter relative deadline first, then higher configured priority, then the name.
+    Shorter relative deadline first, then higher configured priority, then the name
+    (core.policies.ordering.deadline_monotonic_rank, the rank dm-model runs by).
     """
-    ordered = sorted(tasks, key=lambda task: (task.deadline_ns, -task.priority, task.name))
+    ordered = sorted(tasks, key=lambda task: deadline_monotonic_rank(
+        task.deadline_ns, task.priority, task.name))
     return tuple(AnalysedTask(task.name, int(wcet_ns[task.name]), task.period_ns,
                               task.deadline_ns) for task in ordered)
 
@@ -84,11 +96,11 @@ def np_response_time_bound(tasks: Sequence[AnalysedTask], index: int,
     """Return R = B + C + sum_hp ceil(R / T_j) C_j iterated to its fixed point.
 
     Tasks are listed highest priority first. Returns None when the iteration passes
-    `limit_ns` (default: 1000 periods of the task) or cannot converge (higher-priority
-    utilisation >= 1).
+    `limit_ns` (default: 1000 periods of the task) or the response has no bound (see the
+    module docstring).
     """
     task, higher = tasks[index], tasks[:index]
-    if _exact_utilisation(higher) >= 1:
+    if _unbounded(tasks, index):
         return None
     limit_ns = 1000 * task.period_ns if limit_ns is None else limit_ns
     base = blocking_ns(tasks, index) + task.wcet_ns
@@ -103,22 +115,29 @@ def np_response_time_bound(tasks: Sequence[AnalysedTask], index: int,
 
 
 def np_response_times(tasks: Sequence[AnalysedTask]) -> Tuple[Optional[int], ...]:
-    """Return each task's exact worst-case response time (None where U >= 1 at its level).
+    """Return each task's exact worst-case response time (None where it has no bound).
 
     Tasks are listed highest priority first; see the module docstring for the analysis.
     """
     return tuple(_np_response_time(tasks, index) for index in range(len(tasks)))
 
 
+def _unbounded(tasks: Sequence[AnalysedTask], index: int) -> bool:
+    """Return whether task `index`'s response grows without bound (module docstring)."""
+    level = _exact_utilisation(tasks[:index + 1])
+    return (level > 1 or (level == 1 and blocking_ns(tasks, index) > 0)
+            or _exact_utilisation(tasks[:index]) >= 1)
+
+
 def _np_response_time(tasks: Sequence[AnalysedTask], index: int) -> Optional[int]:
     task, higher = tasks[index], tasks[:index]
-    if _exact_utilisation(tasks[:index + 1]) >= 1:
+    if _unbounded(tasks, index):
         return None
     blocking = blocking_ns(tasks, index)
     busy_ns = _fixed_point(blocking + sum(other.wcet_ns for other in tasks[:index + 1]),
                            lambda t: blocking + sum(_ceil_div(t, other.period_ns) * other.wcet_ns
                                                     for other in tasks[:index + 1]))
-    jobs = _ceil_div(busy_ns, task.period_ns)
+    jobs = max(1, _ceil_div(busy_ns, task.period_ns))
     worst = 0
     start = blocking
     for q in range(jobs):

@@ -42,7 +42,7 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.task_set import _TASK_FIELDS as TASK_FIELDS
-from blastnet_ros.core.task_set import parse_task_set, TaskSet
+from blastnet_ros.core.task_set import MIN_TIME_NS, parse_task_set, TaskSet, yaml_number_hint
 
 _TOP_FIELDS = ('lanes', 'tasks', 'duration_s', 'seed', 'drop_late', 'queue_limit')
 _TIMING_FIELDS = ('jitter_ms', 'exec_variation', 'offset_ms')
@@ -75,6 +75,11 @@ class Scenario:
             raise ValueError(f'duration_ns must be positive, got {self.duration_ns}')
         if self.queue_limit < 1:
             raise ValueError(f'queue_limit must be at least 1, got {self.queue_limit}')
+        for task in self.task_set.tasks:
+            if task.period_ns < MIN_TIME_NS or task.deadline_ns < MIN_TIME_NS:
+                raise ValueError(f"task '{task.name}': period_ns {task.period_ns} and "
+                                 f'deadline_ns {task.deadline_ns} must be at least '
+                                 f'{MIN_TIME_NS} ns')
         periods = {task.name: task.period_ns for task in self.task_set.tasks}
         for timing in self.timings:
             if timing.task not in periods:
@@ -209,5 +214,6 @@ def _number(entry: Mapping, key: str, where: str, default: Any,
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             not math.isfinite(value)) or (integer and not float(value).is_integer()):
         kind = 'an integer' if integer else 'a number'
-        raise BadInputError(f'{where} has {key} {value!r}', f'{key} must be {kind}')
+        raise BadInputError(f'{where} has {key} {value!r}',
+                            f'{key} must be {kind}{yaml_number_hint(value)}')
     return value

@@ -2,26 +2,35 @@
 # SPDX-License-Identifier: Apache-2.0
 """The block scheduler: owns the ready queue and the lanes' state, asks a policy what to run.
 
-It is driven by two events, a job released and a block finished, each stamped with
-`now_ns` by its caller (core.event_loop.SchedulingLoop, on the node clock live and on
-virtual time in the simulator). It never reads a clock to schedule and never runs
-anything; it returns decisions (Dispatch, Drop, Complete) for the caller to carry out.
+It is driven by events stamped with `now_ns` by its caller (core.event_loop.SchedulingLoop,
+on the node clock live and on virtual time in the simulator): jobs released, blocks
+finished, and wake-ups. It never reads a clock to schedule and never runs anything; it
+returns decisions (Dispatch, Drop, Complete) for the caller to carry out.
 
+- `step(now_ns, releases, finished)` takes in every event of one instant and then asks
+  the policy once, so jobs released together are ordered by the policy, not by the order
+  their events came in; `release` and `finish_block` are the steps of one event.
 - Jobs are cut into `blocks_per_task[task]` blocks that run in order; a block runs to
   completion on one lane, and the next decision is taken at the block boundary.
-- A policy sees an immutable SchedulingView (time, ready blocks, free lanes, each lane's
-  expected free time and device, the tasks, a read-only view of the latency estimator)
-  and returns the dispatches it wants; the scheduler checks each one. Its `granularity`
-  names the block plan it is meant for (core.block_plan MODEL, UNIT or DUO_BLOCK); the
-  scheduler runs whatever `blocks_per_task` says.
+- A task's jobs run one after another: job k+1 may not start while job k is unfinished
+  (running a block, or waiting for a lane between two of its blocks), so the policy sees
+  only a task's oldest unfinished job. A `pipelined` task lets them overlap.
+- A policy sees an immutable SchedulingView (time, the ready blocks that may start, free
+  lanes, each lane's expected free time and device, the tasks, a read-only view of the
+  latency estimator) and returns the dispatches it wants; the scheduler checks each one.
+  Its `granularity` names the block plan it is meant for (core.block_plan MODEL, UNIT or
+  DUO_BLOCK); the scheduler runs whatever `blocks_per_task` says.
 - `exec_ns` given to finish_block is the lane's time for the block, moving its input
   included; the estimator learns it less the estimated switching cost of that block.
-  The estimator knows each lane's device (it prices switches between device kinds).
+  The estimator knows each lane's device (it prices switches between device kinds); the
+  scheduler is the one that tells it measurements.
 - A job is hopeless (dropped when `drop_hopeless`) when now + the least time of its
   remaining blocks over every choice of lanes, switching included, each block at the
   fastest time seen for it, passes its deadline. The fastest time seen, not the EWMA: a
   task whose estimate drifted past its deadline would otherwise be dropped at every
-  release, never run again and never be re-measured.
+  release, never run again and never be re-measured. `next_drop_ns()` says when the next
+  waiting job becomes hopeless; a step at that time (a wake-up, with no events) drops it
+  then, not at whatever event comes next.
 - At most `queue_limit` jobs of a task wait for their first block; a new release pushes
   the oldest out.
 - Statistics: lane_stats(now_ns) (busy, idle, switching ns, blocks run; the window starts
@@ -42,6 +51,8 @@ from blastnet_ros.core.lane_stats import (DecisionStats, DecisionStatsSnapshot, 
 from blastnet_ros.core.latency_estimator import EstimatorView, LatencyEstimator
 from blastnet_ros.core.task import Job, TaskSpec
 
+JobKey = Tuple[str, int]  # (task, seq)
+
 
 @dataclass(frozen=True)
 class ReadyBlock:
@@ -58,8 +69,10 @@ class ReadyBlock:
 class SchedulingView:
     """What a policy may look at: time, ready blocks, lanes, latency estimates, tasks.
 
-    `lane_free_at_ns[lane]` is when the lane is expected to be free (`now_ns` for a free
-    lane, never earlier). The mappings are read-only.
+    `ready` holds the blocks that may start now (a task's later job waits out of sight
+    until its earlier one has ended, unless the task is pipelined). `lane_free_at_ns[lane]`
+    is when the lane is expected to be free (`now_ns` for a free lane, never earlier). The
+    mappings are read-only.
     """
 
     now_ns: int
@@ -141,10 +154,14 @@ class BlockScheduler:
                 raise ValueError(f"task '{task.name}' may run on lanes {task.lanes}, none of "
                                  f'which is one of the scheduler lanes {self._lanes}')
             self._allowed[task.name] = allowed
+        self._pipelined = frozenset(task.name for task in tasks if task.pipelined)
         self._drop_hopeless = drop_hopeless
         self._queue_limit = queue_limit
-        self._ready: Dict[Tuple[str, int], ReadyBlock] = {}
+        self._ready: Dict[JobKey, ReadyBlock] = {}
+        # the job is hopeless once now passes this: deadline - least remaining time
+        self._hopeless_after_ns: Dict[JobKey, int] = {}
         self._running: Dict[str, _RunningBlock] = {}
+        self._started: set = set()  # tasks (not pipelined) with a job started, not ended
         self._timer_ns = timer_ns
         self._lane_stats = LaneStats(self._lanes, start_ns)
         self._decision_stats = DecisionStats()
@@ -179,20 +196,7 @@ class BlockScheduler:
 
     def release(self, job: Job, now_ns: int) -> List[Decision]:
         """Admit a newly released job; return what to do now."""
-        self._lane_stats.mark_time(now_ns)
-        decisions: List[Decision] = []
-        waiting = sorted((ready for ready in self._ready.values()
-                          if ready.job.task == job.task and ready.block_index == 0),
-                         key=lambda ready: ready.job.release_ns)
-        while len(waiting) >= self._queue_limit:
-            oldest = waiting.pop(0)
-            del self._ready[(oldest.job.task, oldest.job.seq)]
-            decisions.append(Drop(oldest.job, f'queue limit {self._queue_limit} reached'))
-        self._ready[(job.task, job.seq)] = ReadyBlock(
-            job=job, block_index=0, num_blocks=self._blocks[job.task],
-            allowed_lanes=self._allowed[job.task])
-        decisions.extend(self._schedule(now_ns))
-        return decisions
+        return self.step(now_ns, releases=(job,))
 
     def finish_block(self, lane: str, now_ns: int, exec_ns: int) -> List[Decision]:
         """Record that `lane` finished its block after `exec_ns`; return what to do now.
@@ -200,37 +204,128 @@ class BlockScheduler:
         `exec_ns` includes moving the block's input to the lane; the estimator learns it
         less the estimated switching cost.
         """
-        job, block_index, _, switch_ns = self._running.pop(lane)
-        self._lane_stats.block_ended(lane, now_ns)
-        self.estimator.observe(job.task, block_index, lane, max(0, exec_ns - switch_ns))
+        return self.step(now_ns, finished=((lane, exec_ns),))
+
+    def step(self, now_ns: int, releases: Sequence[Job] = (),
+             finished: Sequence[Tuple[str, int]] = ()) -> List[Decision]:
+        """Take in every event of the instant `now_ns`, then decide once; return what to do.
+
+        `finished` holds (lane, exec_ns) for each block that ended now (as finish_block),
+        `releases` the jobs released now; the policy is asked after all of them are in.
+        With neither, a wake-up: the jobs hopeless by now are dropped and the policy is
+        asked again.
+        """
+        self._lane_stats.mark_time(now_ns)
         decisions: List[Decision] = []
-        if block_index + 1 == self._blocks[job.task]:
-            decisions.append(Complete(job, now_ns, now_ns <= job.deadline_ns))
-        else:
-            self._ready[(job.task, job.seq)] = ReadyBlock(
-                job=job, block_index=block_index + 1, num_blocks=self._blocks[job.task],
-                allowed_lanes=self._allowed[job.task], previous_lane=lane)
-        decisions.extend(self._schedule(now_ns))
+        for lane, exec_ns in finished:
+            self._end_block(lane, now_ns, exec_ns, decisions)
+        for job in releases:
+            self._admit(job, decisions)
+        self._schedule(now_ns, decisions)
         return decisions
 
     def abort_block(self, lane: str, now_ns: int) -> Tuple[Job, List[Decision]]:
         """Free `lane` after its block failed; the job ends there. Return it and what to do."""
         running = self._running.pop(lane)
         self._lane_stats.block_ended(lane, now_ns)
-        return running.job, self._schedule(now_ns)
-
-    def _schedule(self, now_ns: int) -> List[Decision]:
+        self._started.discard(running.job.task)
         decisions: List[Decision] = []
+        self._schedule(now_ns, decisions)
+        return running.job, decisions
+
+    def next_drop_ns(self) -> Optional[int]:
+        """Return when the next waiting job becomes hopeless (None: none can, or no dropping).
+
+        A step at that time drops it; the estimates it rests on only improve with
+        measurements, so a step then finds it hopeless or asks for a later time.
+        """
+        if not self._drop_hopeless or not self._hopeless_after_ns:
+            return None
+        return min(self._hopeless_after_ns.values()) + 1
+
+    def _admit(self, job: Job, decisions: List[Decision]) -> None:
+        waiting = sorted((ready for ready in self._ready.values()
+                          if ready.job.task == job.task and ready.block_index == 0),
+                         key=lambda ready: ready.job.release_ns)
+        while len(waiting) >= self._queue_limit:
+            oldest = waiting.pop(0)
+            self._unready((oldest.job.task, oldest.job.seq))
+            decisions.append(Drop(oldest.job, f'queue limit {self._queue_limit} reached'))
+        self._make_ready(ReadyBlock(
+            job=job, block_index=0, num_blocks=self._blocks[job.task],
+            allowed_lanes=self._allowed[job.task]))
+
+    def _end_block(self, lane: str, now_ns: int, exec_ns: int,
+                   decisions: List[Decision]) -> None:
+        job, block_index, _, switch_ns = self._running.pop(lane)
+        self._lane_stats.block_ended(lane, now_ns)
+        task = job.task
+        fastest_ns = self.estimator.fastest_ns(task, block_index, lane)
+        self.estimator.observe(task, block_index, lane, max(0, exec_ns - switch_ns))
+        if self.estimator.fastest_ns(task, block_index, lane) != fastest_ns:
+            self._rate_hopeless(task)
+        if block_index + 1 == self._blocks[task]:
+            self._started.discard(task)
+            decisions.append(Complete(job, now_ns, now_ns <= job.deadline_ns))
+        else:
+            self._make_ready(ReadyBlock(
+                job=job, block_index=block_index + 1, num_blocks=self._blocks[task],
+                allowed_lanes=self._allowed[task], previous_lane=lane))
+
+    def _make_ready(self, ready: ReadyBlock) -> None:
+        key = (ready.job.task, ready.job.seq)
+        self._ready[key] = ready
         if self._drop_hopeless:
-            decisions.extend(self._drop_hopeless_jobs(now_ns))
+            self._hopeless_after_ns[key] = self._hopeless_after(ready)
+
+    def _unready(self, key: JobKey) -> ReadyBlock:
+        self._hopeless_after_ns.pop(key, None)
+        return self._ready.pop(key)
+
+    def _hopeless_after(self, ready: ReadyBlock) -> int:
+        """Return the last instant at which `ready`'s job can still meet its deadline."""
+        return ready.job.deadline_ns - self.estimator.best_remaining_with_switching_ns(
+            ready.job.task, ready.block_index, ready.num_blocks, ready.allowed_lanes,
+            ready.previous_lane, fastest=True)
+
+    def _rate_hopeless(self, task: str) -> None:
+        """Recompute when the waiting jobs of `task` become hopeless (its times improved)."""
+        if self._drop_hopeless:
+            for key, ready in self._ready.items():
+                if key[0] == task:
+                    self._hopeless_after_ns[key] = self._hopeless_after(ready)
+
+    def _startable(self) -> Tuple[ReadyBlock, ...]:
+        """Return the ready blocks that may start now, in the order they became ready.
+
+        A later block of a started job always may; a first block only for a pipelined
+        task, or as the oldest waiting job of a task with no job started.
+        """
+        pipelined, started = self._pipelined, self._started
+        seen = set()
+        startable = []
+        for ready in self._ready.values():
+            task = ready.job.task
+            if ready.block_index or task in pipelined:
+                startable.append(ready)
+            elif task not in started and task not in seen:
+                seen.add(task)
+                startable.append(ready)
+        return tuple(startable)
+
+    def _schedule(self, now_ns: int, decisions: List[Decision]) -> None:
+        if self._drop_hopeless:
+            self._drop_hopeless_jobs(now_ns, decisions)
         running = self._running
         free = tuple(lane for lane in self._lanes if lane not in running)
         if not free or not self._ready:
-            return decisions
+            return
         view = SchedulingView(
-            now_ns=now_ns, ready=tuple(self._ready.values()), free_lanes=free,
+            now_ns=now_ns, ready=self._startable(), free_lanes=free,
             estimator=self._estimator_view, lane_free_at_ns=self._lane_free_at(now_ns),
             lane_devices=self._lane_devices_view, tasks=self._tasks_view, lanes=self._lanes)
+        if not view.ready:
+            return
         started_ns = self._timer_ns()
         chosen = self.policy.decide(view)
         self._decision_stats.record(self._timer_ns() - started_ns)
@@ -242,14 +337,19 @@ class BlockScheduler:
             if (dispatch.lane in running or dispatch.lane not in ready.allowed_lanes):
                 raise RuntimeError(f'{self.policy.name} dispatched {dispatch} to a lane that '
                                    'is busy or not allowed for the task')
-            del self._ready[key]
+            task = dispatch.job.task
+            if dispatch.block_index == 0 and task not in self._pipelined:
+                if task in self._started:
+                    raise RuntimeError(f'{self.policy.name} dispatched {dispatch} while an '
+                                       'earlier job of the task is unfinished')
+                self._started.add(task)
+            self._unready(key)
             switch_ns = self.estimator.switch_cost_ns(
-                dispatch.job.task, dispatch.block_index, ready.previous_lane, dispatch.lane)
+                task, dispatch.block_index, ready.previous_lane, dispatch.lane)
             running[dispatch.lane] = _RunningBlock(dispatch.job, dispatch.block_index, now_ns,
                                                    switch_ns)
             self._lane_stats.block_started(dispatch.lane, now_ns, switch_ns)
             decisions.append(dispatch)
-        return decisions
 
     def _lane_free_at(self, now_ns: int) -> Mapping[str, int]:
         free_at = {}
@@ -263,13 +363,11 @@ class BlockScheduler:
                 free_at[lane] = max(now_ns, running.start_ns + running.switch_ns + estimate)
         return MappingProxyType(free_at)
 
-    def _drop_hopeless_jobs(self, now_ns: int) -> List[Drop]:
-        drops = []
-        for key, ready in list(self._ready.items()):
-            remaining_ns = self.estimator.best_remaining_with_switching_ns(
-                ready.job.task, ready.block_index, ready.num_blocks, ready.allowed_lanes,
-                ready.previous_lane, fastest=True)
-            if now_ns + remaining_ns > ready.job.deadline_ns:
-                del self._ready[key]
-                drops.append(Drop(ready.job, 'cannot finish before its deadline'))
-        return drops
+    def _drop_hopeless_jobs(self, now_ns: int, decisions: List[Decision]) -> None:
+        hopeless = [key for key, after_ns in self._hopeless_after_ns.items()
+                    if now_ns > after_ns]
+        for key in hopeless:
+            ready = self._unready(key)
+            if ready.block_index:
+                self._started.discard(key[0])
+            decisions.append(Drop(ready.job, 'cannot finish before its deadline'))

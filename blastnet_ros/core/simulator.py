@@ -16,9 +16,12 @@ a clock, and a VirtualBlockExecutor instead of processor lanes:
   block runs on another kind of device than the job's previous block (the model input
   counts as on the CPU), the profile's switching cost at the block's first cut is added
   (the loop is told the sum, as the live engine measures it).
-- Events are keyed (time_ns, kind, index): at one instant releases come before block
-  ends (a job released as a lane frees competes for it), releases in task order, block
-  ends in lane order.
+- Events are keyed (time_ns, kind, index) on one heap: releases, block ends, and
+  wake-ups at the time the scheduler names (next_drop_ns) for dropping the next job that
+  becomes hopeless. Every event of one instant is taken in before the scheduler decides
+  (SchedulingLoop.advance): jobs released together are ordered by the policy, and a job
+  released as a lane frees competes for it. A wake-up that is no longer due (its job ran
+  or was dropped) is skipped. `events` counts releases and block ends.
 
 Plans: a policy's `granularity` (MODEL when it has none) picks each task's plan through
 core/partitioner.plan_for, for the lanes the task may use; `plans` overrides it per task
@@ -44,8 +47,9 @@ from blastnet_ros.core.scenario import Scenario, ScheduledRelease, task_releases
 from blastnet_ros.core.scheduler import Policy
 from blastnet_ros.core.task import LaneSpec
 
-RELEASE = 0     # event kinds, in the order they are handled at one instant
+RELEASE = 0     # event kinds
 BLOCK_END = 1
+WAKE_UP = 2     # the next waiting job becomes hopeless: drop it now
 
 
 @dataclass(frozen=True)
@@ -314,31 +318,46 @@ class _Run:
             self._queue_release(index)
         heap, pop, push = self.heap, heapq.heappop, heapq.heappush
         clock = time.perf_counter_ns
-        loop, executor, call_ns = self.loop, self.executor, self.call_ns
+        loop, executor, call_ns, pending = self.loop, self.executor, self.call_ns, self.pending
         queued_ends = executor.queued_ends
+        timers = set()        # wake-up times on the heap
+        wake_ns = None        # the one that is due: when the next waiting job is hopeless
+        events = 0
         now_ns = 0
         while heap:
-            now_ns, kind, index = pop(heap)
-            if kind == RELEASE:
-                release = self.pending[index]
-                self._queue_release(index)
-                started_ns = clock()
-                _, ended = loop.release(release.task, release.release_ns, now_ns,
-                                        payload=release.exec_factor)
-            else:
-                duration = executor.end_block(index)
-                started_ns = clock()
-                ended = loop.block_finished(duration.start.lane, now_ns,
-                                            duration.switch_ns + duration.exec_ns,
-                                            output=duration.start.value)
+            now_ns = heap[0][0]
+            releases, block_ends, woken = [], [], False
+            while heap and heap[0][0] == now_ns:
+                _, kind, index = pop(heap)
+                if kind == RELEASE:
+                    release = pending[index]
+                    self._queue_release(index)
+                    releases.append((release.task, release.release_ns, release.exec_factor))
+                elif kind == BLOCK_END:
+                    duration = executor.end_block(index)
+                    block_ends.append((duration.start.lane,
+                                       duration.switch_ns + duration.exec_ns,
+                                       duration.start.value))
+                else:
+                    timers.discard(now_ns)
+                    woken = woken or now_ns == wake_ns
+            if not releases and not block_ends and not woken:
+                continue      # a wake-up no longer due: that job ran or was dropped
+            events += len(releases) + len(block_ends)
+            started_ns = clock()
+            ended = loop.advance(now_ns, releases, block_ends)
             call_ns.append(clock() - started_ns)
             for end_ns, lane in queued_ends:
                 push(heap, (end_ns, BLOCK_END, lane))
             queued_ends.clear()
+            wake_ns = loop.next_drop_ns()
+            if wake_ns is not None and wake_ns not in timers:
+                timers.add(wake_ns)
+                push(heap, (wake_ns, WAKE_UP, 0))
             if self.trace:
                 self.jobs.extend(_job_record(end) for end in ended)
-        self.events = len(call_ns)
-        self.last_event_ns = now_ns
+            self.last_event_ns = now_ns
+        self.events = events
 
     def _queue_release(self, index: int) -> None:
         """Take task `index`'s next release, if any, and queue its arrival."""

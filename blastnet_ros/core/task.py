@@ -33,6 +33,10 @@ class TaskSpec:
     labelled `crop_label` that camera task `crop_from` (a detector) found in a frame, cut
     out of that frame; it keeps the frame's stamp, so its deadline counts from the camera.
     `weights`: '' = the shipped trained weights, 'untrained' = random init, else a path.
+    A task's jobs run one after another: job k+1 starts only once job k has ended. With
+    `pipelined` they may overlap (job k+1 starts while job k still runs on another lane),
+    for a task whose deadline is longer than its period and whose job needs more than one
+    lane's time per period.
     """
 
     name: str
@@ -47,6 +51,7 @@ class TaskSpec:
     weights: str = ''
     crop_from: str = ''
     crop_label: str = ''
+    pipelined: bool = False
 
     @property
     def is_cascade_stage(self) -> bool:

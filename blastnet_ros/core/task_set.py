@@ -17,6 +17,7 @@ The file format (config/tasks.yaml)::
         miss_rate_bound: 0.05
         lanes: [cpu0]             # optional, see below
         weights: ''               # '' = shipped trained weights; untrained; or a .pt path
+        pipelined: false          # optional: true lets a job start before the last ended
       - name: signs
         model: sign_vgg
         source: camera
@@ -30,6 +31,12 @@ A task without `lanes:` gets every lane, in the order of the `lanes:` list of th
 so its first lane is the file's first lane; TaskSet.tasks_on_default_lanes names those
 tasks, for the executor to say so at start-up.
 
+Periods and deadlines are milliseconds, kept as whole nanoseconds: each must be at least
+1 us (MIN_TIME_NS) once rounded. A task's jobs run one after another (job k+1 starts once
+job k has ended, met, missed or dropped) unless `pipelined: true`, which lets job k+1
+start on another lane while job k runs: for a task whose deadline is longer than its
+period and whose job takes more than one lane's time per period.
+
 Every problem is a BadInputError naming the task, the field and the fix. With model specs
 (objects with `kind` and `labels`, as models.specs.MODEL_SPECS has them) for
 `known_models`, a cascade is checked against them too: crop_from names a camera task whose
@@ -38,17 +45,19 @@ model detects and has crop_label among its labels, and the cropping task classif
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+import math
+import re
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import CAMERA, LaneSpec, SOURCES, TaskSpec
-from blastnet_ros.core.units import NS_PER_MS
+from blastnet_ros.core.units import NS_PER_MS, NS_PER_US
 
 _NAME = re.compile(r'^[a-z][a-z0-9_]*$')
 _TASK_FIELDS = {'name', 'model', 'source', 'input_topic', 'period_ms', 'deadline_ms',
-                'priority', 'miss_rate_bound', 'lanes', 'weights'}
+                'priority', 'miss_rate_bound', 'lanes', 'weights', 'pipelined'}
+MIN_TIME_NS = NS_PER_US  # the shortest period or deadline a task may have
 # Cascade stages: kept apart, since simulator scenarios (core/scenario.py, which reuses
 # _TASK_FIELDS) do not model them.
 _CASCADE_FIELDS = {'crop_from', 'crop_label'}
@@ -213,9 +222,8 @@ def _parse_task(entry: Any, models: frozenset, lane_names: Tuple[str, ...],
                             f"set source to one of: {', '.join(SOURCES)}")
     period_ms = _number(entry, 'period_ms', where)
     deadline_ms = _number(entry, 'deadline_ms', where, default=period_ms)
-    if period_ms <= 0 or deadline_ms <= 0:
-        raise BadInputError(f'{where} has period_ms {period_ms} and deadline_ms {deadline_ms}',
-                            'both must be positive milliseconds')
+    period_ns = _time_ns(period_ms, 'period_ms', where)
+    deadline_ns = _time_ns(deadline_ms, 'deadline_ms', where)
     bound = _number(entry, 'miss_rate_bound', where, default=0.05)
     if not 0.0 <= bound <= 1.0:
         raise BadInputError(f'{where} has miss_rate_bound {bound}',
@@ -228,14 +236,27 @@ def _parse_task(entry: Any, models: frozenset, lane_names: Tuple[str, ...],
         raise BadInputError(f'{where} names lanes {unknown or lanes} that are not defined',
                             f"use lanes from the `lanes:` list: {', '.join(lane_names)}")
     topic = str(entry.get('input_topic') or default_input_topic(name))
+    pipelined = entry.get('pipelined', False)
+    if not isinstance(pipelined, bool):
+        raise BadInputError(f'{where} has pipelined {pipelined!r}',
+                            'use true (a job may start before the last one ended) or false')
     return TaskSpec(
         name=name, model=model, source=source, input_topic=topic,
-        period_ns=round(period_ms * NS_PER_MS), deadline_ns=round(deadline_ms * NS_PER_MS),
+        period_ns=period_ns, deadline_ns=deadline_ns, pipelined=pipelined,
         priority=int(_number(entry, 'priority', where, default=0, integer=True)),
         miss_rate_bound=float(bound), lanes=tuple(str(lane) for lane in lanes),
         weights=str(entry.get('weights') or ''),
         crop_from=str(entry.get('crop_from') or ''),
         crop_label=str(entry.get('crop_label') or ''))
+
+
+def _time_ns(value_ms: float, key: str, where: str) -> int:
+    """Return `value_ms` in whole nanoseconds, or raise unless it is at least MIN_TIME_NS."""
+    value_ns = round(value_ms * NS_PER_MS)
+    if value_ns < MIN_TIME_NS:
+        raise BadInputError(f'{where} has {key} {value_ms}',
+                            f'{key} must be at least {MIN_TIME_NS / NS_PER_MS:g} ms (1 us)')
+    return value_ns
 
 
 def _reject_unknown(entry: Mapping, allowed: set, where: str) -> None:
@@ -259,7 +280,18 @@ def _number(entry: Mapping, key: str, where: str, default: Optional[float] = Non
     if value is None:
         raise BadInputError(f'{where} has no {key}', f'add `{key}:` to the task')
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            integer and not float(value).is_integer()):
+            not math.isfinite(value)) or (integer and not float(value).is_integer()):
         kind = 'an integer' if integer else 'a number'
-        raise BadInputError(f'{where} has {key} {value!r}', f'{key} must be {kind}')
+        raise BadInputError(f'{where} has {key} {value!r}',
+                            f'{key} must be {kind}{yaml_number_hint(value)}')
     return value
+
+
+_EXPONENT_TEXT = re.compile(r'^[-+]?[0-9]+[eE][-+]?[0-9]+$')
+
+
+def yaml_number_hint(value: Any) -> str:
+    """Return advice where YAML read a number as text (1e-3 has no point), else ''."""
+    if isinstance(value, str) and _EXPONENT_TEXT.match(value.strip()):
+        return f' (YAML reads {value} as text: write it with a point, e.g. 1.0e-3)'
+    return ''

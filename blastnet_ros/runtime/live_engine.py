@@ -8,11 +8,16 @@ engine owns no ROS object. Every loop event (a release, a block finished) is sta
 (runtime.lanes.ProcessorLane) through each task's BlockRunner: the model's blocks
 (runtime.model_blocks.ModelBlocks) or blocks that sleep their profiled durations
 (runtime.sleeping_blocks.SleepingBlocks). Callbacks run on the lane thread that finished
-the job (or on the submitting thread for a job dropped at release), outside the lock,
-and must be quick. With `trace_blocks` the engine keeps every finished block run (task,
-job stamp, block, lane; when it was ready, dispatched, started and ended on its clock;
-and, from a runner that reports them (StagedBlockRunner), its pre/postprocessing and
-transfer times) until `take_block_trace` hands them over.
+the job (or on the submitting thread for a job dropped at release, or on the drop timer's
+thread), outside the lock, and must be quick. With `trace_blocks` the engine keeps every
+finished block run (task, job stamp, block, lane; when it was ready, dispatched, started
+and ended on its clock; and, from a runner that reports them (StagedBlockRunner), its
+pre/postprocessing and transfer times) until `take_block_trace` hands them over.
+
+A waiting job is dropped when it becomes hopeless: after every loop event the engine
+arms one timer (threading.Timer) for the loop's next_drop_ns and, when it fires, wakes
+the loop up under the lock (advance). Fired early (a clock that is not the wall clock,
+as under use_sim_time), the wake-up drops nothing and the timer is armed again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from blastnet_ros.core.lane_stats import DecisionStatsSnapshot, LaneStatsSnapsho
 from blastnet_ros.core.latency_estimator import LatencyEstimator
 from blastnet_ros.core.scheduler import Policy
 from blastnet_ros.core.task import Job, LaneSpec, TaskSpec
+from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.lanes import LaneRun, ProcessorLane
 
@@ -118,6 +124,8 @@ class LiveEngine:
             {name: runner.num_blocks for name, runner in self._blocks.items()}, self,
             stats, drop_hopeless=drop_hopeless, queue_limit=queue_limit)
         self._closed = False
+        self._drop_timer: Optional[threading.Timer] = None
+        self._drop_timer_ns: Optional[int] = None  # the engine-clock time it is armed for
 
     @property
     def policy_name(self) -> str:
@@ -131,6 +139,7 @@ class LiveEngine:
                 raise RuntimeError('the engine is closed')
             job, ended = self._loop.release(task_name, release_ns, self._clock_ns(), payload,
                                             context)
+            self._arm_drop_timer()
         self._report(ended)
         return job
 
@@ -164,6 +173,9 @@ class LiveEngine:
         """Stop accepting jobs and stop the lanes after the blocks in hand."""
         with self._lock:
             self._closed = True
+            if self._drop_timer is not None:
+                self._drop_timer.cancel()
+                self._drop_timer = None
         for lane in self._lanes.values():
             lane.close()
 
@@ -183,6 +195,34 @@ class LiveEngine:
                     transfer_ns=0 if stages is None else stages.transfer_ns))
             ended = self._loop.block_finished(run.lane, self._clock_ns(), run.exec_ns,
                                               result, run.error)
+            self._arm_drop_timer()
+        self._report(ended)
+
+    def _arm_drop_timer(self) -> None:
+        """Arm the timer for the next job to become hopeless, unless one is due by then.
+
+        Called under the lock after every loop event.
+        """
+        drop_ns = self._loop.next_drop_ns()
+        if drop_ns is None or self._closed:
+            return
+        if self._drop_timer is not None:
+            if self._drop_timer_ns <= drop_ns:
+                return
+            self._drop_timer.cancel()
+        delay_s = max(0, drop_ns - self._clock_ns()) / NS_PER_S
+        self._drop_timer = threading.Timer(delay_s, self._drop_due)
+        self._drop_timer.daemon = True
+        self._drop_timer_ns = drop_ns
+        self._drop_timer.start()
+
+    def _drop_due(self) -> None:
+        with self._lock:
+            if self._closed or threading.current_thread() is not self._drop_timer:
+                return   # closed, or a timer cancelled too late to stop it
+            self._drop_timer = None
+            ended = self._loop.advance(self._clock_ns())
+            self._arm_drop_timer()
         self._report(ended)
 
     def _report(self, ended: Tuple[JobEnd, ...]) -> None:

@@ -17,8 +17,9 @@ class DeadlineMonotonicModelPolicy:
     """Run the most urgent task by relative deadline on its first configured lane.
 
     The baseline of RT-mDL (DM-NMC): fixed priorities from deadlines (shorter relative
-    deadline first; configured priority, then release order break ties), no migration. A
-    job keeps to its task's first lane even when another lane is free.
+    deadline first; configured priority, then the task name break ties: one fixed order of
+    tasks, the one core.response_time analyses), no migration. A job keeps to its task's
+    first lane even when another lane is free.
     """
 
     name = 'dm-model'

@@ -4,6 +4,10 @@
 
 Each function returns a sort key (smaller runs first); ties end in release time, task name
 and sequence number, so every order is total and deterministic.
+
+Deadline-monotonic is a fixed priority per task (deadline_monotonic_rank): the analysis
+(core.response_time.deadline_monotonic_order) ranks tasks with the same function, so the
+order it analyses is the order dm-model and model-offload run.
 """
 
 from __future__ import annotations
@@ -13,10 +17,16 @@ from typing import Dict, Optional
 from blastnet_ros.core.scheduler import ReadyBlock, SchedulingView
 
 
+def deadline_monotonic_rank(relative_deadline_ns: int, priority: int, task: str) -> tuple:
+    """Rank a task: shorter relative deadline first, then higher priority, then the name."""
+    return (relative_deadline_ns, -priority, task)
+
+
 def deadline_monotonic_key(ready: ReadyBlock) -> tuple:
-    """Order ready blocks: shorter relative deadline first, then priority, then FIFO."""
+    """Order ready blocks by their task's deadline-monotonic rank, a task's jobs FIFO."""
     job = ready.job
-    return (job.relative_deadline_ns, -job.priority, job.release_ns, job.task, job.seq)
+    return deadline_monotonic_rank(job.relative_deadline_ns, job.priority, job.task) + (
+        job.release_ns, job.seq)
 
 
 def earliest_deadline_key(ready: ReadyBlock) -> tuple:
