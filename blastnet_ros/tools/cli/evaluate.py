@@ -5,11 +5,15 @@
     blastnet evaluate BAG --policies blastnet,dm-model --output eval/
     blastnet evaluate BAG --policies blastnet --output eval/ --json --rate 0.5
 
-Writes OUTPUT/report.md, OUTPUT/index.html, PNG plots, summary.json and the node logs
-(OUTPUT/logs/<policy>/); prints a summary table (or, with --json, one JSON object with
-the same numbers) on stdout and a progress bar on stderr. A bag that cannot be used
-(missing, truncated, unknown storage, no camera or no audio topic) or an unknown policy
-exits with status 2 and leaves nothing where the report goes.
+Each policy runs --repeat times (default 3), the policies in turn; the figures are the
+first run's, with every run's miss rate (mean and spread) and what else the machine did
+during each run (load average, CPU taken outside the graph; a run with other processes
+over 10 % of the cores is flagged). Writes OUTPUT/report.md, OUTPUT/index.html, PNG
+plots, summary.json and the node logs (OUTPUT/logs/<policy>[.runN]/); prints a summary
+table (or, with --json, one JSON object with the same numbers) on stdout and a progress
+bar on stderr. A bag that cannot be used (missing, truncated, unknown storage, no camera
+or no audio topic) or an unknown policy exits with status 2 and leaves nothing where the
+report goes.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='print one JSON object instead of the summary table')
     parser.add_argument('--rate', type=float, default=1.0,
                         help='replay speed factor (default 1.0 = real time)')
+    parser.add_argument('--repeat', type=int, default=3, metavar='N',
+                        help='runs per policy, the policies in turn each time; the report '
+                             'gives every run\'s miss rate and the machine\'s other load '
+                             '(default 3)')
     parser.add_argument('--params-file', default='',
                         help='node parameters (default: the installed config/blastnet.yaml)')
     parser.add_argument('--tasks-file', default='',
@@ -65,7 +73,7 @@ def run_evaluate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     evaluation = run_evaluation(EvaluateOptions(
         bag=args.bag, policies=policies, output=args.output, rate=args.rate,
         params_file=args.params_file, tasks_file=args.tasks_file,
-        install_dir=args.install_dir))
+        install_dir=args.install_dir, repeat=args.repeat))
     if args.json:
         print(json.dumps(evaluation.summary()), file=out)
     else:

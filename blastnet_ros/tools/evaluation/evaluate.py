@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import shutil
 import sys
 import threading
@@ -52,6 +53,8 @@ from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, Po
                                                               ResultRecord, StampMatcher)
 from blastnet_ros.tools.evaluation.evaluation_report import (machine_description, ReportContext,
                                                              summary_dict, write_report)
+from blastnet_ros.tools.evaluation.machine_load import descendants, machine_load
+from blastnet_ros.tools.evaluation.machine_load import sample as machine_load_sample
 from blastnet_ros.tools.processes.node_processes import (GraphListener, installed_params_file,
                                                          node_executable, NodeError, NODES,
                                                          start_nodes, stop_nodes)
@@ -77,6 +80,7 @@ class EvaluateOptions:
     install_dir: Path = REPO_ROOT / 'install'
     ready_timeout_s: float = 120.0
     drain_timeout_s: float = 20.0
+    repeat: int = 1   # runs per policy, the policies taken in turn each time
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,8 @@ class Evaluator:
         self.policies = check_policies(options.policies)
         if not options.rate > 0:
             raise BadInputError(f'--rate {options.rate}', 'give a positive replay rate')
+        if options.repeat < 1:
+            raise BadInputError(f'--repeat {options.repeat}', 'run each policy at least once')
         check_output(options.output)
         self.bag = check_bag(options.bag)
         self.env = apply_loopback_ros_environment(options.install_dir)
@@ -236,13 +242,22 @@ class Evaluator:
         partial.mkdir(parents=True)
         try:
             bag_s = self.duration_ns / NS_PER_S
-            progress = ProgressLine('[evaluate] replaying', bag_s * len(self.policies), 's',
-                                    stream=self.log)
-            runs = []
-            for index, policy in enumerate(self.policies):
-                runs.append(self._run_policy(
-                    policy, partial / 'logs' / policy,
-                    lambda seconds, done=index * bag_s: progress.update(done + seconds)))
+            repeat = self.options.repeat
+            progress = ProgressLine('[evaluate] replaying',
+                                    bag_s * len(self.policies) * repeat, 's', stream=self.log)
+            runs: Dict[str, List[PolicyRun]] = {policy: [] for policy in self.policies}
+            for turn in range(repeat):   # policies in turn, so slow phases hit them alike
+                for index, policy in enumerate(self.policies):
+                    done = (turn * len(self.policies) + index) * bag_s
+                    logs = partial / 'logs' / (policy if repeat == 1 else
+                                               f'{policy}.run{turn + 1}')
+                    runs[policy].append(self._run_policy(
+                        policy, logs,
+                        lambda seconds, done=done: progress.update(done + seconds)))
+                    load = runs[policy][-1].machine_load
+                    if load is not None and load.interfered:
+                        print(f'[evaluate] {policy} run {turn + 1}: {load.describe()}',
+                              file=self.log)
             progress.close()
             evaluation = self._report(partial, runs)
             _replace(partial, output)
@@ -266,8 +281,10 @@ class Evaluator:
         adapter = ResultMessageAdapter(
             str(self.parameters['executor'].get('result_format', '')))
         recorder = _Recorder()
+        load_start = machine_load_sample()
         processes = start_nodes(self.executables, self.params_path, self.tasks_file, logs_dir,
                                 self.env, node_params)
+        load = None
         try:
             listener = GraphListener('blastnet_evaluate')
             try:
@@ -306,6 +323,9 @@ class Evaluator:
                     raise NodeError(f"the executor ran policy '{ran}', not '{policy}'; "
                                     'check how the params file and the overrides are keyed '
                                     f'(logs in {logs_dir})')
+                # sampled while the nodes still run, so their CPU counts as ours
+                load = machine_load(load_start, machine_load_sample(),
+                                    descendants({os.getpid()}))
             finally:
                 listener.close()
         finally:
@@ -316,12 +336,15 @@ class Evaluator:
                          blocks=tuple(recorder.blocks), jobs=tuple(recorder.jobs),
                          published=tuple(recorder.published),
                          executor_values=executor_values,
-                         weights=weights_from_key_values(executor_values), wall_s=replay_s)
+                         weights=weights_from_key_values(executor_values), wall_s=replay_s,
+                         machine_load=load)
 
-    def _report(self, folder: Path, runs: Sequence[PolicyRun]) -> Evaluation:
+    def _report(self, folder: Path, runs_by_policy: Mapping[str, Sequence[PolicyRun]]
+                ) -> Evaluation:
         audio_window_s = float(self.parameters['audio_input'].get('window_s', 1.0))
         executor = self.parameters['executor']
         metrics = []
+        runs = [policy_runs[0] for policy_runs in runs_by_policy.values()]
         for run in runs:
             matcher = StampMatcher(run.published, self.bag.camera.name, self.bag.audio.name)
             predicted = None
@@ -332,7 +355,8 @@ class Evaluator:
                     queue_limit=int(executor.get('queue_limit', 4)))
             metrics.append(policy_metrics(
                 run, self.task_set.tasks, self.truth, matcher, audio_window_s, predicted,
-                str(executor.get('detection_pixels') or CAMERA_PIXELS)))
+                str(executor.get('detection_pixels') or CAMERA_PIXELS),
+                repeats=runs_by_policy[run.policy][1:]))
         summary = self.bag.summary
         context = ReportContext(
             created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),

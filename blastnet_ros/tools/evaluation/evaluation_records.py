@@ -60,6 +60,7 @@ from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.job_trace import JobTraceEntry
 from blastnet_ros.runtime.trace_costs import (boundary_costs, BoundaryCost, job_time_splits,
                                               JobTimeSplit, stage_costs, StageCost)
+from blastnet_ros.tools.evaluation.machine_load import MachineLoad
 
 GROUND_TRUTH_OBJECTS_TOPIC = '/ground_truth/objects'
 GROUND_TRUTH_AUDIO_TOPIC = '/ground_truth/audio_events'
@@ -214,6 +215,7 @@ class PolicyRun:
     executor_values: Tuple[Tuple[str, str], ...] = ()
     weights: Tuple[Tuple[str, str], ...] = ()   # (task, weights file or 'untrained')
     wall_s: float = 0.0
+    machine_load: Optional[MachineLoad] = None   # what else the machine did meanwhile
 
     def task(self, name: str) -> Optional[TaskStatsSnapshot]:
         """Return the final statistics of task `name`, None when it never reported."""
@@ -405,6 +407,7 @@ class TaskMetrics:
     coverage: float           # results received / released
     accuracy: Optional[TaskAccuracy] = None
     predicted_miss_rate: float = math.nan   # the simulator's, same definition
+    run_miss_rates: Tuple[float, ...] = ()  # every repeat's, this run first
 
     @property
     def gap_pp(self) -> float:
@@ -486,6 +489,7 @@ class PolicyMetrics:
     time_splits: Tuple[TaskTimeSplit, ...] = ()
     boundaries: Tuple[BoundaryCost, ...] = ()
     stages: Tuple[StageCost, ...] = ()
+    machine_loads: Tuple[Optional[MachineLoad], ...] = ()   # per repeat, this run first
 
     def task(self, name: str) -> TaskMetrics:
         """Return the figures of task `name`."""
@@ -502,8 +506,15 @@ def _share(part: int, whole: int) -> float:
 def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth,
                    matcher: StampMatcher, window_s: float,
                    predicted_miss_rates: Optional[Mapping[str, float]] = None,
-                   detection_pixels: str = CAMERA_PIXELS) -> PolicyMetrics:
-    """Return the figures of one policy's run: statistics, accuracy, prediction, lanes."""
+                   detection_pixels: str = CAMERA_PIXELS,
+                   repeats: Sequence[PolicyRun] = ()) -> PolicyMetrics:
+    """Return the figures of one policy's run: statistics, accuracy, prediction, lanes.
+
+    `repeats`: the policy's other runs over the same bag; their miss rates and machine
+    loads come beside this run's (run_miss_rates, machine_loads), everything else is
+    this run's.
+    """
+    every_run = (run,) + tuple(repeats)
     by_task: Dict[str, List[ResultRecord]] = {}
     for record in run.results:
         by_task.setdefault(record.task, []).append(record)
@@ -520,7 +531,9 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
             latency_p50_ms=snap.latency_p50_ms, latency_p99_ms=snap.latency_p99_ms,
             results=len(results), coverage=_share(len(results), snap.released),
             accuracy=task_accuracy(task, results, truth, matcher, window_s, detection_pixels),
-            predicted_miss_rate=predicted))
+            predicted_miss_rate=predicted,
+            run_miss_rates=tuple(other.task(task.name).miss_rate if other.task(task.name)
+                                 else 0.0 for other in every_run)))
     lanes = tuple(LaneMetrics(lane.lane, lane.utilisation, lane.busy_ns / NS_PER_MS,
                               lane.blocks_run) for lane in run.lanes)
     latencies = tuple((task.name, job_latencies_ms(task.name, by_task.get(task.name, []),
@@ -532,7 +545,8 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
                          latencies_ms=latencies, predicted=predicted_miss_rates is not None,
                          time_splits=time_splits, boundaries=boundary_costs(run.blocks),
                          stages=stage_costs(run.blocks, {task.name: task.model
-                                                         for task in tasks}))
+                                                         for task in tasks}),
+                         machine_loads=tuple(other.machine_load for other in every_run))
 
 
 def live_periods_ns(run: PolicyRun, tasks: Sequence[TaskSpec], duration_ns: int

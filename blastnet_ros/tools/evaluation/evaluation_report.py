@@ -176,6 +176,41 @@ def stage_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
             for policy in metrics for stage in policy.stages]
 
 
+REPEAT_HEADER = ('policy', 'task', 'runs', 'miss % per run', 'mean miss %', 'spread pp')
+MACHINE_HEADER = ('policy', 'run', 'load average', 'other CPU %', 'busiest others',
+                  'interfered')
+
+
+def repeat_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return each policy's and task's miss rate in every run, their mean and spread."""
+    rows = []
+    for policy in metrics:
+        for task in policy.tasks:
+            rates = task.run_miss_rates or (task.miss_rate,)
+            rows.append((policy.policy, task.task, str(len(rates)),
+                         ' / '.join(f'{rate * 100:.1f}' for rate in rates),
+                         f'{sum(rates) / len(rates) * 100:.1f}',
+                         f'{(max(rates) - min(rates)) * 100:.1f}'))
+    return rows
+
+
+def machine_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return what else the machine did during each run (tools/evaluation/machine_load)."""
+    rows = []
+    for policy in metrics:
+        for number, load in enumerate(policy.machine_loads, start=1):
+            if load is None or not load.available:
+                rows.append((policy.policy, str(number), '-', '-', 'not measured', '-'))
+                continue
+            rows.append((policy.policy, str(number),
+                         f'{load.load_start:.2f} -> {load.load_end:.2f}',
+                         f'{load.others_share * 100:.1f}',
+                         ', '.join(f'{name} {share * 100:.0f} %'
+                                   for name, share in load.busiest) or '-',
+                         'yes' if load.interfered else 'no'))
+    return rows
+
+
 def format_summary(metrics: Sequence[PolicyMetrics]) -> str:
     """Return the terminal summary: per policy and task, the lanes, where time went."""
     def table(header, rows):
@@ -188,6 +223,12 @@ def format_summary(metrics: Sequence[PolicyMetrics]) -> str:
         return lines
     lines = table(SUMMARY_HEADER, summary_rows(metrics)) + [''] \
         + table(LANE_HEADER, lane_rows(metrics))
+    if any(len(task.run_miss_rates) > 1 for policy in metrics for task in policy.tasks):
+        lines += ['', 'every run (the table above is the first):'] \
+            + table(REPEAT_HEADER, repeat_rows(metrics))
+    machines = machine_rows(metrics)
+    if machines:
+        lines += ['', 'what else the machine did:'] + table(MACHINE_HEADER, machines)
     splits = time_split_rows(metrics)
     if splits:
         lines += ['', 'where live time goes (mean ms per job):'] \
@@ -221,9 +262,15 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
                     'kind': accuracy.kind, 'value': _number(accuracy.value),
                     'samples': accuracy.samples, 'unmatched': accuracy.unmatched},
                 'predicted_miss_rate': _number(task.predicted_miss_rate),
-                'gap_pp': _number(task.gap_pp, 2)})
+                'gap_pp': _number(task.gap_pp, 2),
+                'run_miss_rates': [_number(rate) for rate in task.run_miss_rates]})
         policies.append({
             'policy': policy.policy, 'tasks': tasks,
+            'machine_loads': [None if load is None or not load.available else {
+                'load_start': load.load_start, 'load_end': load.load_end,
+                'others_share': _number(load.others_share),
+                'busiest': [[name, _number(share)] for name, share in load.busiest],
+                'interfered': load.interfered} for load in policy.machine_loads],
             'lanes': [{'lane': lane.lane, 'utilisation': _number(lane.utilisation),
                        'busy_ms': round(lane.busy_ms, 1), 'blocks': lane.blocks}
                       for lane in policy.lanes],
@@ -529,6 +576,9 @@ def report_markdown(context: ReportContext, metrics: Sequence[PolicyMetrics]) ->
              _md_table(TASK_SET_HEADER, _task_set_rows(context)), '',
              '## Per policy and task', '', _md_table(SUMMARY_HEADER, summary_rows(metrics)),
              '', '## Lanes', '', _md_table(LANE_HEADER, lane_rows(metrics)), '',
+             '## Every run and the machine\'s other load', '',
+             _md_table(REPEAT_HEADER, repeat_rows(metrics)), '',
+             _md_table(MACHINE_HEADER, machine_rows(metrics)), '',
              '## Where live time goes', '', f'![where live time goes]({TIME_SPLIT_PNG})', '',
              _md_table(TIME_SPLIT_HEADER, time_split_rows(metrics)), '',
              _md_table(BLOCK_SPLIT_HEADER, block_split_rows(metrics)), '',
@@ -571,6 +621,9 @@ def report_html(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> str
             + '<h2>Task set</h2>' + _html_table(TASK_SET_HEADER, _task_set_rows(context))
             + '<h2>Per policy and task</h2>' + _html_table(SUMMARY_HEADER, summary_rows(metrics))
             + '<h2>Lanes</h2>' + _html_table(LANE_HEADER, lane_rows(metrics))
+            + '<h2>Every run and the machine\'s other load</h2>'
+            + _html_table(REPEAT_HEADER, repeat_rows(metrics))
+            + _html_table(MACHINE_HEADER, machine_rows(metrics))
             + '<h2>Where live time goes</h2>'
             + f'<img src="{TIME_SPLIT_PNG}" alt="where live time goes">'
             + _html_table(TIME_SPLIT_HEADER, time_split_rows(metrics))

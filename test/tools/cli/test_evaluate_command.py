@@ -131,13 +131,14 @@ def test_a_node_that_dies_leaves_the_old_report_and_no_partial(
 def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path):
     bag = write_scenario_bag(tmp_path / 'bag', duration_s=4, fps=15, seed=2).path
     output = tmp_path / 'report'
-    result = evaluate(bag, output, colcon_install, '--policies', 'blastnet,dm-model', '--json')
+    result = evaluate(bag, output, colcon_install, '--policies', 'blastnet,dm-model', '--json',
+                      '--repeat', '2')
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert 'replaying' in result.stderr  # the progress line
     summary = json.loads(result.stdout)
     for name in ('report.md', 'index.html', 'summary.json', 'miss_rate.png',
                  'latency_cdf.png', 'timeline.png', 'simulated_vs_live.png', 'time_split.png',
-                 'logs/blastnet/executor.log', 'logs/dm-model/camera_input.log',
+                 'logs/blastnet.run1/executor.log', 'logs/dm-model.run2/camera_input.log',
                  'traces/blastnet/job_trace.json', 'traces/dm-model/block_trace.json'):
         assert (output / name).is_file(), name
     assert not (tmp_path / 'report.partial').exists()
@@ -172,5 +173,12 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
         assert splits['detector']['jobs'] == tasks['detector']['results'] > 0
         assert splits['detector']['total_mean_ms'] > splits['detector']['mean_ms']['blocks'] > 0
         assert {cost['from'] for cost in policy['boundaries']} >= {'input'}
+        # two runs each: every run's miss rate (the first is the table's), and the load
+        for task in tasks.values():
+            assert len(task['run_miss_rates']) == 2
+            assert task['run_miss_rates'][0] == task['miss_rate']
+        assert len(policy['machine_loads']) == 2
+        for load in policy['machine_loads']:
+            assert load is not None and 0.0 <= load['others_share'] <= 1.0
     markdown = (output / 'report.md').read_text()
     assert '| blastnet | detector |' in markdown and '| dm-model | sound |' in markdown

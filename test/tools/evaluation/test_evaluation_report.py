@@ -201,3 +201,24 @@ def test_where_live_time_goes_from_the_traces_to_the_tables_and_the_plot(tmp_pat
                                   'postprocess_samples': 2}]
     terminal = format_summary([metrics])
     assert 'where live time goes' in terminal and '31.00' in terminal
+
+
+def test_every_run_and_the_machine_load_are_tabled():
+    from dataclasses import replace
+    from blastnet_ros.tools.evaluation.evaluation_report import machine_rows, repeat_rows
+    from blastnet_ros.tools.evaluation.machine_load import MachineLoad
+    quiet = MachineLoad(True, 2, 0.25, 0.5, 0.02, (('sshd', 0.01),))
+    busy = MachineLoad(True, 2, 1.5, 2.5, 0.4, (('make', 0.35), ('cc1', 0.05)))
+    detector, sound = METRICS[0].tasks
+    policy = replace(METRICS[0], machine_loads=(quiet, busy, None), tasks=(
+        replace(detector, run_miss_rates=(0.1, 0.15, 0.05)), sound))
+    assert repeat_rows([policy]) == [
+        ('blastnet', 'detector', '3', '10.0 / 15.0 / 5.0', '10.0', '10.0'),
+        ('blastnet', 'sound', '1', '0.0', '0.0', '0.0')]
+    assert machine_rows([policy]) == [
+        ('blastnet', '1', '0.25 -> 0.50', '2.0', 'sshd 1 %', 'no'),
+        ('blastnet', '2', '1.50 -> 2.50', '40.0', 'make 35 %, cc1 5 %', 'yes'),
+        ('blastnet', '3', '-', '-', 'not measured', '-')]
+    printed = format_summary([policy])
+    assert 'every run (the table above is the first):' in printed
+    assert 'what else the machine did:' in printed
