@@ -31,7 +31,7 @@ engine serialises the calls under one lock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import DeadlineStats, DROPPED, MET, MISSED
@@ -86,13 +86,18 @@ class BlockExecutor(Protocol):
         """Begin running `start`; never block the caller on the block's work."""
 
 
-@dataclass(frozen=True)
 class _JobState:
-    value: Any
-    context: Any
-    arrival_ns: int
-    device_kind: str
-    ready_ns: int   # when the job's next block became ready to run
+    """A job in flight as the loop keeps it; changed in place as its blocks end."""
+
+    __slots__ = ('value', 'context', 'arrival_ns', 'device_kind', 'ready_ns')
+
+    def __init__(self, value: Any, context: Any, arrival_ns: int, device_kind: str,
+                 ready_ns: int) -> None:
+        self.value = value              # the model input, then the last block's output
+        self.context = context
+        self.arrival_ns = arrival_ns
+        self.device_kind = device_kind  # the device kind `value` lies on
+        self.ready_ns = ready_ns        # when the job's next block became ready to run
 
 
 class SchedulingLoop:
@@ -158,7 +163,8 @@ class SchedulingLoop:
         for lane, exec_ns, output in block_ends:
             self._block_done(lane, now_ns, output)
             finished.append((lane, exec_ns))
-        return self._carry_out(self._scheduler.step(now_ns, jobs, finished), now_ns)
+        decisions = self._scheduler.step(now_ns, jobs, finished)
+        return self._carry_out(decisions, now_ns) if decisions else ()
 
     def next_drop_ns(self) -> Optional[int]:
         """Return when the next waiting job becomes hopeless, for a wake-up (advance) then.
@@ -195,22 +201,25 @@ class SchedulingLoop:
 
     def _block_done(self, lane: str, now_ns: int, output: Any) -> None:
         key, _ = self._on_lane.pop(lane)
-        self._jobs[key] = replace(self._jobs[key], value=output,
-                                  device_kind=self._lane_kinds[lane], ready_ns=now_ns)
+        state = self._jobs[key]
+        state.value = output
+        state.device_kind = self._lane_kinds[lane]
+        state.ready_ns = now_ns
 
     def _carry_out(self, decisions: List[Decision], now_ns: int) -> Tuple[JobEnd, ...]:
         ended: List[JobEnd] = []
+        jobs, on_lane, lane_kinds = self._jobs, self._on_lane, self._lane_kinds
+        start_block = self._executor.start_block
         for decision in decisions:
             job = decision.job
             key = (job.task, job.seq)
-            if isinstance(decision, Dispatch):
-                state = self._jobs[key]
-                self._on_lane[decision.lane] = (key, decision.block_index)
-                self._executor.start_block(BlockStart(
-                    job=job, block_index=decision.block_index, lane=decision.lane,
-                    value=state.value, input_kind=state.device_kind,
-                    lane_kind=self._lane_kinds[decision.lane], start_ns=now_ns,
-                    ready_ns=state.ready_ns))
+            if type(decision) is Dispatch:
+                state = jobs[key]
+                lane = decision.lane
+                on_lane[lane] = (key, decision.block_index)
+                start_block(BlockStart(job, decision.block_index, lane, state.value,
+                                       state.device_kind, lane_kinds[lane], now_ns,
+                                       state.ready_ns))
             elif isinstance(decision, Complete):
                 state = self._jobs.pop(key)
                 outcome = MET if decision.met else MISSED

@@ -158,8 +158,13 @@ class BlockScheduler:
         self._drop_hopeless = drop_hopeless
         self._queue_limit = queue_limit
         self._ready: Dict[JobKey, ReadyBlock] = {}
+        # block 0 of each task's waiting jobs, as released (the queue limit's count)
+        self._waiting: Dict[str, List[ReadyBlock]] = {task.name: [] for task in tasks}
         # the job is hopeless once now passes this: deadline - least remaining time
         self._hopeless_after_ns: Dict[JobKey, int] = {}
+        # per task {(block index, previous lane): least remaining time at the fastest seen}
+        self._least_remaining_ns: Dict[str, Dict[Tuple[int, Optional[str]], int]] = {
+            task.name: {} for task in tasks}
         self._running: Dict[str, _RunningBlock] = {}
         self._started: set = set()  # tasks (not pipelined) with a job started, not ended
         self._timer_ns = timer_ns
@@ -215,12 +220,13 @@ class BlockScheduler:
         With neither, a wake-up: the jobs hopeless by now are dropped and the policy is
         asked again.
         """
-        self._lane_stats.mark_time(now_ns)
         decisions: List[Decision] = []
         for lane, exec_ns in finished:
             self._end_block(lane, now_ns, exec_ns, decisions)
-        for job in releases:
-            self._admit(job, decisions)
+        if releases:
+            self._lane_stats.mark_time(now_ns)   # the first event of all is a release
+            for job in releases:
+                self._admit(job, decisions)
         self._schedule(now_ns, decisions)
         return decisions
 
@@ -244,52 +250,63 @@ class BlockScheduler:
         return min(self._hopeless_after_ns.values()) + 1
 
     def _admit(self, job: Job, decisions: List[Decision]) -> None:
-        waiting = sorted((ready for ready in self._ready.values()
-                          if ready.job.task == job.task and ready.block_index == 0),
-                         key=lambda ready: ready.job.release_ns)
+        waiting = self._waiting[job.task]
         while len(waiting) >= self._queue_limit:
-            oldest = waiting.pop(0)
+            oldest = min(waiting, key=_release_ns)
             self._unready((oldest.job.task, oldest.job.seq))
             decisions.append(Drop(oldest.job, f'queue limit {self._queue_limit} reached'))
-        self._make_ready(ReadyBlock(
-            job=job, block_index=0, num_blocks=self._blocks[job.task],
-            allowed_lanes=self._allowed[job.task]))
+        self._make_ready(ReadyBlock(job, 0, self._blocks[job.task], self._allowed[job.task]))
 
     def _end_block(self, lane: str, now_ns: int, exec_ns: int,
                    decisions: List[Decision]) -> None:
         job, block_index, _, switch_ns = self._running.pop(lane)
         self._lane_stats.block_ended(lane, now_ns)
         task = job.task
-        fastest_ns = self.estimator.fastest_ns(task, block_index, lane)
-        self.estimator.observe(task, block_index, lane, max(0, exec_ns - switch_ns))
-        if self.estimator.fastest_ns(task, block_index, lane) != fastest_ns:
-            self._rate_hopeless(task)
-        if block_index + 1 == self._blocks[task]:
+        measured_ns = exec_ns - switch_ns if exec_ns > switch_ns else 0
+        estimator = self.estimator
+        fastest_ns = estimator.fastest_ns(task, block_index, lane)
+        estimator.observe(task, block_index, lane, measured_ns)
+        if fastest_ns is None or measured_ns < fastest_ns:
+            self._rate_hopeless(task)   # a new fastest time: the least remaining times fall
+        num_blocks = self._blocks[task]
+        if block_index + 1 == num_blocks:
             self._started.discard(task)
             decisions.append(Complete(job, now_ns, now_ns <= job.deadline_ns))
         else:
-            self._make_ready(ReadyBlock(
-                job=job, block_index=block_index + 1, num_blocks=self._blocks[task],
-                allowed_lanes=self._allowed[task], previous_lane=lane))
+            self._make_ready(ReadyBlock(job, block_index + 1, num_blocks, self._allowed[task],
+                                        lane))
 
     def _make_ready(self, ready: ReadyBlock) -> None:
-        key = (ready.job.task, ready.job.seq)
+        job = ready.job
+        key = (job.task, job.seq)
         self._ready[key] = ready
+        if not ready.block_index:
+            self._waiting[job.task].append(ready)
         if self._drop_hopeless:
             self._hopeless_after_ns[key] = self._hopeless_after(ready)
 
     def _unready(self, key: JobKey) -> ReadyBlock:
         self._hopeless_after_ns.pop(key, None)
-        return self._ready.pop(key)
+        ready = self._ready.pop(key)
+        if not ready.block_index:
+            self._waiting[key[0]].remove(ready)
+        return ready
 
     def _hopeless_after(self, ready: ReadyBlock) -> int:
         """Return the last instant at which `ready`'s job can still meet its deadline."""
-        return ready.job.deadline_ns - self.estimator.best_remaining_with_switching_ns(
-            ready.job.task, ready.block_index, ready.num_blocks, ready.allowed_lanes,
-            ready.previous_lane, fastest=True)
+        job = ready.job
+        least = self._least_remaining_ns[job.task]
+        where = (ready.block_index, ready.previous_lane)
+        remaining_ns = least.get(where)
+        if remaining_ns is None:
+            remaining_ns = least[where] = self.estimator.best_remaining_with_switching_ns(
+                job.task, ready.block_index, ready.num_blocks, ready.allowed_lanes,
+                ready.previous_lane, fastest=True)
+        return job.deadline_ns - remaining_ns
 
     def _rate_hopeless(self, task: str) -> None:
         """Recompute when the waiting jobs of `task` become hopeless (its times improved)."""
+        self._least_remaining_ns[task].clear()
         if self._drop_hopeless:
             for key, ready in self._ready.items():
                 if key[0] == task:
@@ -305,8 +322,11 @@ class BlockScheduler:
         seen = set()
         startable = []
         for ready in self._ready.values():
+            if ready.block_index:
+                startable.append(ready)
+                continue
             task = ready.job.task
-            if ready.block_index or task in pipelined:
+            if task in pipelined:
                 startable.append(ready)
             elif task not in started and task not in seen:
                 seen.add(task)
@@ -314,60 +334,70 @@ class BlockScheduler:
         return tuple(startable)
 
     def _schedule(self, now_ns: int, decisions: List[Decision]) -> None:
-        if self._drop_hopeless:
-            self._drop_hopeless_jobs(now_ns, decisions)
+        hopeless = [key for key, after_ns in self._hopeless_after_ns.items()
+                    if now_ns > after_ns]
+        if hopeless:
+            self._drop_hopeless_jobs(hopeless, decisions)
+        if not self._ready:
+            return
         running = self._running
-        free = tuple(lane for lane in self._lanes if lane not in running)
-        if not free or not self._ready:
+        if running:
+            free = tuple([lane for lane in self._lanes if lane not in running])
+            if not free:
+                return
+        else:
+            free = self._lanes
+        startable = self._startable()
+        if not startable:
             return
-        view = SchedulingView(
-            now_ns=now_ns, ready=self._startable(), free_lanes=free,
-            estimator=self._estimator_view, lane_free_at_ns=self._lane_free_at(now_ns),
-            lane_devices=self._lane_devices_view, tasks=self._tasks_view, lanes=self._lanes)
-        if not view.ready:
-            return
-        started_ns = self._timer_ns()
+        view = SchedulingView(now_ns, startable, free, self._estimator_view,
+                              self._lane_free_at(now_ns), self._lane_devices_view,
+                              self._tasks_view, self._lanes)
+        timer_ns = self._timer_ns
+        started_ns = timer_ns()
         chosen = self.policy.decide(view)
-        self._decision_stats.record(self._timer_ns() - started_ns)
+        self._decision_stats.record(timer_ns() - started_ns)
+        ready_map, pipelined, started = self._ready, self._pipelined, self._started
+        switch_cost_ns = self.estimator.switch_cost_ns
+        block_started = self._lane_stats.block_started
         for dispatch in chosen:
-            key = (dispatch.job.task, dispatch.job.seq)
-            ready = self._ready.get(key)
-            if ready is None or ready.block_index != dispatch.block_index:
+            job, block_index, lane = dispatch.job, dispatch.block_index, dispatch.lane
+            task = job.task
+            key = (task, job.seq)
+            ready = ready_map.get(key)
+            if ready is None or ready.block_index != block_index:
                 raise RuntimeError(f'{self.policy.name} dispatched {dispatch}, which is not ready')
-            if (dispatch.lane in running or dispatch.lane not in ready.allowed_lanes):
+            if lane in running or lane not in ready.allowed_lanes:
                 raise RuntimeError(f'{self.policy.name} dispatched {dispatch} to a lane that '
                                    'is busy or not allowed for the task')
-            task = dispatch.job.task
-            if dispatch.block_index == 0 and task not in self._pipelined:
-                if task in self._started:
+            if not block_index and task not in pipelined:
+                if task in started:
                     raise RuntimeError(f'{self.policy.name} dispatched {dispatch} while an '
                                        'earlier job of the task is unfinished')
-                self._started.add(task)
+                started.add(task)
             self._unready(key)
-            switch_ns = self.estimator.switch_cost_ns(
-                task, dispatch.block_index, ready.previous_lane, dispatch.lane)
-            running[dispatch.lane] = _RunningBlock(dispatch.job, dispatch.block_index, now_ns,
-                                                   switch_ns)
-            self._lane_stats.block_started(dispatch.lane, now_ns, switch_ns)
+            switch_ns = switch_cost_ns(task, block_index, ready.previous_lane, lane)
+            running[lane] = _RunningBlock(job, block_index, now_ns, switch_ns)
+            block_started(lane, now_ns, switch_ns)
             decisions.append(dispatch)
 
     def _lane_free_at(self, now_ns: int) -> Mapping[str, int]:
-        free_at = {}
-        for lane in self._lanes:
-            running = self._running.get(lane)
-            if running is None:
-                free_at[lane] = now_ns
-            else:
-                estimate = self.estimator.estimate_ns(running.job.task, running.block_index,
-                                                      lane) or 0
-                free_at[lane] = max(now_ns, running.start_ns + running.switch_ns + estimate)
+        free_at = dict.fromkeys(self._lanes, now_ns)
+        estimate_ns = self.estimator.estimate_ns
+        for lane, running in self._running.items():
+            end_ns = running.start_ns + running.switch_ns + (
+                estimate_ns(running.job.task, running.block_index, lane) or 0)
+            if end_ns > now_ns:
+                free_at[lane] = end_ns
         return MappingProxyType(free_at)
 
-    def _drop_hopeless_jobs(self, now_ns: int, decisions: List[Decision]) -> None:
-        hopeless = [key for key, after_ns in self._hopeless_after_ns.items()
-                    if now_ns > after_ns]
+    def _drop_hopeless_jobs(self, hopeless: List[JobKey], decisions: List[Decision]) -> None:
         for key in hopeless:
             ready = self._unready(key)
             if ready.block_index:
                 self._started.discard(key[0])
             decisions.append(Drop(ready.job, 'cannot finish before its deadline'))
+
+
+def _release_ns(ready: ReadyBlock) -> int:
+    return ready.job.release_ns

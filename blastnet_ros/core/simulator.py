@@ -217,27 +217,14 @@ def _summary(samples: List[int]) -> Optional[TimingSummary]:
                          p99_ns=int(percentile(ordered, 0.99)), total_ns=sum(ordered))
 
 
-@dataclass(frozen=True)
-class _BlockDuration:
-    """A block started on virtual time: when, how long it switches and executes."""
-
-    start: BlockStart
-    switch_ns: int
-    exec_ns: int
-
-    @property
-    def end_ns(self) -> int:
-        """Return when the block ends on virtual time."""
-        return self.start.start_ns + self.switch_ns + self.exec_ns
-
-
 class VirtualBlockExecutor:
     """Run blocks on virtual time: each takes its profiled duration, switching included.
 
     A job's value is its execution-time factor (ScheduledRelease.exec_factor): block b of
     task t on lane l takes profile latency(t, b, l) x factor, plus the profile's switching
     cost at the block's first cut when it runs on another kind of device than its input.
-    `on_start(lane index, end_ns)` queues the block's end on the caller's event heap.
+    Each block started is queued in `queued_ends` as (end_ns, lane index) for the caller's
+    event heap; end_block(lane index) hands back (start, switch_ns, exec_ns).
     """
 
     def __init__(self, profile: MachineProfile, tasks, task_plans: Mapping[str, BlockPlan],
@@ -254,36 +241,36 @@ class VirtualBlockExecutor:
                 self._exec_ns[(task.name, block, lane)] = latency_ns
             for block, costs in enumerate(block_switch_ns(model, plan)):
                 self._switch_ns[(task.name, block)] = costs
-        self.running: List[Optional[_BlockDuration]] = [None] * len(lanes)
+        # per lane: (start, switch_ns, exec_ns) of the block it runs, or None
+        self.running: List[Optional[Tuple[BlockStart, int, int]]] = [None] * len(lanes)
         self.queued_ends: List[Tuple[int, int]] = []   # (end_ns, lane index) to queue
         self._trace = trace
         self.timeline: List[BlockRun] = []
 
     def start_block(self, start: BlockStart) -> None:
         """Begin `start` now (start.start_ns) and queue its end."""
-        job, block = start.job, start.block_index
-        exec_ns = self._exec_ns[(job.task, block, start.lane)]
+        task, block = start.job.task, start.block_index
+        exec_ns = self._exec_ns[(task, block, start.lane)]
         if start.value != 1.0:
             exec_ns = round(exec_ns * start.value)
         switch_ns = 0
         if start.input_kind != start.lane_kind:
-            switch_ns = int(self._switch_ns[(job.task, block)].get(
+            switch_ns = int(self._switch_ns[(task, block)].get(
                 switch_key(start.input_kind, start.lane_kind), 0))
-        duration = _BlockDuration(start, switch_ns, exec_ns)
         lane = self._lane_index[start.lane]
-        self.running[lane] = duration
-        self.queued_ends.append((duration.end_ns, lane))
+        self.running[lane] = (start, switch_ns, exec_ns)
+        self.queued_ends.append((start.start_ns + switch_ns + exec_ns, lane))
 
-    def end_block(self, lane: int) -> _BlockDuration:
-        """Return the block that ends now on lane `lane` (recorded when tracing)."""
-        duration = self.running[lane]
+    def end_block(self, lane: int) -> Tuple[BlockStart, int, int]:
+        """Return (start, switch_ns, exec_ns) of the block ending now on lane `lane`."""
+        running = self.running[lane]
         self.running[lane] = None
         if self._trace:
-            start = duration.start
+            start, switch_ns, exec_ns = running
             self.timeline.append(BlockRun(start.job.task, start.job.seq, start.block_index,
-                                          start.lane, start.start_ns, duration.switch_ns,
-                                          duration.end_ns))
-        return duration
+                                          start.lane, start.start_ns, switch_ns,
+                                          start.start_ns + switch_ns + exec_ns))
+        return running
 
 
 class _Run:
@@ -319,7 +306,9 @@ class _Run:
         heap, pop, push = self.heap, heapq.heappop, heapq.heappush
         clock = time.perf_counter_ns
         loop, executor, call_ns, pending = self.loop, self.executor, self.call_ns, self.pending
-        queued_ends = executor.queued_ends
+        advance, next_drop_ns = loop.advance, loop.next_drop_ns
+        queued_ends, end_block = executor.queued_ends, executor.end_block
+        releases_of = self.releases
         timers = set()        # wake-up times on the heap
         wake_ns = None        # the one that is due: when the next waiting job is hopeless
         events = 0
@@ -331,13 +320,13 @@ class _Run:
                 _, kind, index = pop(heap)
                 if kind == RELEASE:
                     release = pending[index]
-                    self._queue_release(index)
                     releases.append((release.task, release.release_ns, release.exec_factor))
+                    following = pending[index] = next(releases_of[index], None)
+                    if following is not None:
+                        push(heap, (following.arrival_ns, RELEASE, index))
                 elif kind == BLOCK_END:
-                    duration = executor.end_block(index)
-                    block_ends.append((duration.start.lane,
-                                       duration.switch_ns + duration.exec_ns,
-                                       duration.start.value))
+                    start, switch_ns, exec_ns = end_block(index)
+                    block_ends.append((start.lane, switch_ns + exec_ns, start.value))
                 else:
                     timers.discard(now_ns)
                     woken = woken or now_ns == wake_ns
@@ -345,16 +334,17 @@ class _Run:
                 continue      # a wake-up no longer due: that job ran or was dropped
             events += len(releases) + len(block_ends)
             started_ns = clock()
-            ended = loop.advance(now_ns, releases, block_ends)
+            ended = advance(now_ns, releases, block_ends)
             call_ns.append(clock() - started_ns)
-            for end_ns, lane in queued_ends:
-                push(heap, (end_ns, BLOCK_END, lane))
-            queued_ends.clear()
-            wake_ns = loop.next_drop_ns()
+            if queued_ends:
+                for end_ns, lane in queued_ends:
+                    push(heap, (end_ns, BLOCK_END, lane))
+                queued_ends.clear()
+            wake_ns = next_drop_ns()
             if wake_ns is not None and wake_ns not in timers:
                 timers.add(wake_ns)
                 push(heap, (wake_ns, WAKE_UP, 0))
-            if self.trace:
+            if ended and self.trace:
                 self.jobs.extend(_job_record(end) for end in ended)
             self.last_event_ns = now_ns
         self.events = events

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import List, Sequence
 
 from blastnet_ros.core.block_plan import DUO_BLOCK
-from blastnet_ros.core.policies.lane_choice import lane_available_at, lane_options
+from blastnet_ros.core.policies.lane_choice import lane_available_at, lane_options, LaneOption
 from blastnet_ros.core.policies.ordering import least_slack_key
 from blastnet_ros.core.scheduler import Dispatch, SchedulingView
 
@@ -43,16 +43,23 @@ class BlastNetPolicy:
         free = set(view.free_lanes)
         available = lane_available_at(view)
         dispatches: List[Dispatch] = []
-        for ready in sorted(view.ready, key=lambda ready: least_slack_key(view, ready)):
+        ready_blocks = view.ready
+        if len(ready_blocks) > 1:
+            ready_blocks = sorted(ready_blocks, key=lambda ready: least_slack_key(view, ready))
+        for ready in ready_blocks:
             if not free:
                 break
             options = lane_options(view, ready, available, free)
             if not options:
                 continue
-            best = min(options, key=lambda option: (option.finish_ns, not option.free_now,
-                                                    option.switch_ns))
+            best = min(options, key=_earliest_finish)
             available[best.lane] = best.finish_ns
             if best.free_now:
                 free.discard(best.lane)
                 dispatches.append(Dispatch(ready.job, ready.block_index, best.lane))
         return dispatches
+
+
+def _earliest_finish(option: LaneOption) -> tuple:
+    """Order lane options: earlier finish, then a free lane, then the lower switching cost."""
+    return (option.finish_ns, not option.free_now, option.switch_ns)

@@ -38,16 +38,18 @@ def lane_options(view: SchedulingView, ready: ReadyBlock, available_at: Dict[str
     """
     free_lanes = view.free_lanes if free is None else free
     estimator = view.estimator
-    task, block_index = ready.job.task, ready.block_index
+    switch_cost_ns, estimate_ns = estimator.switch_cost_ns, estimator.estimate_ns
+    now_ns = view.now_ns
+    task, block_index, previous_lane = ready.job.task, ready.block_index, ready.previous_lane
     options = []
     for lane in ready.allowed_lanes:
         start_ns = available_at.get(lane)
         if start_ns is None:
             continue
-        switch_ns = estimator.switch_cost_ns(task, block_index, ready.previous_lane, lane)
-        estimate_ns = estimator.estimate_ns(task, block_index, lane) or 0
-        options.append(LaneOption(max(view.now_ns, start_ns) + switch_ns + estimate_ns, lane,
-                                  switch_ns, estimate_ns, lane in free_lanes))
+        switch_ns = switch_cost_ns(task, block_index, previous_lane, lane)
+        block_ns = estimate_ns(task, block_index, lane) or 0
+        options.append(LaneOption((start_ns if start_ns > now_ns else now_ns) + switch_ns +
+                                  block_ns, lane, switch_ns, block_ns, lane in free_lanes))
     return options
 
 
@@ -59,15 +61,18 @@ def dispatch_to_free_lanes(view: SchedulingView, order_key: Callable[[ReadyBlock
     block never waits for a busy lane.
     """
     free = set(view.free_lanes)
-    available = lane_available_at(view)
+    free_at = dict.fromkeys(view.free_lanes, view.now_ns)  # the lanes still free: options
+    ready_blocks = view.ready
+    if len(ready_blocks) > 1:
+        ready_blocks = sorted(ready_blocks, key=order_key)
     dispatches: List[Dispatch] = []
-    for ready in sorted(view.ready, key=order_key):
+    for ready in ready_blocks:
         if not free:
             break
-        options = [option for option in lane_options(view, ready, available, free)
-                   if option.free_now]
+        options = lane_options(view, ready, free_at, free)
         if options:
             lane = min(options, key=lane_key).lane
             free.discard(lane)
+            del free_at[lane]
             dispatches.append(Dispatch(ready.job, ready.block_index, lane))
     return dispatches
