@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import DeadlineStats, DROPPED, MET, MISSED
+from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.lane_stats import DecisionStatsSnapshot, LaneStatsSnapshot
 from blastnet_ros.core.latency_estimator import HOST_DEVICE, LatencyEstimator
 from blastnet_ros.core.profile import device_kind
@@ -44,6 +45,7 @@ from blastnet_ros.core.task import Job, LaneSpec, TaskSpec
 JobKey = Tuple[str, int]  # (task, seq)
 
 
+@quick_init
 @dataclass(frozen=True)
 class BlockStart:
     """A block to run now: `value` is the model input (block 0) or the last activation.
@@ -65,6 +67,7 @@ class BlockStart:
     ready_ns: int
 
 
+@quick_init
 @dataclass(frozen=True)
 class JobEnd:
     """How a job ended: MET or MISSED with the last block's output, or DROPPED with why."""
@@ -157,9 +160,9 @@ class SchedulingLoop:
         error; the scheduler decides once, after all of them (BlockScheduler.step). With
         neither it is a wake-up: the jobs hopeless by now are dropped (next_drop_ns).
         """
-        jobs = [self._new_job(task_name, release_ns, now_ns, payload, None)
-                for task_name, release_ns, payload in releases]
-        finished = []
+        jobs, finished = [], []
+        for task_name, release_ns, payload in releases:
+            jobs.append(self._new_job(task_name, release_ns, now_ns, payload, None))
         for lane, exec_ns, output in block_ends:
             self._block_done(lane, now_ns, output)
             finished.append((lane, exec_ns))

@@ -38,6 +38,7 @@ import math
 import random
 from typing import Any, Iterable, Iterator, Mapping, Tuple
 
+from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.core.task import LaneSpec, TaskSpec
@@ -108,6 +109,7 @@ class Scenario:
         return TaskTiming(task)
 
 
+@quick_init
 @dataclass(frozen=True)
 class ScheduledRelease:
     """One job of a scenario: its stamp, when it reaches the scheduler, its size factor."""

@@ -46,6 +46,7 @@ from types import MappingProxyType
 from typing import (Callable, Dict, List, Mapping, NamedTuple, Optional, Protocol, Sequence,
                     Tuple, Union)
 
+from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.lane_stats import (DecisionStats, DecisionStatsSnapshot, LaneStats,
                                           LaneStatsSnapshot)
 from blastnet_ros.core.latency_estimator import EstimatorView, LatencyEstimator
@@ -54,6 +55,7 @@ from blastnet_ros.core.task import Job, TaskSpec
 JobKey = Tuple[str, int]  # (task, seq)
 
 
+@quick_init
 @dataclass(frozen=True)
 class ReadyBlock:
     """The next block of a job, waiting for a lane."""
@@ -65,6 +67,7 @@ class ReadyBlock:
     previous_lane: Optional[str] = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class SchedulingView:
     """What a policy may look at: time, ready blocks, lanes, latency estimates, tasks.
@@ -85,6 +88,7 @@ class SchedulingView:
     lanes: Tuple[str, ...]
 
 
+@quick_init
 @dataclass(frozen=True)
 class Dispatch:
     """Run block `block_index` of `job` on `lane` now."""
@@ -94,6 +98,7 @@ class Dispatch:
     lane: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Drop:
     """Give up on `job`: it cannot meet its deadline or was pushed out of its queue."""
@@ -102,6 +107,7 @@ class Drop:
     reason: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Complete:
     """`job` finished its last block at `finish_ns`; `met` tells whether in time."""
@@ -129,6 +135,7 @@ class _RunningBlock(NamedTuple):
     block_index: int
     start_ns: int
     switch_ns: int
+    expected_end_ns: int   # start + switch + the block's estimate on the lane at dispatch
 
 
 class BlockScheduler:
@@ -259,7 +266,7 @@ class BlockScheduler:
 
     def _end_block(self, lane: str, now_ns: int, exec_ns: int,
                    decisions: List[Decision]) -> None:
-        job, block_index, _, switch_ns = self._running.pop(lane)
+        job, block_index, _, switch_ns, _ = self._running.pop(lane)
         self._lane_stats.block_ended(lane, now_ns)
         task = job.task
         measured_ns = exec_ns - switch_ns if exec_ns > switch_ns else 0
@@ -278,12 +285,16 @@ class BlockScheduler:
 
     def _make_ready(self, ready: ReadyBlock) -> None:
         job = ready.job
-        key = (job.task, job.seq)
+        task = job.task
+        key = (task, job.seq)
         self._ready[key] = ready
         if not ready.block_index:
-            self._waiting[job.task].append(ready)
+            self._waiting[task].append(ready)
         if self._drop_hopeless:
-            self._hopeless_after_ns[key] = self._hopeless_after(ready)
+            remaining_ns = self._least_remaining_ns[task].get(
+                (ready.block_index, ready.previous_lane))
+            self._hopeless_after_ns[key] = (self._hopeless_after(ready) if remaining_ns is None
+                                            else job.deadline_ns - remaining_ns)
 
     def _unready(self, key: JobKey) -> ReadyBlock:
         self._hopeless_after_ns.pop(key, None)
@@ -334,17 +345,22 @@ class BlockScheduler:
         return tuple(startable)
 
     def _schedule(self, now_ns: int, decisions: List[Decision]) -> None:
-        hopeless = [key for key, after_ns in self._hopeless_after_ns.items()
-                    if now_ns > after_ns]
-        if hopeless:
-            self._drop_hopeless_jobs(hopeless, decisions)
+        if self._hopeless_after_ns:
+            hopeless = [key for key, after_ns in self._hopeless_after_ns.items()
+                        if now_ns > after_ns]
+            if hopeless:
+                self._drop_hopeless_jobs(hopeless, decisions)
         if not self._ready:
             return
         running = self._running
         if running:
-            free = tuple([lane for lane in self._lanes if lane not in running])
-            if not free:
+            if len(running) == len(self._lanes):
                 return
+            free = []
+            for lane in self._lanes:
+                if lane not in running:
+                    free.append(lane)
+            free = tuple(free)
         else:
             free = self._lanes
         startable = self._startable()
@@ -358,7 +374,7 @@ class BlockScheduler:
         chosen = self.policy.decide(view)
         self._decision_stats.record(timer_ns() - started_ns)
         ready_map, pipelined, started = self._ready, self._pipelined, self._started
-        switch_cost_ns = self.estimator.switch_cost_ns
+        switch_cost_ns, estimate_ns = self.estimator.switch_cost_ns, self.estimator.estimate_ns
         block_started = self._lane_stats.block_started
         for dispatch in chosen:
             job, block_index, lane = dispatch.job, dispatch.block_index, dispatch.lane
@@ -377,18 +393,17 @@ class BlockScheduler:
                 started.add(task)
             self._unready(key)
             switch_ns = switch_cost_ns(task, block_index, ready.previous_lane, lane)
-            running[lane] = _RunningBlock(job, block_index, now_ns, switch_ns)
+            # no other block ends on this lane before this one: its estimate stays as now
+            running[lane] = _RunningBlock(job, block_index, now_ns, switch_ns, now_ns + switch_ns
+                                          + (estimate_ns(task, block_index, lane) or 0))
             block_started(lane, now_ns, switch_ns)
             decisions.append(dispatch)
 
     def _lane_free_at(self, now_ns: int) -> Mapping[str, int]:
         free_at = dict.fromkeys(self._lanes, now_ns)
-        estimate_ns = self.estimator.estimate_ns
         for lane, running in self._running.items():
-            end_ns = running.start_ns + running.switch_ns + (
-                estimate_ns(running.job.task, running.block_index, lane) or 0)
-            if end_ns > now_ns:
-                free_at[lane] = end_ns
+            if running.expected_end_ns > now_ns:
+                free_at[lane] = running.expected_end_ns
         return MappingProxyType(free_at)
 
     def _drop_hopeless_jobs(self, hopeless: List[JobKey], decisions: List[Decision]) -> None:

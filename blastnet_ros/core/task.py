@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Tuple
 
+from blastnet_ros.core.frozen import quick_init
+
 CAMERA = 'camera'
 AUDIO = 'audio'
 SOURCES = (CAMERA, AUDIO)
@@ -59,6 +61,7 @@ class TaskSpec:
         return bool(self.crop_from)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Job:
     """One release of a task: the input stamped at `release_ns`, due at `deadline_ns`."""

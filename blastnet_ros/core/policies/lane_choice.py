@@ -60,12 +60,19 @@ def dispatch_to_free_lanes(view: SchedulingView, order_key: Callable[[ReadyBlock
     Among the free lanes a block may use, the one with the smallest `lane_key` wins; a
     block never waits for a busy lane.
     """
-    free = set(view.free_lanes)
-    free_at = dict.fromkeys(view.free_lanes, view.now_ns)  # the lanes still free: options
     ready_blocks = view.ready
     if len(ready_blocks) > 1:
         ready_blocks = sorted(ready_blocks, key=order_key)
     dispatches: List[Dispatch] = []
+    if len(view.free_lanes) == 1:   # one free lane: the first block that may use it
+        lane = view.free_lanes[0]
+        for ready in ready_blocks:
+            if lane in ready.allowed_lanes:
+                dispatches.append(Dispatch(ready.job, ready.block_index, lane))
+                break
+        return dispatches
+    free = set(view.free_lanes)
+    free_at = dict.fromkeys(view.free_lanes, view.now_ns)  # the lanes still free: options
     for ready in ready_blocks:
         if not free:
             break
