@@ -104,8 +104,9 @@ class LatencyEstimator:
         input lies on the input device (the host). Lanes of one device kind cost 0, as does
         a cut with no measured cost.
         """
-        source = self._input_kind if from_lane is None else self._kind(from_lane)
-        target = self._kind(to_lane)
+        kinds = self._lane_kinds
+        source = self._input_kind if from_lane is None else kinds.get(from_lane, HOST_DEVICE)
+        target = kinds.get(to_lane, HOST_DEVICE)
         if source == target:
             return 0
         return self._kind_switch_ns(self._switch_ns.get((task, block_index)), source, target)
@@ -202,42 +203,20 @@ class LatencyEstimator:
 
 
 class EstimatorView:
-    """What a policy may ask of a LatencyEstimator: estimates and costs, never a change."""
+    """What a policy may ask of a LatencyEstimator: estimates and costs, never a change.
 
-    __slots__ = ('_estimator',)
+    Its attributes are the estimator's own query methods (lane_device, estimate_ns,
+    fastest_ns, switch_cost_ns, best_remaining_ns, best_remaining_with_switching_ns),
+    bound to it, so a policy's question costs one call; observe and set_lane_devices are
+    not among them.
+    """
+
+    __slots__ = ('lane_device', 'estimate_ns', 'fastest_ns', 'switch_cost_ns',
+                 'best_remaining_ns', 'best_remaining_with_switching_ns')
 
     def __init__(self, estimator: LatencyEstimator) -> None:
-        self._estimator = estimator
-
-    def lane_device(self, lane: str) -> str:
-        """Return the device of `lane` ('cpu' when unknown)."""
-        return self._estimator.lane_device(lane)
-
-    def estimate_ns(self, task: str, block_index: int, lane: str) -> Optional[int]:
-        """Return the expected time of the block on the lane, or None when unknown."""
-        return self._estimator.estimate_ns(task, block_index, lane)
-
-    def fastest_ns(self, task: str, block_index: int, lane: str) -> Optional[int]:
-        """Return the fastest time of the block on the lane so far (profiled or measured)."""
-        return self._estimator.fastest_ns(task, block_index, lane)
-
-    def switch_cost_ns(self, task: str, block_index: int, from_lane: Optional[str],
-                       to_lane: str) -> int:
-        """Return the cost of moving block `block_index`'s input between the lanes."""
-        return self._estimator.switch_cost_ns(task, block_index, from_lane, to_lane)
-
-    def best_remaining_ns(self, task: str, first_block: int, num_blocks: int,
-                          lanes: Tuple[str, ...]) -> int:
-        """Return the expected time of the remaining blocks on their fastest lanes."""
-        return self._estimator.best_remaining_ns(task, first_block, num_blocks, lanes)
-
-    def best_remaining_with_switching_ns(self, task: str, first_block: int, num_blocks: int,
-                                         lanes: Tuple[str, ...],
-                                         previous_lane: Optional[str],
-                                         fastest: bool = False) -> int:
-        """Return the least expected time of the remaining blocks, switching included."""
-        return self._estimator.best_remaining_with_switching_ns(
-            task, first_block, num_blocks, lanes, previous_lane, fastest)
+        for name in self.__slots__:
+            setattr(self, name, getattr(estimator, name))
 
 
 class _SuffixTable:

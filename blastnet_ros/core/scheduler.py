@@ -345,11 +345,12 @@ class BlockScheduler:
         return tuple(startable)
 
     def _schedule(self, now_ns: int, decisions: List[Decision]) -> None:
-        if self._hopeless_after_ns:
-            hopeless = [key for key, after_ns in self._hopeless_after_ns.items()
-                        if now_ns > after_ns]
-            if hopeless:
-                self._drop_hopeless_jobs(hopeless, decisions)
+        hopeless = None
+        for key, after_ns in self._hopeless_after_ns.items():
+            if now_ns > after_ns:
+                hopeless = [key] if hopeless is None else hopeless + [key]
+        if hopeless:
+            self._drop_hopeless_jobs(hopeless, decisions)
         if not self._ready:
             return
         running = self._running

@@ -29,7 +29,11 @@ class DeadlineMonotonicModelPolicy:
         """Give each free lane the most urgent ready block pinned to it."""
         free = set(view.free_lanes)
         dispatches: List[Dispatch] = []
-        for ready in sorted(view.ready, key=deadline_monotonic_key):
+        # only a block whose lane is free can run: rank those alone (the same order)
+        candidates = [ready for ready in view.ready if ready.allowed_lanes[0] in free]
+        if len(candidates) > 1:
+            candidates.sort(key=deadline_monotonic_key)
+        for ready in candidates:
             lane = ready.allowed_lanes[0]
             if lane in free:
                 free.discard(lane)

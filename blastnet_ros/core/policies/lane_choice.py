@@ -22,7 +22,10 @@ class LaneOption(NamedTuple):
 def lane_available_at(view: SchedulingView) -> Dict[str, int]:
     """Return {lane: expected free time}: now for free lanes, never earlier than now."""
     now_ns = view.now_ns
-    available = {lane: max(now_ns, free_at) for lane, free_at in view.lane_free_at_ns.items()}
+    available = dict(view.lane_free_at_ns)
+    for lane, free_at in available.items():
+        if free_at < now_ns:
+            available[lane] = now_ns
     for lane in view.free_lanes:
         available[lane] = now_ns
     return available

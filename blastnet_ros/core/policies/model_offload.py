@@ -28,7 +28,10 @@ class ModelOffloadPolicy:
         """Give free lanes to ready blocks in deadline-monotonic order."""
         free = set(view.free_lanes)
         dispatches: List[Dispatch] = []
-        for ready in sorted(view.ready, key=deadline_monotonic_key):
+        ready_blocks = view.ready
+        if len(ready_blocks) > 1:
+            ready_blocks = sorted(ready_blocks, key=deadline_monotonic_key)
+        for ready in ready_blocks:
             if not free:
                 break
             for lane in ready.allowed_lanes:

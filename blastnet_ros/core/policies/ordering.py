@@ -43,9 +43,11 @@ def period_ns(view: SchedulingView, ready: ReadyBlock) -> int:
 
 def model_time_ns(view: SchedulingView, ready: ReadyBlock, lane: str) -> int:
     """Return the expected time of all the job's blocks on `lane` (unknown blocks: 0)."""
-    estimator = view.estimator
-    return sum(estimator.estimate_ns(ready.job.task, block_index, lane) or 0
-               for block_index in range(ready.num_blocks))
+    estimate_ns, task = view.estimator.estimate_ns, ready.job.task
+    total_ns = 0
+    for block_index in range(ready.num_blocks):
+        total_ns += estimate_ns(task, block_index, lane) or 0
+    return total_ns
 
 
 def utilisation(view: SchedulingView, ready: ReadyBlock) -> float:

@@ -28,8 +28,11 @@ class UtilisationMonotonicModelPolicy:
         free = set(view.free_lanes)
         dispatches: List[Dispatch] = []
         utilisations: Dict[str, float] = {}
-        for ready in sorted(view.ready,
-                            key=lambda ready: utilisation_key(view, ready, utilisations)):
+        # only a block whose lane is free can run: rank those alone (the same order)
+        candidates = [ready for ready in view.ready if ready.allowed_lanes[0] in free]
+        if len(candidates) > 1:
+            candidates.sort(key=lambda ready: utilisation_key(view, ready, utilisations))
+        for ready in candidates:
             lane = ready.allowed_lanes[0]
             if lane in free:
                 free.discard(lane)
