@@ -151,3 +151,18 @@ def _repeated_timings(timings: Sequence[TaskTiming], camera: Sequence[TaskSpec],
                 offset_ns=timing.offset_ns % period_ns if timing.task in camera_names
                 else timing.offset_ns))
     return tuple(repeated)
+
+
+def parse_loads(text: str) -> List[float]:
+    """Return the loads of a --load value such as '0.6,0.8,1.0'; BadInputError if bad."""
+    loads = []
+    for item in (part.strip() for part in text.split(',')):
+        try:
+            value = float(item)
+        except ValueError:
+            value = math.nan
+        if not value > 0 or not math.isfinite(value):
+            raise BadInputError(f"--load item '{item}' is not a positive number",
+                                'give shares of the lanes\' capacity, e.g. 0.6,0.8,1.0')
+        loads.append(value)
+    return loads

@@ -295,3 +295,22 @@ def yaml_number_hint(value: Any) -> str:
     if isinstance(value, str) and _EXPONENT_TEXT.match(value.strip()):
         return f' (YAML reads {value} as text: write it with a point, e.g. 1.0e-3)'
     return ''
+
+
+def task_set_document(task_set: TaskSet) -> Dict[str, Any]:
+    """Return `task_set` in the tasks.yaml format parse_task_set reads (times in ms)."""
+    tasks = []
+    for task in task_set.tasks:
+        entry: Dict[str, Any] = {
+            'name': task.name, 'model': task.model, 'source': task.source,
+            'input_topic': task.input_topic, 'period_ms': task.period_ns / NS_PER_MS,
+            'deadline_ms': task.deadline_ns / NS_PER_MS, 'priority': task.priority,
+            'miss_rate_bound': task.miss_rate_bound, 'lanes': list(task.lanes),
+            'weights': task.weights}
+        if task.pipelined:
+            entry['pipelined'] = True
+        if task.crop_from:
+            entry.update(crop_from=task.crop_from, crop_label=task.crop_label)
+        tasks.append(entry)
+    return {'lanes': [{'name': lane.name, 'device': lane.device, 'threads': lane.threads}
+                      for lane in task_set.lanes], 'tasks': tasks}

@@ -4,6 +4,7 @@
 
     blastnet evaluate BAG --policies blastnet,dm-model --output eval/
     blastnet evaluate BAG --policies blastnet --output eval/ --json --rate 0.5
+    blastnet evaluate BAG --policies blastnet,dm-model --output eval/ --load 0.6,0.8,1.0,1.2
 
 Each policy runs --repeat times (default 3), the policies in turn; the figures are the
 first run's, with every run's miss rate (mean and spread) and what else the machine did
@@ -11,9 +12,12 @@ during each run (load average, CPU taken outside the graph; a run with other pro
 over 10 % of the cores is flagged). Writes OUTPUT/report.md, OUTPUT/index.html, PNG
 plots, summary.json and the node logs (OUTPUT/logs/<policy>[.runN]/); prints a summary
 table (or, with --json, one JSON object with the same numbers) on stdout and a progress
-bar on stderr. A bag that cannot be used (missing, truncated, unknown storage, no camera
-or no audio topic) or an unknown policy exits with status 2 and leaves nothing where the
-report goes.
+bar on stderr. With --load the whole evaluation runs once per load point, the bag
+replayed faster and the task set's periods and deadlines divided alike to reach that
+share of the lanes (tools/evaluation/load_sweep.py), a report per point in
+OUTPUT/load_<L>/ and the points side by side in OUTPUT/sweep.md, sweep.json, sweep.png.
+A bag that cannot be used (missing, truncated, unknown storage, no camera or no audio
+topic) or an unknown policy exits with status 2 and leaves nothing where the report goes.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.load_scaling import DEFAULT_MAX_CAMERA_FPS, parse_loads
 from blastnet_ros.tools.evaluation.evaluate import EvaluateOptions, run_evaluation
 from blastnet_ros.tools.evaluation.evaluation_report import format_summary
+from blastnet_ros.tools.evaluation.load_sweep import format_sweep, run_load_sweep, sweep_summary
 from blastnet_ros.tools.processes.ros_environment import REPO_ROOT
 
 DEFAULT_POLICIES = 'blastnet,dm-model'
@@ -55,6 +62,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='runs per policy, the policies in turn each time; the report '
                              'gives every run\'s miss rate and the machine\'s other load '
                              '(default 3)')
+    parser.add_argument('--load', default='', metavar='L1,L2',
+                        help='evaluate at these shares of the lanes\' capacity (e.g. '
+                             '0.6,0.8,1.0,1.2): time-compressed replays, a report per point '
+                             'and sweep.md/.json/.png (excludes --rate)')
+    parser.add_argument('--max-camera-fps', type=float, default=DEFAULT_MAX_CAMERA_FPS,
+                        metavar='FPS', help='with --load: the fastest camera a point may '
+                                            f'replay (default {DEFAULT_MAX_CAMERA_FPS:g})')
     parser.add_argument('--params-file', default='',
                         help='node parameters (default: the installed config/blastnet.yaml)')
     parser.add_argument('--tasks-file', default='',
@@ -70,10 +84,24 @@ def run_evaluate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     """Run the sub-command with parsed `args`, printing the summary to `out` (stdout)."""
     out = sys.stdout if out is None else out
     policies = tuple(name.strip() for name in args.policies.split(',') if name.strip())
-    evaluation = run_evaluation(EvaluateOptions(
+    options = EvaluateOptions(
         bag=args.bag, policies=policies, output=args.output, rate=args.rate,
         params_file=args.params_file, tasks_file=args.tasks_file,
-        install_dir=args.install_dir, repeat=args.repeat))
+        install_dir=args.install_dir, repeat=args.repeat)
+    if args.load:
+        if args.rate != 1.0:
+            raise BadInputError('--load sets the replay rate of each point itself',
+                                'give --load or --rate, not both')
+        output, rows = run_load_sweep(options, parse_loads(args.load), args.max_camera_fps,
+                                      sys.stderr)
+        if args.json:
+            print(json.dumps(sweep_summary(rows)), file=out)
+        else:
+            print(format_sweep(rows), file=out)
+            print(f'sweep: {output / "sweep.md"} (a report per point in {output}/load_*)',
+                  file=out)
+        return 0
+    evaluation = run_evaluation(options)
     if args.json:
         print(json.dumps(evaluation.summary()), file=out)
     else:

@@ -30,7 +30,8 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from blastnet_ros.core.block_plan import DUO_BLOCK, MODEL, UNIT
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.load_scaling import DEFAULT_MAX_CAMERA_FPS, LoadPoint, scale_to_load
+from blastnet_ros.core.load_scaling import (DEFAULT_MAX_CAMERA_FPS, LoadPoint, parse_loads,
+                                            scale_to_load)
 from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.profile import load_profile
 from blastnet_ros.core.scenario import Scenario
@@ -74,21 +75,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              f'cameras (default {DEFAULT_MAX_CAMERA_FPS:g})')
     parser.set_defaults(run=run_simulate)
     return parser
-
-
-def parse_loads(text: str) -> List[float]:
-    """Return the loads of a --load value such as '0.6,0.8,1.0'; BadInputError if bad."""
-    loads = []
-    for item in (part.strip() for part in text.split(',')):
-        try:
-            value = float(item)
-        except ValueError:
-            value = math.nan
-        if not value > 0 or not math.isfinite(value):
-            raise BadInputError(f"--load item '{item}' is not a positive number",
-                                'give shares of the lanes\' capacity, e.g. 0.6,0.8,1.0')
-        loads.append(value)
-    return loads
 
 
 def run_simulate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:

@@ -260,7 +260,7 @@ class Evaluator:
                               file=self.log)
             progress.close()
             evaluation = self._report(partial, runs)
-            _replace(partial, output)
+            replace_folder(partial, output)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
@@ -397,7 +397,7 @@ def _wait_for_results(recorder: _Recorder, snapshots: Sequence[Any],
         time.sleep(0.05)
 
 
-def _replace(partial: Path, output: Path) -> None:
+def replace_folder(partial: Path, output: Path) -> None:
     """Rename `partial` to `output`; an existing `output` is removed only now."""
     old = None
     if output.exists():

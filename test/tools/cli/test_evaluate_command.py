@@ -182,3 +182,32 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
             assert load is not None and 0.0 <= load['others_share'] <= 1.0
     markdown = (output / 'report.md').read_text()
     assert '| blastnet | detector |' in markdown and '| dm-model | sound |' in markdown
+
+
+def test_a_load_sweep_writes_a_report_per_point_and_the_sweep(colcon_install, tmp_path):
+    from blastnet_ros.runtime.config_files import find_profile, load_task_set
+    from blastnet_ros.tools.evaluation.load_sweep import live_demand, live_rates_hz
+    bag = write_scenario_bag(tmp_path / 'bag', duration_s=3, fps=15, seed=3).path
+    tasks_file = REPO / 'config' / 'eval_tasks.yaml'
+    task_set = load_task_set(str(tasks_file))
+    profile = find_profile(task_set.lanes)
+    demand = live_demand(task_set, profile, live_rates_hz(task_set, 15.0, 0.5))
+    loads = [round(demand, 4), round(1.5 * demand, 4)]   # replayed at 1 x and 1.5 x
+    output = tmp_path / 'sweep'
+    result = evaluate(bag, output, colcon_install, '--policies', 'dm-model', '--repeat', '1',
+                      '--tasks-file', str(tasks_file), '--json',
+                      '--load', ','.join(str(load) for load in loads))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    points = json.loads(result.stdout)['points']
+    assert sorted({(point['load'], point['task']) for point in points}) == sorted(
+        (load, task.name) for load in loads for task in task_set.tasks)
+    rates = {point['load']: point['replay_rate'] for point in points}
+    assert rates[loads[0]] == pytest.approx(1.0, abs=0.01)
+    assert rates[loads[1]] == pytest.approx(1.5, abs=0.01)
+    for name in ('sweep.md', 'sweep.json', 'sweep.png', f'load_{loads[0]:g}/report.md',
+                 f'load_{loads[1]:g}/summary.json', f'task_sets/load_{loads[1]:g}.yaml'):
+        assert (output / name).is_file(), name
+    compressed = load_task_set(str(output / 'task_sets' / f'load_{loads[1]:g}.yaml'))
+    assert compressed.task('detector').deadline_ns == pytest.approx(   # rate to 4 digits
+        task_set.task('detector').deadline_ns / rates[loads[1]], abs=2000)
+    assert not (tmp_path / 'sweep.partial').exists()

@@ -1,0 +1,274 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""`blastnet evaluate --load`: the live evaluation at several shares of the lanes' capacity.
+
+A bag has one camera, so a live run scales its load by time: the bag is replayed `r`
+times faster and every period and deadline of the task set is divided by `r` (a
+detection due within one frame stays due within one frame). That is the workload of a
+machine `r` times slower, or of a camera and microphone `r` times faster; it scales
+every task alike, audio included.
+
+The demand at replay rate 1 is what the models ask of the lanes, from the profile: each
+task's whole-model time on its first lane times its live job rate (a camera task: at most
+its period's rate and the bag's frame rate; a cascade stage: at most its detector's, as
+if every frame held a crop; an audio task: at most one window per hop), summed over the
+tasks and divided by the number of lanes. A load point L is replayed at r = L / demand,
+refused when the camera would then run faster than `max_camera_fps`. Each point is a
+whole evaluation (its own report in OUTPUT/load_<L>/, every policy, --repeat runs);
+OUTPUT/sweep.md, sweep.json and sweep.png put the points side by side: the live miss rate
+per policy and task (mean and spread over the runs) and the simulator's beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, TextIO, Tuple
+
+import yaml
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.load_scaling import DEFAULT_MAX_CAMERA_FPS
+from blastnet_ros.core.profile import MachineProfile
+from blastnet_ros.core.task import AUDIO, TaskSpec
+from blastnet_ros.core.task_set import task_set_document, TaskSet
+from blastnet_ros.core.units import NS_PER_S
+from blastnet_ros.tools.evaluation.evaluate import Evaluator, partial_path, replace_folder
+from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics
+
+SWEEP_PNG = 'sweep.png'
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveLoadPoint:
+    """One load point of a live sweep: replay rate and the time-compressed task set."""
+
+    target: float
+    replay_rate: float
+    camera_fps: float
+    task_set: TaskSet
+
+
+def live_rates_hz(task_set: TaskSet, bag_fps: float, audio_hop_s: float) -> Dict[str, float]:
+    """Return each task's job rate at replay rate 1 (an upper bound for cascade stages)."""
+    rates: Dict[str, float] = {}
+    for task in task_set.tasks:   # a cascade stage comes after the detector it crops from
+        period_rate = NS_PER_S / task.period_ns
+        if task.source == AUDIO:
+            rates[task.name] = min(period_rate, 1.0 / audio_hop_s)
+        elif task.crop_from:
+            rates[task.name] = min(period_rate, rates.get(task.crop_from, bag_fps))
+        else:
+            rates[task.name] = min(period_rate, bag_fps)
+    return rates
+
+
+def live_demand(task_set: TaskSet, profile: MachineProfile, rates_hz: Dict[str, float]) -> float:
+    """Return the share of the lanes the task set's models ask for at these job rates."""
+    total = 0.0
+    for task in task_set.tasks:
+        model = profile.model(task.model)
+        latency_s = model.range_latency_ns(0, len(model.units), task.lanes[0]) / NS_PER_S
+        total += latency_s * rates_hz[task.name]
+    return total / len(task_set.lanes)
+
+
+def live_load_plan(task_set: TaskSet, profile: MachineProfile, loads: Sequence[float],
+                   bag_fps: float, audio_hop_s: float,
+                   max_camera_fps: float = DEFAULT_MAX_CAMERA_FPS) -> Tuple[LiveLoadPoint, ...]:
+    """Return the replay rate and task set of every load point (see the module docstring)."""
+    demand = live_demand(task_set, profile, live_rates_hz(task_set, bag_fps, audio_hop_s))
+    if not demand > 0:
+        raise BadInputError('the task set asks nothing of the lanes', 'check the task set')
+    points = []
+    for load in loads:
+        rate = load / demand
+        if bag_fps * rate > max_camera_fps:
+            raise BadInputError(
+                f'load {load:g} needs the {bag_fps:.0f} fps bag replayed at {rate:.2f} x, a '
+                f'{bag_fps * rate:.0f} fps camera: more than --max-camera-fps '
+                f'{max_camera_fps:g} (the models ask {demand:.3f} of the lanes at 1 x)',
+                'ask for a lower load, raise --max-camera-fps, or use bigger models (the '
+                'load is model time over the lanes\' capacity)')
+        points.append(LiveLoadPoint(load, rate, bag_fps * rate,
+                                    compressed_task_set(task_set, rate)))
+    return tuple(points)
+
+
+def compressed_task_set(task_set: TaskSet, rate: float) -> TaskSet:
+    """Return `task_set` with every period and deadline divided by `rate`."""
+    def compressed(task: TaskSpec) -> TaskSpec:
+        return dataclasses.replace(task, period_ns=max(1000, round(task.period_ns / rate)),
+                                   deadline_ns=max(1000, round(task.deadline_ns / rate)))
+    return dataclasses.replace(task_set, tasks=tuple(compressed(t) for t in task_set.tasks))
+
+
+def write_task_set(task_set: TaskSet, path: Path) -> Path:
+    """Write `task_set` as a tasks.yaml file at `path`; return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('# written by blastnet evaluate --load: a time-compressed task set\n'
+                    + yaml.safe_dump(task_set_document(task_set), sort_keys=False))
+    return path
+
+
+def point_folder(load: float) -> str:
+    """Return the sub-folder name of a load point's report, e.g. load_0.8."""
+    return f'load_{load:g}'
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepRow:
+    """One policy and task at one load point: live runs and the simulator's prediction."""
+
+    load: float
+    replay_rate: float
+    policy: str
+    task: str
+    live_miss_rates: Tuple[float, ...]
+    predicted_miss_rate: float
+
+    @property
+    def live_mean(self) -> float:
+        """Return the mean live miss rate over the runs."""
+        return sum(self.live_miss_rates) / len(self.live_miss_rates)
+
+    @property
+    def live_spread(self) -> float:
+        """Return max - min of the runs' miss rates."""
+        return max(self.live_miss_rates) - min(self.live_miss_rates)
+
+
+def sweep_rows(points: Sequence[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]]
+               ) -> List[SweepRow]:
+    """Return the sweep's rows: per load point, policy and task."""
+    rows = []
+    for point, metrics in points:
+        for policy in metrics:
+            for task in policy.tasks:
+                rows.append(SweepRow(point.target, point.replay_rate, policy.policy, task.task,
+                                     task.run_miss_rates or (task.miss_rate,),
+                                     task.predicted_miss_rate))
+    return rows
+
+
+SWEEP_HEADER = ('load', 'replay x', 'policy', 'task', 'live miss % (mean)', 'spread pp',
+                'runs', 'simulated miss %')
+
+
+def sweep_table(rows: Sequence[SweepRow]) -> List[Tuple[str, ...]]:
+    """Return the sweep table's cells, one row per load point, policy and task."""
+    return [(f'{row.load:g}', f'{row.replay_rate:.2f}', row.policy, row.task,
+             f'{row.live_mean * 100:.1f}', f'{row.live_spread * 100:.1f}',
+             str(len(row.live_miss_rates)),
+             '-' if math.isnan(row.predicted_miss_rate) else
+             f'{row.predicted_miss_rate * 100:.1f}') for row in rows]
+
+
+def format_sweep(rows: Sequence[SweepRow]) -> str:
+    """Return the sweep table for the terminal."""
+    cells = [SWEEP_HEADER] + sweep_table(rows)
+    widths = [max(len(row[i]) for row in cells) for i in range(len(SWEEP_HEADER))]
+    lines = ['  '.join(cell.rjust(width) if i not in (2, 3) else cell.ljust(width)
+                       for i, (cell, width) in enumerate(zip(row, widths))) for row in cells]
+    lines.insert(1, '-' * len(lines[0]))
+    return '\n'.join(lines)
+
+
+def plot_sweep(rows: Sequence[SweepRow], path: Path) -> None:
+    """Plot miss % against load per task: live (mean, runs' spread) solid, simulated dashed."""
+    import matplotlib   # only when a plot is drawn
+    matplotlib.use('Agg')
+    from matplotlib import pyplot
+    tasks = sorted({row.task for row in rows})
+    policies = list(dict.fromkeys(row.policy for row in rows))
+    figure, axes = pyplot.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6),
+                                   squeeze=False)
+    for axis, task in zip(axes[0], tasks):
+        for index, policy in enumerate(policies):
+            mine = sorted((row for row in rows if row.task == task and row.policy == policy),
+                          key=lambda row: row.load)
+            loads = [row.load for row in mine]
+            colour = f'C{index}'
+            axis.errorbar(loads, [row.live_mean * 100 for row in mine],
+                          yerr=[[(row.live_mean - min(row.live_miss_rates)) * 100
+                                 for row in mine],
+                                [(max(row.live_miss_rates) - row.live_mean) * 100
+                                 for row in mine]],
+                          color=colour, marker='o', capsize=3, label=f'{policy} live')
+            axis.plot(loads, [row.predicted_miss_rate * 100 for row in mine], color=colour,
+                      linestyle='--', label=f'{policy} simulated')
+        axis.set_title(task)
+        axis.set_xlabel('load (share of the lanes)')
+        axis.set_ylabel('miss %')
+    axes[0][0].legend(fontsize='small')
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    pyplot.close(figure)
+
+
+def write_sweep(folder: Path, rows: Sequence[SweepRow], notes: Sequence[str]) -> None:
+    """Write sweep.md, sweep.json and sweep.png into `folder`."""
+    cells = sweep_table(rows)
+    lines = ['# blastnet evaluate --load', ''] + [f'- {note}' for note in notes] + [
+        '', f'![miss rate against load]({SWEEP_PNG})', '',
+        '| ' + ' | '.join(SWEEP_HEADER) + ' |', '|' + '---|' * len(SWEEP_HEADER)]
+    lines += ['| ' + ' | '.join(row) + ' |' for row in cells]
+    (folder / 'sweep.md').write_text('\n'.join(lines) + '\n')
+    (folder / 'sweep.json').write_text(json.dumps({'notes': list(notes), 'points': [{
+        'load': row.load, 'replay_rate': round(row.replay_rate, 4), 'policy': row.policy,
+        'task': row.task, 'live_miss_rates': [round(rate, 4) for rate in row.live_miss_rates],
+        'simulated_miss_rate': None if math.isnan(row.predicted_miss_rate)
+        else round(row.predicted_miss_rate, 4)} for row in rows]}, indent=1))
+    plot_sweep(rows, folder / SWEEP_PNG)
+
+
+def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
+                   log: TextIO) -> Tuple[Path, List[SweepRow]]:
+    """Run a whole evaluation at every load point; write the sweep beside the points."""
+    probe = Evaluator(options, log)   # checks the bag, the policies, the task set
+    if probe.profile is None:
+        raise BadInputError('no profile fits the task set\'s lanes, so no load can be set',
+                            'run `blastnet profile` on this machine (or set profile_file)')
+    bag_fps = probe.bag.camera.count * NS_PER_S / probe.duration_ns
+    hop_s = float(probe.parameters['audio_input'].get('hop_s', 0.5))
+    points = live_load_plan(probe.task_set, probe.profile, loads, bag_fps, hop_s,
+                            max_camera_fps)
+    output = options.output
+    partial = partial_path(output)
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    try:
+        done: List[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]] = []
+        for point in points:
+            print(f'[evaluate] load {point.target:g}: replay at {point.replay_rate:.2f} x '
+                  f'({point.camera_fps:.0f} fps), periods and deadlines / '
+                  f'{point.replay_rate:.2f}', file=log)
+            folder = partial / point_folder(point.target)
+            tasks_file = write_task_set(point.task_set, partial / 'task_sets'
+                                        / f'{point_folder(point.target)}.yaml')
+            evaluation = Evaluator(dataclasses.replace(
+                options, output=folder, rate=point.replay_rate,
+                tasks_file=str(tasks_file)), log).run()
+            done.append((point, evaluation.metrics))
+        rows = sweep_rows(done)
+        write_sweep(partial, rows, [
+            f'bag {options.bag} ({bag_fps:.1f} fps), profile {probe.profile.machine}',
+            'load = model time over the lanes\' capacity at the live job rates; a point '
+            'replays the bag faster and divides every period and deadline by the same '
+            'factor',
+            'live: mean over the runs and their spread; simulated: the simulator for the '
+            'same task rates and profile'])
+        replace_folder(partial, output)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return output, rows
+
+
+def sweep_summary(rows: Sequence[SweepRow]) -> Dict[str, Any]:
+    """Return the sweep as one JSON-ready object (what --json prints with --load)."""
+    return json.loads(json.dumps({'points': [dataclasses.asdict(row) for row in rows]}))

@@ -1,0 +1,67 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""The live load sweep's plan: replay rate and time-compressed task set per load point."""
+
+import pytest
+import yaml
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.task import TaskSpec
+from blastnet_ros.core.task_set import parse_task_set, TaskSet
+from blastnet_ros.tools.evaluation.load_sweep import (live_demand, live_load_plan,
+                                                      live_rates_hz, sweep_table, SweepRow,
+                                                      write_task_set)
+
+from simulation_support import CPU_LANES, machine_profile, model_profile, task
+
+MS = 1_000_000
+PROFILE = machine_profile({'det': model_profile('det', [4, 6]), 'sig': model_profile('sig', [2]),
+                           'snd': model_profile('snd', [5])})
+SOUND = TaskSpec(name='sound', model='snd', source='audio', input_topic='in/sound',
+                 period_ns=100 * MS, deadline_ns=50 * MS, priority=1, miss_rate_bound=0.05,
+                 lanes=('cpu1', 'cpu0'))
+SIGNS = TaskSpec(name='signs', model='sig', source='camera', input_topic='in/signs',
+                 period_ns=10 * MS, deadline_ns=40 * MS, priority=2, miss_rate_bound=0.05,
+                 lanes=('cpu1', 'cpu0'), crop_from='detector', crop_label='traffic_sign')
+TASKS = TaskSet(tasks=(task('detector', 'det', 10, 33, lanes=('cpu0', 'cpu1')), SIGNS, SOUND),
+                lanes=CPU_LANES)
+
+
+def test_live_rates_are_capped_by_the_camera_the_detector_and_the_audio_hop():
+    """A 30 fps bag, periods of 10 ms: 30 detector and (at most) 30 sign jobs, 2 windows."""
+    assert live_rates_hz(TASKS, 30.0, 0.5) == {'detector': 30.0, 'signs': 30.0, 'sound': 2.0}
+    # 10 ms x 30 + 2 ms x 30 + 5 ms x 2 = 0.37 s of work a second, over two lanes
+    assert live_demand(TASKS, PROFILE, live_rates_hz(TASKS, 30.0, 0.5)) == pytest.approx(0.185)
+
+
+def test_a_load_point_replays_faster_and_compresses_every_period_and_deadline():
+    (point,) = live_load_plan(TASKS, PROFILE, [0.37], 30.0, 0.5)
+    assert point.replay_rate == pytest.approx(2.0)
+    assert point.camera_fps == pytest.approx(60.0)
+    detector, signs, sound = point.task_set.tasks
+    assert (detector.period_ns, detector.deadline_ns) == (5 * MS, 16_500_000)
+    assert (signs.period_ns, signs.deadline_ns, signs.crop_from) == (5 * MS, 20 * MS, 'detector')
+    assert (sound.period_ns, sound.deadline_ns) == (50 * MS, 25 * MS)
+
+
+def test_a_load_past_the_camera_rate_is_refused_with_the_numbers():
+    with pytest.raises(BadInputError) as caught:
+        live_load_plan(TASKS, PROFILE, [0.3, 1.0], 30.0, 0.5, max_camera_fps=60.0)
+    assert 'load 1 needs the 30 fps bag replayed at 5.41 x, a 162 fps camera' in str(caught.value)
+    assert 'the models ask 0.185 of the lanes at 1 x' in str(caught.value)
+
+
+def test_the_written_task_set_reads_back_as_it_was(tmp_path):
+    (point,) = live_load_plan(TASKS, PROFILE, [0.37], 30.0, 0.5)
+    path = write_task_set(point.task_set, tmp_path / 'load.yaml')
+    document = yaml.safe_load(path.read_text())
+    assert parse_task_set(document, {'det', 'sig', 'snd'}) == TaskSet(
+        tasks=point.task_set.tasks, lanes=CPU_LANES)
+
+
+def test_the_sweep_table_gives_the_mean_spread_and_prediction_per_point():
+    rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.1, 0.2, 0.15), 0.12),
+            SweepRow(1.2, 2.4, 'dm-model', 'sound', (0.0,), float('nan'))]
+    assert sweep_table(rows) == [
+        ('0.8', '1.60', 'blastnet', 'detector', '15.0', '10.0', '3', '12.0'),
+        ('1.2', '2.40', 'dm-model', 'sound', '0.0', '0.0', '1', '-')]
