@@ -196,8 +196,7 @@ class SchedulingLoop:
         task = self._tasks[task_name]
         seq = self._next_seq[task_name]
         self._next_seq[task_name] = seq + 1
-        job = Job(task=task_name, seq=seq, release_ns=release_ns,
-                  deadline_ns=release_ns + task.deadline_ns, priority=task.priority)
+        job = Job(task_name, seq, release_ns, release_ns + task.deadline_ns, task.priority)
         self.stats.record_release(task_name)
         self._jobs[(task_name, seq)] = _JobState(payload, context, now_ns, HOST_DEVICE, now_ns)
         return job
@@ -224,14 +223,14 @@ class SchedulingLoop:
                                        state.device_kind, lane_kinds[lane], now_ns,
                                        state.ready_ns))
             elif isinstance(decision, Complete):
-                state = self._jobs.pop(key)
+                state = jobs.pop(key)
                 outcome = MET if decision.met else MISSED
                 self.stats.record_outcome(job.task, outcome,
                                           decision.finish_ns - job.release_ns)
                 ended.append(JobEnd(job, outcome, decision.finish_ns, state.arrival_ns,
-                                    result=state.value, context=state.context))
+                                    state.value, state.context))
             elif isinstance(decision, Drop):
-                state = self._jobs.pop(key)
+                state = jobs.pop(key)
                 self.stats.record_outcome(job.task, DROPPED)
                 ended.append(JobEnd(job, DROPPED, now_ns, state.arrival_ns,
                                     context=state.context, reason=decision.reason))

@@ -135,7 +135,9 @@ class _RunningBlock(NamedTuple):
     block_index: int
     start_ns: int
     switch_ns: int
-    expected_end_ns: int   # start + switch + the block's estimate on the lane at dispatch
+    # when the lane should be free: start + switch + the block's estimate there, fixed at
+    # dispatch (only this block's own end, on this lane, can change that estimate)
+    expected_end_ns: int
 
 
 class BlockScheduler:
@@ -394,7 +396,6 @@ class BlockScheduler:
                 started.add(task)
             self._unready(key)
             switch_ns = switch_cost_ns(task, block_index, ready.previous_lane, lane)
-            # no other block ends on this lane before this one: its estimate stays as now
             running[lane] = _RunningBlock(job, block_index, now_ns, switch_ns, now_ns + switch_ns
                                           + (estimate_ns(task, block_index, lane) or 0))
             block_started(lane, now_ns, switch_ns)
