@@ -194,3 +194,11 @@ def test_cached_remaining_times_follow_every_measurement(seed):
         assert estimator.best_remaining_with_switching_ns(
             'a', first, num_blocks, lanes, previous, fastest=True) == (
             fastest.best_remaining_with_switching_ns('a', first, num_blocks, lanes, previous))
+
+
+def test_observe_says_when_a_time_is_the_fastest_seen_yet():
+    estimator = LatencyEstimator({('a', 0, 'cpu0'): 10})
+    assert not estimator.observe('a', 0, 'cpu0', 12)
+    assert estimator.observe('a', 0, 'cpu0', 8)
+    assert estimator.fastest_ns('a', 0, 'cpu0') == 8
+    assert estimator.observe('b', 0, 'cpu0', 50)   # never seen before: the fastest yet

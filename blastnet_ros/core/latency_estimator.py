@@ -82,8 +82,8 @@ class LatencyEstimator:
         value = self._fastest_ns.get((task, block_index, lane))
         return None if value is None else int(value)
 
-    def observe(self, task: str, block_index: int, lane: str, measured_ns: int) -> None:
-        """Fold one measured execution time into the estimate."""
+    def observe(self, task: str, block_index: int, lane: str, measured_ns: int) -> bool:
+        """Fold one measured execution time into the estimate; True when the fastest yet."""
         key = (task, block_index, lane)
         previous = self._estimates_ns.get(key)
         if previous is None:
@@ -91,10 +91,12 @@ class LatencyEstimator:
         else:
             self._estimates_ns[key] = (1.0 - self._alpha) * previous + self._alpha * measured_ns
         fastest = self._fastest_ns.get(key)
-        if fastest is None or measured_ns < fastest:
+        faster = fastest is None or measured_ns < fastest
+        if faster:
             self._fastest_ns[key] = float(measured_ns)
         for table in self._tables.get(task, {}).values():
             table.invalidate_up_to(block_index)
+        return faster
 
     def switch_cost_ns(self, task: str, block_index: int, from_lane: Optional[str],
                        to_lane: str) -> int:

@@ -272,10 +272,7 @@ class BlockScheduler:
         self._lane_stats.block_ended(lane, now_ns)
         task = job.task
         measured_ns = exec_ns - switch_ns if exec_ns > switch_ns else 0
-        estimator = self.estimator
-        fastest_ns = estimator.fastest_ns(task, block_index, lane)
-        estimator.observe(task, block_index, lane, measured_ns)
-        if fastest_ns is None or measured_ns < fastest_ns:
+        if self.estimator.observe(task, block_index, lane, measured_ns):
             self._rate_hopeless(task)   # a new fastest time: the least remaining times fall
         num_blocks = self._blocks[task]
         if block_index + 1 == num_blocks:
