@@ -168,7 +168,7 @@ def test_no_trace_is_kept_unless_asked():
 
 
 def test_a_waiting_job_is_dropped_when_it_becomes_hopeless_not_when_the_lane_frees():
-    """slow sleeps 300 ms on cpu0; fast (20 ms, deadline 60 ms) waits behind it.
+    """Task slow sleeps 300 ms on cpu0; fast (20 ms, deadline 60 ms) waits behind it.
 
     ms     0    40                300
     cpu0   [slow----------------]

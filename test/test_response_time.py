@@ -79,7 +79,7 @@ def test_no_bound_where_the_level_is_overloaded_though_one_job_would_fit():
 
 
 def test_a_task_that_takes_no_time_is_analysed_as_the_simulator_runs_it():
-    """z (C 0, T 10) below a (C 1, T 5): z still waits for a, R = 1; a is blocked by none."""
+    """Task z (C 0, T 10) below a (C 1, T 5): z waits for a, R = 1; a is blocked by none."""
     assert np_response_times(tasks((1, 5), (0, 10))) == (1, 1)
     assert np_response_time_bound(tasks((1, 5), (0, 10)), 1) == 1
     assert edf_schedulable(tasks((1, 5), (0, 10)))

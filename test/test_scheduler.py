@@ -312,7 +312,7 @@ def two_block_task(name, deadline_ms, period_ms, lanes=('cpu0', 'cpu1'), pipelin
 
 
 def test_jobs_released_at_one_instant_are_ordered_by_the_policy():
-    """lp (4 ms, D 10) and hp (1 ms, D 2) both released at 0 on one idle lane.
+    """Tasks lp (4 ms, D 10) and hp (1 ms, D 2) both released at 0 on one idle lane.
 
     time (ms)  0    1        5
     cpu0       [hp0][lp0----]
@@ -331,7 +331,7 @@ def test_jobs_released_at_one_instant_are_ordered_by_the_policy():
 
 
 def test_a_tasks_next_job_waits_until_its_last_one_has_ended():
-    """a (2 blocks of 2 ms, T 2, D 8) on two lanes; a1 released while a0 runs.
+    """Task a (2 blocks of 2 ms, T 2, D 8) on two lanes; a1 released while a0 runs.
 
     time (ms)  0    2    4    6    8
     cpu0       [a0.0][a0.1][a1.0][a1.1]
@@ -376,7 +376,7 @@ def test_a_policy_starting_a_job_whose_earlier_job_is_unfinished_is_refused():
 
 
 def test_a_hopeless_job_is_dropped_when_it_becomes_hopeless_not_at_the_next_event():
-    """slow (9 ms) runs from 0; fast (4 ms, D 5) released at 0 waits for the only lane.
+    """Task slow (9 ms) runs from 0; fast (4 ms, D 5), released at 0, waits for the lane.
 
     time (ms)  0  1          9
     cpu0       [slow--------]

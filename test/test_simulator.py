@@ -68,7 +68,7 @@ def test_two_tasks_on_one_lane_run_deadline_monotonic():
 
 
 def test_a_started_job_blocks_a_more_urgent_one():
-    """lo (C 3, T 10) released at 0, hi (C 2, T 5) from 1 ms: hi waits (non-preemptive).
+    """Task lo (C 3, T 10) released at 0, hi (C 2, T 5) from 1 ms: hi waits (no preemption).
 
     time (ms)  0  1  3    5 6    8  10 11 13   15 16   18
     cpu0       [lo0 ][hi0]  [hi1]   [lo1 ][hi2]  [hi3]
@@ -89,7 +89,7 @@ def test_a_started_job_blocks_a_more_urgent_one():
 @pytest.mark.parametrize('policy', ['dm-model', 'edf-block', 'blastnet'])
 @pytest.mark.parametrize('listed', [('lp', 'hp'), ('hp', 'lp')])
 def test_jobs_released_together_are_taken_by_priority_not_by_listing(policy, listed):
-    """lp (C 4, T 10, D 10) and hp (C 1, T 10, D 2) released together on an idle lane.
+    """Tasks lp (C 4, T 10, D 10) and hp (C 1, T 10, D 2) released together, one idle lane.
 
     time (ms)  0    1        5         10   11       15
     cpu0       [hp0][lp0----]          [hp1][lp1----]
@@ -539,7 +539,7 @@ def test_dm_model_sees_the_later_job_the_simple_bound_misses():
 
 
 def test_dm_model_reaches_the_analysed_response_at_a_level_utilisation_of_1():
-    """x (C 1, T 3), y (C 2, T 6), z (C 3, T 9): U = 1, z lowest (no blocking).
+    """Tasks x (C 1, T 3), y (C 2, T 6), z (C 3, T 9): U = 1, z lowest (no blocking).
 
     The level-z busy period ends at the hyperperiod, 18 ms; z's second job has the worst
     response: 7 ms, the exact analysis's value (which used to be refused at U = 1).
@@ -554,7 +554,7 @@ def test_dm_model_reaches_the_analysed_response_at_a_level_utilisation_of_1():
 
 
 def test_dm_model_responses_grow_where_the_analysis_gives_no_bound():
-    """a (C 2, T 4), b (C 3, T 5): U = 1.1; b's responses climb 2 ms every two jobs."""
+    """Tasks a (C 2, T 4), b (C 3, T 5): U = 1.1; b's responses climb 2 ms every two jobs."""
     wcet = {'a': 2, 'b': 3}
     specs = [task('a', 'a', 4), task('b', 'b', 5)]
     analysed = deadline_monotonic_order(specs, {k: v * MS for k, v in wcet.items()})
@@ -566,7 +566,7 @@ def test_dm_model_responses_grow_where_the_analysis_gives_no_bound():
 
 
 def test_a_block_that_takes_no_time_runs_and_is_analysed_alike():
-    """z (C 0, T 10) below a (C 1, T 5): z runs from 1 to 1 ms after a0, R = 1 both ways.
+    """Task z (C 0, T 10) below a (C 1, T 5): z runs from 1 to 1 ms after a0, R = 1 both ways.
 
     time (ms)  0    1         5    6         10   11
     cpu0       [a0]|z0        [a1]           [a2]|z1
@@ -584,7 +584,7 @@ def test_a_block_that_takes_no_time_runs_and_is_analysed_alike():
 
 @pytest.mark.parametrize('pipelined', [False, True])
 def test_a_tasks_jobs_run_one_after_another_unless_it_is_pipelined(pipelined):
-    """a (C 3, T 2, D 4) on two lanes under edf-block; jobs released at 0 and 2.
+    """Task a (C 3, T 2, D 4) on two lanes under edf-block; jobs released at 0 and 2.
 
     in order                       pipelined
     time (ms)  0  2  3     6       time (ms)  0  2  3  5
@@ -604,7 +604,7 @@ def test_a_tasks_jobs_run_one_after_another_unless_it_is_pipelined(pipelined):
 
 
 def test_a_hopeless_job_is_dropped_the_moment_it_becomes_hopeless():
-    """slow (C 9) runs from 0; fast (C 4, D 5) arrives at 0.5 ms and waits for the lane.
+    """Task slow (C 9) runs from 0; fast (C 4, D 5) arrives at 0.5 ms, waits for the lane.
 
     time (ms)  0  0.5  1.5        9
     cpu0       [slow-------------]
