@@ -3,7 +3,9 @@
 """TinyYoloDetector: a tiny-YOLOv3-like detector written as a chain of fusion units.
 
 Tiny-YOLOv3 (darknet yolov3-tiny.cfg) at channel width `width` (16 in darknet; 8 here by
-default, for the CPU budget), for a square input whose side is a multiple of 32:
+default, for the CPU budget), for a square input whose side is a multiple of 32. The
+anchors are darknet's (for 416 input) scaled to `input_size`, the side the network is
+built for; it runs at any multiple of 32, with anchors in `input_size` pixels.
 
     conv w, pool /2 -> conv 2w, pool -> conv 4w, pool -> conv 8w, pool  (stride 16)
     conv 16w = S (the stride-16 route), pool /2                         (stride 32)
@@ -40,11 +42,25 @@ from blastnet_ros.models.units import (Carry, ConvBnAct, ConvBnActPool, DetectCo
                                        ForkConvBnActPool, FusionUnit, UnitNetwork)
 
 DESIGN_INPUT_SIZE = 192
+DARKNET_INPUT_SIZE = 416
 
-# tiny-YOLOv3 anchors (416 input) scaled by 192 / 416, in input pixels
-ANCHORS_STRIDE_32: Tuple[Tuple[float, float], ...] = ((37.0, 38.0), (62.0, 78.0),
-                                                      (159.0, 147.0))
-ANCHORS_STRIDE_16: Tuple[Tuple[float, float], ...] = ((5.0, 6.0), (11.0, 12.0), (17.0, 27.0))
+# darknet yolov3-tiny anchors at 416 input, in input pixels (w, h)
+DARKNET_ANCHORS_STRIDE_32: Tuple[Tuple[float, float], ...] = ((81.0, 82.0), (135.0, 169.0),
+                                                              (344.0, 319.0))
+DARKNET_ANCHORS_STRIDE_16: Tuple[Tuple[float, float], ...] = ((10.0, 14.0), (23.0, 27.0),
+                                                              (37.0, 58.0))
+Anchors = Tuple[Tuple[float, float], ...]
+
+
+def anchors_for(anchors: Anchors, input_size: int) -> Anchors:
+    """Return darknet `anchors` scaled to an `input_size` input, rounded to whole pixels."""
+    scale = input_size / DARKNET_INPUT_SIZE
+    return tuple((float(round(w * scale)), float(round(h * scale))) for w, h in anchors)
+
+
+# at DESIGN_INPUT_SIZE (tiny_yolo)
+ANCHORS_STRIDE_32 = anchors_for(DARKNET_ANCHORS_STRIDE_32, DESIGN_INPUT_SIZE)
+ANCHORS_STRIDE_16 = anchors_for(DARKNET_ANCHORS_STRIDE_16, DESIGN_INPUT_SIZE)
 
 
 def flatten_predictions(raw: torch.Tensor, num_anchors: int) -> torch.Tensor:
@@ -99,7 +115,10 @@ class MergeDetect(FusionUnit):
 class TinyYoloDetector(UnitNetwork):
     """Tiny-YOLOv3-like detector with two scales (strides 32 and 16), 3 anchors each."""
 
-    def __init__(self, num_classes: int = 4, width: int = 8) -> None:
+    def __init__(self, num_classes: int = 4, width: int = 8,
+                 input_size: int = DESIGN_INPUT_SIZE) -> None:
+        if input_size <= 0 or input_size % 32:
+            raise ValueError(f'input_size {input_size} is not a positive multiple of 32')
         w = width
         num_anchors = 3
         head = num_anchors * (5 + num_classes)
@@ -121,18 +140,20 @@ class TinyYoloDetector(UnitNetwork):
         super().__init__(units)
         self.num_classes = num_classes
         self.width = width
-        self.scales = (YoloScale(32, ANCHORS_STRIDE_32), YoloScale(16, ANCHORS_STRIDE_16))
+        self.input_size = input_size
+        self.scales = (YoloScale(32, anchors_for(DARKNET_ANCHORS_STRIDE_32, input_size)),
+                       YoloScale(16, anchors_for(DARKNET_ANCHORS_STRIDE_16, input_size)))
         self._initialise_detect_biases(units[8].unit.detect, 32, num_anchors)
         self._initialise_detect_biases(units[10].detect, 16, num_anchors)
 
     def _initialise_detect_biases(self, detect: DetectConv, stride: int,
                                   num_anchors: int) -> None:
-        """Start from ~8 objects per 192x192 image and even class odds (as YOLOv5 does).
+        """Start from ~8 objects per image and even class odds (as YOLOv5 does).
 
         Untrained, the detector then reports almost nothing instead of boxes everywhere,
         and training starts from a sensible prior.
         """
-        cells = (DESIGN_INPUT_SIZE // stride) ** 2
+        cells = (self.input_size // stride) ** 2
         with torch.no_grad():
             bias = detect.conv.bias.view(num_anchors, -1)
             bias[:, 4] = math.log(8.0 / cells)

@@ -1,10 +1,13 @@
 # Copyright 2026 The blastnet_ros Authors
 # SPDX-License-Identifier: Apache-2.0
-"""SignVgg: a small VGG-style traffic-sign classifier for 32x32 RGB crops."""
+"""Traffic-sign classifiers for square RGB crops: SignVgg (32x32) and SignResNet (72x72)."""
 
 from __future__ import annotations
 
-from blastnet_ros.models.units import ClassifierHead, ConvBnAct, ConvBnActPool, UnitNetwork
+from typing import Sequence
+
+from blastnet_ros.models.units import (ClassifierHead, ConvBnAct, ConvBnActPool,
+                                       PooledLinearHead, ResidualBlock, UnitNetwork)
 
 
 class SignVgg(UnitNetwork):
@@ -29,3 +32,29 @@ class SignVgg(UnitNetwork):
         super().__init__(units)
         self.num_classes = num_classes
         self.width = width
+
+
+class SignResNet(UnitNetwork):
+    """ResNet-18 as used on GTSRB and CIFAR-size inputs: a 3x3 stem, no stem pooling.
+
+    Units: ConvBnAct stem (w), then `blocks` ResidualBlocks per stage at widths w, 2w,
+    4w, 8w (each stage after the first starts with stride 2), then global average
+    pooling and one dense layer. ResNet-18: w = 64, blocks (2, 2, 2, 2); on a 72x72 crop
+    the stages run at 72, 36, 18 and 9 pixels a side. Any input size works.
+    """
+
+    def __init__(self, num_classes: int = 8, width: int = 64,
+                 blocks: Sequence[int] = (2, 2, 2, 2)) -> None:
+        units = [ConvBnAct(3, width, 3)]
+        channels = width
+        for stage, count in enumerate(blocks):
+            out = width * 2 ** stage
+            for index in range(count):
+                stride = 2 if stage > 0 and index == 0 else 1
+                units.append(ResidualBlock(channels, out, stride))
+                channels = out
+        units.append(PooledLinearHead(channels, num_classes))
+        super().__init__(units)
+        self.num_classes = num_classes
+        self.width = width
+        self.blocks = tuple(blocks)

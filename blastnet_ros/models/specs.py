@@ -30,23 +30,34 @@ class ModelSpec:
     min_input_width: int = 0  # for input_width 0: the fewest columns the model accepts
 
 
+OBJECT_LABELS = ('vehicle', 'traffic_light', 'traffic_sign', 'pedestrian')
+SIGN_LABELS = ('stop', 'yield', 'speed_limit_30', 'speed_limit_50', 'no_entry', 'turn_left',
+               'turn_right', 'pedestrian_crossing')
+SOUND_LABELS = ('siren', 'horn', 'engine', 'speech', 'background')
+
+# Two sizes of each task's model: the small ones (tiny_yolo, sign_vgg, sbcnn) and the
+# car-sized ones the default task set runs (yolo_car, sign_resnet, sbcnn_car).
 MODEL_SPECS: Dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec(
             name='tiny_yolo', kind=DETECTION, input_encoding='rgb8',
-            input_height=192, input_width=192,
-            labels=('vehicle', 'traffic_light', 'traffic_sign', 'pedestrian')),
+            input_height=192, input_width=192, labels=OBJECT_LABELS),
+        ModelSpec(
+            name='yolo_car', kind=DETECTION, input_encoding='rgb8',
+            input_height=640, input_width=640, labels=OBJECT_LABELS),
         ModelSpec(
             name='sign_vgg', kind=CLASSIFICATION, input_encoding='rgb8',
-            input_height=32, input_width=32,
-            labels=('stop', 'yield', 'speed_limit_30', 'speed_limit_50', 'no_entry',
-                    'turn_left', 'turn_right', 'pedestrian_crossing')),
+            input_height=32, input_width=32, labels=SIGN_LABELS),
+        ModelSpec(
+            name='sign_resnet', kind=CLASSIFICATION, input_encoding='rgb8',
+            input_height=72, input_width=72, labels=SIGN_LABELS),
         ModelSpec(
             name='sbcnn', kind=CLASSIFICATION, input_encoding='32FC1',
-            input_height=64, input_width=0,
-            labels=('siren', 'horn', 'engine', 'speech', 'background'),
-            min_input_width=32),
+            input_height=64, input_width=0, labels=SOUND_LABELS, min_input_width=32),
+        ModelSpec(
+            name='sbcnn_car', kind=CLASSIFICATION, input_encoding='32FC1',
+            input_height=64, input_width=0, labels=SOUND_LABELS, min_input_width=32),
     )
 }
 

@@ -18,7 +18,7 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models.detector import TinyYoloDetector
 from blastnet_ros.models.postprocessing import detections_from_yolo, top_k_classification
 from blastnet_ros.models.results import Classification, Detection
-from blastnet_ros.models.sign_classifier import SignVgg
+from blastnet_ros.models.sign_classifier import SignResNet, SignVgg
 from blastnet_ros.models.sound_classifier import Sbcnn
 from blastnet_ros.models.specs import DETECTION, model_spec, ModelSpec
 from blastnet_ros.models.units import UnitNetwork
@@ -36,6 +36,10 @@ NETWORK_FACTORIES: Dict[str, Callable[[ModelSpec], UnitNetwork]] = {
     'tiny_yolo': lambda spec: TinyYoloDetector(num_classes=len(spec.labels)),
     'sign_vgg': lambda spec: SignVgg(num_classes=len(spec.labels)),
     'sbcnn': lambda spec: Sbcnn(num_classes=len(spec.labels)),
+    'yolo_car': lambda spec: TinyYoloDetector(num_classes=len(spec.labels), width=8,
+                                              input_size=spec.input_width),
+    'sign_resnet': lambda spec: SignResNet(num_classes=len(spec.labels)),
+    'sbcnn_car': lambda spec: Sbcnn(num_classes=len(spec.labels), head_frames=12),
 }
 
 

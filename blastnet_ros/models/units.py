@@ -150,6 +150,41 @@ class ClassifierHead(FusionUnit):
         return self.out(self.dropout(self.act(self.hidden(x))))
 
 
+class ResidualBlock(FusionUnit):
+    """A ResNet basic block: two 3x3 ConvBnAct (the second without activation) + shortcut.
+
+    Output relu(conv_b(conv_a(x)) + shortcut(x)); the shortcut is the identity, or a 1x1
+    ConvBn (no activation) where the block changes stride or channels. The add and the
+    last ReLU fuse into the second convolution's epilogue, so the block is one unit.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv_a = ConvBnAct(in_channels, out_channels, 3, stride, activation='relu')
+        self.conv_b = ConvBnAct(out_channels, out_channels, 3, 1, activation='none')
+        self.shortcut: nn.Module = (
+            ConvBnAct(in_channels, out_channels, 1, stride, activation='none')
+            if stride != 1 or in_channels != out_channels else nn.Identity())
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return relu(conv_b(conv_a(x)) + shortcut(x))."""
+        return self.act(self.conv_b(self.conv_a(x)) + self.shortcut(x))
+
+
+class PooledLinearHead(FusionUnit):
+    """Global average pooling, flatten, one dense layer: the class logits (ResNet's head)."""
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the class logits, (batch, num_classes)."""
+        return self.out(torch.flatten(self.pool(x), 1))
+
+
 class UnitNetwork(nn.Module):
     """A network that is exactly its `units`, run in order."""
 

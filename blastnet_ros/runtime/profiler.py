@@ -45,7 +45,7 @@ from blastnet_ros.core.profile import (device_kind, MachineProfile, ModelProfile
                                        UnitProfile)
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.models.audio_features import LogMelExtractor
-from blastnet_ros.models.specs import model_spec
+from blastnet_ros.models.specs import MODEL_SPECS, model_spec
 from blastnet_ros.models.task_model import load_task_model, TaskModel
 from blastnet_ros.models.units import Carry
 from blastnet_ros.runtime.backends import (available_backends, BACKEND_NAMES,
@@ -54,7 +54,7 @@ from blastnet_ros.runtime.backends import (available_backends, BACKEND_NAMES,
 from blastnet_ros.runtime.backends.onnx_export import export_block, slug
 from blastnet_ros.runtime.lanes import LaneRun, ProcessorLane
 
-DEFAULT_MODELS = ('tiny_yolo', 'sign_vgg', 'sbcnn')
+DEFAULT_MODELS = tuple(MODEL_SPECS)  # every shipped model, small and car-sized
 DEFAULT_REPEATS = 100
 DEFAULT_WARMUP = 5
 SOUND_WINDOW_S = 1.0       # the audio input node's default window (config/blastnet.yaml)

@@ -3,7 +3,7 @@
 """`blastnet profile`: measure every fusion unit on every lane and write the profile file.
 
     blastnet profile [--lanes cpu0:cpu:1,cpu1:cpu:1,gpu0:cuda:0]
-                     [--models tiny_yolo,sign_vgg,sbcnn] [--repeats N] [--warmup N]
+                     [--models yolo_car,sign_resnet,...] [--repeats N] [--warmup N]
                      [--backends torch-cpu,onnx-cpu,torch-cuda,tensorrt]
                      [--output FILE] [--cache-dir DIR] [--no-block-check]
                      [--one-lane-at-a-time]
@@ -24,6 +24,7 @@ from blastnet_ros.core.block_plan import block_latencies_ns
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.profile import save_profile
 from blastnet_ros.core.task import LaneSpec
+from blastnet_ros.models.specs import MODEL_SPECS
 from blastnet_ros.runtime import config_files
 
 LANES_HELP = ('comma-separated NAME:DEVICE[:THREADS] lanes, DEVICE cpu or cuda[:N] '
@@ -75,8 +76,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     'their units. Writes the profile JSON the executor and the simulator '
                     'read.')
     parser.add_argument('--lanes', default='', help=LANES_HELP)
-    parser.add_argument('--models', default='tiny_yolo,sign_vgg,sbcnn',
-                        help='comma-separated models (default: tiny_yolo,sign_vgg,sbcnn)')
+    parser.add_argument('--models', default=','.join(MODEL_SPECS),
+                        help='comma-separated models (default: every shipped model, '
+                             f"{','.join(MODEL_SPECS)})")
     parser.add_argument('--repeats', type=int, default=100,
                         help='timed runs per unit, backend and lane (default 100)')
     parser.add_argument('--warmup', type=int, default=5,

@@ -6,7 +6,8 @@
   class id ('00014', '14') or one of our sign labels ('stop'); ids map to our 8 classes by
   GTSRB_CLASS_TO_SIGN, or by a user mapping (dict or CSV `class,label`). Where the folder
   has GTSRB's GT-*.csv with a Roi, the sign is cut out as the signs cascade cuts a box
-  (`training_data.crop_square`); else the whole image is resized to 32x32.
+  (`training_data.crop_square`); else the whole image is resized to the model input
+  (`size`: 32 for sign_vgg, 72 for sign_resnet).
 - `load_urbansound8k`: root/metadata/UrbanSound8K.csv + root/audio/fold<N>/<file>.wav,
   read with scipy.io.wavfile, mixed to mono, resampled to 16 kHz (scipy.signal.
   resample_poly), cut into 1 s windows (shorter clips repeated to 1 s) and turned into
@@ -197,8 +198,8 @@ def _gtsrb_rois(folder: Path) -> Dict[str, Tuple[float, float, float, float]]:
 
 
 def load_gtsrb_folder(root: Union[str, Path], class_map: ClassMap = None, *,
-                      limit_per_class: int = 0) -> LoadedDataset:
-    """Return the 32x32 sign crops of a GTSRB-style folder tree (see the module doc).
+                      limit_per_class: int = 0, size: int = SIGN_SIZE) -> LoadedDataset:
+    """Return the size x size sign crops of a GTSRB-style folder tree (see the module doc).
 
     `limit_per_class` > 0 keeps the first that many images of each of our labels (files
     in sorted order).
@@ -231,9 +232,9 @@ def load_gtsrb_folder(root: Union[str, Path], class_map: ClassMap = None, *,
             rgb = _read_image(path)
             roi = rois.get(path.name)
             if roi is not None:
-                crop = crop_square(rgb, roi, SIGN_SIZE)
+                crop = crop_square(rgb, roi, size)
             else:
-                crop = cv2.resize(rgb, (SIGN_SIZE, SIGN_SIZE), interpolation=cv2.INTER_AREA)
+                crop = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
             crops.append(crop)
             targets.append(SIGN_CLASSES.index(label))
             kept[label] = kept.get(label, 0) + 1

@@ -15,7 +15,11 @@ is left as it is so a trained network works on the real inference path):
   small objects);
 - class: BCE on the class logits of assigned rows (decode scores with sigmoid too).
 
-Classifiers: cross-entropy with label smoothing. Optimiser AdamW, linear warm-up then
+Classifiers: cross-entropy with label smoothing; an image classifier with
+`low_res_share` > 0 sees its batches downsampled to half size (area averaging) for that
+share of the run, then at full size (progressive resizing: the early steps cost a
+quarter, the last ones fit the network to the size it runs at). Optimiser AdamW, linear
+warm-up then
 cosine decay, over `steps` or until `time_limit_s`, whichever comes first (the schedule
 follows whichever is further along, so a run cut short by a busy machine still ends with
 a small learning rate). Augmentation is what costs next to nothing on a batch tensor:
@@ -72,6 +76,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     time_limit_s: float = math.inf
     seed: int = 0
+    low_res_share: float = 0.0  # image classifiers: this share of the run at half size
 
 
 @dataclass(frozen=True)
@@ -272,10 +277,16 @@ def _learning_rate(config: TrainConfig, progress: float) -> float:
     return config.learning_rate * (FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * cosine)
 
 
-def _run_loop(network: UnitNetwork, config: TrainConfig,
-              step_loss: Callable[[np.ndarray, np.random.Generator], torch.Tensor],
+StepLoss = Callable[[np.ndarray, np.random.Generator, float], torch.Tensor]
+
+
+def _run_loop(network: UnitNetwork, config: TrainConfig, step_loss: StepLoss,
               count: int, progress: Progress) -> TrainResult:
-    """Run the optimisation loop over batches of indices into `count` samples."""
+    """Run the optimisation loop over batches of indices into `count` samples.
+
+    step_loss(batch indices, rng, done) gives the batch's loss; done in [0, 1) is how far
+    the run is (steps or time, whichever is further).
+    """
     if count == 0:
         raise ValueError('no training samples')
     if config.steps <= 0 or config.batch_size <= 0:
@@ -303,7 +314,7 @@ def _run_loop(network: UnitNetwork, config: TrainConfig,
                 order, cursor = rng.permutation(count), 0
             batch = order[cursor:cursor + config.batch_size]
             cursor += config.batch_size
-            loss = step_loss(np.sort(batch), rng)
+            loss = step_loss(np.sort(batch), rng, done)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), 10.0)
@@ -337,7 +348,7 @@ def train_detector(network: TinyYoloDetector, data: DetectionSet, config: TrainC
     loss_of = YoloLoss(network.scales, size, data.images.shape[2], network.num_classes)
     network.to(memory_format=torch.channels_last)
 
-    def step_loss(batch: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+    def step_loss(batch: np.ndarray, rng: np.random.Generator, done: float) -> torch.Tensor:
         images = data.images[batch]
         boxes = [data.boxes[i].copy() for i in batch]
         flip = rng.random(len(batch)) < 0.5
@@ -363,10 +374,13 @@ def train_classifier(network: UnitNetwork, data: ClassificationSet, config: Trai
     targets = torch.from_numpy(data.targets)
     if images:
         network.to(memory_format=torch.channels_last)
+        low_size = (data.inputs.shape[1] // 2, data.inputs.shape[2] // 2)
 
-    def step_loss(batch: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+    def step_loss(batch: np.ndarray, rng: np.random.Generator, done: float) -> torch.Tensor:
         if images:
             x = _photometric(image_batch(data.inputs[batch]), rng, 0.2)
+            if done < config.low_res_share:
+                x = F.adaptive_avg_pool2d(x, low_size)
             x = x.contiguous(memory_format=torch.channels_last)
         else:
             x = feature_batch(data.inputs[batch])

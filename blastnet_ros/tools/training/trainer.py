@@ -11,17 +11,24 @@ state_dict, atomically) and TRAINING.json (metrics, seeds, sample counts, times,
 into the output folder (default: blastnet_ros/models/weights, where load_task_model finds
 the shipped defaults).
 
-The budget bounds the whole run: the classifiers train first, with a share each, and the
-detector gets what is left after its data and a reserve for its evaluation. On a quiet
-2-core machine the step counts end training first (about 10 minutes in all, and then the
-weights are the same every run); on a busy one the budget does, with the learning rate
-schedule following the time.
+Two sets of models are trained the same way: the small ones (sbcnn, sign_vgg, tiny_yolo)
+and the car-sized ones the default task set runs (sbcnn_car, sign_resnet, yolo_car).
+yolo_car is tiny_yolo's network at the camera's resolution and starts from tiny_yolo's
+weights (the output folder's, else the shipped ones); sign_resnet trains its first steps
+on crops downsampled to half size (a quarter of the cost) and the rest at full size.
+Scene frames are rendered once per run for every model that needs them, at each model's
+input size.
+
+The budget bounds the whole run: models train in TRAINING_ORDER (the quick ones first),
+each within its share of the budget (its own data included), and the last one gets what
+is left after its data and a reserve for its evaluation. On a quiet 2-core machine the
+step counts end training first (then the weights are the same every run); on a busy one
+the budget does, with the learning rate schedule following the time.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import hashlib
 import json
@@ -29,64 +36,29 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 import torch
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models import task_model
+from blastnet_ros.models.specs import MODEL_SPECS
 from blastnet_ros.tools.progress import ProgressLine
 from blastnet_ros.tools.training import dataset_loaders as dl
 from blastnet_ros.tools.training import model_training as mt
 from blastnet_ros.tools.training import training_data as td
+from blastnet_ros.tools.training.plans import (DETECTOR, model_role, ModelPlan, PLANS,
+                                               scaled_plan, SIGNS, SOUND, TRAINING_ORDER)
 
-# the share of the whole budget each classifier may take (its own data included; the
-# scene frames the sign model shares with the detector are not charged to it)
-BUDGET_SHARES = {'sbcnn': 0.12, 'sign_vgg': 0.16}
 DETECTOR_EVAL_RESERVE_S = 45.0
 REAL_HELD_OUT_SHARE = 0.1
 TRAINING_RECORD = 'TRAINING.json'
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelPlan:
-    """How much data and how many steps one model gets (sizes of the default run)."""
-
-    train_samples: Dict[str, int]
-    held_out_samples: Dict[str, int]
-    steps: int
-    batch_size: int
-    learning_rate: float
-
-
-PLANS: Dict[str, ModelPlan] = {
-    'sbcnn': ModelPlan({'clips': 3000, 'windows': 2000}, {'clips': 500, 'windows': 500},
-                       steps=250, batch_size=64, learning_rate=3e-3),
-    'sign_vgg': ModelPlan({'patches': 6000, 'scene_frames': 4000},
-                          {'patches': 800, 'scene_frames': 320},
-                          steps=350, batch_size=64, learning_rate=2e-3),
-    'tiny_yolo': ModelPlan({'scene_frames': 4000}, {'scene_frames': 320},
-                           steps=1800, batch_size=16, learning_rate=2e-3),
-}
-
-
 def default_output_dir() -> Path:
     """Return blastnet_ros/models/weights of this source tree (or installed package)."""
     return task_model.WEIGHTS_DIR
-
-
-def _scaled(plan: ModelPlan, scale: float) -> ModelPlan:
-    """Return `plan` with data and steps multiplied by `scale` (tests run tiny plans)."""
-    if scale == 1.0:
-        return plan
-
-    def times(counts: Dict[str, int]) -> Dict[str, int]:
-        return {key: max(8, int(round(value * scale))) for key, value in counts.items()}
-
-    return dataclasses.replace(plan, train_samples=times(plan.train_samples),
-                               held_out_samples=times(plan.held_out_samples),
-                               steps=max(2, int(round(plan.steps * scale))))
 
 
 class _Clock:
@@ -125,31 +97,88 @@ class Trainer:
         self.seed = int(args.seed)
         self.clock = _Clock(args.budget_minutes * 60.0)
         self.threads = mt.set_threads(args.threads)
-        self.scene_cache: Dict[str, Any] = {}
-        self.scene_seconds = 0.0  # spent rendering the scene frames shared by two models
+        self.plans: Dict[str, ModelPlan] = {}
+        self.scene_cache: Dict[str, Any] = {}  # split -> (detection sets, sign crop sets)
+        self.sound_cache: Dict[Tuple[str, int, int], Any] = {}
+        self.scene_seconds = 0.0  # spent rendering the scene frames shared by the models
         self.records: Dict[str, Dict[str, Any]] = {}
         self.real: Dict[str, Any] = {}  # model -> (LoadedDataset of train, of held-out)
 
     # -- shared generated data ------------------------------------------------------------
 
-    def _scenes(self, split: str, count: int) -> Any:
-        """Return (DetectionSet, sign crops) of `count` generated frames (rendered once)."""
-        key = f'{split}:{count}'
-        if key not in self.scene_cache:
+    def _scene_frames(self, split: str) -> Tuple[Dict[int, int], Dict[int, int]]:
+        """Return (detector size -> frames, sign size -> frames) the run's models need."""
+        detectors: Dict[int, int] = {}
+        signs: Dict[int, int] = {}
+        for name, plan in self.plans.items():
+            role = model_role(name)
+            if role == SOUND:
+                continue
+            counts = plan.train_samples if split == td.TRAIN else plan.held_out_samples
+            wanted = detectors if role == DETECTOR else signs
+            size = MODEL_SPECS[name].input_width
+            wanted[size] = max(wanted.get(size, 0), counts['scene_frames'])
+        return detectors, signs
+
+    def _scenes(self, split: str, name: str) -> Any:
+        """Return model `name`'s detection set or sign crops of the split's scene frames.
+
+        The frames are rendered once per split, for every model of the run at once.
+        """
+        if split not in self.scene_cache:
+            detectors, signs = self._scene_frames(split)
+            count = max(list(detectors.values()) + list(signs.values()))
             started = time.monotonic()
             line = ProgressLine(f'render {split} scenes', count, 'frames', self.err)
-            self.scene_cache[key] = td.scene_sets(self.seed, count, split, progress=line.update)
+            self.scene_cache[split] = td.sized_scene_sets(self.seed, split, detectors, signs,
+                                                          progress=line.update)
             line.close()
             self.scene_seconds += time.monotonic() - started
-        return self.scene_cache[key]
+        detections, crops = self.scene_cache[split]
+        size = MODEL_SPECS[name].input_width
+        return detections[size] if model_role(name) == DETECTOR else crops[size]
+
+    def _sound(self, split: str, counts: Dict[str, int], line: Any, base: int) -> Any:
+        """Return (clip set, window set) of the split (generated once per run)."""
+        key = (split, counts['clips'], counts['windows'])
+        if key not in self.sound_cache:
+            clips = td.sound_clip_set(self.seed, counts['clips'], split,
+                                      progress=lambda n: line.update(base + n))
+            windows = td.sound_stream_set(
+                self.seed, counts['windows'], split,
+                progress=lambda n: line.update(base + counts['clips'] + n))
+            self.sound_cache[key] = (clips, windows)
+        return self.sound_cache[key]
 
     def _progress(self, label: str, total: float, unit: str) -> Any:
         return ProgressLine(label, total, unit, self.err)
 
     # -- per model ------------------------------------------------------------------------
 
+    def _initial_weights(self, name: str, plan: ModelPlan, network: Any) -> Optional[Dict]:
+        """Load plan.init_from's weights into `network`; return what was loaded, or None.
+
+        The output folder's file is taken when there is one (trained in this run or
+        before), else the shipped default; with neither the network starts untrained.
+        """
+        if not plan.init_from:
+            return None
+        path: Optional[Path] = self.output / f'{plan.init_from}.pt'
+        if not path.is_file():
+            path = task_model.default_weights_path(plan.init_from)
+        if path is None:
+            print(f'{name}: no {plan.init_from}.pt to start from; training from untrained '
+                  'weights', file=self.err)
+            return None
+        task_model.load_weights(network, str(path), name)
+        return {'model': plan.init_from, 'file': str(path), 'sha256': _file_sha256(path)}
+
     def train(self, name: str, plan: ModelPlan, share_s: Optional[float]) -> Dict[str, Any]:
-        """Train, save and score model `name`; return its TRAINING.json record."""
+        """Train, save and score model `name`; return its TRAINING.json record.
+
+        share_s: the seconds it may take (its data included); None: what is left of the
+        budget less the evaluation reserve.
+        """
         started = time.monotonic()
         scene_seconds = self.scene_seconds
         train_data, held_out, extra_held_out, data_notes = self._data(name, plan)
@@ -163,11 +192,12 @@ class Trainer:
         limit_s = max(limit_s, 1.0)
         config = mt.TrainConfig(steps=plan.steps, batch_size=plan.batch_size,
                                 learning_rate=plan.learning_rate, time_limit_s=limit_s,
-                                seed=self.seed)
+                                seed=self.seed, low_res_share=plan.low_res_share)
         network = task_model.build_network(name)
+        initialised = self._initial_weights(name, plan, network)
         line = self._progress(f'train {name}', 100.0, '%')
         update = (lambda done: line.update(100.0 * done))
-        if name == 'tiny_yolo':
+        if model_role(name) == DETECTOR:
             result = mt.train_detector(network, train_data, config, update)
         else:
             result = mt.train_classifier(network, train_data, config, update)
@@ -178,7 +208,7 @@ class Trainer:
         model = task_model.load_task_model(name, str(path))
         metrics = self._score(name, model, held_out, extra_held_out)
         eval_s = time.monotonic() - evaluated
-        return {
+        record = {
             'file': path.name, 'bytes': size, 'sha256': _file_sha256(path),
             'dtype': 'float16', 'metrics': metrics,
             'train_samples': {**data_notes['train'], 'total': len(train_data)},
@@ -192,6 +222,11 @@ class Trainer:
                         'evaluate': round(eval_s, 1),
                         'total': round(time.monotonic() - started, 1)},
         }
+        if plan.init_from:
+            record['initialised_from'] = initialised
+        if plan.low_res_share:
+            record['low_res_share'] = plan.low_res_share
+        return record
 
     def _data(self, name: str, plan: ModelPlan):
         """Return (train set, held-out set(s) by name, real held-out sets, sample notes)."""
@@ -199,42 +234,33 @@ class Trainer:
         held_counts = plan.held_out_samples
         notes: Dict[str, Dict[str, int]] = {'train': {}, 'held_out': {}}
         real_held: Dict[str, Any] = {}
-        if name == 'sbcnn':
+        role = model_role(name)
+        if role == SOUND:
             line = self._progress('generate sound', sum(train_counts.values())
                                   + sum(held_counts.values()), 'windows')
-            done = [0]
-
-            def tick(base: int) -> Callable[[int], None]:
-                return lambda n: line.update(base + n)
-
-            parts = []
-            for split, counts in ((td.TRAIN, train_counts), (td.HELD_OUT, held_counts)):
-                clips = td.sound_clip_set(self.seed, counts['clips'], split,
-                                          progress=tick(done[0]))
-                done[0] += counts['clips']
-                windows = td.sound_stream_set(self.seed, counts['windows'], split,
-                                              progress=tick(done[0]))
-                done[0] += counts['windows']
-                parts.append((clips, windows))
+            train_clips, train_windows = self._sound(td.TRAIN, train_counts, line, 0)
+            held_clips, held_windows = self._sound(td.HELD_OUT, held_counts, line,
+                                                   sum(train_counts.values()))
             line.close()
-            (train_clips, train_windows), (held_clips, held_windows) = parts
             train = td.concat_classification_sets([train_clips, train_windows])
             notes['train'] = {'clips': len(train_clips), 'windows': len(train_windows)}
             notes['held_out'] = {'clips': len(held_clips), 'windows': len(held_windows)}
             held = {'clips': held_clips, 'windows': held_windows}
-            if self.args.dataset_urbansound:
-                train, real_held = self._add_urbansound(train, notes)
+            if name in self.real:
+                train, real_held = self._add_real_classification(
+                    train, self.real[name], 'urbansound8k', notes)
             return train, held, real_held, notes
-        if name == 'sign_vgg':
-            _, train_crops = self._scenes(td.TRAIN, train_counts['scene_frames'])
-            _, held_crops = self._scenes(td.HELD_OUT, held_counts['scene_frames'])
+        if role == SIGNS:
+            size = MODEL_SPECS[name].input_width
+            train_crops = self._scenes(td.TRAIN, name)
+            held_crops = self._scenes(td.HELD_OUT, name)
             line = self._progress('render sign patches',
                                   train_counts['patches'] + held_counts['patches'], 'patches')
             train_patches = td.sign_patch_set(self.seed, train_counts['patches'], td.TRAIN,
-                                              progress=line.update)
+                                              progress=line.update, size=size)
             held_patches = td.sign_patch_set(
                 self.seed, held_counts['patches'], td.HELD_OUT,
-                progress=lambda n: line.update(train_counts['patches'] + n))
+                progress=lambda n: line.update(train_counts['patches'] + n), size=size)
             line.close()
             # scene crops are what the cascade feeds the model: seen twice per epoch
             train = td.concat_classification_sets([train_patches, train_crops, train_crops])
@@ -243,39 +269,43 @@ class Trainer:
             notes['held_out'] = {'patches': len(held_patches), 'scene_crops': len(held_crops),
                                  'scene_frames': held_counts['scene_frames']}
             held = {'patches': held_patches, 'scene_crops': held_crops}
-            if self.args.dataset_gtsrb:
-                train, real_held = self._add_gtsrb(train, notes)
+            if name in self.real:
+                train, real_held = self._add_real_classification(
+                    train, self.real[name], 'gtsrb', notes)
             return train, held, real_held, notes
-        train_set, _ = self._scenes(td.TRAIN, train_counts['scene_frames'])
-        held_set, _ = self._scenes(td.HELD_OUT, held_counts['scene_frames'])
+        train_set = self._scenes(td.TRAIN, name)
+        held_set = self._scenes(td.HELD_OUT, name)
         notes['train'] = {'scene_frames': len(train_set), 'boxes': train_set.box_count}
         notes['held_out'] = {'scene_frames': len(held_set), 'boxes': held_set.box_count}
-        if self.args.dataset_yolo:
-            train_set, real_held = self._add_yolo(train_set, notes)
+        if name in self.real:
+            train_set, real_held = self._add_yolo(train_set, self.real[name], notes)
         return train_set, {'scene_frames': held_set}, real_held, notes
 
     def load_real_datasets(self, names: Sequence[str]) -> None:
         """Read the real datasets of the models in `names` (before any training)."""
-        if 'sign_vgg' in names and self.args.dataset_gtsrb:
-            self.real['sign_vgg'] = dl.load_gtsrb_folder(self.args.dataset_gtsrb)
-        if 'sbcnn' in names and self.args.dataset_urbansound:
-            self.real['sbcnn'] = dl.load_urbansound8k(self.args.dataset_urbansound)
-        if 'tiny_yolo' in names and self.args.dataset_yolo:
-            root = self.args.dataset_yolo
-            try:
-                self.real['tiny_yolo'] = (dl.load_yolo_dataset(root, split='train'),
-                                          dl.load_yolo_dataset(root, split='val'))
-            except BadInputError as error:
-                if 'has no `train:` entry' not in error.cause \
-                        and 'has no `val:` entry' not in error.cause:
-                    raise
-                self.real['tiny_yolo'] = (dl.load_yolo_dataset(root), None)
+        sound: Any = None
+        for name in names:
+            role = model_role(name)
+            size = MODEL_SPECS[name].input_width
+            if role == SIGNS and self.args.dataset_gtsrb:
+                self.real[name] = dl.load_gtsrb_folder(self.args.dataset_gtsrb, size=size)
+            elif role == SOUND and self.args.dataset_urbansound:
+                sound = sound or dl.load_urbansound8k(self.args.dataset_urbansound)
+                self.real[name] = sound
+            elif role == DETECTOR and self.args.dataset_yolo:
+                self.real[name] = self._load_yolo(self.args.dataset_yolo, size)
 
-    def _add_gtsrb(self, train: Any, notes: Dict[str, Dict[str, int]]):
-        return self._add_real_classification(train, self.real['sign_vgg'], 'gtsrb', notes)
-
-    def _add_urbansound(self, train: Any, notes: Dict[str, Dict[str, int]]):
-        return self._add_real_classification(train, self.real['sbcnn'], 'urbansound8k', notes)
+    @staticmethod
+    def _load_yolo(root: Path, size: int) -> Tuple[Any, Any]:
+        """Return (train, val or None) of a YOLO-format dataset letterboxed to `size`."""
+        try:
+            return (dl.load_yolo_dataset(root, split='train', size=size),
+                    dl.load_yolo_dataset(root, split='val', size=size))
+        except BadInputError as error:
+            if 'has no `train:` entry' not in error.cause \
+                    and 'has no `val:` entry' not in error.cause:
+                raise
+            return dl.load_yolo_dataset(root, size=size), None
 
     def _add_real_classification(self, train, loaded, key, notes):
         data = loaded.data
@@ -293,8 +323,8 @@ class Trainer:
             train = td.concat_classification_sets([train, part(train_index)])
         return train, held
 
-    def _add_yolo(self, train: Any, notes: Dict[str, Dict[str, int]]):
-        loaded, held_loaded = self.real['tiny_yolo']
+    def _add_yolo(self, train: Any, real: Tuple[Any, Any], notes: Dict[str, Dict[str, int]]):
+        loaded, held_loaded = real
         if held_loaded is not None:
             real_train, real_held = loaded.data, held_loaded.data
             skipped = loaded.skipped_count + held_loaded.skipped_count
@@ -319,7 +349,7 @@ class Trainer:
                extra: Dict[str, Any]) -> Dict[str, Any]:
         metrics: Dict[str, Any] = {}
         sets = {**held_out, **extra}
-        if name == 'tiny_yolo':
+        if model_role(name) == DETECTOR:
             for key, data in sets.items():
                 line = self._progress(f'evaluate {name} on {key}', 100.0, '%')
                 scores = mt.evaluate_detector(model, data, lambda f: line.update(100 * f))
@@ -350,13 +380,15 @@ class Trainer:
     # -- the run --------------------------------------------------------------------------
 
     def run(self, names: Sequence[str]) -> Dict[str, Any]:
-        """Train `names` in order; return the TRAINING.json content."""
+        """Train `names` in TRAINING_ORDER; return the TRAINING.json content."""
         scale = float(self.args.scale)
+        names = [name for name in TRAINING_ORDER if name in names]
+        self.plans = {name: scaled_plan(PLANS[name], scale) for name in names}
         self.load_real_datasets(names)
-        for name in names:
-            plan = _scaled(PLANS[name], scale)
-            share_s = (BUDGET_SHARES[name] * self.clock.budget_s if name in BUDGET_SHARES
-                       else None)
+        for index, name in enumerate(names):
+            plan = self.plans[name]
+            last = index == len(names) - 1
+            share_s = None if last else plan.budget_share * self.clock.budget_s
             record = self.train(name, plan, share_s)
             self.records[name] = record
             self._report(name, record)
@@ -414,7 +446,7 @@ def format_model_line(name: str, record: Dict[str, Any], output: Path) -> str:
     """Return the human summary of one trained model."""
     metrics = record['metrics']
     seconds = record['seconds']
-    if name == 'tiny_yolo':
+    if model_role(name) == DETECTOR:
         scene = metrics['scene_frames']
         per_label = ', '.join(f'{label} {ap:.2f}'
                               for label, ap in scene['per_label_ap50'].items())

@@ -4,13 +4,14 @@
 
 - Detector: `RoadSceneRenderer` frames (640x480, many scene seeds and times, a share of
   them through a JPEG round trip as compressed camera topics carry them), letterboxed to
-  the detector input with `models.preprocessing.letterbox`; ground-truth boxes mapped
-  into model-input pixels with the same Letterbox.
+  the detector input (192 for tiny_yolo, 640 for yolo_car) with
+  `models.preprocessing.letterbox`; ground-truth boxes mapped into model-input pixels
+  with the same Letterbox.
 - Signs: `render_sign_patch` patches, plus crops of ground-truth traffic-sign boxes cut
   from rendered frames the way camera_input's cascade cuts a detector box (`crop_square`:
   models.cascade.square_crop's window, +20 % margin per side, square, inside the frame;
-  INTER_AREA to 32x32). Training crops jitter the box as a
-  detector would.
+  INTER_AREA to the sign model's input: 32x32 for sign_vgg, 72x72 for sign_resnet).
+  Training crops jitter the box as a detector would.
 - Sound: log-mel features (`LogMelExtractor`, 16 kHz, 1 s windows: 64 x 97) of
   `render_clip` clips of each label, plus 1 s windows (0.5 s hop, as audio_input cuts
   them) of `AudioSceneSynth` soundtracks quantised to int16 as the bags carry them,
@@ -18,13 +19,14 @@
   none -> background; the training target is the foreground label covering most).
 
 Train and held-out sets draw their scene, sound and patch seeds from disjoint ranges, and
-every set is a pure function of (seed, split, counts).
+every set is a pure function of (seed, split, counts, sizes); the first n frames of a
+longer render are the n frames of a shorter one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -280,10 +282,11 @@ class SignCropper:
     """
 
     def __init__(self, seed: int, split: str = TRAIN, *, jitter: Optional[float] = None,
-                 min_side_px: int = MIN_SIGN_CROP_PX) -> None:
+                 min_side_px: int = MIN_SIGN_CROP_PX, size: int = SIGN_SIZE) -> None:
         _check_split(split)
         self.jitter = (0.15 if split == TRAIN else 0.0) if jitter is None else jitter
         self.min_side_px = min_side_px
+        self.size = size
         self._rng = np.random.default_rng(split_seeds(seed, split, 'jitter', 1)[0])
         self.crops: List[np.ndarray] = []
         self.targets: List[int] = []
@@ -295,12 +298,12 @@ class SignCropper:
             if obj.label != 'traffic_sign' or min(x1 - x0, y1 - y0) < self.min_side_px:
                 continue
             box = _jittered(obj.box, self._rng, self.jitter) if self.jitter > 0 else obj.box
-            self.crops.append(crop_square(rgb, box))
+            self.crops.append(crop_square(rgb, box, self.size))
             self.targets.append(SIGN_CLASSES.index(obj.sign_class))
 
     def result(self) -> ClassificationSet:
         """Return the crops cut so far."""
-        return _sign_set(self.crops, self.targets)
+        return _sign_set(self.crops, self.targets, self.size)
 
 
 def sign_crops_from_frames(frames: Sequence[SceneFrame], seed: int, split: str = TRAIN, *,
@@ -314,44 +317,71 @@ def sign_crops_from_frames(frames: Sequence[SceneFrame], seed: int, split: str =
 
 
 def scene_sets(seed: int, count: int, split: str = TRAIN, *, jpeg_share: float = 0.5,
+               detector_size: int = DETECTOR_SIZE, sign_size: int = SIGN_SIZE,
                progress: Progress = None) -> Tuple[DetectionSet, ClassificationSet]:
     """Return (detector samples, sign crops) of `count` frames, rendering each frame once.
 
     The same as detection_set_from_frames and sign_crops_from_frames of `scene_frames`,
     without holding the full-resolution frames.
     """
-    images, boxes, classes = [], [], []
-    cropper = SignCropper(seed, split)
-    for frame in scene_frames(seed, count, split, jpeg_share=jpeg_share, progress=progress):
-        image, frame_boxes, frame_classes = detection_sample(frame.rgb, frame.objects)
-        images.append(image)
-        boxes.append(frame_boxes)
-        classes.append(frame_classes)
-        cropper.add(frame.rgb, frame.objects)
-    detections = (DetectionSet(np.stack(images), tuple(boxes), tuple(classes)) if images
-                  else empty_detection_set())
-    return detections, cropper.result()
+    detections, signs = sized_scene_sets(seed, split, {detector_size: count},
+                                         {sign_size: count}, jpeg_share=jpeg_share,
+                                         progress=progress)
+    return detections[detector_size], signs[sign_size]
 
 
-def _sign_set(crops: Sequence[np.ndarray], targets: Sequence[int]) -> ClassificationSet:
+def sized_scene_sets(seed: int, split: str, detector_frames: Mapping[int, int],
+                     sign_frames: Mapping[int, int], *, jpeg_share: float = 0.5,
+                     progress: Progress = None
+                     ) -> Tuple[Dict[int, DetectionSet], Dict[int, ClassificationSet]]:
+    """Return detector samples and sign crops at several model sizes from one render.
+
+    detector_frames / sign_frames map a model input size to how many frames it takes:
+    the first that many of the max(counts) frames rendered, so each set is the one
+    `scene_sets` gives for its own count and size.
+    """
+    counts = list(detector_frames.values()) + list(sign_frames.values())
+    total = max(counts, default=0)
+    samples: Dict[int, Tuple[list, list, list]] = {size: ([], [], [])
+                                                   for size in detector_frames}
+    croppers = {size: SignCropper(seed, split, size=size) for size in sign_frames}
+    for index, frame in enumerate(scene_frames(seed, total, split, jpeg_share=jpeg_share,
+                                               progress=progress)):
+        for size, wanted in detector_frames.items():
+            if index < wanted:
+                image, frame_boxes, frame_classes = detection_sample(frame.rgb, frame.objects,
+                                                                     size)
+                for part, value in zip(samples[size], (image, frame_boxes, frame_classes)):
+                    part.append(value)
+        for size, cropper in croppers.items():
+            if index < sign_frames[size]:
+                cropper.add(frame.rgb, frame.objects)
+    detections = {size: (DetectionSet(np.stack(images), tuple(boxes), tuple(classes))
+                         if images else empty_detection_set(size))
+                  for size, (images, boxes, classes) in samples.items()}
+    return detections, {size: cropper.result() for size, cropper in croppers.items()}
+
+
+def _sign_set(crops: Sequence[np.ndarray], targets: Sequence[int],
+              size: int = SIGN_SIZE) -> ClassificationSet:
     inputs = (np.stack(crops) if crops
-              else np.zeros((0, SIGN_SIZE, SIGN_SIZE, 3), np.uint8))
+              else np.zeros((0, size, size, 3), np.uint8))
     return ClassificationSet(inputs, np.asarray(targets, np.int64),
                              tuple((SIGN_CLASSES[t],) for t in targets), SIGN_CLASSES)
 
 
 def sign_patch_set(seed: int, count: int, split: str = TRAIN,
-                   progress: Progress = None) -> ClassificationSet:
-    """Return `count` `render_sign_patch` patches, the classes in turn."""
+                   progress: Progress = None, size: int = SIGN_SIZE) -> ClassificationSet:
+    """Return `count` `render_sign_patch` patches of `size` pixels, the classes in turn."""
     rng = np.random.default_rng(split_seeds(seed, split, 'patches', 1)[0])
     crops, targets = [], []
     for index in range(count):
         target = index % len(SIGN_CLASSES)
-        crops.append(render_sign_patch(SIGN_CLASSES[target], SIGN_SIZE, rng))
+        crops.append(render_sign_patch(SIGN_CLASSES[target], size, rng))
         targets.append(target)
         if progress is not None:
             progress(index + 1)
-    return _sign_set(crops, targets)
+    return _sign_set(crops, targets, size)
 
 
 def window_labels(events: Sequence[AudioEvent], start_s: float,
