@@ -702,3 +702,37 @@ def test_on_identical_lanes_the_migrating_policies_never_leave_a_lane_idle(name,
     run = play(tasks, TWO_CPUS, Checked(), true_ns, {}, releases, blocks=blocks, **options)
     assert run.trace
     assert shortfalls == []
+
+
+def _one_lane_view(a_deadline_ms, a_remaining_ms, b_deadline_ms, b_remaining_ms):
+    """Return a view at 0 with cpu0 free and one ready block of task a and one of b."""
+    estimator = LatencyEstimator({('a', 0, 'cpu0'): a_remaining_ms * MS,
+                                  ('b', 0, 'cpu0'): b_remaining_ms * MS},
+                                 lane_devices={'cpu0': 'cpu'})
+    a, b = spec('a', a_deadline_ms, ('cpu0',)), spec('b', b_deadline_ms, ('cpu0',))
+    ready = (ReadyBlock(Job('a', 0, 0, a_deadline_ms * MS, 0), 0, 1, ('cpu0',)),
+             ReadyBlock(Job('b', 0, 0, b_deadline_ms * MS, 0), 0, 1, ('cpu0',)))
+    return SchedulingView(now_ns=0, ready=ready, free_lanes=('cpu0',), estimator=estimator,
+                          lane_free_at_ns={'cpu0': 0}, lane_devices={'cpu0': 'cpu'},
+                          tasks={'a': a, 'b': b}, lanes=('cpu0',))
+
+
+def test_blastnet_is_least_slack_first_while_the_ready_work_fits_the_lanes():
+    """a: due 12, 6 to do (slack 6); b: due 10, 1 to do (slack 9). By 10: 1 <= 0.7 x 10;
+    by 12: 7 <= 0.7 x 12 = 8.4: the work fits, so a (least slack) goes first."""
+    from blastnet_ros.core.policies.blastnet import ready_work_fits
+    view = _one_lane_view(12, 6, 10, 1)
+    assert ready_work_fits(view)
+    assert [d.job.task for d in make_policy('blastnet').decide(view)] == ['a']
+
+
+def test_blastnet_is_earliest_deadline_first_once_the_lanes_are_past_capacity():
+    """a: due 9, 6 to do (slack 3); b: due 8, 2 to do (slack 6). By 9: 8 > 0.7 x 9 = 6.3:
+    the work does not fit, so the job due first (b) goes first, as EDF would."""
+    from blastnet_ros.core.policies.blastnet import ready_work_fits
+    view = _one_lane_view(9, 6, 8, 2)
+    assert not ready_work_fits(view)
+    assert [d.job.task for d in make_policy('blastnet').decide(view)] == ['b']
+    # a lane still busy counts too: 3 ms of a running block tip the fitting case over
+    busy = replace(_one_lane_view(12, 6, 10, 1), lane_free_at_ns={'cpu0': 3 * MS})
+    assert not ready_work_fits(busy)
