@@ -718,8 +718,11 @@ def _one_lane_view(a_deadline_ms, a_remaining_ms, b_deadline_ms, b_remaining_ms)
 
 
 def test_blastnet_is_least_slack_first_while_the_ready_work_fits_the_lanes():
-    """a: due 12, 6 to do (slack 6); b: due 10, 1 to do (slack 9). By 10: 1 <= 0.7 x 10;
-    by 12: 7 <= 0.7 x 12 = 8.4: the work fits, so a (least slack) goes first."""
+    """Task a (least slack) goes first while the ready work fits.
+
+    a: due 12, 6 to do (slack 6); b: due 10, 1 to do (slack 9). By 10: 1 <= 0.7 x 10; by
+    12: 7 <= 0.7 x 12 = 8.4: the work fits.
+    """
     from blastnet_ros.core.policies.blastnet import ready_work_fits
     view = _one_lane_view(12, 6, 10, 1)
     assert ready_work_fits(view)
@@ -727,8 +730,10 @@ def test_blastnet_is_least_slack_first_while_the_ready_work_fits_the_lanes():
 
 
 def test_blastnet_is_earliest_deadline_first_once_the_lanes_are_past_capacity():
-    """a: due 9, 6 to do (slack 3); b: due 8, 2 to do (slack 6). By 9: 8 > 0.7 x 9 = 6.3:
-    the work does not fit, so the job due first (b) goes first, as EDF would."""
+    """The job due first (b) goes first once the work does not fit, as EDF would.
+
+    a: due 9, 6 to do (slack 3); b: due 8, 2 to do (slack 6). By 9: 8 > 0.7 x 9 = 6.3.
+    """
     from blastnet_ros.core.policies.blastnet import ready_work_fits
     view = _one_lane_view(9, 6, 8, 2)
     assert not ready_work_fits(view)
