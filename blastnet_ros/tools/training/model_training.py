@@ -15,11 +15,10 @@ is left as it is so a trained network works on the real inference path):
   small objects);
 - class: BCE on the class logits of assigned rows (decode scores with sigmoid too).
 
-Classifiers: cross-entropy with label smoothing; an image classifier with
-`low_res_share` > 0 sees its batches downsampled to half size (area averaging) for that
-share of the run, then at full size (progressive resizing: the early steps cost a
-quarter, the last ones fit the network to the size it runs at). Optimiser AdamW, linear
-warm-up then
+Classifiers: cross-entropy with label smoothing; with `bfloat16` an image classifier's
+forward pass runs under CPU bfloat16 autocast (weights, optimiser and loss stay float32;
+oneDNN's AMX / AVX-512 BF16 kernels make a ResNet step about 3x faster where the CPU has
+them). Optimiser AdamW, linear warm-up then
 cosine decay, over `steps` or until `time_limit_s`, whichever comes first (the schedule
 follows whichever is further along, so a run cut short by a busy machine still ends with
 a small learning rate). Augmentation is what costs next to nothing on a batch tensor:
@@ -76,7 +75,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     time_limit_s: float = math.inf
     seed: int = 0
-    low_res_share: float = 0.0  # image classifiers: this share of the run at half size
+    bfloat16: bool = False  # image classifiers: forward under CPU bfloat16 autocast
 
 
 @dataclass(frozen=True)
@@ -374,19 +373,18 @@ def train_classifier(network: UnitNetwork, data: ClassificationSet, config: Trai
     targets = torch.from_numpy(data.targets)
     if images:
         network.to(memory_format=torch.channels_last)
-        low_size = (data.inputs.shape[1] // 2, data.inputs.shape[2] // 2)
 
     def step_loss(batch: np.ndarray, rng: np.random.Generator, done: float) -> torch.Tensor:
         if images:
             x = _photometric(image_batch(data.inputs[batch]), rng, 0.2)
-            if done < config.low_res_share:
-                x = F.adaptive_avg_pool2d(x, low_size)
             x = x.contiguous(memory_format=torch.channels_last)
         else:
             x = feature_batch(data.inputs[batch])
             shift = int(rng.integers(0, x.shape[-1]))
             x = torch.roll(x, shift, dims=-1)
-        return F.cross_entropy(network(x), targets[batch], label_smoothing=LABEL_SMOOTHING)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=images and config.bfloat16):
+            logits = network(x)
+        return F.cross_entropy(logits.float(), targets[batch], label_smoothing=LABEL_SMOOTHING)
 
     try:
         return _run_loop(network, config, step_loss, len(data), progress)

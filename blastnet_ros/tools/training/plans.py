@@ -23,8 +23,8 @@ class ModelPlan:
     budget_share: the share of the run's budget the model may take when it is not the
     last one trained (its own data included; scene frames shared with other models are
     not charged to it). init_from: a model of the same network whose weights it starts
-    from. low_res_share: the share of the steps a classifier trains on its crops
-    downsampled to half size.
+    from. bfloat16: an image classifier's forward pass under CPU bfloat16 autocast (see
+    tools/training/model_training.py).
     """
 
     train_samples: Dict[str, int]
@@ -34,7 +34,7 @@ class ModelPlan:
     learning_rate: float
     budget_share: float
     init_from: str = ''
-    low_res_share: float = 0.0
+    bfloat16: bool = False
 
 
 PLANS: Dict[str, ModelPlan] = {
@@ -46,13 +46,13 @@ PLANS: Dict[str, ModelPlan] = {
     'tiny_yolo': ModelPlan({'scene_frames': 4000}, {'scene_frames': 320},
                            steps=1800, batch_size=16, learning_rate=2e-3, budget_share=0.72),
     'sbcnn_car': ModelPlan({'clips': 3000, 'windows': 2000}, {'clips': 500, 'windows': 500},
-                           steps=250, batch_size=64, learning_rate=3e-3, budget_share=0.06),
+                           steps=250, batch_size=64, learning_rate=3e-3, budget_share=0.05),
     'sign_resnet': ModelPlan({'patches': 6000, 'scene_frames': 4000},
                              {'patches': 800, 'scene_frames': 320},
-                             steps=160, batch_size=64, learning_rate=2e-3, budget_share=0.3,
-                             low_res_share=0.8),
+                             steps=360, batch_size=64, learning_rate=3e-3, budget_share=0.45,
+                             bfloat16=True),
     'yolo_car': ModelPlan({'scene_frames': 2400}, {'scene_frames': 320},
-                          steps=450, batch_size=16, learning_rate=1e-3, budget_share=0.64,
+                          steps=450, batch_size=16, learning_rate=1e-3, budget_share=0.5,
                           init_from='tiny_yolo'),
 }
 

@@ -14,8 +14,8 @@ the shipped defaults).
 Two sets of models are trained the same way: the small ones (sbcnn, sign_vgg, tiny_yolo)
 and the car-sized ones the default task set runs (sbcnn_car, sign_resnet, yolo_car).
 yolo_car is tiny_yolo's network at the camera's resolution and starts from tiny_yolo's
-weights (the output folder's, else the shipped ones); sign_resnet trains its first steps
-on crops downsampled to half size (a quarter of the cost) and the rest at full size.
+weights (the output folder's, else the shipped ones); sign_resnet's forward passes run
+under CPU bfloat16 autocast.
 Scene frames are rendered once per run for every model that needs them, at each model's
 input size.
 
@@ -192,7 +192,7 @@ class Trainer:
         limit_s = max(limit_s, 1.0)
         config = mt.TrainConfig(steps=plan.steps, batch_size=plan.batch_size,
                                 learning_rate=plan.learning_rate, time_limit_s=limit_s,
-                                seed=self.seed, low_res_share=plan.low_res_share)
+                                seed=self.seed, bfloat16=plan.bfloat16)
         network = task_model.build_network(name)
         initialised = self._initial_weights(name, plan, network)
         line = self._progress(f'train {name}', 100.0, '%')
@@ -224,8 +224,8 @@ class Trainer:
         }
         if plan.init_from:
             record['initialised_from'] = initialised
-        if plan.low_res_share:
-            record['low_res_share'] = plan.low_res_share
+        if plan.bfloat16:
+            record['autocast'] = 'bfloat16'
         return record
 
     def _data(self, name: str, plan: ModelPlan):

@@ -47,6 +47,24 @@ def test_tiny_run_writes_loadable_weights_and_the_training_record(tmp_path, caps
     assert sound['held_out_samples'] == {'clips': 8, 'windows': 8}
 
 
+def test_the_car_sized_models_train_and_yolo_car_starts_from_tiny_yolo(tmp_path, capsys):
+    status = main(['train', '--models', 'yolo_car,sign_resnet,sbcnn_car,tiny_yolo',
+                   '--output', str(tmp_path), '--scale', '0.01'])
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    # the quick ones first; tiny_yolo before yolo_car, which starts from its weights
+    assert [line.split(':')[0] for line in lines[:4]] == ['sbcnn_car', 'sign_resnet',
+                                                          'tiny_yolo', 'yolo_car']
+    record = json.loads((tmp_path / 'TRAINING.json').read_text())['models']
+    start = record['yolo_car']['initialised_from']
+    assert start['model'] == 'tiny_yolo' and start['file'] == str(tmp_path / 'tiny_yolo.pt')
+    assert start['sha256'] == record['tiny_yolo']['sha256']
+    assert record['sign_resnet']['autocast'] == 'bfloat16'
+    assert record['yolo_car']['metrics']['scene_frames']['images'] == 8
+    for name in ('yolo_car', 'sign_resnet', 'sbcnn_car'):
+        assert load_task_model(name, str(tmp_path / f'{name}.pt')).weights_source
+
+
 def test_retraining_one_model_keeps_the_others_in_the_record(tmp_path, capsys):
     assert main(['train', '--models', 'sbcnn', '--output', str(tmp_path),
                  '--scale', '0.01']) == 0

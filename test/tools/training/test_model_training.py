@@ -110,6 +110,19 @@ def test_a_few_classifier_steps_lower_the_loss_and_are_deterministic():
     assert np.mean(result.losses[-2:]) < np.mean(result.losses[:2])
 
 
+def test_bfloat16_autocast_trains_an_image_classifier_in_float32_weights():
+    mt.set_threads(1)
+    data = td.sign_patch_set(0, 16, size=24)
+    network = build_network('sign_resnet')
+    result = mt.train_classifier(network, data, mt.TrainConfig(
+        steps=6, batch_size=8, learning_rate=1e-3, bfloat16=True))
+    assert result.steps == 6 and all(math.isfinite(loss) for loss in result.losses)
+    assert all(p.dtype == torch.float32 for p in network.parameters())
+    assert result.losses != mt.train_classifier(build_network('sign_resnet'), data,
+                                                mt.TrainConfig(steps=6, batch_size=8,
+                                                               learning_rate=1e-3)).losses
+
+
 def test_training_stops_at_the_time_limit():
     data = td.sign_patch_set(0, 16)
     result = mt.train_classifier(build_network('sign_vgg'), data, mt.TrainConfig(

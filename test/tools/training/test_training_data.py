@@ -73,6 +73,21 @@ def test_scene_sets_give_detector_samples_and_sign_crops_deterministically():
     assert not np.array_equal(held.images, detections.images)
 
 
+def test_one_render_gives_each_model_size_the_sets_of_its_own_frame_count():
+    detections, signs = td.sized_scene_sets(1, td.TRAIN, {192: 12, 96: 5}, {32: 12, 48: 7})
+    for size, count in ((192, 12), (96, 5)):
+        alone, _ = td.scene_sets(1, count, detector_size=size)
+        assert detections[size].images.shape == (count, size, size, 3)
+        assert np.array_equal(detections[size].images, alone.images)
+        assert all(np.array_equal(a, b) for a, b in zip(detections[size].boxes, alone.boxes))
+    for size, count in ((32, 12), (48, 7)):
+        _, alone = td.scene_sets(1, count, sign_size=size)
+        assert signs[size].inputs.shape[1:] == (size, size, 3)
+        assert np.array_equal(signs[size].inputs, alone.inputs)
+        assert np.array_equal(signs[size].targets, alone.targets)
+    assert len(signs[48]) < len(signs[32])  # crops of 7 frames, of 12
+
+
 def test_crop_square_cuts_the_box_with_a_margin_as_a_square():
     frame = np.zeros((100, 200, 3), np.uint8)
     frame[40:60, 90:110] = (255, 0, 0)  # a 20x20 red sign
