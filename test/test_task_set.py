@@ -23,7 +23,11 @@ GOOD = {
 def test_shipped_task_set_loads():
     task_set = load_task_set()
     assert [task.name for task in task_set.tasks] == ['detector', 'signs', 'sound']
-    assert task_set.tasks_from('audio')[0].model == 'sbcnn'
+    # the car-sized models on a 30 fps camera: the detector due one frame after its stamp
+    assert [task.model for task in task_set.tasks] == ['yolo_car', 'sign_resnet', 'sbcnn_car']
+    detector = task_set.task('detector')
+    assert detector.period_ns == detector.deadline_ns == 33_300_000
+    assert task_set.tasks_from('audio')[0].model == 'sbcnn_car'
 
 
 def test_fields_convert_to_nanoseconds_and_default_topic():

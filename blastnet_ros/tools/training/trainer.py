@@ -7,8 +7,9 @@ scenario bags); real datasets, where given, are added to the training data, 10 %
 (or its val split / fold 10) held out and scored on its own. Per model the run prints the
 held-out score (detector: mAP@0.5; classifiers: top-1, all through load_task_model +
 TaskModel.infer on the written file) and the time, and writes <model>.pt (a float16
-state_dict, atomically) and TRAINING.json (metrics, seeds, sample counts, times, versions)
-into the output folder (default: blastnet_ros/models/weights, where load_task_model finds
+state_dict, atomically) and TRAINING.json (metrics, seeds, sample counts, times, versions;
+the run that trained each model under its `run`, since a run keeps the records of the
+models it did not train) into the output folder (default: blastnet_ros/models/weights, where load_task_model finds
 the shipped defaults).
 
 Two sets of models are trained the same way: the small ones (sbcnn, sign_vgg, tiny_yolo)
@@ -44,6 +45,7 @@ import torch
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models import task_model
 from blastnet_ros.models.specs import MODEL_SPECS
+from blastnet_ros.runtime.profiler import cpu_model
 from blastnet_ros.tools.progress import ProgressLine
 from blastnet_ros.tools.training import dataset_loaders as dl
 from blastnet_ros.tools.training import model_training as mt
@@ -171,7 +173,9 @@ class Trainer:
                   'weights', file=self.err)
             return None
         task_model.load_weights(network, str(path), name)
-        return {'model': plan.init_from, 'file': str(path), 'sha256': _file_sha256(path)}
+        return {'model': plan.init_from, 'file': path.name,
+                'shipped': path.parent == task_model.WEIGHTS_DIR,
+                'sha256': _file_sha256(path)}
 
     def train(self, name: str, plan: ModelPlan, share_s: Optional[float]) -> Dict[str, Any]:
         """Train, save and score model `name`; return its TRAINING.json record.
@@ -410,15 +414,22 @@ class Trainer:
                 previous = json.loads(path.read_text(encoding='utf-8')).get('models', {})
             except (ValueError, AttributeError):
                 previous = {}
-        models = {key: value for key, value in previous.items() if key not in names}
-        models.update(self.records)
-        content = {
-            'format': 1,
+        run = {
             'command': 'blastnet train ' + ' '.join(_argv_of(self.args)),
             'trained_at': datetime.datetime.now(datetime.timezone.utc)
             .strftime('%Y-%m-%dT%H:%M:%SZ'),
             'seed': self.seed, 'budget_minutes': self.args.budget_minutes,
             'total_seconds': round(self.clock.elapsed_s(), 1),
+            'cpu': cpu_model(), 'cpus': os.cpu_count(), 'torch_threads': self.threads,
+        }
+        models = {key: value for key, value in previous.items() if key not in names}
+        models.update({name: {**record, 'run': run} for name, record in self.records.items()})
+        content = {
+            'format': 1,
+            'command': run['command'],
+            'trained_at': run['trained_at'],
+            'seed': self.seed, 'budget_minutes': self.args.budget_minutes,
+            'total_seconds': run['total_seconds'],
             'torch': torch.__version__, 'numpy': np.__version__,
             'python': platform.python_version(), 'machine': platform.machine(),
             'cpus': os.cpu_count(), 'torch_threads': self.threads,
