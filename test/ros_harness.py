@@ -16,6 +16,8 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from blastnet_ros.runtime.config_files import SOURCE_CONFIG_DIR
+
 # Domain ids for tests: 101..232 (232 is the highest Fast DDS can map to ports), away
 # from the 1..100 that scripts/ros_env.sh and `blastnet demo` draw from. A random start
 # per pytest process, so two runs on one machine rarely share a domain; within one run,
@@ -25,6 +27,11 @@ LAST_TEST_DOMAIN = 232
 _ALL_TEST_DOMAINS = list(range(FIRST_TEST_DOMAIN, LAST_TEST_DOMAIN + 1))
 _START = random.SystemRandom().randrange(len(_ALL_TEST_DOMAINS))
 _DOMAINS = itertools.cycle(_ALL_TEST_DOMAINS[_START:] + _ALL_TEST_DOMAINS[:_START])
+
+# The small models on a 10 Hz camera (the default before the car-sized models): node tests
+# that look at what a node does with an input, at sizes and rates a loaded CI machine keeps
+# up with, run it; tests of the default task set read config/tasks.yaml.
+SMALL_TASKS = str(SOURCE_CONFIG_DIR / 'small_tasks.yaml')
 
 
 def allocate_domain_id() -> int:

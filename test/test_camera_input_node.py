@@ -7,6 +7,7 @@ best traffic_sign box out of that frame and send it to the signs task.
 """
 
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -22,7 +23,7 @@ from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.ros.camera_input_node import CameraInputNode
 from blastnet_ros.ros.node_support import ns_to_stamp
 from blastnet_ros.ros.result_messages import ResultMessageAdapter
-from blastnet_ros.runtime.config_files import config_path
+from ros_harness import SMALL_TASKS
 
 MS = 1_000_000
 
@@ -50,7 +51,7 @@ def collect(ros, topics):
 
 def tasks_without_cascade(tmp_path):
     """Write the shipped task set with signs fed whole frames; return its path."""
-    document = yaml.safe_load(config_path('tasks.yaml').read_text())
+    document = yaml.safe_load(Path(SMALL_TASKS).read_text())
     for task in document['tasks']:
         task.pop('crop_from', None)
         task.pop('crop_label', None)
@@ -82,7 +83,7 @@ def test_frames_are_resized_per_task_rate_limited_and_keep_their_header(ros, tmp
 
 
 def test_bad_frames_are_counted_once_per_kind_and_the_node_goes_on(ros):
-    node = ros.make(CameraInputNode)
+    node = ros.make(CameraInputNode, tasks_file=SMALL_TASKS)
     probe, received = collect(ros, ['/blastnet/input/detector'])
     diagnostics = []
     probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
@@ -155,7 +156,8 @@ def good_jpeg(stamp_ns):
 
 def test_jpeg_bombs_are_refused_before_decoding_and_take_no_period_slot(ros, capfd):
     """Each bomb comes 10 ms before a good frame: every good frame still gets through."""
-    node = ros.make(CameraInputNode, camera_topic='/camera/compressed',
+    node = ros.make(CameraInputNode, tasks_file=SMALL_TASKS,
+                    camera_topic='/camera/compressed',
                     camera_type='sensor_msgs/msg/CompressedImage', qos_depth=10)
     probe, received = collect(ros, ['/blastnet/input/detector'])
     diagnostics = []
@@ -181,7 +183,8 @@ def test_jpeg_bombs_are_refused_before_decoding_and_take_no_period_slot(ros, cap
 
 def test_raw_frames_over_max_input_pixels_are_refused_by_their_declared_size(ros):
     """8000 x 8000 rgb8 declared: refused as too large before its data is even looked at."""
-    node = ros.make(CameraInputNode, max_input_pixels=1920 * 1080, qos_depth=10)
+    node = ros.make(CameraInputNode, tasks_file=SMALL_TASKS, max_input_pixels=1920 * 1080,
+                    qos_depth=10)
     probe, received = collect(ros, ['/blastnet/input/detector'])
     camera = probe.create_publisher(Image, '/camera/image_raw', 10)
     ros.wait_for_subscribers(camera)
@@ -237,7 +240,7 @@ def diagnostic_values(diagnostics):
 
 
 def test_a_detected_sign_is_cut_out_of_its_frame_for_the_signs_task(ros):
-    node = ros.make(CameraInputNode)
+    node = ros.make(CameraInputNode, tasks_file=SMALL_TASKS)
     probe, received = collect(ros, ['/blastnet/input/detector', '/blastnet/input/signs'])
     diagnostics = []
     probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
@@ -290,7 +293,7 @@ def test_a_detected_sign_is_cut_out_of_its_frame_for_the_signs_task(ros):
 
 
 def test_crops_are_thinned_to_the_signs_period_by_stamp(ros):
-    node = ros.make(CameraInputNode)
+    node = ros.make(CameraInputNode, tasks_file=SMALL_TASKS)
     probe, received = collect(ros, ['/blastnet/input/detector', '/blastnet/input/signs'])
     adapter = ResultMessageAdapter()
     results = probe.create_publisher(adapter.message_type('detection'),

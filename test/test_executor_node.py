@@ -13,7 +13,7 @@ from std_msgs.msg import String
 
 from blastnet_ros.ros.executor_node import ExecutorNode
 from blastnet_ros.ros.node_support import ns_to_stamp
-from ros_harness import RosHarness
+from ros_harness import RosHarness, SMALL_TASKS
 
 
 def image(stamp_ns, width, height, encoding='rgb8', values=None):
@@ -33,8 +33,9 @@ def ros():
     with RosHarness() as harness:
         # drop_late off: a job that is late on a busy test machine still gives its result,
         # which is what these tests look at (timeliness is the scheduler tests' business)
-        harness.executor_node = harness.make(ExecutorNode, diagnostics_period_s=0.25,
-                                             publish_block_trace=True, drop_late=False)
+        harness.executor_node = harness.make(
+            ExecutorNode, tasks_file=SMALL_TASKS, diagnostics_period_s=0.25,
+            publish_block_trace=True, drop_late=False)
         yield harness
 
 

@@ -9,7 +9,9 @@ the fastest of the given lanes (the profile's per-unit medians summed). Rules:
    there between the lanes' device kinds (the worst direction; free when all lanes are of
    one kind) is below `switch_fraction` x the cost of the smaller of the two blocks it
    separates. A cut the profile has no switching figure for, between lanes of different
-   kinds, is never kept.
+   kinds, is never kept. `handover_ns`, the measured hand-over from one block's end to the
+   next one's start (a calibrated profile's, MachineProfile.calibration), is added to
+   every cut's cost: so a cut is kept only where it pays for the hand-over too.
 2. Size: in a plan of more than one block every block costs at least `min_block_ns`.
    Default: 1 ms when all lanes are of one kind (switching is free there, and a block
    boundary still costs a scheduling decision and a hand-over between lane threads, some
@@ -40,7 +42,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from blastnet_ros.core.block_plan import (BlockPlan, DUO_BLOCK, GRANULARITIES, MODEL,
                                           per_unit_plan, UNIT, whole_model_plan)
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.profile import device_kind, ModelProfile
+from blastnet_ros.core.profile import device_kind, MachineProfile, ModelProfile
 from blastnet_ros.core.task import LaneSpec
 
 DEFAULT_SWITCH_FRACTION = 0.25
@@ -92,7 +94,8 @@ def _default_min_block_ns(lanes: Sequence[LaneSpec]) -> int:
 class _Costs:
     """Block costs on the fastest lane and cut switching costs for one model and lane set."""
 
-    def __init__(self, profile: ModelProfile, lanes: Sequence[LaneSpec]) -> None:
+    def __init__(self, profile: ModelProfile, lanes: Sequence[LaneSpec],
+                 handover_ns: int = 0) -> None:
         self.count = len(profile.units)
         prefixes: List[List[int]] = []
         for lane in lanes:
@@ -101,8 +104,10 @@ class _Costs:
                 running.append(running[-1] + int(unit.latency_ns[lane.name]))
             prefixes.append(running)
         self._prefixes = prefixes
-        self.switch: List[Optional[int]] = [cut_switch_ns(profile, cut, lanes)
-                                            for cut in range(self.count)]
+        self.switch: List[Optional[int]] = []
+        for cut in range(self.count):
+            switch = cut_switch_ns(profile, cut, lanes)
+            self.switch.append(None if switch is None else switch + handover_ns)
 
     def block(self, start: int, stop: int) -> int:
         """Return the cost of units start..stop-1 on the fastest lane."""
@@ -155,11 +160,11 @@ def _balanced(costs: _Costs, cuts: Tuple[int, ...]) -> bool:
 
 def partition(profile: ModelProfile, lanes: Sequence[LaneSpec], *,
               switch_fraction: float = DEFAULT_SWITCH_FRACTION, max_blocks: int = 0,
-              min_block_ns: Optional[int] = None) -> BlockPlan:
+              min_block_ns: Optional[int] = None, handover_ns: int = 0) -> BlockPlan:
     """Return the duo-block plan of `profile`'s model for `lanes` (see the module doc).
 
     `max_blocks` 0 means no limit; `min_block_ns` None means 1 ms for lanes of one device
-    kind and 0 for mixed kinds.
+    kind and 0 for mixed kinds; `handover_ns` is added to every cut's switching cost.
     """
     _check_lanes(profile, lanes)
     if switch_fraction <= 0:
@@ -168,7 +173,7 @@ def partition(profile: ModelProfile, lanes: Sequence[LaneSpec], *,
     if max_blocks < 0:
         raise BadInputError(f'max_blocks {max_blocks} is negative', 'use 0 (no limit) or more')
     floor_ns = _default_min_block_ns(lanes) if min_block_ns is None else int(min_block_ns)
-    costs = _Costs(profile, lanes)
+    costs = _Costs(profile, lanes, max(0, int(handover_ns)))
     count = costs.count
     limits = sorted({costs.block(start, stop) for stop in range(1, count + 1)
                      for start in range(stop)})
@@ -208,6 +213,21 @@ def plan_for(granularity: str, profile: ModelProfile, lanes: Sequence[LaneSpec],
         return partition(profile, lanes, **options)
     raise BadInputError(f"unknown block granularity '{granularity}'",
                         f'use one of: {", ".join(GRANULARITIES)}')
+
+
+def plan_on_machine(granularity: str, profile: MachineProfile, model: str,
+                    lanes: Sequence[LaneSpec]) -> BlockPlan:
+    """Return `plan_for` of `model` in `profile`, cut for its calibrated hand-over.
+
+    The hand-over counted at each cut is the worst the calibration measured from one of
+    `lanes` to one of them, the same one included (none for a profile without
+    calibration).
+    """
+    options = {}
+    if granularity == DUO_BLOCK and profile.calibration is not None:
+        options['handover_ns'] = profile.calibration.worst_handover_ns(
+            [lane.name for lane in lanes])
+    return plan_for(granularity, profile.model(model), lanes, **options)
 
 
 def block_backend(profile: ModelProfile, start: int, stop: int, lane: str) -> str:

@@ -17,19 +17,45 @@ partitioner, the executor and the simulator. Layout::
 `switch_ns[i]` is the cost of moving the activation at the cut before unit i (i = 0 is the
 model input) from one kind of processor to another and synchronising; lanes of the same
 kind share memory and switch for free. Times are integer nanoseconds.
+
+A calibrated profile (`blastnet profile --from-trace DIR`, runtime/trace_calibration.py)
+adds what a live run measured beside the models, and its units' latencies already hold
+it (`calibrated_profile`)::
+
+     "calibration": {"source": "report/traces (2 runs, 412 jobs)",
+                     "lane_slowdown": {"cpu0": 1.06, "cpu1": 1.04},
+                     "preprocess_ns": {"yolo_car": 2100000},
+                     "postprocess_ns": {"yolo_car": 1400000},
+                     "handover_ns": {"input>cpu0": 520000, "cpu0>cpu1": 190000},
+                     "release_delay_ns": {"detector": 4800000, "signs": 37400000}}
+
+- lane_slowdown: live block execution over the profiled latency of the same units on
+  that lane (the input nodes, DDS and the executor's own threads share the cores);
+  every unit's latency (and p99) on the lane is multiplied by it;
+- preprocess_ns, postprocess_ns: the model's pre- and postprocessing, CPU work the live
+  engine does inside a job's first and last block; added to the model's first and last
+  unit on every lane, so the partitioner, the estimator and the simulator all see it;
+- handover_ns: from one lane ("input": the job's release) to the next, the median time
+  from the previous block's end to the next one's start when it did not queue; the
+  simulator adds it before each block, the partitioner counts it at every cut;
+- release_delay_ns: per task, its input's stamp -> the job's release (transport from the
+  sensor and the input node, message conversion; for a cascade stage the job that found
+  its crop); the simulator releases each job that much after its stamp.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import LaneSpec
 
 PROFILE_FORMAT = 1
+INPUT_LANE = 'input'    # handover_ns key of a job's release, before its first block
 
 
 def device_kind(device: str) -> str:
@@ -76,15 +102,87 @@ class ModelProfile:
         return 0 if not key else int(self.switch_ns[cut].get(key, 0))
 
 
+def handover_key(from_lane: str, to_lane: str) -> str:
+    """Return the handover_ns key of a hand-over from one lane (or INPUT_LANE) to another."""
+    return f'{from_lane}>{to_lane}'
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a live run measured beside the models (module docstring); ns and ratios."""
+
+    source: str
+    lane_slowdown: Mapping[str, float] = field(default_factory=dict)
+    preprocess_ns: Mapping[str, int] = field(default_factory=dict)
+    postprocess_ns: Mapping[str, int] = field(default_factory=dict)
+    handover_ns: Mapping[str, int] = field(default_factory=dict)
+    release_delay_ns: Mapping[str, int] = field(default_factory=dict)
+
+    def handover(self, from_lane: str, to_lane: str) -> int:
+        """Return the measured hand-over between two lanes (0 where none was measured)."""
+        return int(self.handover_ns.get(handover_key(from_lane, to_lane), 0))
+
+    def worst_handover_ns(self, lanes: Sequence[str]) -> int:
+        """Return the largest measured hand-over from a lane of `lanes` to one (or itself)."""
+        return max((self.handover(a, b) for a in lanes for b in lanes), default=0)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Return the JSON-ready form (keys sorted)."""
+        return {'source': self.source,
+                'lane_slowdown': {k: round(float(v), 4)
+                                  for k, v in sorted(self.lane_slowdown.items())},
+                'preprocess_ns': dict(sorted(self.preprocess_ns.items())),
+                'postprocess_ns': dict(sorted(self.postprocess_ns.items())),
+                'handover_ns': dict(sorted(self.handover_ns.items())),
+                'release_delay_ns': dict(sorted(self.release_delay_ns.items()))}
+
+
+def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibration:
+    """Validate a profile's "calibration" section (BadInputError naming the bad entry)."""
+    def numbers(key: str, kind):
+        values = document.get(key, {})
+        if not isinstance(values, Mapping):
+            raise BadInputError(f'{origin}: calibration.{key} is not a mapping',
+                                're-run `blastnet profile --from-trace DIR`')
+        parsed = {str(name): kind(value) for name, value in values.items()}
+        for name, value in parsed.items():
+            if not (0 < value < math.inf if kind is float else value >= 0):
+                raise BadInputError(f'{origin}: calibration.{key}.{name} is {value}',
+                                    'times are >= 0 ns and slowdowns finite and > 0: '
+                                    're-run `blastnet profile --from-trace DIR`')
+        return parsed
+    return Calibration(source=str(document.get('source', '')),
+                       lane_slowdown=numbers('lane_slowdown', float),
+                       preprocess_ns=numbers('preprocess_ns', int),
+                       postprocess_ns=numbers('postprocess_ns', int),
+                       handover_ns=numbers('handover_ns', int),
+                       release_delay_ns=numbers('release_delay_ns', int))
+
+
 @dataclass(frozen=True)
 class MachineProfile:
-    """Everything measured on one machine: lanes and model profiles."""
+    """Everything measured on one machine: lanes and model profiles.
+
+    `calibration`: None for a profile as `blastnet profile` measured it; for a calibrated
+    one, what was folded into its units and what the simulator adds (module docstring).
+    """
 
     machine: str
     torch_version: str
     created: str
     lanes: Tuple[LaneSpec, ...]
     models: Mapping[str, ModelProfile]
+    calibration: Optional[Calibration] = None
+
+    def handover_ns(self, from_lane: str, to_lane: str) -> int:
+        """Return the calibrated hand-over between two lanes (0 uncalibrated)."""
+        return 0 if self.calibration is None else self.calibration.handover(from_lane,
+                                                                            to_lane)
+
+    def release_delay_ns(self, task: str) -> int:
+        """Return the calibrated stamp -> release delay of `task` (0 uncalibrated)."""
+        return 0 if self.calibration is None else int(
+            self.calibration.release_delay_ns.get(task, 0))
 
     def lane(self, name: str) -> LaneSpec:
         """Return the lane called `name`."""
@@ -131,7 +229,7 @@ class MachineProfile:
 
     def to_dict(self) -> Dict[str, Any]:
         """Return the JSON-ready form of the profile."""
-        return {
+        document = {
             'format': PROFILE_FORMAT, 'machine': self.machine, 'torch': self.torch_version,
             'created': self.created,
             'lanes': [{'name': lane.name, 'device': lane.device, 'threads': lane.threads}
@@ -143,6 +241,37 @@ class MachineProfile:
                 'switch_ns': [dict(cut) for cut in model.switch_ns]}
                 for name, model in self.models.items()},
         }
+        if self.calibration is not None:
+            document['calibration'] = self.calibration.to_dict()
+        return document
+
+
+def calibrated_profile(profile: MachineProfile, calibration: Calibration) -> MachineProfile:
+    """Return `profile` with `calibration` folded into its units (module docstring).
+
+    Refuses a profile that is already calibrated: calibrate the one `blastnet profile`
+    measured, so nothing is counted twice.
+    """
+    if profile.calibration is not None:
+        raise BadInputError(
+            f"profile of machine '{profile.machine}' is already calibrated "
+            f'({profile.calibration.source})',
+            'calibrate the profile `blastnet profile` measured (--profile FILE)')
+    models = {}
+    for name, model in profile.models.items():
+        last = len(model.units) - 1
+        units = []
+        for index, unit in enumerate(model.units):
+            extra = (calibration.preprocess_ns.get(name, 0) if index == 0 else 0) + (
+                calibration.postprocess_ns.get(name, 0) if index == last else 0)
+
+            def adjusted(times: Mapping[str, int]) -> Dict[str, int]:
+                return {lane: round(ns * calibration.lane_slowdown.get(lane, 1.0)) + extra
+                        for lane, ns in times.items()}
+            units.append(replace(unit, latency_ns=adjusted(unit.latency_ns),
+                                 p99_ns=adjusted(unit.p99_ns)))
+        models[name] = replace(model, units=tuple(units))
+    return replace(profile, models=models, calibration=calibration)
 
 
 def profile_from_dict(document: Mapping[str, Any], origin: str = 'profile') -> MachineProfile:
@@ -174,10 +303,13 @@ def profile_from_dict(document: Mapping[str, Any], origin: str = 'profile') -> M
                                         f'latency for lanes {sorted(missing)}',
                                         'profile every lane the file lists')
             models[str(name)] = ModelProfile(str(name), units, switch)
+        calibration = None
+        if document.get('calibration') is not None:
+            calibration = calibration_from_dict(document['calibration'], origin)
         return MachineProfile(machine=str(document['machine']),
                               torch_version=str(document.get('torch', '')),
                               created=str(document.get('created', '')), lanes=lanes,
-                              models=models)
+                              models=models, calibration=calibration)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         if isinstance(error, BadInputError):
             raise

@@ -16,6 +16,12 @@ a clock, and a VirtualBlockExecutor instead of processor lanes:
   block runs on another kind of device than the job's previous block (the model input
   counts as on the CPU), the profile's switching cost at the block's first cut is added
   (the loop is told the sum, as the live engine measures it).
+- A calibrated profile (core/profile.py) adds what a live run measured: its units already
+  hold the lanes' slowdown and the models' pre- and postprocessing; before each block the
+  lane spends the measured hand-over from the job's previous lane (from "input", the
+  release, for block 0) -- the block ends that much later, the loop is told the block's
+  own time as the live engine measures it; and each job reaches the loop its task's
+  release delay after its stamp (its deadline still counts from the stamp).
 - Events are keyed (time_ns, kind, index) on one heap: releases, block ends, and
   wake-ups at the time the scheduler names (next_drop_ns) for dropping the next job that
   becomes hopeless. Every event of one instant is taken in before the scheduler decides
@@ -24,7 +30,7 @@ a clock, and a VirtualBlockExecutor instead of processor lanes:
   or was dropped) is skipped. `events` counts releases and block ends.
 
 Plans: a policy's `granularity` (MODEL when it has none) picks each task's plan through
-core/partitioner.plan_for, for the lanes the task may use; `plans` overrides it per task
+core/partitioner.plan_on_machine, for the lanes the task may use; `plans` overrides it per task
 name (or per model name). Lanes must fit the profile (MachineProfile.check_lanes).
 """
 
@@ -40,9 +46,9 @@ from blastnet_ros.core.deadline_stats import DeadlineStats, percentile, TaskStat
 from blastnet_ros.core.event_loop import BlockStart, JobEnd, SchedulingLoop
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.latency_estimator import estimator_from_profile
-from blastnet_ros.core.partitioner import plan_for
+from blastnet_ros.core.partitioner import plan_on_machine
 from blastnet_ros.core.policies import make_policy
-from blastnet_ros.core.profile import MachineProfile, ModelProfile, switch_key
+from blastnet_ros.core.profile import INPUT_LANE, MachineProfile, ModelProfile, switch_key
 from blastnet_ros.core.scenario import Scenario, ScheduledRelease, task_releases
 from blastnet_ros.core.scheduler import Policy
 from blastnet_ros.core.task import LaneSpec
@@ -198,7 +204,7 @@ def _plan(task: str, model: str, granularity: str, profile: MachineProfile,
                 f"not tile the {len(model_profile.units)} units of its model '{model}'",
                 "give a plan made for the task's model")
         return given
-    return plan_for(granularity, model_profile, lanes)
+    return plan_on_machine(granularity, profile, model, lanes)
 
 
 def _decisions(loop: SchedulingLoop) -> Optional[TimingSummary]:
@@ -222,7 +228,8 @@ class VirtualBlockExecutor:
 
     A job's value is its execution-time factor (ScheduledRelease.exec_factor): block b of
     task t on lane l takes profile latency(t, b, l) x factor, plus the profile's switching
-    cost at the block's first cut when it runs on another kind of device than its input.
+    cost at the block's first cut when it runs on another kind of device than its input,
+    after the profile's calibrated hand-over from the job's previous lane (0 uncalibrated).
     Each block started is queued in `queued_ends` as (end_ns, lane index) for the caller's
     event heap; end_block(lane index) hands back (start, switch_ns, exec_ns).
     """
@@ -231,6 +238,11 @@ class VirtualBlockExecutor:
                  lanes: Sequence[LaneSpec], trace: bool) -> None:
         self._lane_index = {lane.name: index for index, lane in enumerate(lanes)}
         lane_names = tuple(lane.name for lane in lanes)
+        self._handover_ns = {(source, target): profile.handover_ns(source, target)
+                             for source in (INPUT_LANE,) + lane_names for target in lane_names}
+        self._handed_over = any(self._handover_ns.values())
+        self._previous_lane: Dict[Tuple[str, int], str] = {}   # (task, seq) -> last lane
+        self._last_block = {task.name: task_plans[task.name].num_blocks - 1 for task in tasks}
         self._exec_ns: Dict[Tuple[str, int, str], int] = {}
         self._switch_ns: Dict[Tuple[str, int], Mapping[str, int]] = {}
         for task in tasks:
@@ -243,6 +255,7 @@ class VirtualBlockExecutor:
                 self._switch_ns[(task.name, block)] = costs
         # per lane: (start, switch_ns, exec_ns) of the block it runs, or None
         self.running: List[Optional[Tuple[BlockStart, int, int]]] = [None] * len(lanes)
+        self.handover_ns: List[int] = [0] * len(lanes)   # of the block each lane runs
         self.queued_ends: List[Tuple[int, int]] = []   # (end_ns, lane index) to queue
         self._trace = trace
         self.timeline: List[BlockRun] = []
@@ -259,7 +272,15 @@ class VirtualBlockExecutor:
                 switch_key(start.input_kind, start.lane_kind), 0))
         lane = self._lane_index[start.lane]
         self.running[lane] = (start, switch_ns, exec_ns)
-        self.queued_ends.append((start.start_ns + switch_ns + exec_ns, lane))
+        handover_ns = 0
+        if self._handed_over:
+            key = (task, start.job.seq)
+            source = self._previous_lane.pop(key, INPUT_LANE) if block else INPUT_LANE
+            handover_ns = self._handover_ns[(source, start.lane)]
+            if block < self._last_block[task]:
+                self._previous_lane[key] = start.lane
+        self.handover_ns[lane] = handover_ns
+        self.queued_ends.append((start.start_ns + handover_ns + switch_ns + exec_ns, lane))
 
     def end_block(self, lane: int) -> Tuple[BlockStart, int, int]:
         """Return (start, switch_ns, exec_ns) of the block ending now on lane `lane`."""
@@ -269,7 +290,8 @@ class VirtualBlockExecutor:
             start, switch_ns, exec_ns = running
             self.timeline.append(BlockRun(start.job.task, start.job.seq, start.block_index,
                                           start.lane, start.start_ns, switch_ns,
-                                          start.start_ns + switch_ns + exec_ns))
+                                          start.start_ns + self.handover_ns[lane] + switch_ns
+                                          + exec_ns))
         return running
 
 
@@ -294,6 +316,7 @@ class _Run:
         self.releases: List[Iterator[ScheduledRelease]] = [
             task_releases(scenario, task) for task in self.tasks]
         self.pending: List[Optional[ScheduledRelease]] = [None] * len(self.tasks)
+        self.release_delay_ns = [profile.release_delay_ns(task.name) for task in self.tasks]
         self.heap: List[Tuple[int, int, int]] = []
         self.events = 0
         self.last_event_ns = 0
@@ -308,7 +331,7 @@ class _Run:
         loop, executor, call_ns, pending = self.loop, self.executor, self.call_ns, self.pending
         advance, next_drop_ns = loop.advance, loop.next_drop_ns
         queued_ends, end_block = executor.queued_ends, executor.end_block
-        releases_of = self.releases
+        releases_of, delays = self.releases, self.release_delay_ns
         timers = set()        # wake-up times on the heap
         wake_ns = None        # the one that is due: when the next waiting job is hopeless
         events = 0
@@ -323,7 +346,7 @@ class _Run:
                     releases.append((release.task, release.release_ns, release.exec_factor))
                     following = pending[index] = next(releases_of[index], None)
                     if following is not None:
-                        push(heap, (following.arrival_ns, RELEASE, index))
+                        push(heap, (following.arrival_ns + delays[index], RELEASE, index))
                 elif kind == BLOCK_END:
                     start, switch_ns, exec_ns = end_block(index)
                     block_ends.append((start.lane, switch_ns + exec_ns, start.value))
@@ -354,7 +377,8 @@ class _Run:
         release = next(self.releases[index], None)
         self.pending[index] = release
         if release is not None:
-            heapq.heappush(self.heap, (release.arrival_ns, RELEASE, index))
+            heapq.heappush(self.heap, (release.arrival_ns + self.release_delay_ns[index],
+                                       RELEASE, index))
 
 
 def _job_record(end: JobEnd) -> JobRecord:

@@ -11,7 +11,7 @@ parse it without loading the models.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 UNTRAINED = 'untrained'
 
@@ -65,3 +65,25 @@ def weights_from_key_values(pairs: Sequence[Tuple[str, str]]) -> Tuple[Tuple[str
         if len(parts) == 3 and parts[0] == 'task' and parts[2] == 'weights':
             found.append((parts[1], value))
     return tuple(found)
+
+
+def task_plans_from_key_values(pairs: Sequence[Tuple[str, str]]
+                               ) -> Dict[str, Tuple[str, Tuple[Tuple[int, int], ...]]]:
+    """Return {task: (model, unit ranges of its blocks)} from key_values() pairs.
+
+    A task whose model or blocks are missing or unreadable is left out.
+    """
+    values = dict(pairs)
+    plans = {}
+    for key, model in values.items():
+        parts = key.split('.')
+        if len(parts) != 3 or parts[0] != 'task' or parts[2] != 'model':
+            continue
+        try:
+            ranges = tuple(tuple(int(bound) for bound in block.split()[0].split('-', 1))
+                           for block in values.get(f'task.{parts[1]}.blocks', '').split('|'))
+        except (ValueError, IndexError):
+            continue
+        if ranges and all(len(units) == 2 for units in ranges):
+            plans[parts[1]] = (model, ranges)
+    return plans

@@ -16,7 +16,7 @@ from typing import Dict, Mapping, Optional, Sequence
 from blastnet_ros.core.block_plan import BlockPlan, MODEL, UNIT
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.latency_estimator import estimator_from_profile, LatencyEstimator
-from blastnet_ros.core.partitioner import plan_for
+from blastnet_ros.core.partitioner import plan_on_machine
 from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.models.task_model import TaskModel
@@ -44,7 +44,7 @@ def build_execution_plan(tasks: Sequence[TaskSpec], lanes: Sequence[LaneSpec], p
     for task in tasks:
         task_lanes = [lanes_by_name[name] for name in task.lanes]
         if profile is not None:
-            plans[task.name] = plan_for(granularity, profile.model(task.model), task_lanes)
+            plans[task.name] = plan_on_machine(granularity, profile, task.model, task_lanes)
             continue
         if granularity not in (MODEL, UNIT):
             raise BadInputError(

@@ -7,10 +7,19 @@
                      [--backends torch-cpu,onnx-cpu,torch-cuda,tensorrt]
                      [--output FILE] [--cache-dir DIR] [--no-block-check]
                      [--one-lane-at-a-time]
+    blastnet profile --from-trace REPORT [--profile FILE] [--output FILE]
 
 Progress goes to stderr; the report (per-unit table, partition chosen per model, block
 checks, ONNX Runtime against torch) to stdout. The profile is written to --output,
 by default config/profiles/<machine>.json in the source tree.
+
+With --from-trace nothing is measured: the traces a `blastnet evaluate` run recorded
+(REPORT/traces/<policy>/, or one such folder) calibrate the profile they were planned
+with (--profile, default the shipped one of these lanes) -- lane slowdown, pre- and
+postprocessing, hand-over per pair of lanes, release delay per task
+(runtime/trace_calibration.py) -- and the calibrated profile is written to --output
+(default: DIR/calibrated_profile.json). The simulator (`blastnet simulate
+--profile`) and the executor (profile_file) read it like any profile.
 """
 
 from __future__ import annotations
@@ -22,10 +31,12 @@ from typing import Dict, List, Tuple
 
 from blastnet_ros.core.block_plan import block_latencies_ns
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.profile import save_profile
+from blastnet_ros.core.profile import calibrated_profile, load_profile, save_profile
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.models.specs import MODEL_SPECS
 from blastnet_ros.runtime import config_files
+from blastnet_ros.runtime.trace_calibration import (CALIBRATED_PROFILE, calibration_from_runs,
+                                                    recorded_runs)
 
 LANES_HELP = ('comma-separated NAME:DEVICE[:THREADS] lanes, DEVICE cpu or cuda[:N] '
               '(default: two CPU lanes sharing the cores, plus gpu0:cuda:0 where CUDA is)')
@@ -95,12 +106,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help='skip measuring whole blocks against their units\' sum')
     parser.add_argument('--one-lane-at-a-time', action='store_true',
                         help='measure the lanes one after another instead of side by side')
+    parser.add_argument('--from-trace', type=Path, default=None, metavar='DIR',
+                        help='measure nothing: calibrate --profile from the traces of a '
+                             '`blastnet evaluate` report (or one traces/<policy> folder)')
+    parser.add_argument('--profile', type=Path, default=None,
+                        help='with --from-trace: the profile the traced runs used (default '
+                             'the shipped profile of the default task set\'s lanes)')
     parser.set_defaults(run=run_profile)
     return parser
 
 
 def run_profile(args: argparse.Namespace) -> int:
     """Run `blastnet profile` with parsed `args`; return the exit status."""
+    if args.from_trace is not None:
+        return run_calibration(args)
     # the profiler loads torch: only when `blastnet profile` runs, not for `blastnet --help`
     from blastnet_ros.runtime.profiler import default_lanes, machine_slug, Profiler
 
@@ -128,6 +147,39 @@ def run_profile(args: argparse.Namespace) -> int:
     print(format_report(result))
     progress(f'wrote {output} ({result.duration_s:.1f} s)')
     return 0
+
+
+def run_calibration(args: argparse.Namespace) -> int:
+    """Write the profile calibrated from the traces under args.from_trace."""
+    if args.profile is not None:
+        base_path = args.profile
+    else:
+        base_path = config_files.find_shipped_profile(config_files.load_task_set().lanes)[0]
+    base = load_profile(base_path)
+    runs = recorded_runs(args.from_trace)
+    calibration = calibration_from_runs(runs, base, str(args.from_trace))
+    output = args.output or Path(args.from_trace) / CALIBRATED_PROFILE
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_profile(calibrated_profile(base, calibration), output)
+    print(format_calibration(calibration))
+    print(f'blastnet profile: calibrated {base_path} from {args.from_trace}, wrote {output}',
+          file=sys.stderr)
+    return 0
+
+
+def format_calibration(calibration) -> str:
+    """Return the calibration's figures as text, one per line."""
+    lines = [f'calibrated from {calibration.source}']
+    lines += [f'  lane {lane}: blocks run {factor:.3f}x their profiled time'
+              for lane, factor in calibration.lane_slowdown.items()]
+    for model in sorted(set(calibration.preprocess_ns) | set(calibration.postprocess_ns)):
+        lines.append(f'  {model}: preprocess {_ms(calibration.preprocess_ns.get(model, 0))} '
+                     f'ms, postprocess {_ms(calibration.postprocess_ns.get(model, 0))} ms')
+    lines += [f'  hand-over {pair}: {_ms(ns)} ms'
+              for pair, ns in calibration.handover_ns.items()]
+    lines += [f'  task {task}: released {_ms(ns)} ms after its stamp'
+              for task, ns in calibration.release_delay_ns.items()]
+    return '\n'.join(lines)
 
 
 def _ms(value_ns: int) -> str:

@@ -35,6 +35,7 @@ from std_msgs.msg import String
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.policies import POLICY_FACTORIES
+from blastnet_ros.core.profile import calibrated_profile, MachineProfile, save_profile
 from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.models.preprocessing import CAMERA_PIXELS
 from blastnet_ros.models.specs import model_spec
@@ -45,6 +46,8 @@ from blastnet_ros.runtime.config_files import find_profile, load_task_set, read_
 from blastnet_ros.runtime.engine_description import weights_from_key_values
 from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, parse_job_trace
 from blastnet_ros.runtime.recorded_traces import TRACES_DIR, write_recorded_traces
+from blastnet_ros.runtime.trace_calibration import (CALIBRATED_PROFILE, calibration_from_runs,
+                                                    RecordedRun)
 from blastnet_ros.tools.bags.bag_inspection import inspect_bag, require_topic
 from blastnet_ros.tools.bags.bag_replay import BagReplayer
 from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, PolicyMetrics,
@@ -339,18 +342,41 @@ class Evaluator:
                          weights=weights_from_key_values(executor_values), wall_s=replay_s,
                          machine_load=load)
 
+    def _calibrated_profile(self, folder: Path,
+                            runs_by_policy: Mapping[str, Sequence[PolicyRun]]
+                            ) -> Optional[MachineProfile]:
+        """Return the profile calibrated from every run's traces (written as
+        calibrated_profile.json); the profile as it is when it is calibrated already or the
+        traces cannot calibrate it; None without a profile."""
+        if self.profile is None or self.profile.calibration is not None:
+            return self.profile
+        recorded = [RecordedRun(run.jobs, run.blocks, run.executor_values)
+                    for policy_runs in runs_by_policy.values() for run in policy_runs]
+        try:
+            calibration = calibration_from_runs(recorded, self.profile,
+                                                'this evaluation\'s traces')
+        except BadInputError as error:
+            print(f'blastnet evaluate: the simulator runs the profile uncalibrated: {error}',
+                  file=sys.stderr)
+            return self.profile
+        calibrated = calibrated_profile(self.profile, calibration)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_profile(calibrated, folder / CALIBRATED_PROFILE)
+        return calibrated
+
     def _report(self, folder: Path, runs_by_policy: Mapping[str, Sequence[PolicyRun]]
                 ) -> Evaluation:
         audio_window_s = float(self.parameters['audio_input'].get('window_s', 1.0))
         executor = self.parameters['executor']
         metrics = []
         runs = [policy_runs[0] for policy_runs in runs_by_policy.values()]
+        profile = self._calibrated_profile(folder, runs_by_policy)
         for run in runs:
             matcher = StampMatcher(run.published, self.bag.camera.name, self.bag.audio.name)
             predicted = None
-            if self.profile is not None:
+            if profile is not None:
                 predicted = predict_miss_rates(
-                    run, self.task_set, self.profile, self.live_duration_ns,
+                    run, self.task_set, profile, self.live_duration_ns,
                     drop_late=bool(executor.get('drop_late', True)),
                     queue_limit=int(executor.get('queue_limit', 4)))
             metrics.append(policy_metrics(
@@ -366,14 +392,25 @@ class Evaluator:
             replayed_topics=(self.bag.camera.name, self.bag.audio.name),
             tasks=self.task_set.tasks, lanes=self.task_set.lanes,
             weights=runs[0].weights if runs else (),
-            profile='none fits the lanes (no prediction)' if self.profile is None else
-            f"machine '{self.profile.machine}', measured {self.profile.created}",
+            profile=profile_line(profile),
             rate=self.options.rate, tasks_file=self.tasks_file,
             params_file=str(self.params_path))
         write_report(folder, context, metrics, [(run.policy, run.blocks) for run in runs])
         for run in runs:
-            write_recorded_traces(folder / TRACES_DIR / run.policy, run.jobs, run.blocks)
+            write_recorded_traces(folder / TRACES_DIR / run.policy, run.jobs, run.blocks,
+                                  run.executor_values)
         return Evaluation(folder, context, tuple(metrics))
+
+
+def profile_line(profile: Optional[MachineProfile]) -> str:
+    """Return what the report says of the profile the simulator ran."""
+    if profile is None:
+        return 'none fits the lanes (no prediction)'
+    line = f"machine '{profile.machine}', measured {profile.created}"
+    if profile.calibration is not None:
+        line += (f', calibrated from {profile.calibration.source} ({CALIBRATED_PROFILE}: '
+                 'lane slowdown, pre/postprocessing, hand-overs, release delays)')
+    return line
 
 
 def _wait_for_publishers(node, topics: Sequence[str], timeout_s: float = 5.0) -> None:

@@ -44,5 +44,7 @@ def test_demo_prints_a_table_from_the_running_nodes(colcon_install, tmp_path):
         assert released > 0 or task == 'signs', task
         assert met + missed + dropped == released, task
         assert int(row[-1]) == met + missed, task  # a result for every completed job
-    assert 30 <= int(rows['detector'][1]) <= 41  # 4 s at 10 Hz, frames from 0 to 4 s
+    # the detector's 33.3 ms period takes every frame of the demo's 15 fps bag: 4 s x 15
+    # (frames from 0 to 4 s); a quarter fewer if the first ones arrive before the graph is up
+    assert 45 <= int(rows['detector'][1]) <= 61
     assert 'policy edf-block:' in result.stdout   # as the executor reports it

@@ -149,7 +149,8 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
     assert [policy['policy'] for policy in summary['policies']] == ['blastnet', 'dm-model']
     for policy in summary['policies']:
         tasks = {task['task']: task for task in policy['tasks']}
-        assert 30 <= tasks['detector']['released'] <= 41  # 4 s at 10 Hz
+        # the default detector's 33.3 ms period takes every frame: 4 s of the 15 fps bag
+        assert 45 <= tasks['detector']['released'] <= 61
         assert tasks['sound']['released'] >= 5            # a window every 0.5 s
         for task in tasks.values():
             assert task['met'] + task['missed'] + task['dropped'] == task['released']

@@ -1,0 +1,134 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Calibrate a profile from recorded live runs: what a job costs beside its blocks.
+
+From the executor's job and block traces of one or more runs (runtime/recorded_traces.py;
+`blastnet evaluate` keeps them in REPORT/traces/<policy>/) and the profile the runs were
+planned with, `calibration_from_runs` measures the figures of core.profile.Calibration:
+
+- lane_slowdown, per lane: the median over traced blocks of the block's own execution
+  (runtime/trace_costs.job_time_split: start -> end less transfer, pre- and
+  postprocessing) over the profile's latency for the same units on that lane; the
+  block's units come from the engine description recorded with the run;
+- preprocess_ns, postprocess_ns, per model: the medians of trace_costs.stage_costs;
+- handover_ns, per pair of lanes ("input" for a job's release): the median hand-over of
+  the blocks dispatched at once (trace_costs.boundary_costs), over all runs;
+- release_delay_ns, per task: the median of stamp -> release (the job trace's
+  submitted_ns - job_stamp_ns), 0 where the stamp was ahead of the clock.
+
+Runs are pooled: every figure is a median over all of them. A figure with fewer than
+MIN_SAMPLES samples is left out (the simulator then adds nothing for it). Torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Sequence, Tuple
+
+from blastnet_ros.core.deadline_stats import percentile
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.profile import Calibration, handover_key, MachineProfile
+from blastnet_ros.runtime.block_trace import BlockTraceEntry
+from blastnet_ros.runtime.engine_description import task_plans_from_key_values
+from blastnet_ros.runtime.job_trace import JobTraceEntry
+from blastnet_ros.runtime.recorded_traces import (BLOCK_TRACE_FILE, read_recorded_engine,
+                                                  read_recorded_traces, TRACES_DIR)
+from blastnet_ros.runtime.trace_costs import boundary_costs, stage_costs
+
+MIN_SAMPLES = 5
+CALIBRATED_PROFILE = 'calibrated_profile.json'   # the file a report keeps it in
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """One live run's traces and what its executor loaded (engine key/value pairs)."""
+
+    jobs: Tuple[JobTraceEntry, ...]
+    blocks: Tuple[BlockTraceEntry, ...]
+    engine: Tuple[Tuple[str, str], ...]
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(percentile(sorted(values), 0.5))
+
+
+def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
+                          source: str) -> Calibration:
+    """Return the calibration of `profile` that `runs` measured (module docstring).
+
+    Raises BadInputError when the runs hold no traced block of a model the profile has.
+    """
+    slowdowns: Dict[str, List[float]] = {}
+    handovers: Dict[str, List[int]] = {}
+    pre: Dict[str, List[int]] = {}
+    post: Dict[str, List[int]] = {}
+    delays: Dict[str, List[int]] = {}
+    lanes = {lane.name for lane in profile.lanes}
+    for run in runs:
+        plans = task_plans_from_key_values(run.engine)
+        models = {task: model for task, (model, _) in plans.items()}
+        for entry in run.blocks:
+            if entry.task not in plans or plans[entry.task][0] not in profile.models:
+                continue
+            model, ranges = plans[entry.task]
+            if entry.block >= len(ranges) or entry.lane not in lanes:
+                continue
+            start, stop = ranges[entry.block]
+            profiled = profile.models[model].range_latency_ns(start, stop, entry.lane)
+            own = (entry.end_ns - entry.start_ns - entry.transfer_ns - entry.preprocess_ns
+                   - entry.postprocess_ns)
+            if profiled > 0 and own > 0:
+                slowdowns.setdefault(entry.lane, []).append(own / profiled)
+        for cost in stage_costs(run.blocks, models):
+            if cost.model in profile.models:
+                pre.setdefault(cost.model, []).extend(
+                    [cost.preprocess_median_ns] * cost.preprocess_samples)
+                post.setdefault(cost.model, []).extend(
+                    [cost.postprocess_median_ns] * cost.postprocess_samples)
+        for cost in boundary_costs(run.blocks):
+            handovers.setdefault(handover_key(cost.from_lane, cost.to_lane), []).extend(
+                [cost.handover_median_ns] * cost.at_once)
+        for job in run.jobs:
+            delays.setdefault(job.task, []).append(max(0, job.submitted_ns - job.job_stamp_ns))
+    if not slowdowns:
+        raise BadInputError(
+            f'{source}: no traced block of a model in the profile (of machine '
+            f"'{profile.machine}') with its units recorded",
+            'give the traces of a `blastnet evaluate` run (traces/<policy>/ with '
+            'engine.json) made with this profile')
+
+    def medians(samples: Mapping[str, Sequence[float]]) -> Dict[str, float]:
+        return {key: _median(values) for key, values in sorted(samples.items())
+                if len(values) >= MIN_SAMPLES}
+
+    def medians_ns(samples: Mapping[str, Sequence[int]]) -> Dict[str, int]:
+        return {key: int(round(value)) for key, value in medians(samples).items()}
+    return Calibration(
+        source=f'{source} ({len(runs)} run(s), {sum(len(run.jobs) for run in runs)} jobs)',
+        lane_slowdown={lane: round(value, 4) for lane, value in medians(slowdowns).items()},
+        preprocess_ns=medians_ns(pre), postprocess_ns=medians_ns(post),
+        handover_ns=medians_ns(handovers), release_delay_ns=medians_ns(delays))
+
+
+def recorded_runs(path: Path) -> Tuple[RecordedRun, ...]:
+    """Return the runs recorded under `path`: a traces/<policy> folder, or a report.
+
+    A report folder (or its traces/ folder) gives every traces/<policy>/ below it.
+    """
+    path = Path(path)
+    if (path / BLOCK_TRACE_FILE).is_file():
+        folders = [path]
+    else:
+        below = path / TRACES_DIR if (path / TRACES_DIR).is_dir() else path
+        folders = sorted(folder for folder in below.glob('*')
+                         if (folder / BLOCK_TRACE_FILE).is_file())
+    if not folders:
+        raise BadInputError(f"no recorded traces under '{path}'",
+                            f'give a `blastnet evaluate` report folder or one of its '
+                            f'{TRACES_DIR}/<policy> folders')
+    runs = []
+    for folder in folders:
+        jobs, blocks = read_recorded_traces(folder)
+        runs.append(RecordedRun(jobs, blocks, read_recorded_engine(folder)))
+    return tuple(runs)

@@ -1,0 +1,168 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""Calibration: traces -> profile figures -> what the partitioner and the simulator use."""
+
+import json
+
+import pytest
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.partitioner import partition, plan_on_machine
+from blastnet_ros.core.profile import (Calibration, calibrated_profile, load_profile,
+                                       profile_from_dict, save_profile)
+from blastnet_ros.core.block_plan import BlockPlan, DUO_BLOCK
+from blastnet_ros.core.simulator import simulate
+from blastnet_ros.runtime.block_trace import BlockTraceEntry
+from blastnet_ros.runtime.engine_description import task_plans_from_key_values
+from blastnet_ros.runtime.job_trace import JobTraceEntry
+from blastnet_ros.runtime.recorded_traces import write_recorded_traces
+from blastnet_ros.runtime.trace_calibration import (calibration_from_runs, RecordedRun,
+                                                    recorded_runs)
+from blastnet_ros.tools.cli.main import main
+from simulation_support import machine_profile, model_profile, MS, scenario, task
+
+T0 = 1_800_000_000_000_000_000
+PROFILE = machine_profile({'net': model_profile('net', [2.0, 2.0, 4.0])})
+ENGINE = (('policy', 'blastnet'), ('task.det.model', 'net'),
+          ('task.det.weights', 'untrained'),
+          ('task.det.blocks', '0-2 cpu0:onnx-cpu cpu1:onnx-cpu | 2-3 cpu0:onnx-cpu'))
+
+
+def traced_job(index):
+    """Job `index` of task det: block 0 (units 0-1, 4 ms profiled) on cpu0 runs 6 ms of
+    its own after 1 ms preprocessing; block 1 (unit 2, 4 ms) on cpu1 runs 5 ms after a
+    0.3 ms hand-over, then 0.5 ms postprocessing; released 2 ms after its stamp."""
+    stamp = T0 + index * 100 * MS
+    release = stamp + 2 * MS
+    b0_start = release + MS // 2            # hand-over from the release: 0.5 ms
+    b0_end = b0_start + 7 * MS
+    b1_start = b0_end + 300_000
+    b1_end = b1_start + 5 * MS + MS // 2
+    blocks = (BlockTraceEntry('det', stamp, 0, 'cpu0', b0_start, b0_end, ready_ns=release,
+                              dispatch_ns=release, preprocess_ns=MS),
+              BlockTraceEntry('det', stamp, 1, 'cpu1', b1_start, b1_end, ready_ns=b0_end,
+                              dispatch_ns=b0_end, postprocess_ns=MS // 2))
+    job = JobTraceEntry('det', stamp, release - MS // 2, release, b1_end + 100_000,
+                        b1_end + 200_000)
+    return job, blocks
+
+
+def recorded(count=6):
+    jobs, blocks = zip(*(traced_job(index) for index in range(count)))
+    return RecordedRun(tuple(jobs), tuple(entry for pair in blocks for entry in pair), ENGINE)
+
+
+def test_the_engine_description_gives_each_tasks_units():
+    assert task_plans_from_key_values(ENGINE) == {'det': ('net', ((0, 2), (2, 3)))}
+    assert task_plans_from_key_values((('task.x.model', 'net'), ('task.x.blocks', 'junk'))) == {}
+
+
+def test_traces_give_slowdown_stages_handovers_and_release_delay():
+    calibration = calibration_from_runs([recorded()], PROFILE, 'runs')
+    assert calibration.lane_slowdown == {'cpu0': 1.5, 'cpu1': 1.25}
+    assert calibration.preprocess_ns == {'net': MS}
+    assert calibration.postprocess_ns == {'net': MS // 2}
+    assert calibration.handover_ns == {'input>cpu0': MS // 2, 'cpu0>cpu1': 300_000}
+    assert calibration.release_delay_ns == {'det': 2 * MS}
+    assert calibration.source == 'runs (1 run(s), 6 jobs)'
+
+
+def test_figures_with_too_few_samples_are_left_out():
+    calibration = calibration_from_runs([recorded(count=2)], PROFILE, 'runs')
+    assert calibration.lane_slowdown == {} and calibration.release_delay_ns == {}
+
+
+def test_a_run_without_its_engine_description_cannot_calibrate():
+    run = recorded()
+    with pytest.raises(BadInputError, match='no traced block'):
+        calibration_from_runs([RecordedRun(run.jobs, run.blocks, ())], PROFILE, 'runs')
+
+
+CALIBRATION = Calibration(source='test', lane_slowdown={'cpu0': 1.5},
+                          preprocess_ns={'net': MS}, postprocess_ns={'net': MS // 2},
+                          handover_ns={'input>cpu0': MS // 2, 'cpu0>cpu1': 300_000},
+                          release_delay_ns={'det': 2 * MS})
+
+
+def test_a_calibrated_profile_holds_the_figures_in_its_units_and_round_trips(tmp_path):
+    calibrated = calibrated_profile(PROFILE, CALIBRATION)
+    units = calibrated.models['net'].units
+    assert [unit.latency_ns['cpu0'] for unit in units] == [4 * MS, 3 * MS, 6 * MS + MS // 2]
+    assert [unit.latency_ns['cpu1'] for unit in units] == [3 * MS, 2 * MS, 4 * MS + MS // 2]
+    assert calibrated.handover_ns('cpu0', 'cpu1') == 300_000
+    assert calibrated.handover_ns('cpu1', 'cpu0') == 0
+    assert calibrated.release_delay_ns('det') == 2 * MS
+    save_profile(calibrated, tmp_path / 'calibrated.json')
+    assert load_profile(tmp_path / 'calibrated.json') == calibrated
+    with pytest.raises(BadInputError, match='already calibrated'):
+        calibrated_profile(calibrated, CALIBRATION)
+
+
+def test_a_bad_calibration_section_names_the_entry():
+    document = calibrated_profile(PROFILE, CALIBRATION).to_dict()
+    document['calibration']['lane_slowdown']['cpu0'] = 0
+    with pytest.raises(BadInputError, match=r'calibration\.lane_slowdown\.cpu0 is 0'):
+        profile_from_dict(document)
+    document['calibration']['lane_slowdown'] = [1.0]
+    with pytest.raises(BadInputError, match='not a mapping'):
+        profile_from_dict(document)
+
+
+def test_the_simulator_releases_late_and_hands_over_between_blocks():
+    # one job: stamp 0, released 2 ms later; block 0 (units 0-1: 1 + 3 + 3 ms calibrated)
+    # on cpu0 (cpu1 is slower) after 0.5 ms from the release, block 1 (6 + 0.5 ms) on cpu0
+    # again after 0.3 ms
+    calibration = Calibration(source='test', lane_slowdown={'cpu0': 1.5, 'cpu1': 2.0},
+                              preprocess_ns={'net': MS}, postprocess_ns={'net': MS // 2},
+                              handover_ns={'input>cpu0': MS // 2, 'cpu0>cpu0': 300_000},
+                              release_delay_ns={'det': 2 * MS})
+    calibrated = calibrated_profile(PROFILE, calibration)
+    det = task('det', 'net', 100, 20, lanes=('cpu0', 'cpu1'))
+    plans = {'det': BlockPlan('net', ((0, 2), (2, 3)))}
+    result = simulate(scenario([det], 50), calibrated, 'edf-block', plans, trace=True)
+    first, second = result.timeline
+    assert (first.lane, first.start_ns, first.end_ns) == ('cpu0', 2 * MS, 9 * MS + MS // 2)
+    assert (second.lane, second.end_ns) == ('cpu0', 9 * MS + MS // 2 + 300_000 + 6 * MS
+                                            + MS // 2)
+    assert result.jobs[0].release_ns == 0 and result.jobs[0].end_ns == second.end_ns
+    assert result.task('det').met == 1
+    # the same job against a 15 ms deadline misses only because of what was calibrated
+    tight = task('det', 'net', 100, 15, lanes=('cpu0', 'cpu1'))
+    assert simulate(scenario([tight], 50), PROFILE, 'edf-block', plans).task('det').met == 1
+    assert simulate(scenario([tight], 50), calibrated, 'edf-block',
+                    plans).task('det').missed == 1
+
+
+def test_a_cut_must_pay_for_the_measured_hand_over():
+    model = model_profile('net', [4.0, 4.0, 4.0, 4.0])
+    lanes = PROFILE.lanes
+    assert partition(model, lanes).num_blocks > 1
+    assert partition(model, lanes, handover_ns=2 * MS).num_blocks == 1
+    costly = Calibration(source='test', handover_ns={'cpu0>cpu1': 2 * MS})
+    on_machine = machine_profile({'net': model})
+    assert plan_on_machine(DUO_BLOCK, on_machine, 'net', lanes).num_blocks > 1
+    calibrated = calibrated_profile(on_machine, costly)
+    assert plan_on_machine(DUO_BLOCK, calibrated, 'net', lanes).num_blocks == 1
+
+
+def test_profile_from_trace_writes_a_calibrated_profile(tmp_path, capsys):
+    run = recorded()
+    write_recorded_traces(tmp_path / 'report' / 'traces' / 'blastnet', run.jobs, run.blocks,
+                          run.engine)
+    assert len(recorded_runs(tmp_path / 'report')) == 1
+    save_profile(PROFILE, tmp_path / 'profile.json')
+    assert main(['profile', '--from-trace', str(tmp_path / 'report'),
+                 '--profile', str(tmp_path / 'profile.json')]) == 0
+    written = load_profile(tmp_path / 'report' / 'calibrated_profile.json')
+    assert written.calibration.lane_slowdown == {'cpu0': 1.5, 'cpu1': 1.25}
+    out = capsys.readouterr().out
+    assert 'lane cpu0: blocks run 1.500x their profiled time' in out
+    assert 'task det: released 2.000 ms after its stamp' in out
+    document = json.loads((tmp_path / 'report' / 'calibrated_profile.json').read_text())
+    assert document['calibration']['handover_ns'] == {'cpu0>cpu1': 300000,
+                                                      'input>cpu0': 500000}
+
+
+def test_profile_from_an_empty_folder_says_what_to_give(tmp_path, capsys):
+    assert main(['profile', '--from-trace', str(tmp_path)]) == 2
+    assert 'no recorded traces under' in capsys.readouterr().err
