@@ -87,8 +87,8 @@ def test_output_shapes():
         for frames in (Sbcnn.MIN_FRAMES, 97, 201):
             assert sbcnn(torch.zeros(1, 1, 64, frames)).shape == (1, 5)
         car = build_network('yolo_car').eval()
-        assert car(torch.zeros(1, 3, 640, 640)).shape == (1, TinyYoloDetector.rows_for(
-            640, 640), 9)
+        assert car(torch.zeros(1, 3, 512, 512)).shape == (1, TinyYoloDetector.rows_for(
+            512, 512), 9)
         assert build_network('sign_resnet').eval()(torch.zeros(2, 3, 72, 72)).shape == (2, 8)
         sbcnn_car = build_network('sbcnn_car').eval()
         for frames in (Sbcnn.MIN_FRAMES, 97, 201):
@@ -96,13 +96,13 @@ def test_output_shapes():
 
 
 def test_the_car_sized_models_are_the_papers_networks_at_their_sizes():
-    # yolo_car: tiny_yolo's network (the same weights fit both) at the camera's 640, with
-    # darknet's 416 anchors scaled to 640; tiny_yolo keeps them scaled to 192
+    # yolo_car: tiny_yolo's network (the same weights fit both) at 512 (the 640x480 frame at
+    # 0.8), with darknet's 416 anchors scaled to 512; tiny_yolo keeps them scaled to 192
     car, small = build_network('yolo_car'), build_network('tiny_yolo')
-    assert car.input_size == MODEL_SPECS['yolo_car'].input_width == 640
+    assert car.input_size == MODEL_SPECS['yolo_car'].input_width == 512
     assert {k: v.shape for k, v in car.state_dict().items()} == {
         k: v.shape for k, v in small.state_dict().items()}
-    assert car.scales[0].anchors == ((125.0, 126.0), (208.0, 260.0), (529.0, 491.0))
+    assert car.scales[0].anchors == ((100.0, 101.0), (166.0, 208.0), (423.0, 393.0))
     assert TinyYoloDetector(input_size=416).scales[1].anchors == ((10.0, 14.0), (23.0, 27.0),
                                                                   (37.0, 58.0))
     assert small.scales[0].anchors == ((37.0, 38.0), (62.0, 78.0), (159.0, 147.0))

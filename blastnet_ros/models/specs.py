@@ -45,7 +45,7 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
             input_height=192, input_width=192, labels=OBJECT_LABELS),
         ModelSpec(
             name='yolo_car', kind=DETECTION, input_encoding='rgb8',
-            input_height=640, input_width=640, labels=OBJECT_LABELS),
+            input_height=512, input_width=512, labels=OBJECT_LABELS),
         ModelSpec(
             name='sign_vgg', kind=CLASSIFICATION, input_encoding='rgb8',
             input_height=32, input_width=32, labels=SIGN_LABELS),

@@ -9,14 +9,14 @@ held-out score (detector: mAP@0.5; classifiers: top-1, all through load_task_mod
 TaskModel.infer on the written file) and the time, and writes <model>.pt (a float16
 state_dict, atomically) and TRAINING.json (metrics, seeds, sample counts, times, versions;
 the run that trained each model under its `run`, since a run keeps the records of the
-models it did not train) into the output folder (default: blastnet_ros/models/weights, where load_task_model finds
-the shipped defaults).
+models it did not train) into the output folder (default: blastnet_ros/models/weights,
+where load_task_model finds the shipped defaults).
 
 Two sets of models are trained the same way: the small ones (sbcnn, sign_vgg, tiny_yolo)
 and the car-sized ones the default task set runs (sbcnn_car, sign_resnet, yolo_car).
-yolo_car is tiny_yolo's network at the camera's resolution and starts from tiny_yolo's
-weights (the output folder's, else the shipped ones); sign_resnet's forward passes run
-under CPU bfloat16 autocast.
+yolo_car is tiny_yolo's network at 512 (a 640x480 frame at 0.8) and starts from
+tiny_yolo's weights (the output folder's, else the shipped ones); sign_resnet's forward
+passes run under CPU bfloat16 autocast.
 Scene frames are rendered once per run for every model that needs them, at each model's
 input size.
 

@@ -4,7 +4,7 @@
 
 - Detector: `RoadSceneRenderer` frames (640x480, many scene seeds and times, a share of
   them through a JPEG round trip as compressed camera topics carry them), letterboxed to
-  the detector input (192 for tiny_yolo, 640 for yolo_car) with
+  the detector input (192 for tiny_yolo, 512 for yolo_car) with
   `models.preprocessing.letterbox`; ground-truth boxes mapped into model-input pixels
   with the same Letterbox.
 - Signs: `render_sign_patch` patches, plus crops of ground-truth traffic-sign boxes cut
