@@ -403,3 +403,22 @@ def test_no_drop_time_without_dropping_or_waiting_jobs():
     s.release(job(FAST, 1, 0), 0)
     assert s.next_drop_ns() is None
     assert scheduler().next_drop_ns() is None
+
+
+def test_the_policy_sees_when_each_task_is_next_stamped_and_its_block_count():
+    seen = []
+
+    class Watching:
+        name = 'watching'
+        granularity = 'model'
+
+        def decide(self, view):
+            seen.append((dict(view.next_release_ns), dict(view.blocks_per_task)))
+            return []
+
+    a, b = task('a', 10), task('b', 30)   # periods = deadlines
+    s = BlockScheduler([a, b], ['cpu0'], Watching(), LatencyEstimator({}), {'a': 3})
+    s.release(Job('a', 0, 5 * MS, 15 * MS, 0), 6 * MS)
+    s.release(Job('b', 0, 7 * MS, 37 * MS, 0), 8 * MS)
+    assert seen == [({'a': 15 * MS}, {'a': 3, 'b': 1}),
+                    ({'a': 15 * MS, 'b': 37 * MS}, {'a': 3, 'b': 1})]

@@ -74,8 +74,10 @@ class SchedulingView:
 
     `ready` holds the blocks that may start now (a task's later job waits out of sight
     until its earlier one has ended, unless the task is pipelined). `lane_free_at_ns[lane]`
-    is when the lane is expected to be free (`now_ns` for a free lane, never earlier). The
-    mappings are read-only.
+    is when the lane is expected to be free (`now_ns` for a free lane, never earlier).
+    `next_release_ns[task]` is the stamp the task's next job is expected to carry (its last
+    job's stamp plus its period; tasks with no job yet are missing), `blocks_per_task` how
+    many blocks a job of each task runs. The mappings are read-only.
     """
 
     now_ns: int
@@ -86,6 +88,8 @@ class SchedulingView:
     lane_devices: Mapping[str, str]
     tasks: Mapping[str, TaskSpec]
     lanes: Tuple[str, ...]
+    next_release_ns: Mapping[str, int]
+    blocks_per_task: Mapping[str, int]
 
 
 @quick_init
@@ -180,6 +184,9 @@ class BlockScheduler:
         self._lane_stats = LaneStats(self._lanes, start_ns)
         self._decision_stats = DecisionStats()
         self._tasks_view = MappingProxyType(dict(self._tasks))
+        self._blocks_view = MappingProxyType(self._blocks)
+        self._next_release_ns: Dict[str, int] = {}
+        self._next_release_view = MappingProxyType(self._next_release_ns)
         self._lane_devices_view = MappingProxyType(
             {lane: estimator.lane_device(lane) for lane in self._lanes})
 
@@ -259,6 +266,9 @@ class BlockScheduler:
         return min(self._hopeless_after_ns.values()) + 1
 
     def _admit(self, job: Job, decisions: List[Decision]) -> None:
+        self._next_release_ns[job.task] = max(
+            self._next_release_ns.get(job.task, 0),
+            job.release_ns + self._tasks[job.task].period_ns)
         waiting = self._waiting[job.task]
         while len(waiting) >= self._queue_limit:
             oldest = min(waiting, key=_release_ns)
@@ -368,7 +378,8 @@ class BlockScheduler:
             return
         view = SchedulingView(now_ns, startable, free, self._estimator_view,
                               self._lane_free_at(now_ns), self._lane_devices_view,
-                              self._tasks_view, self._lanes)
+                              self._tasks_view, self._lanes, self._next_release_view,
+                              self._blocks_view)
         timer_ns = self._timer_ns
         started_ns = timer_ns()
         chosen = self.policy.decide(view)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 from blastnet_ros.core.block_plan import DUO_BLOCK
 from blastnet_ros.core.policies.lane_choice import lane_available_at, lane_options, LaneOption
@@ -37,8 +37,22 @@ class BlastNetPolicy:
       decision counts as busy until that block's expected finish;
     - a block whose best lane is busy waits for it (nothing is dispatched for it now, and
       that lane is held for it until its expected finish), so a less urgent block never
-      takes a lane where it would end later than waiting; a free lane that is a block's
-      best choice is never left idle.
+      takes a lane where it would end later than waiting;
+    - doomed starts last: a job's first block that, started now on its best lane, leaves
+      the job expected (current estimates, later blocks on their fastest lanes) to end
+      after its deadline goes after every other ready block, onto a lane nothing else
+      took: in overload its time goes to jobs that can still make it, and a lone late
+      job still runs (and is measured again);
+    - release look-ahead: a block does not start on a lane where it would still run when a
+      job of a higher-priority task is due to start to meet its deadline (that task's
+      next stamp + relative deadline - its whole job's time on its fastest lanes), when
+      that job is released before the block ends and no other lane the task may use is
+      expected free by then. Non-preemptive blocks otherwise let a low-priority job
+      started just before a frame arrives make a tight high-priority job miss: that is
+      what dm-model avoids by keeping each task on its own lane, at the cost of the other
+      lane's spare time. The lane stays free only while another lane is busy (a block end
+      there brings the next decision); otherwise a free lane that is a block's best choice
+      is never left idle.
 
     Hopeless jobs are dropped by the scheduler (drop_hopeless) before the policy is asked;
     estimates are refined online by the scheduler's LatencyEstimator.
@@ -52,6 +66,7 @@ class BlastNetPolicy:
         free = set(view.free_lanes)
         available = lane_available_at(view)
         dispatches: List[Dispatch] = []
+        doomed = []   # first blocks of jobs expected to miss even if started now
         ready_blocks = view.ready
         if len(ready_blocks) > 1:
             if ready_work_fits(view):
@@ -66,11 +81,62 @@ class BlastNetPolicy:
             if not options:
                 continue
             best = min(options, key=_earliest_finish)
+            if best.free_now and doomed_start(view, ready, best):
+                doomed.append(ready)
+                continue
+            if best.free_now and blocks_a_higher_priority_release(view, ready, best,
+                                                                  available):
+                continue
             available[best.lane] = best.finish_ns
             if best.free_now:
                 free.discard(best.lane)
                 dispatches.append(Dispatch(ready.job, ready.block_index, best.lane))
+        for ready in doomed:   # last: only onto lanes nothing else wanted
+            options = [option for option in lane_options(view, ready, available, free)
+                       if option.free_now]
+            if options:
+                best = min(options, key=_earliest_finish)
+                free.discard(best.lane)
+                available[best.lane] = best.finish_ns
+                dispatches.append(Dispatch(ready.job, ready.block_index, best.lane))
         return dispatches
+
+
+def doomed_start(view: SchedulingView, ready, option: LaneOption) -> bool:
+    """Return whether `ready` is a job's first block that, started as `option`, leaves
+    the job expected to end after its deadline (its later blocks on their fastest lanes).
+    """
+    if ready.block_index:
+        return False
+    rest_ns = view.estimator.best_remaining_ns(ready.job.task, 1, ready.num_blocks,
+                                               ready.allowed_lanes)
+    return option.finish_ns + rest_ns > ready.job.deadline_ns
+
+
+def blocks_a_higher_priority_release(view: SchedulingView, ready, option: LaneOption,
+                                     available: Dict[str, int]) -> bool:
+    """Return whether running `ready` as `option` leaves a coming higher-priority job no
+    lane in time (the release look-ahead of BlastNetPolicy).
+
+    Only while some other lane is busy: then that lane's block end is a coming decision,
+    so holding this lane free never stalls the schedule.
+    """
+    if all(available[lane] <= view.now_ns for lane in available if lane != option.lane):
+        return False
+    priority = ready.job.priority
+    for name, stamp_ns in view.next_release_ns.items():
+        task = view.tasks[name]
+        if task.priority <= priority or name == ready.job.task or stamp_ns >= option.finish_ns:
+            continue
+        allowed = tuple(lane for lane in task.lanes if lane in available)
+        job_ns = view.estimator.best_remaining_ns(name, 0, view.blocks_per_task[name], allowed)
+        latest_start_ns = stamp_ns + task.deadline_ns - job_ns
+        if not job_ns or option.finish_ns <= latest_start_ns:
+            continue
+        if not any(available[lane] <= latest_start_ns for lane in allowed
+                   if lane != option.lane):
+            return True
+    return False
 
 
 def _earliest_finish(option: LaneOption) -> tuple:
