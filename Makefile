@@ -1,12 +1,13 @@
 # blastnet_ros: the commands (see README.md).
 #   make demo   set up .venv and the colcon install, then run the nodes on a generated bag
-#   make eval   the same set-up, then every policy on real nodes over a generated bag,
-#               compared with its ground truth: report in .eval/report/ (index.html)
+#   make eval   the same set-up, then the policies on real nodes over a generated bag at
+#               several loads, compared with its ground truth and with the simulator:
+#               .eval/report/sweep.md (and a report per load point)
 #   make test   the same set-up, then the whole test suite (what CI runs: .ci/run)
 #   make lint   flake8, pep257 and copyright headers only
 #   make clean  remove build/, install/, log/, .demo/, .eval/ and caches (keeps .venv)
 # Extra arguments: make demo DEMO_ARGS="--duration 20"   make test PYTEST_ARGS="-x -k bag"
-#   make eval EVAL_ARGS="--json"   make eval EVAL_POLICIES=blastnet,dm-model EVAL_DURATION=10
+#   make eval EVAL_ARGS="--json"   make eval EVAL_LOADS=0.6,0.8,1.0,1.2 EVAL_POLICIES=blastnet,dm-model
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,15 +15,18 @@ SHELL := /bin/bash
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 EVAL_ARGS ?=
-# make eval: a 30 fps scenario bag of EVAL_DURATION s replayed at EVAL_RATE x (a 60 fps
-# camera stream) into the task set of config/eval_tasks.yaml, the policies in turn
-# EVAL_REPEAT times (about 25 s a run on a 2-core machine: 6 policies x 3 runs, ~7-8
-# min); the bag (~830 MB raw frames) is kept in .eval/ and reused for the same settings.
-EVAL_DURATION ?= 30
+# make eval: a load sweep. A 30 fps scenario bag of EVAL_DURATION s, replayed into the task
+# set of config/eval_tasks.yaml at each share of the lanes' capacity in EVAL_LOADS (the
+# bag faster, every period and deadline shorter by the same factor), the policies in turn
+# EVAL_REPEAT times per point (about 12 s a run on a 2-core machine: 3 points x 4
+# policies x 3 runs, ~8 min); the bag is kept in .eval/ and reused for the same settings.
+# EVAL_LOADS= (empty) evaluates once at EVAL_RATE instead.
+EVAL_DURATION ?= 10
 EVAL_SEED ?= 1
 EVAL_REPEAT ?= 3
-EVAL_RATE ?= 2
-EVAL_POLICIES ?= blastnet,dm-model,um-model,model-offload,layer-offload,edf-block
+EVAL_LOADS ?= 0.8,1.0,1.2
+EVAL_RATE ?= 1
+EVAL_POLICIES ?= blastnet,dm-model,edf-block,layer-offload
 EVAL_BAG := .eval/scenario_$(EVAL_DURATION)s_30fps_seed$(EVAL_SEED)
 
 .PHONY: demo eval test lint setup clean distclean
@@ -38,9 +42,9 @@ eval: setup
 		&& { [ -f $(EVAL_BAG)/metadata.yaml ] || .venv/bin/blastnet scenario \
 			--duration $(EVAL_DURATION) --fps 30 --seed $(EVAL_SEED) --output $(EVAL_BAG); } \
 		&& .venv/bin/blastnet evaluate $(EVAL_BAG) --policies $(EVAL_POLICIES) \
-			--rate $(EVAL_RATE) --repeat $(EVAL_REPEAT) --tasks-file config/eval_tasks.yaml \
-			--output .eval/report \
-			$(EVAL_ARGS)
+			$(if $(EVAL_LOADS),--load $(EVAL_LOADS),--rate $(EVAL_RATE)) \
+			--repeat $(EVAL_REPEAT) --tasks-file config/eval_tasks.yaml \
+			--output .eval/report $(EVAL_ARGS)
 
 # pytest exits 5 when it collects nothing: make then fails, as it should.
 test: setup

@@ -11,6 +11,7 @@ from blastnet_ros.core.partitioner import partition, plan_on_machine
 from blastnet_ros.core.profile import (Calibration, calibrated_profile, load_profile,
                                        profile_from_dict, save_profile)
 from blastnet_ros.core.block_plan import BlockPlan, DUO_BLOCK
+from blastnet_ros.core.scenario import calibrated_timings, TaskTiming
 from blastnet_ros.core.simulator import simulate
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.engine_description import task_plans_from_key_values
@@ -64,7 +65,21 @@ def test_traces_give_slowdown_stages_handovers_and_release_delay():
     assert calibration.postprocess_ns == {'net': MS // 2}
     assert calibration.handover_ns == {'input>cpu0': MS // 2, 'cpu0>cpu1': 300_000}
     assert calibration.release_delay_ns == {'det': 2 * MS}
+    assert calibration.release_jitter_ns == {'det': 0}
+    # blocks ran 1.25x (cpu1) and 1.5x (cpu0) their profiled time: 1.375 -/+ 0.1 x 1.375
+    assert calibration.exec_variation == {'net': 0.1}
     assert calibration.source == 'runs (1 run(s), 6 jobs)'
+
+
+def test_a_calibration_gives_a_scenario_the_jitter_and_variation_it_measured():
+    calibration = Calibration(source='test', release_jitter_ns={'det': 3 * MS, 'slow': 50 * MS},
+                              exec_variation={'net': 0.08, 'big': 0.95})
+    tasks = [task('det', 'net', 33), task('slow', 'net', 20), task('other', 'big', 100),
+             task('quiet', 'none', 10)]
+    assert calibrated_timings(calibration, tasks) == (
+        TaskTiming('det', jitter_ns=3 * MS, exec_variation=0.08),
+        TaskTiming('slow', jitter_ns=20 * MS - 1, exec_variation=0.08),
+        TaskTiming('other', jitter_ns=0, exec_variation=0.9))
 
 
 def test_figures_with_too_few_samples_are_left_out():
@@ -157,7 +172,8 @@ def test_profile_from_trace_writes_a_calibrated_profile(tmp_path, capsys):
     assert written.calibration.lane_slowdown == {'cpu0': 1.5, 'cpu1': 1.25}
     out = capsys.readouterr().out
     assert 'lane cpu0: blocks run 1.500x their profiled time' in out
-    assert 'task det: released 2.000 ms after its stamp' in out
+    assert 'task det: released 2.000 ms after its stamp (+ up to 0.000 ms)' in out
+    assert 'net: jobs vary -/+ 10%' in out
     document = json.loads((tmp_path / 'report' / 'calibrated_profile.json').read_text())
     assert document['calibration']['handover_ns'] == {'cpu0>cpu1': 300000,
                                                       'input>cpu0': 500000}

@@ -27,7 +27,9 @@ it (`calibrated_profile`)::
                      "preprocess_ns": {"yolo_car": 2100000},
                      "postprocess_ns": {"yolo_car": 1400000},
                      "handover_ns": {"input>cpu0": 520000, "cpu0>cpu1": 190000},
-                     "release_delay_ns": {"detector": 4800000, "signs": 37400000}}
+                     "release_delay_ns": {"detector": 4100000, "signs": 30200000},
+                     "release_jitter_ns": {"detector": 1900000, "signs": 16000000},
+                     "exec_variation": {"yolo_car": 0.08}}
 
 - lane_slowdown: live block execution over the profiled latency of the same units on
   that lane (the input nodes, DDS and the executor's own threads share the cores);
@@ -38,9 +40,14 @@ it (`calibrated_profile`)::
 - handover_ns: from one lane ("input": the job's release) to the next, the median time
   from the previous block's end to the next one's start when it did not queue; the
   simulator adds it before each block, the partitioner counts it at every cut;
-- release_delay_ns: per task, its input's stamp -> the job's release (transport from the
-  sensor and the input node, message conversion; for a cascade stage the job that found
-  its crop); the simulator releases each job that much after its stamp.
+- release_delay_ns, release_jitter_ns: per task, its input's stamp -> the job's release
+  (transport from the sensor and the input node, message conversion; for a cascade stage
+  the job that found its crop): the 5th percentile, and the 95th less the 5th; the
+  simulator releases each job the delay after its stamp, and a scenario built from a
+  live run (`calibrated_timings`) adds up to the jitter on top, uniformly;
+- exec_variation: per model, how much a job's blocks vary around their median live time
+  (half the 5th-95th percentile range of live over profiled, over the median): the
+  scenario's execution variation (each job's time x a factor uniform in 1 -/+ it).
 """
 
 from __future__ import annotations
@@ -117,6 +124,8 @@ class Calibration:
     postprocess_ns: Mapping[str, int] = field(default_factory=dict)
     handover_ns: Mapping[str, int] = field(default_factory=dict)
     release_delay_ns: Mapping[str, int] = field(default_factory=dict)
+    release_jitter_ns: Mapping[str, int] = field(default_factory=dict)
+    exec_variation: Mapping[str, float] = field(default_factory=dict)
 
     def handover(self, from_lane: str, to_lane: str) -> int:
         """Return the measured hand-over between two lanes (0 where none was measured)."""
@@ -134,7 +143,10 @@ class Calibration:
                 'preprocess_ns': dict(sorted(self.preprocess_ns.items())),
                 'postprocess_ns': dict(sorted(self.postprocess_ns.items())),
                 'handover_ns': dict(sorted(self.handover_ns.items())),
-                'release_delay_ns': dict(sorted(self.release_delay_ns.items()))}
+                'release_delay_ns': dict(sorted(self.release_delay_ns.items())),
+                'release_jitter_ns': dict(sorted(self.release_jitter_ns.items())),
+                'exec_variation': {k: round(float(v), 4)
+                                   for k, v in sorted(self.exec_variation.items())}}
 
 
 def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibration:
@@ -146,9 +158,14 @@ def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibrati
                                 're-run `blastnet profile --from-trace DIR`')
         parsed = {str(name): kind(value) for name, value in values.items()}
         for name, value in parsed.items():
-            if not (0 < value < math.inf if kind is float else value >= 0):
+            if key == 'exec_variation':
+                good = 0 <= value < 1
+            else:
+                good = 0 < value < math.inf if kind is float else value >= 0
+            if not good:
                 raise BadInputError(f'{origin}: calibration.{key}.{name} is {value}',
-                                    'times are >= 0 ns and slowdowns finite and > 0: '
+                                    'times are >= 0 ns, slowdowns finite and > 0, '
+                                    'variations in [0, 1): '
                                     're-run `blastnet profile --from-trace DIR`')
         return parsed
     return Calibration(source=str(document.get('source', '')),
@@ -156,7 +173,9 @@ def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibrati
                        preprocess_ns=numbers('preprocess_ns', int),
                        postprocess_ns=numbers('postprocess_ns', int),
                        handover_ns=numbers('handover_ns', int),
-                       release_delay_ns=numbers('release_delay_ns', int))
+                       release_delay_ns=numbers('release_delay_ns', int),
+                       release_jitter_ns=numbers('release_jitter_ns', int),
+                       exec_variation=numbers('exec_variation', float))
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 import random
-from typing import Any, Iterable, Iterator, Mapping, Tuple
+from typing import Any, Iterable, Iterator, Mapping, Sequence, Tuple
 
 from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.profile import Calibration
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.task_set import _TASK_FIELDS as TASK_FIELDS
@@ -119,6 +120,23 @@ class ScheduledRelease:
     release_ns: int
     arrival_ns: int
     exec_factor: float
+
+
+def calibrated_timings(calibration: Calibration,
+                       tasks: Sequence[TaskSpec]) -> Tuple[TaskTiming, ...]:
+    """Return each task's timing noise as a live run measured it (a profile's calibration).
+
+    Release jitter: the calibration's per task (below the task's period); execution
+    variation: its model's (below 1). A task with neither gets none.
+    """
+    timings = []
+    for task in tasks:
+        jitter_ns = min(int(calibration.release_jitter_ns.get(task.name, 0)),
+                        task.period_ns - 1)
+        variation = min(float(calibration.exec_variation.get(task.model, 0.0)), 0.9)
+        if jitter_ns > 0 or variation > 0:
+            timings.append(TaskTiming(task.name, jitter_ns=jitter_ns, exec_variation=variation))
+    return tuple(timings)
 
 
 def task_releases(scenario: Scenario, task: TaskSpec) -> Iterator[ScheduledRelease]:

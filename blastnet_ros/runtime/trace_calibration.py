@@ -13,8 +13,11 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
 - preprocess_ns, postprocess_ns, per model: the medians of trace_costs.stage_costs;
 - handover_ns, per pair of lanes ("input" for a job's release): the median hand-over of
   the blocks dispatched at once (trace_costs.boundary_costs), over all runs;
-- release_delay_ns, per task: the median of stamp -> release (the job trace's
-  submitted_ns - job_stamp_ns), 0 where the stamp was ahead of the clock.
+- release_delay_ns and release_jitter_ns, per task: the 5th percentile of stamp ->
+  release (the job trace's submitted_ns - job_stamp_ns, 0 where the stamp was ahead of
+  the clock), and the 95th less the 5th;
+- exec_variation, per model: half the 5th-95th percentile range of its blocks' live over
+  profiled time, over the median.
 
 Runs are pooled: every figure is a median over all of them. A figure with fewer than
 MIN_SAMPLES samples is left out (the simulator then adds nothing for it). Torch-free.
@@ -64,6 +67,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     pre: Dict[str, List[int]] = {}
     post: Dict[str, List[int]] = {}
     delays: Dict[str, List[int]] = {}
+    ratios: Dict[str, List[float]] = {}   # per model: live / profiled block time
     lanes = {lane.name for lane in profile.lanes}
     for run in runs:
         plans = task_plans_from_key_values(run.engine)
@@ -80,6 +84,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                    - entry.postprocess_ns)
             if profiled > 0 and own > 0:
                 slowdowns.setdefault(entry.lane, []).append(own / profiled)
+                ratios.setdefault(model, []).append(own / profiled)
         for cost in stage_costs(run.blocks, models):
             if cost.model in profile.models:
                 pre.setdefault(cost.model, []).extend(
@@ -104,11 +109,25 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
 
     def medians_ns(samples: Mapping[str, Sequence[int]]) -> Dict[str, int]:
         return {key: int(round(value)) for key, value in medians(samples).items()}
+
+    enough = {key: sorted(values) for key, values in delays.items()
+              if len(values) >= MIN_SAMPLES}
+    variation = {}
+    for model, values in sorted(ratios.items()):
+        if len(values) >= MIN_SAMPLES:
+            ordered = sorted(values)
+            spread = percentile(ordered, 0.95) - percentile(ordered, 0.05)
+            variation[model] = round(min(0.9, spread / 2 / percentile(ordered, 0.5)), 4)
     return Calibration(
         source=f'{source} ({len(runs)} run(s), {sum(len(run.jobs) for run in runs)} jobs)',
         lane_slowdown={lane: round(value, 4) for lane, value in medians(slowdowns).items()},
         preprocess_ns=medians_ns(pre), postprocess_ns=medians_ns(post),
-        handover_ns=medians_ns(handovers), release_delay_ns=medians_ns(delays))
+        handover_ns=medians_ns(handovers),
+        release_delay_ns={task: int(percentile(values, 0.05))
+                          for task, values in enough.items()},
+        release_jitter_ns={task: int(percentile(values, 0.95) - percentile(values, 0.05))
+                           for task, values in enough.items()},
+        exec_variation=variation)
 
 
 def recorded_runs(path: Path) -> Tuple[RecordedRun, ...]:

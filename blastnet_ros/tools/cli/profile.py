@@ -177,8 +177,11 @@ def format_calibration(calibration) -> str:
                      f'ms, postprocess {_ms(calibration.postprocess_ns.get(model, 0))} ms')
     lines += [f'  hand-over {pair}: {_ms(ns)} ms'
               for pair, ns in calibration.handover_ns.items()]
-    lines += [f'  task {task}: released {_ms(ns)} ms after its stamp'
+    lines += [f'  task {task}: released {_ms(ns)} ms after its stamp (+ up to '
+              f'{_ms(calibration.release_jitter_ns.get(task, 0))} ms)'
               for task, ns in calibration.release_delay_ns.items()]
+    lines += [f'  {model}: jobs vary -/+ {variation:.0%}'
+              for model, variation in calibration.exec_variation.items()]
     return '\n'.join(lines)
 
 

@@ -47,7 +47,7 @@ from rosbags.typesys import get_typestore, Stores
 from blastnet_ros.core.deadline_stats import percentile, TaskStatsSnapshot
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.lane_stats import LaneStatsSnapshot
-from blastnet_ros.core.scenario import Scenario
+from blastnet_ros.core.scenario import calibrated_timings, Scenario
 from blastnet_ros.core.simulator import simulate
 from blastnet_ros.core.task import AUDIO, CAMERA, TaskSpec
 from blastnet_ros.core.task_set import TaskSet
@@ -569,16 +569,19 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
     """Return the simulator's miss rate per task for the live run's release rates.
 
     The scenario: the task set with each task's period set to its mean live release
-    interval, `duration_ns` long, the same policy, profile and scheduler options. Tasks
-    that released nothing are not simulated.
+    interval, `duration_ns` long, the same policy, profile and scheduler options, and
+    for a calibrated profile the release jitter and execution variation it measured
+    (core.scenario.calibrated_timings). Tasks that released nothing are not simulated.
     """
     periods = live_periods_ns(run, task_set.tasks, duration_ns)
     tasks = tuple(replace(task, period_ns=periods[task.name]) for task in task_set.tasks
                   if task.name in periods)
     if not tasks:
         return {}
+    timings = () if profile.calibration is None else calibrated_timings(profile.calibration,
+                                                                         tasks)
     scenario = Scenario(task_set=TaskSet(tasks=tasks, lanes=task_set.lanes),
-                        duration_ns=duration_ns, seed=seed, drop_late=drop_late,
-                        queue_limit=queue_limit)
+                        duration_ns=duration_ns, seed=seed, timings=timings,
+                        drop_late=drop_late, queue_limit=queue_limit)
     result = simulate(scenario, profile, run.policy)
     return {stats.task: stats.miss_rate for stats in result.tasks}

@@ -26,7 +26,7 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 import yaml
 
@@ -40,6 +40,9 @@ from blastnet_ros.tools.evaluation.evaluate import Evaluator, partial_path, repl
 from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics
 
 SWEEP_PNG = 'sweep.png'
+AGREE_PP = 2.0       # live and simulated agree within 2 percentage points
+AGREE_SHARE = 0.10   # ... or 10 % of the larger of the two, whichever is larger
+TARGET_MISS = 0.05   # the baseline's miss rate that picks the load of the headline ratio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +143,19 @@ class SweepRow:
         """Return max - min of the runs' miss rates."""
         return max(self.live_miss_rates) - min(self.live_miss_rates)
 
+    @property
+    def agrees(self) -> Optional[bool]:
+        """Return whether live (mean) and simulated agree (None: no simulation).
+
+        Agreement: within AGREE_PP percentage points or AGREE_SHARE of the larger of the
+        two, whichever is larger.
+        """
+        if math.isnan(self.predicted_miss_rate):
+            return None
+        gap = abs(self.live_mean - self.predicted_miss_rate)
+        return gap <= max(AGREE_PP / 100.0,
+                          AGREE_SHARE * max(self.live_mean, self.predicted_miss_rate)) + 1e-12
+
 
 def sweep_rows(points: Sequence[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]]
                ) -> List[SweepRow]:
@@ -155,7 +171,7 @@ def sweep_rows(points: Sequence[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]]
 
 
 SWEEP_HEADER = ('load', 'replay x', 'policy', 'task', 'live miss % (mean)', 'spread pp',
-                'runs', 'simulated miss %')
+                'runs', 'simulated miss %', 'agree')
 
 
 def sweep_table(rows: Sequence[SweepRow]) -> List[Tuple[str, ...]]:
@@ -164,7 +180,43 @@ def sweep_table(rows: Sequence[SweepRow]) -> List[Tuple[str, ...]]:
              f'{row.live_mean * 100:.1f}', f'{row.live_spread * 100:.1f}',
              str(len(row.live_miss_rates)),
              '-' if math.isnan(row.predicted_miss_rate) else
-             f'{row.predicted_miss_rate * 100:.1f}') for row in rows]
+             f'{row.predicted_miss_rate * 100:.1f}',
+             {None: '-', True: 'yes', False: 'NO'}[row.agrees]) for row in rows]
+
+
+def all_task_miss_rate(rows: Sequence[SweepRow], load: float, policy: str,
+                       live: bool) -> float:
+    """Return a policy's mean miss rate over its tasks at one load (live mean or simulated)."""
+    values = [row.live_mean if live else row.predicted_miss_rate for row in rows
+              if row.load == load and row.policy == policy]
+    values = [value for value in values if not math.isnan(value)]
+    return sum(values) / len(values) if values else math.nan
+
+
+def headline_lines(rows: Sequence[SweepRow], policy: str = 'blastnet',
+                   baseline: str = 'dm-model') -> List[str]:
+    """Return the agreement count and, live and simulated, `policy`'s miss rate over
+    `baseline`'s at the first load where the baseline misses more than TARGET_MISS
+    (mean over the tasks)."""
+    judged = [row for row in rows if row.agrees is not None]
+    lines = [f'live and simulated agree (within {AGREE_PP:g} pp or {AGREE_SHARE:.0%}) at '
+             f'{sum(row.agrees for row in judged)} of {len(judged)} points']
+    loads = sorted({row.load for row in rows})
+    policies = {row.policy for row in rows}
+    if policy not in policies or baseline not in policies:
+        return lines
+    for live, what in ((True, 'live'), (False, 'simulated')):
+        found = [load for load in loads
+                 if all_task_miss_rate(rows, load, baseline, live) > TARGET_MISS]
+        if not found:
+            lines.append(f'{what}: {baseline} misses at most {TARGET_MISS:.0%} at every load')
+            continue
+        mine = all_task_miss_rate(rows, found[0], policy, live)
+        theirs = all_task_miss_rate(rows, found[0], baseline, live)
+        lines.append(f'{what}: at load {found[0]:g}, the first where {baseline} misses more '
+                     f'than {TARGET_MISS:.0%} (mean over tasks {theirs * 100:.1f} %), '
+                     f'{policy} misses {mine * 100:.1f} % ({mine / theirs:.2f}x)')
+    return lines
 
 
 def format_sweep(rows: Sequence[SweepRow]) -> str:
@@ -174,7 +226,7 @@ def format_sweep(rows: Sequence[SweepRow]) -> str:
     lines = ['  '.join(cell.rjust(width) if i not in (2, 3) else cell.ljust(width)
                        for i, (cell, width) in enumerate(zip(row, widths))) for row in cells]
     lines.insert(1, '-' * len(lines[0]))
-    return '\n'.join(lines)
+    return '\n'.join(lines + [''] + headline_lines(rows))
 
 
 def plot_sweep(rows: Sequence[SweepRow], path: Path) -> None:
@@ -213,6 +265,7 @@ def write_sweep(folder: Path, rows: Sequence[SweepRow], notes: Sequence[str]) ->
     """Write sweep.md, sweep.json and sweep.png into `folder`."""
     cells = sweep_table(rows)
     lines = ['# blastnet evaluate --load', ''] + [f'- {note}' for note in notes] + [
+        ''] + [f'- {line}' for line in headline_lines(rows)] + [
         '', f'![miss rate against load]({SWEEP_PNG})', '',
         '| ' + ' | '.join(SWEEP_HEADER) + ' |', '|' + '---|' * len(SWEEP_HEADER)]
     lines += ['| ' + ' | '.join(row) + ' |' for row in cells]
@@ -221,7 +274,8 @@ def write_sweep(folder: Path, rows: Sequence[SweepRow], notes: Sequence[str]) ->
         'load': row.load, 'replay_rate': round(row.replay_rate, 4), 'policy': row.policy,
         'task': row.task, 'live_miss_rates': [round(rate, 4) for rate in row.live_miss_rates],
         'simulated_miss_rate': None if math.isnan(row.predicted_miss_rate)
-        else round(row.predicted_miss_rate, 4)} for row in rows]}, indent=1))
+        else round(row.predicted_miss_rate, 4), 'agrees': row.agrees} for row in rows],
+        'headline': headline_lines(rows)}, indent=1))
     plot_sweep(rows, folder / SWEEP_PNG)
 
 
@@ -261,7 +315,8 @@ def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
             'replays the bag faster and divides every period and deadline by the same '
             'factor',
             'live: mean over the runs and their spread; simulated: the simulator for the '
-            'same task rates and profile'])
+            'same task rates, with the profile calibrated from the point\'s own traces '
+            '(load_<L>/calibrated_profile.json)'])
         replace_folder(partial, output)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

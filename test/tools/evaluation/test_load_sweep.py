@@ -8,9 +8,9 @@ import yaml
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import TaskSpec
 from blastnet_ros.core.task_set import parse_task_set, TaskSet
-from blastnet_ros.tools.evaluation.load_sweep import (live_demand, live_load_plan,
-                                                      live_rates_hz, sweep_table, SweepRow,
-                                                      write_task_set)
+from blastnet_ros.tools.evaluation.load_sweep import (headline_lines, live_demand,
+                                                      live_load_plan, live_rates_hz,
+                                                      sweep_table, SweepRow, write_task_set)
 
 from simulation_support import CPU_LANES, machine_profile, model_profile, task
 
@@ -63,5 +63,26 @@ def test_the_sweep_table_gives_the_mean_spread_and_prediction_per_point():
     rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.1, 0.2, 0.15), 0.12),
             SweepRow(1.2, 2.4, 'dm-model', 'sound', (0.0,), float('nan'))]
     assert sweep_table(rows) == [
-        ('0.8', '1.60', 'blastnet', 'detector', '15.0', '10.0', '3', '12.0'),
-        ('1.2', '2.40', 'dm-model', 'sound', '0.0', '0.0', '1', '-')]
+        ('0.8', '1.60', 'blastnet', 'detector', '15.0', '10.0', '3', '12.0', 'NO'),
+        ('1.2', '2.40', 'dm-model', 'sound', '0.0', '0.0', '1', '-', '-')]
+
+
+def test_live_and_simulated_agree_within_2_pp_or_10_percent_whichever_is_larger():
+    def row(live, simulated):
+        return SweepRow(1.0, 2.0, 'blastnet', 'detector', (live,), simulated)
+    assert row(0.10, 0.12).agrees and not row(0.10, 0.121).agrees   # 2 pp
+    assert row(0.50, 0.45).agrees and not row(0.50, 0.44).agrees   # 10 % of 0.5
+    assert row(0.0, float('nan')).agrees is None
+
+
+def test_the_headline_compares_at_the_first_load_where_the_baseline_misses_over_5_percent():
+    rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.0,), 0.0),
+            SweepRow(0.8, 1.6, 'dm-model', 'detector', (0.04,), 0.06),
+            SweepRow(1.0, 2.0, 'blastnet', 'detector', (0.03, 0.05), 0.02),
+            SweepRow(1.0, 2.0, 'dm-model', 'detector', (0.10,), 0.30)]
+    lines = headline_lines(rows)
+    assert lines[0] == 'live and simulated agree (within 2 pp or 10%) at 3 of 4 points'
+    assert lines[1] == ('live: at load 1, the first where dm-model misses more than 5% (mean '
+                        'over tasks 10.0 %), blastnet misses 4.0 % (0.40x)')
+    assert lines[2] == ('simulated: at load 0.8, the first where dm-model misses more than '
+                        '5% (mean over tasks 6.0 %), blastnet misses 0.0 % (0.00x)')
