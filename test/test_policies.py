@@ -739,15 +739,19 @@ def test_blastnet_is_least_slack_first_while_the_ready_work_fits_the_lanes():
     assert [d.job.task for d in make_policy('blastnet').decide(view)] == ['a']
 
 
-def test_blastnet_is_earliest_deadline_first_once_the_lanes_are_past_capacity():
-    """The job due first (b) goes first once the work does not fit, as EDF would.
+def test_blastnet_is_shortest_job_first_once_the_lanes_are_past_capacity():
+    """The job with the least left to do (b) goes first once the work does not fit.
 
     a: due 9, 6 to do (slack 3); b: due 8, 2 to do (slack 6). By 9: 8 > 0.7 x 9 = 6.3.
+    And where earliest deadline first would differ: a due 8, 6 to do; b due 9, 2 to do.
     """
     from blastnet_ros.core.policies.blastnet import ready_work_fits
     view = _one_lane_view(9, 6, 8, 2)
     assert not ready_work_fits(view)
     assert [d.job.task for d in make_policy('blastnet').decide(view)] == ['b']
+    other = _one_lane_view(8, 6, 9, 2)
+    assert not ready_work_fits(other)
+    assert [d.job.task for d in make_policy('blastnet').decide(other)] == ['b']
     # a lane still busy counts too: 3 ms of a running block tip the fitting case over
     busy = replace(_one_lane_view(12, 6, 10, 1), lane_free_at_ns={'cpu0': 3 * MS})
     assert not ready_work_fits(busy)

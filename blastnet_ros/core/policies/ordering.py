@@ -84,3 +84,11 @@ def least_slack_key(view: SchedulingView, ready: ReadyBlock) -> tuple:
     job = ready.job
     return (slack_ns(view, ready), -job.priority, job.deadline_ns, job.release_ns, job.task,
             job.seq)
+
+
+def shortest_remaining_key(view: SchedulingView, ready: ReadyBlock) -> tuple:
+    """Order ready blocks: least expected remaining time of the job (remaining blocks on
+    their fastest lanes) first, then as earliest_deadline_key."""
+    job = ready.job
+    return (view.estimator.best_remaining_ns(job.task, ready.block_index, ready.num_blocks,
+                                             ready.allowed_lanes),) + earliest_deadline_key(ready)
