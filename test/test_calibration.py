@@ -30,9 +30,12 @@ ENGINE = (('policy', 'blastnet'), ('task.det.model', 'net'),
 
 
 def traced_job(index):
-    """Job `index` of task det: block 0 (units 0-1, 4 ms profiled) on cpu0 runs 6 ms of
-    its own after 1 ms preprocessing; block 1 (unit 2, 4 ms) on cpu1 runs 5 ms after a
-    0.3 ms hand-over, then 0.5 ms postprocessing; released 2 ms after its stamp."""
+    """Return job `index` of task det and its two blocks.
+
+    Block 0 (units 0-1, 4 ms profiled) on cpu0 runs 6 ms of its own after 1 ms
+    preprocessing; block 1 (unit 2, 4 ms) on cpu1 runs 5 ms after a 0.3 ms hand-over,
+    then 0.5 ms postprocessing; released 2 ms after its stamp.
+    """
     stamp = T0 + index * 100 * MS
     release = stamp + 2 * MS
     b0_start = release + MS // 2            # hand-over from the release: 0.5 ms

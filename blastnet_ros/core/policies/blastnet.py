@@ -107,8 +107,9 @@ class BlastNetPolicy:
 
 
 def doomed_start(view: SchedulingView, ready, option: LaneOption) -> bool:
-    """Return whether `ready` is a job's first block that, started as `option`, leaves
-    the job expected to end after its deadline (its later blocks on their fastest lanes).
+    """Return whether `ready`, started as `option`, is a first block of a doomed job.
+
+    Doomed: expected to end after its deadline, its later blocks on their fastest lanes.
     """
     if ready.block_index:
         return False
@@ -119,11 +120,11 @@ def doomed_start(view: SchedulingView, ready, option: LaneOption) -> bool:
 
 def blocks_a_higher_priority_release(view: SchedulingView, ready, option: LaneOption,
                                      available: Dict[str, int]) -> bool:
-    """Return whether running `ready` as `option` leaves a coming higher-priority job no
-    lane in time (the release look-ahead of BlastNetPolicy).
+    """Return whether `ready` as `option` leaves a coming higher-priority job no lane.
 
-    Only while some other lane is busy: then that lane's block end is a coming decision,
-    so holding this lane free never stalls the schedule.
+    The release look-ahead of BlastNetPolicy. Only while some other lane is busy: then
+    that lane's block end is a coming decision, so holding this lane free never stalls
+    the schedule.
     """
     if all(available[lane] <= view.now_ns for lane in available if lane != option.lane):
         return False

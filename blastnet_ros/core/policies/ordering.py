@@ -87,8 +87,10 @@ def least_slack_key(view: SchedulingView, ready: ReadyBlock) -> tuple:
 
 
 def shortest_remaining_key(view: SchedulingView, ready: ReadyBlock) -> tuple:
-    """Order ready blocks: least expected remaining time of the job (remaining blocks on
-    their fastest lanes) first, then as earliest_deadline_key."""
+    """Order ready blocks: the job with the least expected time left first.
+
+    Its remaining blocks on their fastest lanes; ties as earliest_deadline_key.
+    """
     job = ready.job
     return (view.estimator.best_remaining_ns(job.task, ready.block_index, ready.num_blocks,
                                              ready.allowed_lanes),) + earliest_deadline_key(ready)

@@ -345,9 +345,12 @@ class Evaluator:
     def _calibrated_profile(self, folder: Path,
                             runs_by_policy: Mapping[str, Sequence[PolicyRun]]
                             ) -> Optional[MachineProfile]:
-        """Return the profile calibrated from every run's traces (written as
-        calibrated_profile.json); the profile as it is when it is calibrated already or the
-        traces cannot calibrate it; None without a profile."""
+        """Return the profile calibrated from every run's traces, or as it is.
+
+        The calibrated one is written as calibrated_profile.json; the profile is returned
+        as it is when it is calibrated already or the traces cannot calibrate it; None
+        without a profile.
+        """
         if self.profile is None or self.profile.calibration is not None:
             return self.profile
         recorded = [RecordedRun(run.jobs, run.blocks, run.executor_values)

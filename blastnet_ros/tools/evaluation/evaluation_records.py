@@ -578,8 +578,9 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                   if task.name in periods)
     if not tasks:
         return {}
-    timings = () if profile.calibration is None else calibrated_timings(profile.calibration,
-                                                                         tasks)
+    timings = ()
+    if profile.calibration is not None:
+        timings = calibrated_timings(profile.calibration, tasks)
     scenario = Scenario(task_set=TaskSet(tasks=tasks, lanes=task_set.lanes),
                         duration_ns=duration_ns, seed=seed, timings=timings,
                         drop_late=drop_late, queue_limit=queue_limit)

@@ -195,9 +195,11 @@ def all_task_miss_rate(rows: Sequence[SweepRow], load: float, policy: str,
 
 def headline_lines(rows: Sequence[SweepRow], policy: str = 'blastnet',
                    baseline: str = 'dm-model') -> List[str]:
-    """Return the agreement count and, live and simulated, `policy`'s miss rate over
-    `baseline`'s at the first load where the baseline misses more than TARGET_MISS
-    (mean over the tasks)."""
+    """Return the agreement count and the headline ratio, live and simulated.
+
+    The ratio: `policy`'s miss rate over `baseline`'s at the first load where the
+    baseline misses more than TARGET_MISS (means over the tasks).
+    """
     judged = [row for row in rows if row.agrees is not None]
     lines = [f'live and simulated agree (within {AGREE_PP:g} pp or {AGREE_SHARE:.0%}) at '
              f'{sum(row.agrees for row in judged)} of {len(judged)} points']

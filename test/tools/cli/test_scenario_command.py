@@ -8,6 +8,7 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
@@ -100,20 +101,24 @@ def test_ctrl_c_leaves_no_bag_and_no_partial(tmp_path):
         [sys.executable, '-m', 'blastnet_ros.tools.cli', 'scenario', '--duration', '200',
          '--output', str(output), '--compressed'],   # ~20 s to write: stopped long before
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []   # stderr, read as it comes: the progress line says how far the bag is
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, '')),
+                              daemon=True)
+    reader.start()
     try:
-        partial = tmp_path / 'bag.partial' / 'bag'
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (
-                partial.is_dir() and any(entry.stat().st_size > 0
-                                         for entry in partial.iterdir())):
-            time.sleep(0.05)
-        assert partial.is_dir(), 'the bag never started'
-        time.sleep(0.3)
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None and not any(
+                '25.0%' in line for line in lines):
+            time.sleep(0.02)
+        assert any('25.0%' in line for line in lines), ''.join(lines) or 'no progress'
+        assert (tmp_path / 'bag.partial').is_dir(), 'the bag is not written as a partial'
+        process.send_signal(signal.SIGINT)   # a quarter written: three quarters to go
+        process.wait(timeout=30)
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
+        reader.join(timeout=5)
+    err = ''.join(lines)
     assert process.returncode == 130, err
     assert 'interrupted; no bag written' in err
     assert list(tmp_path.iterdir()) == []
