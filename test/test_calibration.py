@@ -11,7 +11,7 @@ from blastnet_ros.core.partitioner import partition, plan_on_machine
 from blastnet_ros.core.profile import (Calibration, calibrated_profile, load_profile,
                                        profile_from_dict, save_profile)
 from blastnet_ros.core.block_plan import BlockPlan, DUO_BLOCK
-from blastnet_ros.core.scenario import calibrated_timings, TaskTiming
+from blastnet_ros.core.scenario import calibrated_timings, Scenario, TaskTiming
 from blastnet_ros.core.simulator import simulate
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.engine_description import task_plans_from_key_values
@@ -185,3 +185,15 @@ def test_profile_from_trace_writes_a_calibrated_profile(tmp_path, capsys):
 def test_profile_from_an_empty_folder_says_what_to_give(tmp_path, capsys):
     assert main(['profile', '--from-trace', str(tmp_path)]) == 2
     assert 'no recorded traces under' in capsys.readouterr().err
+
+
+def test_recorded_releases_replace_the_period_and_keep_their_arrivals():
+    det = task('det', 'net', 100, 20, lanes=('cpu0', 'cpu1'))
+    recorded = scenario([det], 50)
+    recorded = Scenario(task_set=recorded.task_set, duration_ns=recorded.duration_ns,
+                        recorded_releases=(('det', ((0, 3 * MS), (7 * MS, 8 * MS))),))
+    calibrated = calibrated_profile(PROFILE, CALIBRATION)   # its 2 ms delay is not added
+    result = simulate(recorded, calibrated, 'dm-model', trace=True)
+    releases = [(job.release_ns, job.arrival_ns) for job in result.jobs]
+    assert releases == [(0, 3 * MS), (7 * MS, 8 * MS)]
+    assert result.task('det').released == 2

@@ -126,3 +126,13 @@ def test_recorded_traces_are_read_back_from_their_folder(tmp_path):
     (tmp_path / 'blastnet' / 'block_trace.json').write_text('[{"task": 1}]')
     with pytest.raises(BadInputError, match='block trace message is malformed'):
         read_recorded_traces(tmp_path / 'blastnet')
+
+
+def test_a_dropped_job_is_traced_but_has_no_time_split():
+    dropped = JobTraceEntry('detector', T0 + 300 * US, T0 + 301 * US, T0 + 302 * US,
+                            T0 + 310 * US, T0 + 310 * US, dropped=True)
+    assert parse_job_trace(job_trace_json([dropped])) == (dropped,)
+    assert parse_job_trace('[{"task": "a", "job_stamp_ns": 1, "received_ns": 2, '
+                           '"submitted_ns": 3, "result_ns": 4, "published_ns": 5}]'
+                           )[0].dropped is False   # older traces have no field
+    assert len(job_time_splits([JOB_A, dropped], BLOCKS)) == 1

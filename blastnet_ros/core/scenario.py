@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 import random
-from typing import Any, Iterable, Iterator, Mapping, Sequence, Tuple
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.input_errors import BadInputError
@@ -70,6 +70,9 @@ class Scenario:
     timings: Tuple[TaskTiming, ...] = ()
     drop_late: bool = True
     queue_limit: int = 4
+    # per task, (stamp, arrival) of each job as a live run recorded them (ns from the
+    # scenario's start): the task's releases instead of its period, offset and jitter
+    recorded_releases: Tuple[Tuple[str, Tuple[Tuple[int, int], ...]], ...] = ()
 
     def __post_init__(self) -> None:
         """Check the values a hand-built scenario could get wrong."""
@@ -101,6 +104,13 @@ class Scenario:
     def lanes(self) -> Tuple[LaneSpec, ...]:
         """Return the lanes."""
         return self.task_set.lanes
+
+    def recorded(self, task: str) -> Optional[Tuple[Tuple[int, int], ...]]:
+        """Return the releases recorded for `task` as (stamp, arrival) pairs, or None."""
+        for name, releases in self.recorded_releases:
+            if name == task:
+                return releases
+        return None
 
     def timing(self, task: str) -> TaskTiming:
         """Return the timing noise of `task` (none when the scenario gives none)."""
@@ -145,6 +155,13 @@ def task_releases(scenario: Scenario, task: TaskSpec) -> Iterator[ScheduledRelea
     jitter_random = random.Random(f'{scenario.seed}/{task.name}/jitter')
     exec_random = random.Random(f'{scenario.seed}/{task.name}/exec')
     jitter, variation = timing.jitter_ns, timing.exec_variation
+    recorded = scenario.recorded(task.name)
+    if recorded is not None:
+        for seq, (release_ns, arrival_ns) in enumerate(sorted(recorded)):
+            factor = (1.0 + variation * (2.0 * exec_random.random() - 1.0) if variation
+                      else 1.0)
+            yield ScheduledRelease(task.name, seq, release_ns, arrival_ns, factor)
+        return
     seq = 0
     while True:
         release_ns = timing.offset_ns + seq * task.period_ns

@@ -8,7 +8,8 @@ a clock, and a VirtualBlockExecutor instead of processor lanes:
 
 - Jobs come from core.scenario.task_releases: task i releases job k with stamp
   `offset + k * period` while the stamp is before the scenario's duration; the job
-  reaches the loop `jitter` later; its deadline is relative to the stamp. After the last
+  reaches the loop `jitter` later; its deadline is relative to the stamp. A task with
+  recorded releases (a live run's stamps and arrivals) releases exactly those. After the last
   release the run goes on until every job has ended, so each one counts as met, missed
   or dropped.
 - A block's execution time on a lane is its profiled latency there (the sum of its units'
@@ -21,7 +22,8 @@ a clock, and a VirtualBlockExecutor instead of processor lanes:
   lane spends the measured hand-over from the job's previous lane (from "input", the
   release, for block 0) -- the block ends that much later, the loop is told the block's
   own time as the live engine measures it; and each job reaches the loop its task's
-  release delay after its stamp (its deadline still counts from the stamp).
+  release delay after its stamp (its deadline still counts from the stamp), unless its
+  releases are recorded ones, which hold their own arrival.
 - Events are keyed (time_ns, kind, index) on one heap: releases, block ends, and
   wake-ups at the time the scheduler names (next_drop_ns) for dropping the next job that
   becomes hopeless. Every event of one instant is taken in before the scheduler decides
@@ -316,7 +318,9 @@ class _Run:
         self.releases: List[Iterator[ScheduledRelease]] = [
             task_releases(scenario, task) for task in self.tasks]
         self.pending: List[Optional[ScheduledRelease]] = [None] * len(self.tasks)
-        self.release_delay_ns = [profile.release_delay_ns(task.name) for task in self.tasks]
+        self.release_delay_ns = [0 if scenario.recorded(task.name) is not None
+                                 else profile.release_delay_ns(task.name)
+                                 for task in self.tasks]
         self.heap: List[Tuple[int, int, int]] = []
         self.events = 0
         self.last_event_ns = 0

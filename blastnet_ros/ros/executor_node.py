@@ -11,8 +11,9 @@ replay work), and publishes the result with the input's header, an annotated deb
 for camera tasks, and, once a diagnostics period, per-task deadline statistics, lane
 statistics and what the engine loaded (weights per task, backend per block and lane) on
 diagnostics. With publish_block_trace:=true it also publishes, once a period, the jobs
-published since the last period on blastnet/job_trace (when each input arrived, was
-released, and its result came back and was published: runtime/job_trace.py) and the
+ended since the last period on blastnet/job_trace (when each input arrived, was
+released, and its result came back and was published, or that it was dropped:
+runtime/job_trace.py) and the
 blocks finished on blastnet/block_trace (runtime/block_trace.py), both std_msgs/String
 JSON on the node clock.
 Every topic name is relative, so a namespace or a remap moves them all.
@@ -240,6 +241,12 @@ class ExecutorNode(Node):
                               self._debug_image_width)
 
     def _on_failure(self, failure: JobFailure) -> None:
+        if self._job_trace is not None and failure.context is not None:
+            ended_ns = self._clock.now().nanoseconds
+            with self._publish_lock:
+                self._traced_jobs.append(JobTraceEntry(
+                    failure.job.task, failure.job.release_ns, failure.context.received_ns,
+                    failure.context.submitted_ns, ended_ns, ended_ns, dropped=True))
         if failure.error is not None:
             self.bad_inputs[failure.job.task].report(
                 BadInputError(f'{failure.reason}: {failure.error!r}',

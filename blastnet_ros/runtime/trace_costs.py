@@ -132,13 +132,15 @@ def job_time_splits(jobs: Iterable[JobTraceEntry], blocks: Iterable[BlockTraceEn
                     ) -> Tuple[JobTimeSplit, ...]:
     """Return the split of every traced job whose blocks are all in the trace, in order.
 
-    A job is left out when its blocks are not 0..n-1 once each (a trace message lost, two
-    jobs of one task with one stamp) or, with `blocks_per_task`, not as many as its task
-    has.
+    Dropped jobs are left out, and so is a job whose blocks are not 0..n-1 once each (a
+    trace message lost, two jobs of one task with one stamp) or, with `blocks_per_task`,
+    not as many as its task has.
     """
     by_job = _blocks_by_job(blocks)
     splits = []
     for job in jobs:
+        if job.dropped:
+            continue
         entries = by_job.get((job.task, job.job_stamp_ns), [])
         if entries and _complete(entries, (blocks_per_task or {}).get(job.task)):
             splits.append(job_time_split(job, entries))

@@ -563,15 +563,42 @@ def live_periods_ns(run: PolicyRun, tasks: Sequence[TaskSpec], duration_ns: int
     return periods
 
 
+def recorded_releases(run: PolicyRun, tasks: Sequence[TaskSpec]
+                      ) -> Tuple[Tuple[str, Tuple[Tuple[int, int], ...]], ...]:
+    """Return (task, ((stamp, arrival), ...)) of the tasks whose every release is traced.
+
+    From the run's job trace (published and dropped jobs): a task counts when the trace
+    holds as many of its jobs as the executor reported released. Times are ns after the
+    earliest stamp of them all; an arrival before it counts as at it.
+    """
+    by_task: Dict[str, List[Tuple[int, int]]] = {}
+    for job in run.jobs:
+        by_task.setdefault(job.task, []).append((job.job_stamp_ns, job.submitted_ns))
+    complete = {}
+    for task in tasks:
+        snap = run.task(task.name)
+        traced = by_task.get(task.name, [])
+        if snap is not None and snap.released > 0 and len(traced) == snap.released:
+            complete[task.name] = traced
+    if not complete:
+        return ()
+    base_ns = min(stamp for traced in complete.values() for stamp, _ in traced)
+    return tuple((name, tuple(sorted((stamp - base_ns, max(0, arrival - base_ns))
+                                     for stamp, arrival in traced)))
+                 for name, traced in complete.items())
+
+
 def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                        drop_late: bool = True, queue_limit: int = 4, seed: int = 0
                        ) -> Dict[str, float]:
-    """Return the simulator's miss rate per task for the live run's release rates.
+    """Return the simulator's miss rate per task for the live run.
 
-    The scenario: the task set with each task's period set to its mean live release
-    interval, `duration_ns` long, the same policy, profile and scheduler options, and
-    for a calibrated profile the release jitter and execution variation it measured
-    (core.scenario.calibrated_timings). Tasks that released nothing are not simulated.
+    The scenario: the task set, `duration_ns` long, the same policy, profile and
+    scheduler options; each task releases the jobs the run's job trace recorded (stamps
+    and arrivals, recorded_releases) or, where the trace is incomplete, one every mean
+    live release interval; a calibrated profile adds the release jitter (periodic tasks
+    only) and execution variation it measured (core.scenario.calibrated_timings). Tasks
+    that released nothing are not simulated.
     """
     periods = live_periods_ns(run, task_set.tasks, duration_ns)
     tasks = tuple(replace(task, period_ns=periods[task.name]) for task in task_set.tasks
@@ -583,6 +610,7 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
         timings = calibrated_timings(profile.calibration, tasks)
     scenario = Scenario(task_set=TaskSet(tasks=tasks, lanes=task_set.lanes),
                         duration_ns=duration_ns, seed=seed, timings=timings,
-                        drop_late=drop_late, queue_limit=queue_limit)
+                        drop_late=drop_late, queue_limit=queue_limit,
+                        recorded_releases=recorded_releases(run, tasks))
     result = simulate(scenario, profile, run.policy)
     return {stats.task: stats.miss_rate for stats in result.tasks}

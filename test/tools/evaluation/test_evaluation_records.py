@@ -201,3 +201,26 @@ def test_ground_truth_is_read_from_a_scenario_bag(tmp_path):
     assert (truth.frames[1].width, truth.frames[1].frame_index) == (64, 1)
     assert truth.chunks[0].bag_time_ns == info.start_ns + 100 * MS  # a chunk's end
     assert truth.frame_at(truth.frames[1].bag_time_ns) is truth.frames[1]
+
+
+def test_the_prediction_replays_the_releases_the_job_trace_recorded():
+    # The same 50 jobs a second, but recorded in bursts of five 1 ms apart: they cannot
+    # all fit, where 50 evenly spread ones do.
+    from blastnet_ros.runtime.job_trace import JobTraceEntry
+    from blastnet_ros.tools.evaluation.evaluation_records import recorded_releases
+    profile = machine_profile({'tiny_yolo': model_profile('tiny_yolo', [2, 2, 2])})
+    task_set = TaskSet(tasks=(spec('detector', 'tiny_yolo', period_ms=100, deadline_ms=10),),
+                       lanes=CPU_LANES)
+    t0 = 10**18
+    stamps = [t0 + burst * 100 * MS + index * MS for burst in range(10) for index in range(5)]
+    jobs = tuple(JobTraceEntry('detector', stamp, stamp + MS, stamp + 2 * MS, 0, 0)
+                 for stamp in stamps)
+    snapshot = TaskStatsSnapshot('detector', 50, 0, 0, 0, 0, math.nan, math.nan)
+    run = PolicyRun('dm-model', (snapshot,), (), jobs=jobs)
+    (name, releases), = recorded_releases(run, task_set.tasks)
+    assert name == 'detector' and releases[:2] == ((0, 2 * MS), (MS, 3 * MS))
+    assert predict_miss_rates(run, task_set, profile, S)['detector'] > 0.3
+    # a trace that lacks some jobs is not replayed: the period stands in for it
+    short = PolicyRun('dm-model', (snapshot,), (), jobs=jobs[:40])
+    assert recorded_releases(short, task_set.tasks) == ()
+    assert predict_miss_rates(short, task_set, profile, S)['detector'] == 0.0
