@@ -16,8 +16,8 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
 - release_delay_ns and release_jitter_ns, per task: the 5th percentile of stamp ->
   release (the job trace's submitted_ns - job_stamp_ns, 0 where the stamp was ahead of
   the clock), and the 95th less the 5th;
-- exec_variation, per model: half the 5th-95th percentile range of its blocks' live over
-  profiled time, over the median.
+- exec_variation, per model: half the 5th-95th percentile range of its jobs' live over
+  profiled time (the jobs whose every block is traced), over the median.
 
 Runs are pooled: every figure is a median over all of them. A figure with fewer than
 MIN_SAMPLES samples is left out (the simulator then adds nothing for it). Torch-free.
@@ -67,7 +67,8 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     pre: Dict[str, List[int]] = {}
     post: Dict[str, List[int]] = {}
     delays: Dict[str, List[int]] = {}
-    ratios: Dict[str, List[float]] = {}   # per model: live / profiled block time
+    ratios: Dict[str, List[float]] = {}   # per model: live / profiled time of whole jobs
+    job_blocks: Dict[Tuple[str, int], Dict[int, Tuple[int, int]]] = {}
     lanes = {lane.name for lane in profile.lanes}
     for run in runs:
         plans = task_plans_from_key_values(run.engine)
@@ -84,7 +85,14 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                    - entry.postprocess_ns)
             if profiled > 0 and own > 0:
                 slowdowns.setdefault(entry.lane, []).append(own / profiled)
-                ratios.setdefault(model, []).append(own / profiled)
+                key = (entry.task, entry.job_stamp_ns)
+                job_blocks.setdefault(key, {})[entry.block] = (own, profiled)
+        for (task, _), blocks in job_blocks.items():   # whole jobs: live / profiled
+            if len(blocks) == len(plans[task][1]):
+                ratios.setdefault(plans[task][0], []).append(
+                    sum(own for own, _ in blocks.values())
+                    / sum(profiled for _, profiled in blocks.values()))
+        job_blocks.clear()
         for cost in stage_costs(run.blocks, models):
             if cost.model in profile.models:
                 pre.setdefault(cost.model, []).extend(

@@ -342,29 +342,25 @@ class Evaluator:
                          weights=weights_from_key_values(executor_values), wall_s=replay_s,
                          machine_load=load)
 
-    def _calibrated_profile(self, folder: Path,
-                            runs_by_policy: Mapping[str, Sequence[PolicyRun]]
-                            ) -> Optional[MachineProfile]:
-        """Return the profile calibrated from every run's traces, or as it is.
+    def _calibrated_profile(self, folder: Path, runs: Sequence[PolicyRun],
+                            file_name: str, source: str) -> Optional[MachineProfile]:
+        """Return the profile calibrated from `runs`' traces (saved as `file_name`).
 
-        The calibrated one is written as calibrated_profile.json; the profile is returned
-        as it is when it is calibrated already or the traces cannot calibrate it; None
-        without a profile.
+        The profile as it is when it is calibrated already or the traces cannot calibrate
+        it; None without a profile.
         """
         if self.profile is None or self.profile.calibration is not None:
             return self.profile
-        recorded = [RecordedRun(run.jobs, run.blocks, run.executor_values)
-                    for policy_runs in runs_by_policy.values() for run in policy_runs]
+        recorded = [RecordedRun(run.jobs, run.blocks, run.executor_values) for run in runs]
         try:
-            calibration = calibration_from_runs(recorded, self.profile,
-                                                'this evaluation\'s traces')
+            calibration = calibration_from_runs(recorded, self.profile, source)
         except BadInputError as error:
             print(f'blastnet evaluate: the simulator runs the profile uncalibrated: {error}',
                   file=sys.stderr)
             return self.profile
         calibrated = calibrated_profile(self.profile, calibration)
         folder.mkdir(parents=True, exist_ok=True)
-        save_profile(calibrated, folder / CALIBRATED_PROFILE)
+        save_profile(calibrated, folder / file_name)
         return calibrated
 
     def _report(self, folder: Path, runs_by_policy: Mapping[str, Sequence[PolicyRun]]
@@ -373,13 +369,21 @@ class Evaluator:
         executor = self.parameters['executor']
         metrics = []
         runs = [policy_runs[0] for policy_runs in runs_by_policy.values()]
-        profile = self._calibrated_profile(folder, runs_by_policy)
+        # one profile calibrated from every run, for the user; and one per policy from
+        # its own runs, for the prediction: the policy sets how busy the cores are (two
+        # lanes kept busy leave the input path only lane time), so what a block costs
+        profile = self._calibrated_profile(
+            folder, [run for policy_runs in runs_by_policy.values() for run in policy_runs],
+            CALIBRATED_PROFILE, "this evaluation's traces")
         for run in runs:
             matcher = StampMatcher(run.published, self.bag.camera.name, self.bag.audio.name)
             predicted = None
-            if profile is not None:
+            policy_profile = self._calibrated_profile(
+                folder / TRACES_DIR / run.policy, runs_by_policy[run.policy],
+                CALIBRATED_PROFILE, f"{run.policy}'s runs")
+            if policy_profile is not None:
                 predicted = predict_miss_rates(
-                    run, self.task_set, profile, self.live_duration_ns,
+                    run, self.task_set, policy_profile, self.live_duration_ns,
                     drop_late=bool(executor.get('drop_late', True)),
                     queue_limit=int(executor.get('queue_limit', 4)))
             metrics.append(policy_metrics(
@@ -412,7 +416,9 @@ def profile_line(profile: Optional[MachineProfile]) -> str:
     line = f"machine '{profile.machine}', measured {profile.created}"
     if profile.calibration is not None:
         line += (f', calibrated from {profile.calibration.source} ({CALIBRATED_PROFILE}: '
-                 'lane slowdown, pre/postprocessing, hand-overs, release delays)')
+                 'lane slowdown, pre/postprocessing, hand-overs, release delays); the '
+                 'simulator runs each policy with the profile calibrated from its own runs '
+                 f'({TRACES_DIR}/<policy>/{CALIBRATED_PROFILE})')
     return line
 
 

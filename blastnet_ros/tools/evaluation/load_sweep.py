@@ -317,8 +317,8 @@ def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
             'replays the bag faster and divides every period and deadline by the same '
             'factor',
             'live: mean over the runs and their spread; simulated: the simulator for the '
-            'same task rates, with the profile calibrated from the point\'s own traces '
-            '(load_<L>/calibrated_profile.json)'])
+            'same jobs, with the profile calibrated from the policy\'s runs at that point '
+            '(load_<L>/traces/<policy>/calibrated_profile.json)'])
         replace_folder(partial, output)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
