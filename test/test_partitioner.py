@@ -211,3 +211,17 @@ def test_search_equals_brute_force_on_random_profiles(seed):
     if plan.num_blocks > 1:
         assert max(costs) <= MAX_BLOCK_OVER_MEAN * sum(costs) / len(costs)
         assert min(costs) >= floor
+
+
+def test_blastnet_keeps_a_task_whole_when_its_model_takes_most_of_its_deadline():
+    # 4 units of 4 ms: 16 ms whole. Due in 30 ms (0.53 > TIGHT_SHARE 0.4): one block; due
+    # in 60 ms (0.27): duo-blocks. Without a deadline (the other policies): duo-blocks.
+    from blastnet_ros.core.partitioner import plan_on_machine, TIGHT_SHARE
+    from simulation_support import machine_profile, model_profile
+    machine = machine_profile({'net': model_profile('net', [4.0, 4.0, 4.0, 4.0])})
+    lanes = (CPU0, CPU1)
+    assert TIGHT_SHARE == 0.4
+    assert plan_on_machine(DUO_BLOCK, machine, 'net', lanes, 30 * MS).num_blocks == 1
+    assert plan_on_machine(DUO_BLOCK, machine, 'net', lanes, 60 * MS).num_blocks > 1
+    assert plan_on_machine(DUO_BLOCK, machine, 'net', lanes).num_blocks > 1
+    assert plan_on_machine(UNIT, machine, 'net', lanes, 30 * MS).num_blocks == 4

@@ -420,5 +420,7 @@ def test_the_policy_sees_when_each_task_is_next_stamped_and_its_block_count():
     s = BlockScheduler([a, b], ['cpu0'], Watching(), LatencyEstimator({}), {'a': 3})
     s.release(Job('a', 0, 5 * MS, 15 * MS, 0), 6 * MS)
     s.release(Job('b', 0, 7 * MS, 37 * MS, 0), 8 * MS)
+    s.release(Job('a', 1, 25 * MS, 35 * MS, 0), 26 * MS)   # inputs every 20 ms, not 10
     assert seen == [({'a': 15 * MS}, {'a': 3, 'b': 1}),
-                    ({'a': 15 * MS, 'b': 37 * MS}, {'a': 3, 'b': 1})]
+                    ({'a': 15 * MS, 'b': 37 * MS}, {'a': 3, 'b': 1}),
+                    ({'a': 45 * MS, 'b': 37 * MS}, {'a': 3, 'b': 1})]

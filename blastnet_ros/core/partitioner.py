@@ -48,6 +48,7 @@ from blastnet_ros.core.task import LaneSpec
 DEFAULT_SWITCH_FRACTION = 0.25
 MIN_BLOCK_NS = 1_000_000
 MAX_BLOCK_OVER_MEAN = 2.0
+TIGHT_SHARE = 0.4   # a model taking more of its task's deadline than this runs whole
 
 _State = Tuple[int, int]            # a block (start, stop)
 _Score = Tuple[int, int, Tuple[int, ...]]  # (blocks, sum of squared costs, cuts)
@@ -216,18 +217,29 @@ def plan_for(granularity: str, profile: ModelProfile, lanes: Sequence[LaneSpec],
 
 
 def plan_on_machine(granularity: str, profile: MachineProfile, model: str,
-                    lanes: Sequence[LaneSpec]) -> BlockPlan:
+                    lanes: Sequence[LaneSpec], deadline_ns: int = 0) -> BlockPlan:
     """Return `plan_for` of `model` in `profile`, cut for its calibrated hand-over.
 
     The hand-over counted at each cut is the worst the calibration measured from one of
     `lanes` to one of them, the same one included (none for a profile without
-    calibration).
+    calibration). A task whose whole model takes more than TIGHT_SHARE of its relative
+    deadline `deadline_ns` on its fastest lane runs whole (DUO_BLOCK gives one block):
+    its job has too little slack for what a cut costs live (a hand-over, a decision,
+    per-block sessions slower than one, a wait at each boundary), and cutting it would
+    only give other tasks shorter waits at its expense.
     """
+    model_profile = profile.model(model)
+    if granularity == DUO_BLOCK and deadline_ns > 0:
+        _check_lanes(model_profile, lanes)
+        whole_ns = min(model_profile.range_latency_ns(0, len(model_profile.units), lane.name)
+                       for lane in lanes)
+        if whole_ns > TIGHT_SHARE * deadline_ns:
+            return whole_model_plan(model_profile)
     options = {}
     if granularity == DUO_BLOCK and profile.calibration is not None:
         options['handover_ns'] = profile.calibration.worst_handover_ns(
             [lane.name for lane in lanes])
-    return plan_for(granularity, profile.model(model), lanes, **options)
+    return plan_for(granularity, model_profile, lanes, **options)
 
 
 def block_backend(profile: ModelProfile, start: int, stop: int, lane: str) -> str:

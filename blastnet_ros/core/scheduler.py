@@ -76,8 +76,9 @@ class SchedulingView:
     until its earlier one has ended, unless the task is pipelined). `lane_free_at_ns[lane]`
     is when the lane is expected to be free (`now_ns` for a free lane, never earlier).
     `next_release_ns[task]` is the stamp the task's next job is expected to carry (its last
-    job's stamp plus its period; tasks with no job yet are missing), `blocks_per_task` how
-    many blocks a job of each task runs. The mappings are read-only.
+    job's stamp plus its period, or plus the last interval between its stamps when that
+    is longer: a 15 fps camera under a 33 ms period; tasks with no job yet are missing),
+    `blocks_per_task` how many blocks a job of each task runs. The mappings are read-only.
     """
 
     now_ns: int
@@ -186,6 +187,7 @@ class BlockScheduler:
         self._tasks_view = MappingProxyType(dict(self._tasks))
         self._blocks_view = MappingProxyType(self._blocks)
         self._next_release_ns: Dict[str, int] = {}
+        self._last_release_ns: Dict[str, int] = {}
         self._next_release_view = MappingProxyType(self._next_release_ns)
         self._lane_devices_view = MappingProxyType(
             {lane: estimator.lane_device(lane) for lane in self._lanes})
@@ -266,9 +268,14 @@ class BlockScheduler:
         return min(self._hopeless_after_ns.values()) + 1
 
     def _admit(self, job: Job, decisions: List[Decision]) -> None:
-        self._next_release_ns[job.task] = max(
-            self._next_release_ns.get(job.task, 0),
-            job.release_ns + self._tasks[job.task].period_ns)
+        previous_ns = self._last_release_ns.get(job.task)
+        if previous_ns is None or job.release_ns > previous_ns:
+            # the next stamp: a period on, or the last interval when inputs come slower
+            interval_ns = self._tasks[job.task].period_ns
+            if previous_ns is not None:
+                interval_ns = max(interval_ns, job.release_ns - previous_ns)
+            self._last_release_ns[job.task] = job.release_ns
+            self._next_release_ns[job.task] = job.release_ns + interval_ns
         waiting = self._waiting[job.task]
         while len(waiting) >= self._queue_limit:
             oldest = min(waiting, key=_release_ns)

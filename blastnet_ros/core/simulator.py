@@ -189,14 +189,16 @@ def plan_tasks(scenario: Scenario, profile: MachineProfile, policy: Policy,
                plans: Optional[Mapping[str, BlockPlan]] = None) -> Dict[str, BlockPlan]:
     """Return {task: block plan}: from `plans` (by task or model name), else the policy's."""
     granularity = getattr(policy, 'granularity', MODEL)
+    whole_when_tight = getattr(policy, 'keeps_tight_tasks_whole', False)
     return {task.name: _plan(task.name, task.model, granularity, profile,
                              [lane for lane in scenario.lanes if lane.name in task.lanes],
-                             plans)
+                             plans, task.deadline_ns if whole_when_tight else 0)
             for task in scenario.tasks}
 
 
 def _plan(task: str, model: str, granularity: str, profile: MachineProfile,
-          lanes: Sequence[LaneSpec], plans: Optional[Mapping[str, BlockPlan]]) -> BlockPlan:
+          lanes: Sequence[LaneSpec], plans: Optional[Mapping[str, BlockPlan]],
+          deadline_ns: int = 0) -> BlockPlan:
     model_profile = profile.model(model)
     given = None if plans is None else plans.get(task, plans.get(model))
     if given is not None:
@@ -206,7 +208,7 @@ def _plan(task: str, model: str, granularity: str, profile: MachineProfile,
                 f"not tile the {len(model_profile.units)} units of its model '{model}'",
                 "give a plan made for the task's model")
         return given
-    return plan_on_machine(granularity, profile, model, lanes)
+    return plan_on_machine(granularity, profile, model, lanes, deadline_ns)
 
 
 def _decisions(loop: SchedulingLoop) -> Optional[TimingSummary]:

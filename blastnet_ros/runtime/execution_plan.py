@@ -44,7 +44,9 @@ def build_execution_plan(tasks: Sequence[TaskSpec], lanes: Sequence[LaneSpec], p
     for task in tasks:
         task_lanes = [lanes_by_name[name] for name in task.lanes]
         if profile is not None:
-            plans[task.name] = plan_on_machine(granularity, profile, task.model, task_lanes)
+            plans[task.name] = plan_on_machine(
+                granularity, profile, task.model, task_lanes,
+                task.deadline_ns if getattr(policy, 'keeps_tight_tasks_whole', False) else 0)
             continue
         if granularity not in (MODEL, UNIT):
             raise BadInputError(
