@@ -8,13 +8,17 @@ sub-command is a module of this package with `add_parser(subparsers)`, which reg
 the sub-command's parser and sets `run` (a function of the parsed arguments that returns
 the exit status) and, optionally, `interrupted_note` (what Ctrl-C leaves behind).
 Every sub-command gets the same error handling here: a BadInputError or NodeError
-prints one line and exits with status 2, Ctrl-C exits with status 130.
+prints one line and exits with status 2, Ctrl-C exits with status 130. Started with
+SIGINT ignored (a background job of a non-interactive shell inherits that), the command
+takes Ctrl-C (or a supervisor's SIGINT) back, so it still stops cleanly.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Optional, Sequence
 
 from blastnet_ros.core.input_errors import BadInputError
@@ -38,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run `blastnet` with `argv` (default: the command line); return the exit status."""
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -96,11 +96,14 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path, capsys):
 
 
 def test_ctrl_c_leaves_no_bag_and_no_partial(tmp_path):
+    # started with SIGINT ignored, as a background job of a non-interactive shell is:
+    # the command takes it back (tools/cli/main.py), so Ctrl-C still stops it
     output = tmp_path / 'bag'
     process = subprocess.Popen(
         [sys.executable, '-m', 'blastnet_ros.tools.cli', 'scenario', '--duration', '200',
          '--output', str(output), '--compressed'],   # ~20 s to write: stopped long before
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     lines = []   # stderr, read as it comes: the progress line says how far the bag is
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, '')),
                               daemon=True)
