@@ -49,9 +49,9 @@ def test_boxes_drawn_from_the_results_land_on_the_objects_in_the_camera_frame():
     # 25 of 25 objects matched when measured; boxes left in model-input pixels match 0
     pixels = 'camera'
     with RosHarness() as ros:
-        ros.make(CameraInputNode, detection_pixels=pixels)
-        ros.make(ExecutorNode, policy='dm-model', drop_late=False, result_format='json',
-                 detection_pixels=pixels)
+        camera_input = ros.make(CameraInputNode, detection_pixels=pixels)
+        executor = ros.make(ExecutorNode, policy='dm-model', drop_late=False,
+                            result_format='json', detection_pixels=pixels)
         probe = ros.node('pixels_probe')
         results, debug = [], []
         probe.create_subscription(String, '/blastnet/detector/detections', results.append, 50)
@@ -59,6 +59,10 @@ def test_boxes_drawn_from_the_results_land_on_the_objects_in_the_camera_frame():
                                   qos_profile_sensor_data)  # as published: best effort
         camera = probe.create_publisher(Image, '/camera/image_raw', 10)
         ros.wait_for_subscribers(camera)
+        # every hop matched before the first frame, so none is lost to discovery
+        assert ros.wait_for(lambda: camera_input.count_subscribers(
+            '/blastnet/input/detector') > 0 and executor.count_subscribers(
+            '/blastnet/detector/detections') > 0)
         truth_by_stamp = {}
         start_ns = time.time_ns()
         for index, (rgb, truth) in enumerate(scene_frames()):
