@@ -3,6 +3,7 @@
 """Calibration: traces -> profile figures -> what the partitioner and the simulator use."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -65,6 +66,7 @@ def test_the_engine_description_gives_each_tasks_units():
 def test_traces_give_slowdown_stages_handovers_and_release_delay():
     calibration = calibration_from_runs([recorded()], PROFILE, 'runs')
     assert calibration.lane_slowdown == {'cpu0': 1.5, 'cpu1': 1.25}
+    assert calibration.model_slowdown == {'net@cpu0': 1.5, 'net@cpu1': 1.25}
     assert calibration.preprocess_ns == {'net': MS}
     assert calibration.postprocess_ns == {'net': MS // 2}
     assert calibration.handover_ns == {'input>cpu0': MS // 2, 'cpu0>cpu1': 300_000}
@@ -120,6 +122,10 @@ def test_a_calibrated_profile_holds_the_figures_in_its_units_and_round_trips(tmp
     assert calibrated.release_delay_ns('det') == 2 * MS
     save_profile(calibrated, tmp_path / 'calibrated.json')
     assert load_profile(tmp_path / 'calibrated.json') == calibrated
+    # a model's own factor on a lane wins over the lane's
+    own = calibrated_profile(PROFILE, replace(CALIBRATION, model_slowdown={'net@cpu0': 2.0}))
+    assert [unit.latency_ns['cpu0'] for unit in own.models['net'].units] == [
+        5 * MS, 4 * MS, 8 * MS + MS // 2]
     with pytest.raises(BadInputError, match='already calibrated'):
         calibrated_profile(calibrated, CALIBRATION)
 

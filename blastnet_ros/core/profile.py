@@ -24,6 +24,7 @@ it (`calibrated_profile`)::
 
      "calibration": {"source": "report/traces (2 runs, 412 jobs)",
                      "lane_slowdown": {"cpu0": 1.06, "cpu1": 1.04},
+                     "model_slowdown": {"yolo_car@cpu0": 1.17, "sign_resnet@cpu1": 1.46},
                      "preprocess_ns": {"yolo_car": 2100000},
                      "postprocess_ns": {"yolo_car": 1400000},
                      "handover_ns": {"input>cpu0": 520000, "cpu0>cpu1": 190000},
@@ -32,8 +33,10 @@ it (`calibrated_profile`)::
                      "exec_variation": {"yolo_car": 0.08}}
 
 - lane_slowdown: live block execution over the profiled latency of the same units on
-  that lane (the input nodes, DDS and the executor's own threads share the cores);
-  every unit's latency (and p99) on the lane is multiplied by it;
+  that lane (the input nodes, DDS and the executor's own threads share the cores), the
+  median over all blocks; model_slowdown: the same for one model on one lane ("model@lane"),
+  its blocks' live time summed over their profiled time summed. Every unit's latency (and
+  p99) on a lane is multiplied by its model's factor there, else by the lane's;
 - preprocess_ns, postprocess_ns: the model's pre- and postprocessing, CPU work the live
   engine does inside a job's first and last block; added to the model's first and last
   unit on every lane, so the partitioner, the estimator and the simulator all see it;
@@ -120,12 +123,18 @@ class Calibration:
 
     source: str
     lane_slowdown: Mapping[str, float] = field(default_factory=dict)
+    model_slowdown: Mapping[str, float] = field(default_factory=dict)
     preprocess_ns: Mapping[str, int] = field(default_factory=dict)
     postprocess_ns: Mapping[str, int] = field(default_factory=dict)
     handover_ns: Mapping[str, int] = field(default_factory=dict)
     release_delay_ns: Mapping[str, int] = field(default_factory=dict)
     release_jitter_ns: Mapping[str, int] = field(default_factory=dict)
     exec_variation: Mapping[str, float] = field(default_factory=dict)
+
+    def slowdown(self, model: str, lane: str) -> float:
+        """Return the factor a model's units take on `lane`: its own, else the lane's."""
+        return float(self.model_slowdown.get(f'{model}@{lane}',
+                                             self.lane_slowdown.get(lane, 1.0)))
 
     def handover(self, from_lane: str, to_lane: str) -> int:
         """Return the measured hand-over between two lanes (0 where none was measured)."""
@@ -140,6 +149,8 @@ class Calibration:
         return {'source': self.source,
                 'lane_slowdown': {k: round(float(v), 4)
                                   for k, v in sorted(self.lane_slowdown.items())},
+                'model_slowdown': {k: round(float(v), 4)
+                                   for k, v in sorted(self.model_slowdown.items())},
                 'preprocess_ns': dict(sorted(self.preprocess_ns.items())),
                 'postprocess_ns': dict(sorted(self.postprocess_ns.items())),
                 'handover_ns': dict(sorted(self.handover_ns.items())),
@@ -170,6 +181,7 @@ def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibrati
         return parsed
     return Calibration(source=str(document.get('source', '')),
                        lane_slowdown=numbers('lane_slowdown', float),
+                       model_slowdown=numbers('model_slowdown', float),
                        preprocess_ns=numbers('preprocess_ns', int),
                        postprocess_ns=numbers('postprocess_ns', int),
                        handover_ns=numbers('handover_ns', int),
@@ -285,7 +297,7 @@ def calibrated_profile(profile: MachineProfile, calibration: Calibration) -> Mac
                 calibration.postprocess_ns.get(name, 0) if index == last else 0)
 
             def adjusted(times: Mapping[str, int]) -> Dict[str, int]:
-                return {lane: round(ns * calibration.lane_slowdown.get(lane, 1.0)) + extra
+                return {lane: round(ns * calibration.slowdown(name, lane)) + extra
                         for lane, ns in times.items()}
             units.append(replace(unit, latency_ns=adjusted(unit.latency_ns),
                                  p99_ns=adjusted(unit.p99_ns)))

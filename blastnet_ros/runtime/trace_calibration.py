@@ -10,6 +10,8 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
   (runtime/trace_costs.job_time_split: start -> end less transfer, pre- and
   postprocessing) over the profile's latency for the same units on that lane; the
   block's units come from the engine description recorded with the run;
+- model_slowdown, per model and lane: that model's blocks there, live time summed over
+  profiled time summed (models differ: yolo_car 1.17x and sign_resnet 1.46x in one run);
 - preprocess_ns, postprocess_ns, per model: the medians of trace_costs.stage_costs;
 - handover_ns, per pair of lanes ("input" for a job's release): the median hand-over of
   the blocks dispatched at once (trace_costs.boundary_costs), over all runs;
@@ -68,6 +70,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     post: Dict[str, List[int]] = {}
     delays: Dict[str, List[int]] = {}
     ratios: Dict[str, List[float]] = {}   # per model: live / profiled time of whole jobs
+    model_lane: Dict[str, List[int]] = {}   # model@lane: live ns, profiled ns, blocks
     job_blocks: Dict[Tuple[str, int], Dict[int, Tuple[int, int]]] = {}
     lanes = {lane.name for lane in profile.lanes}
     for run in runs:
@@ -85,6 +88,10 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                    - entry.postprocess_ns)
             if profiled > 0 and own > 0:
                 slowdowns.setdefault(entry.lane, []).append(own / profiled)
+                summed = model_lane.setdefault(f'{model}@{entry.lane}', [0, 0, 0])
+                summed[0] += own
+                summed[1] += profiled
+                summed[2] += 1
                 key = (entry.task, entry.job_stamp_ns)
                 job_blocks.setdefault(key, {})[entry.block] = (own, profiled)
         for (task, _), blocks in job_blocks.items():   # whole jobs: live / profiled
@@ -129,6 +136,9 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     return Calibration(
         source=f'{source} ({len(runs)} run(s), {sum(len(run.jobs) for run in runs)} jobs)',
         lane_slowdown={lane: round(value, 4) for lane, value in medians(slowdowns).items()},
+        model_slowdown={key: round(own / profiled, 4)
+                        for key, (own, profiled, blocks) in sorted(model_lane.items())
+                        if blocks >= MIN_SAMPLES},
         preprocess_ns=medians_ns(pre), postprocess_ns=medians_ns(post),
         handover_ns=medians_ns(handovers),
         release_delay_ns={task: int(percentile(values, 0.05))
