@@ -12,7 +12,8 @@ from blastnet_ros.core.partitioner import partition, plan_on_machine
 from blastnet_ros.core.profile import (Calibration, calibrated_profile, load_profile,
                                        profile_from_dict, save_profile)
 from blastnet_ros.core.block_plan import BlockPlan, DUO_BLOCK
-from blastnet_ros.core.scenario import calibrated_timings, Scenario, TaskTiming
+from blastnet_ros.core.scenario import (calibrated_timings, quantile_draw, Scenario,
+                                        task_releases, TaskTiming)
 from blastnet_ros.core.simulator import simulate
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.engine_description import task_plans_from_key_values
@@ -93,6 +94,11 @@ def test_the_execution_variation_is_that_of_whole_jobs():
     run = RecordedRun(tuple(jobs), tuple(entry for pair in blocks for entry in pair), ENGINE)
     calibration = calibration_from_runs([run], PROFILE, 'runs')
     assert calibration.exec_variation == {'net': 0.2}   # nearest-rank 5th and 95th
+    # the factors around what the units hold (1.375x on average): 0.8 .. 1.2
+    table = calibration.exec_quantiles['net']
+    assert len(table) == 21 and table[0] == pytest.approx(0.8, abs=0.01)
+    assert table[10] == pytest.approx(1.0, abs=0.01)
+    assert table[-1] == pytest.approx(1.2, abs=0.01)
 
 
 def test_figures_with_too_few_samples_are_left_out():
@@ -211,3 +217,27 @@ def test_recorded_releases_replace_the_period_and_keep_their_arrivals():
     releases = [(job.release_ns, job.arrival_ns) for job in result.jobs]
     assert releases == [(0, 3 * MS), (7 * MS, 8 * MS)]
     assert result.task('det').released == 2
+
+
+def test_job_factors_are_drawn_from_the_measured_quantiles():
+    assert quantile_draw((1.0, 2.0, 3.0), 0.0) == 1.0
+    assert quantile_draw((1.0, 2.0, 3.0), 0.5) == 2.0
+    assert quantile_draw((1.0, 2.0, 3.0), 0.75) == 2.5
+    assert quantile_draw((1.0, 2.0, 3.0), 0.999) == pytest.approx(3.0, abs=0.01)
+    det = task('det', 'net', 10, 10)
+    base = scenario([det], 1000)
+    noisy = Scenario(task_set=base.task_set, duration_ns=base.duration_ns,
+                     timings=(TaskTiming('det', exec_factors=(0.9, 1.0, 1.6)),))
+    factors = [release.exec_factor for release in task_releases(noisy, det)]
+    assert len(factors) == 100 and 0.9 <= min(factors) and max(factors) <= 1.6
+    assert sum(factor > 1.3 for factor in factors) > 10   # the tail is drawn
+    with pytest.raises(ValueError, match='exec_factors'):
+        Scenario(task_set=base.task_set, duration_ns=base.duration_ns,
+                 timings=(TaskTiming('det', exec_factors=(1.2, 1.0)),))
+
+
+def test_a_bad_quantile_table_names_the_model():
+    document = calibrated_profile(PROFILE, CALIBRATION).to_dict()
+    document['calibration']['exec_quantiles'] = {'net': [1.2, 1.0]}
+    with pytest.raises(BadInputError, match=r'exec_quantiles\.net is not a rising list'):
+        profile_from_dict(document)

@@ -30,7 +30,8 @@ it (`calibrated_profile`)::
                      "handover_ns": {"input>cpu0": 520000, "cpu0>cpu1": 190000},
                      "release_delay_ns": {"detector": 4100000, "signs": 30200000},
                      "release_jitter_ns": {"detector": 1900000, "signs": 16000000},
-                     "exec_variation": {"yolo_car": 0.08}}
+                     "exec_variation": {"yolo_car": 0.08},
+                     "exec_quantiles": {"yolo_car": [0.93, 0.95, ..., 1.52]}}
 
 - lane_slowdown: live block execution over the profiled latency of the same units on
   that lane (the input nodes, DDS and the executor's own threads share the cores), the
@@ -50,7 +51,11 @@ it (`calibrated_profile`)::
   live run (`calibrated_timings`) adds up to the jitter on top, uniformly;
 - exec_variation: per model, how much a job's blocks vary around their median live time
   (half the 5th-95th percentile range of live over profiled, over the median): the
-  scenario's execution variation (each job's time x a factor uniform in 1 -/+ it).
+  scenario's execution variation (each job's time x a factor uniform in 1 -/+ it);
+- exec_quantiles: per model, the 0th, 5th, ..., 100th percentile (21 values) of its jobs'
+  live over profiled time, over the model's live-over-profiled time of all its blocks
+  (the factor the units already hold): a scenario built from a live run draws each job's
+  factor from these (core.scenario.calibrated_timings), long tail included.
 """
 
 from __future__ import annotations
@@ -130,6 +135,7 @@ class Calibration:
     release_delay_ns: Mapping[str, int] = field(default_factory=dict)
     release_jitter_ns: Mapping[str, int] = field(default_factory=dict)
     exec_variation: Mapping[str, float] = field(default_factory=dict)
+    exec_quantiles: Mapping[str, Tuple[float, ...]] = field(default_factory=dict)
 
     def slowdown(self, model: str, lane: str) -> float:
         """Return the factor a model's units take on `lane`: its own, else the lane's."""
@@ -157,7 +163,9 @@ class Calibration:
                 'release_delay_ns': dict(sorted(self.release_delay_ns.items())),
                 'release_jitter_ns': dict(sorted(self.release_jitter_ns.items())),
                 'exec_variation': {k: round(float(v), 4)
-                                   for k, v in sorted(self.exec_variation.items())}}
+                                   for k, v in sorted(self.exec_variation.items())},
+                'exec_quantiles': {k: [round(float(q), 4) for q in v]
+                                   for k, v in sorted(self.exec_quantiles.items())}}
 
 
 def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibration:
@@ -179,6 +187,22 @@ def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibrati
                                     'variations in [0, 1): '
                                     're-run `blastnet profile --from-trace DIR`')
         return parsed
+
+    def quantiles() -> Dict[str, Tuple[float, ...]]:
+        values = document.get('exec_quantiles', {})
+        parsed = {}
+        for name, table in (values.items() if isinstance(values, Mapping) else ()):
+            table = tuple(float(q) for q in table)
+            if len(table) < 2 or not all(0 < q < math.inf for q in table) or any(
+                    later < earlier for earlier, later in zip(table, table[1:])):
+                raise BadInputError(f'{origin}: calibration.exec_quantiles.{name} is not a '
+                                    'rising list of positive factors',
+                                    're-run `blastnet profile --from-trace DIR`')
+            parsed[str(name)] = table
+        if not isinstance(values, Mapping):
+            raise BadInputError(f'{origin}: calibration.exec_quantiles is not a mapping',
+                                're-run `blastnet profile --from-trace DIR`')
+        return parsed
     return Calibration(source=str(document.get('source', '')),
                        lane_slowdown=numbers('lane_slowdown', float),
                        model_slowdown=numbers('model_slowdown', float),
@@ -187,7 +211,8 @@ def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibrati
                        handover_ns=numbers('handover_ns', int),
                        release_delay_ns=numbers('release_delay_ns', int),
                        release_jitter_ns=numbers('release_jitter_ns', int),
-                       exec_variation=numbers('exec_variation', float))
+                       exec_variation=numbers('exec_variation', float),
+                       exec_quantiles=quantiles())
 
 
 @dataclass(frozen=True)

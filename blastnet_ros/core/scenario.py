@@ -58,6 +58,9 @@ class TaskTiming:
     jitter_ns: int = 0
     exec_variation: float = 0.0
     offset_ns: int = 0
+    # quantiles of each job's execution factor, evenly spaced from the 0th to the 100th
+    # percentile: drawn from (piecewise linear) instead of exec_variation when given
+    exec_factors: Tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ class Scenario:
                                  '[0, period)')
             if not 0.0 <= timing.exec_variation < 1.0 or timing.offset_ns < 0:
                 raise ValueError(f'{timing}: exec_variation must be in [0, 1), offset_ns >= 0')
+            factors = timing.exec_factors
+            if factors and (len(factors) < 2 or min(factors) <= 0 or any(
+                    later < earlier for earlier, later in zip(factors, factors[1:]))):
+                raise ValueError(f'{timing}: exec_factors must be 2 or more rising factors '
+                                 'above 0')
 
     @property
     def tasks(self) -> Tuple[TaskSpec, ...]:
@@ -137,16 +145,26 @@ def calibrated_timings(calibration: Calibration,
     """Return each task's timing noise as a live run measured it (a profile's calibration).
 
     Release jitter: the calibration's per task (below the task's period); execution
-    variation: its model's (below 1). A task with neither gets none.
+    variation: its model's (below 1), and its model's factor quantiles where measured
+    (drawn from instead). A task with none of them gets no timing noise.
     """
     timings = []
     for task in tasks:
         jitter_ns = min(int(calibration.release_jitter_ns.get(task.name, 0)),
                         task.period_ns - 1)
         variation = min(float(calibration.exec_variation.get(task.model, 0.0)), 0.9)
-        if jitter_ns > 0 or variation > 0:
-            timings.append(TaskTiming(task.name, jitter_ns=jitter_ns, exec_variation=variation))
+        factors = tuple(calibration.exec_quantiles.get(task.model, ()))
+        if jitter_ns > 0 or variation > 0 or factors:
+            timings.append(TaskTiming(task.name, jitter_ns=jitter_ns, exec_variation=variation,
+                                      exec_factors=factors))
     return tuple(timings)
+
+
+def quantile_draw(factors: Sequence[float], u: float) -> float:
+    """Return the factor at probability `u` in [0, 1) of evenly spaced quantiles."""
+    position = u * (len(factors) - 1)
+    index = min(int(position), len(factors) - 2)
+    return factors[index] + (factors[index + 1] - factors[index]) * (position - index)
 
 
 def task_releases(scenario: Scenario, task: TaskSpec) -> Iterator[ScheduledRelease]:
@@ -155,12 +173,16 @@ def task_releases(scenario: Scenario, task: TaskSpec) -> Iterator[ScheduledRelea
     jitter_random = random.Random(f'{scenario.seed}/{task.name}/jitter')
     exec_random = random.Random(f'{scenario.seed}/{task.name}/exec')
     jitter, variation = timing.jitter_ns, timing.exec_variation
+    factors = timing.exec_factors
+
+    def draw() -> float:
+        if factors:
+            return quantile_draw(factors, exec_random.random())
+        return 1.0 + variation * (2.0 * exec_random.random() - 1.0) if variation else 1.0
     recorded = scenario.recorded(task.name)
     if recorded is not None:
         for seq, (release_ns, arrival_ns) in enumerate(sorted(recorded)):
-            factor = (1.0 + variation * (2.0 * exec_random.random() - 1.0) if variation
-                      else 1.0)
-            yield ScheduledRelease(task.name, seq, release_ns, arrival_ns, factor)
+            yield ScheduledRelease(task.name, seq, release_ns, arrival_ns, draw())
         return
     seq = 0
     while True:
@@ -168,7 +190,7 @@ def task_releases(scenario: Scenario, task: TaskSpec) -> Iterator[ScheduledRelea
         if release_ns >= scenario.duration_ns:
             return
         arrival_ns = release_ns + (int(jitter_random.random() * (jitter + 1)) if jitter else 0)
-        factor = (1.0 + variation * (2.0 * exec_random.random() - 1.0) if variation else 1.0)
+        factor = draw()
         yield ScheduledRelease(task.name, seq, release_ns, arrival_ns, factor)
         seq += 1
 

@@ -19,7 +19,9 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
   release (the job trace's submitted_ns - job_stamp_ns, 0 where the stamp was ahead of
   the clock), and the 95th less the 5th;
 - exec_variation, per model: half the 5th-95th percentile range of its jobs' live over
-  profiled time (the jobs whose every block is traced), over the median.
+  profiled time (the jobs whose every block is traced), over the median;
+- exec_quantiles, per model: the 0th, 5th, ..., 100th percentile of the same, over the
+  model's live time summed over its profiled time summed (what its units are scaled by).
 
 Runs are pooled: every figure is a median over all of them. A figure with fewer than
 MIN_SAMPLES samples is left out (the simulator then adds nothing for it). Torch-free.
@@ -127,12 +129,19 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
 
     enough = {key: sorted(values) for key, values in delays.items()
               if len(values) >= MIN_SAMPLES}
-    variation = {}
+    variation, quantiles = {}, {}
     for model, values in sorted(ratios.items()):
         if len(values) >= MIN_SAMPLES:
             ordered = sorted(values)
             spread = percentile(ordered, 0.95) - percentile(ordered, 0.05)
             variation[model] = round(min(0.9, spread / 2 / percentile(ordered, 0.5)), 4)
+            own = sum(summed[0] for key, summed in model_lane.items()
+                      if key.split('@', 1)[0] == model)
+            profiled = sum(summed[1] for key, summed in model_lane.items()
+                           if key.split('@', 1)[0] == model)
+            held = own / profiled   # the factor the calibrated units hold, on average
+            quantiles[model] = tuple(round(percentile(ordered, step / 20) / held, 4)
+                                     for step in range(21))
     return Calibration(
         source=f'{source} ({len(runs)} run(s), {sum(len(run.jobs) for run in runs)} jobs)',
         lane_slowdown={lane: round(value, 4) for lane, value in medians(slowdowns).items()},
@@ -145,7 +154,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                           for task, values in enough.items()},
         release_jitter_ns={task: int(percentile(values, 0.95) - percentile(values, 0.05))
                            for task, values in enough.items()},
-        exec_variation=variation)
+        exec_variation=variation, exec_quantiles=quantiles)
 
 
 def recorded_runs(path: Path) -> Tuple[RecordedRun, ...]:
