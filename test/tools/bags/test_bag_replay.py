@@ -103,10 +103,13 @@ def test_restamp_gives_stamps_of_now_and_clock_gives_bag_time(ros, bag):
     probe.create_subscription(String, '/truth', truths.append, 100)
     replayer = BagReplayer(info.path, rate=4.0, restamp=True, publish_clock=True,
                            remap={'/ground_truth/objects': '/truth'})
+    node = ros.node('replayer')
+    # the replayer waits for the subscriptions its node knows of: let it know all of them
+    assert ros.wait_for(lambda: all(node.count_subscribers(topic) > 0 for topic in (
+        CAMERA, AUDIO, '/truth', '/clock')))
     published = []
     before_ns = time.time_ns()
-    stats = replayer.run(ros.node('replayer'),
-                         on_published=lambda *args: published.append(args))
+    stats = replayer.run(node, on_published=lambda *args: published.append(args))
     after_ns = time.time_ns()
     assert ros.wait_for(lambda: len(received) == 25 and len(truths) == 15 and clocks and (
         clocks[-1].clock.sec * NS_PER_S + clocks[-1].clock.nanosec == info.end_ns), 5.0)
