@@ -38,7 +38,7 @@ from blastnet_ros.core.deadline_stats import DeadlineStats, DROPPED, MET, MISSED
 from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.lane_stats import DecisionStatsSnapshot, LaneStatsSnapshot
 from blastnet_ros.core.latency_estimator import HOST_DEVICE, LatencyEstimator
-from blastnet_ros.core.profile import device_kind
+from blastnet_ros.core.profile import device_kind, INPUT_LANE
 from blastnet_ros.core.scheduler import BlockScheduler, Complete, Decision, Dispatch, Drop, Policy
 from blastnet_ros.core.task import Job, LaneSpec, TaskSpec
 
@@ -54,7 +54,8 @@ class BlockStart:
     the kind of the lane that runs the block: they differ where a switch is paid.
     `start_ns` is when the block is dispatched, `ready_ns` when it could have been (the
     job's release for block 0, the previous block's end otherwise): equal when it went to
-    a lane at once, earlier when it waited for one.
+    a lane at once, earlier when it waited for one. `previous_lane` is the lane that ran
+    the job's previous block (INPUT_LANE for block 0): where the value is handed over from.
     """
 
     job: Job
@@ -65,6 +66,7 @@ class BlockStart:
     lane_kind: str
     start_ns: int
     ready_ns: int
+    previous_lane: str
 
 
 @quick_init
@@ -92,7 +94,7 @@ class BlockExecutor(Protocol):
 class _JobState:
     """A job in flight as the loop keeps it; changed in place as its blocks end."""
 
-    __slots__ = ('value', 'context', 'arrival_ns', 'device_kind', 'ready_ns')
+    __slots__ = ('value', 'context', 'arrival_ns', 'device_kind', 'ready_ns', 'lane')
 
     def __init__(self, value: Any, context: Any, arrival_ns: int, device_kind: str,
                  ready_ns: int) -> None:
@@ -101,6 +103,7 @@ class _JobState:
         self.arrival_ns = arrival_ns
         self.device_kind = device_kind  # the device kind `value` lies on
         self.ready_ns = ready_ns        # when the job's next block became ready to run
+        self.lane = INPUT_LANE          # the lane of the job's last block (none yet: input)
 
 
 class SchedulingLoop:
@@ -207,6 +210,7 @@ class SchedulingLoop:
         state.value = output
         state.device_kind = self._lane_kinds[lane]
         state.ready_ns = now_ns
+        state.lane = lane
 
     def _carry_out(self, decisions: List[Decision], now_ns: int) -> Tuple[JobEnd, ...]:
         ended: List[JobEnd] = []
@@ -221,7 +225,7 @@ class SchedulingLoop:
                 on_lane[lane] = (key, decision.block_index)
                 start_block(BlockStart(job, decision.block_index, lane, state.value,
                                        state.device_kind, lane_kinds[lane], now_ns,
-                                       state.ready_ns))
+                                       state.ready_ns, state.lane))
             elif isinstance(decision, Complete):
                 state = jobs.pop(key)
                 outcome = MET if decision.met else MISSED

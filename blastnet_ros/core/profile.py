@@ -117,6 +117,17 @@ class ModelProfile:
         return 0 if not key else int(self.switch_ns[cut].get(key, 0))
 
 
+def model_lane_key(model: str, lane: str) -> str:
+    """Return the model_slowdown key of a model on a lane ("model@lane")."""
+    return f'{model}@{lane}'
+
+
+def rising_factors(factors: Sequence[float]) -> bool:
+    """Return whether `factors` is a table of 2 or more positive, finite, rising factors."""
+    return len(factors) >= 2 and all(0 < factor < math.inf for factor in factors) and all(
+        earlier <= later for earlier, later in zip(factors, factors[1:]))
+
+
 def handover_key(from_lane: str, to_lane: str) -> str:
     """Return the handover_ns key of a hand-over from one lane (or INPUT_LANE) to another."""
     return f'{from_lane}>{to_lane}'
@@ -139,7 +150,7 @@ class Calibration:
 
     def slowdown(self, model: str, lane: str) -> float:
         """Return the factor a model's units take on `lane`: its own, else the lane's."""
-        return float(self.model_slowdown.get(f'{model}@{lane}',
+        return float(self.model_slowdown.get(model_lane_key(model, lane),
                                              self.lane_slowdown.get(lane, 1.0)))
 
     def handover(self, from_lane: str, to_lane: str) -> int:
@@ -190,18 +201,17 @@ def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibrati
 
     def quantiles() -> Dict[str, Tuple[float, ...]]:
         values = document.get('exec_quantiles', {})
+        if not isinstance(values, Mapping):
+            raise BadInputError(f'{origin}: calibration.exec_quantiles is not a mapping',
+                                're-run `blastnet profile --from-trace DIR`')
         parsed = {}
-        for name, table in (values.items() if isinstance(values, Mapping) else ()):
+        for name, table in values.items():
             table = tuple(float(q) for q in table)
-            if len(table) < 2 or not all(0 < q < math.inf for q in table) or any(
-                    later < earlier for earlier, later in zip(table, table[1:])):
+            if not rising_factors(table):
                 raise BadInputError(f'{origin}: calibration.exec_quantiles.{name} is not a '
                                     'rising list of positive factors',
                                     're-run `blastnet profile --from-trace DIR`')
             parsed[str(name)] = table
-        if not isinstance(values, Mapping):
-            raise BadInputError(f'{origin}: calibration.exec_quantiles is not a mapping',
-                                're-run `blastnet profile --from-trace DIR`')
         return parsed
     return Calibration(source=str(document.get('source', '')),
                        lane_slowdown=numbers('lane_slowdown', float),

@@ -40,7 +40,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.profile import Calibration
+from blastnet_ros.core.profile import Calibration, rising_factors
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.task_set import _TASK_FIELDS as TASK_FIELDS
@@ -97,9 +97,7 @@ class Scenario:
                                  '[0, period)')
             if not 0.0 <= timing.exec_variation < 1.0 or timing.offset_ns < 0:
                 raise ValueError(f'{timing}: exec_variation must be in [0, 1), offset_ns >= 0')
-            factors = timing.exec_factors
-            if factors and (len(factors) < 2 or min(factors) <= 0 or any(
-                    later < earlier for earlier, later in zip(factors, factors[1:]))):
+            if timing.exec_factors and not rising_factors(timing.exec_factors):
                 raise ValueError(f'{timing}: exec_factors must be 2 or more rising factors '
                                  'above 0')
 

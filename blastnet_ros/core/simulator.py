@@ -245,8 +245,6 @@ class VirtualBlockExecutor:
         self._handover_ns = {(source, target): profile.handover_ns(source, target)
                              for source in (INPUT_LANE,) + lane_names for target in lane_names}
         self._handed_over = any(self._handover_ns.values())
-        self._previous_lane: Dict[Tuple[str, int], str] = {}   # (task, seq) -> last lane
-        self._last_block = {task.name: task_plans[task.name].num_blocks - 1 for task in tasks}
         self._exec_ns: Dict[Tuple[str, int, str], int] = {}
         self._switch_ns: Dict[Tuple[str, int], Mapping[str, int]] = {}
         for task in tasks:
@@ -276,13 +274,8 @@ class VirtualBlockExecutor:
                 switch_key(start.input_kind, start.lane_kind), 0))
         lane = self._lane_index[start.lane]
         self.running[lane] = (start, switch_ns, exec_ns)
-        handover_ns = 0
-        if self._handed_over:
-            key = (task, start.job.seq)
-            source = self._previous_lane.pop(key, INPUT_LANE) if block else INPUT_LANE
-            handover_ns = self._handover_ns[(source, start.lane)]
-            if block < self._last_block[task]:
-                self._previous_lane[key] = start.lane
+        handover_ns = (self._handover_ns[(start.previous_lane, start.lane)]
+                       if self._handed_over else 0)
         self.handover_ns[lane] = handover_ns
         self.queued_ends.append((start.start_ns + handover_ns + switch_ns + exec_ns, lane))
 

@@ -50,6 +50,12 @@ class BlockTraceEntry:
     transfer_ns: int = 0
 
     @property
+    def own_ns(self) -> int:
+        """Return the block's own execution: its time less transfer, pre- and postprocessing."""
+        return (self.end_ns - self.start_ns - self.transfer_ns - self.preprocess_ns
+                - self.postprocess_ns)
+
+    @property
     def dispatched_at_once(self) -> Optional[bool]:
         """Return whether the block went to a lane as soon as it was ready (None: unknown)."""
         if self.ready_ns is None or self.dispatch_ns is None:

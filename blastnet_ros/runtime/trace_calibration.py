@@ -35,7 +35,8 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import percentile
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.profile import Calibration, handover_key, MachineProfile
+from blastnet_ros.core.profile import (Calibration, handover_key, MachineProfile,
+                                       model_lane_key)
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.engine_description import task_plans_from_key_values
 from blastnet_ros.runtime.job_trace import JobTraceEntry
@@ -72,7 +73,8 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     post: Dict[str, List[int]] = {}
     delays: Dict[str, List[int]] = {}
     ratios: Dict[str, List[float]] = {}   # per model: live / profiled time of whole jobs
-    model_lane: Dict[str, List[int]] = {}   # model@lane: live ns, profiled ns, blocks
+    # (model, lane): [live ns, profiled ns, blocks] summed over its traced blocks
+    model_lane: Dict[Tuple[str, str], List[int]] = {}
     job_blocks: Dict[Tuple[str, int], Dict[int, Tuple[int, int]]] = {}
     lanes = {lane.name for lane in profile.lanes}
     for run in runs:
@@ -86,11 +88,10 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                 continue
             start, stop = ranges[entry.block]
             profiled = profile.models[model].range_latency_ns(start, stop, entry.lane)
-            own = (entry.end_ns - entry.start_ns - entry.transfer_ns - entry.preprocess_ns
-                   - entry.postprocess_ns)
+            own = entry.own_ns
             if profiled > 0 and own > 0:
                 slowdowns.setdefault(entry.lane, []).append(own / profiled)
-                summed = model_lane.setdefault(f'{model}@{entry.lane}', [0, 0, 0])
+                summed = model_lane.setdefault((model, entry.lane), [0, 0, 0])
                 summed[0] += own
                 summed[1] += profiled
                 summed[2] += 1
@@ -135,18 +136,16 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
             ordered = sorted(values)
             spread = percentile(ordered, 0.95) - percentile(ordered, 0.05)
             variation[model] = round(min(0.9, spread / 2 / percentile(ordered, 0.5)), 4)
-            own = sum(summed[0] for key, summed in model_lane.items()
-                      if key.split('@', 1)[0] == model)
-            profiled = sum(summed[1] for key, summed in model_lane.items()
-                           if key.split('@', 1)[0] == model)
-            held = own / profiled   # the factor the calibrated units hold, on average
+            mine = [summed for (name, _), summed in model_lane.items() if name == model]
+            # the factor the calibrated units hold, on average over the model's lanes
+            held = sum(summed[0] for summed in mine) / sum(summed[1] for summed in mine)
             quantiles[model] = tuple(round(percentile(ordered, step / 20) / held, 4)
                                      for step in range(21))
     return Calibration(
         source=f'{source} ({len(runs)} run(s), {sum(len(run.jobs) for run in runs)} jobs)',
         lane_slowdown={lane: round(value, 4) for lane, value in medians(slowdowns).items()},
-        model_slowdown={key: round(own / profiled, 4)
-                        for key, (own, profiled, blocks) in sorted(model_lane.items())
+        model_slowdown={model_lane_key(model, lane): round(own / profiled, 4)
+                        for (model, lane), (own, profiled, blocks) in sorted(model_lane.items())
                         if blocks >= MIN_SAMPLES},
         preprocess_ns=medians_ns(pre), postprocess_ns=medians_ns(post),
         handover_ns=medians_ns(handovers),

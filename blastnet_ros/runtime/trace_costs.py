@@ -106,14 +106,7 @@ def _complete(entries: Sequence[BlockTraceEntry], num_blocks: Optional[int]) -> 
 def job_time_split(job: JobTraceEntry, blocks: Sequence[BlockTraceEntry]) -> JobTimeSplit:
     """Return where `job`'s time went; `blocks` are its blocks 0..n-1, in order."""
     first, last = blocks[0], blocks[-1]
-    own = []
-    for index, entry in enumerate(blocks):
-        ns = entry.end_ns - entry.start_ns - entry.transfer_ns
-        if index == 0:
-            ns -= entry.preprocess_ns
-        if index == len(blocks) - 1:
-            ns -= entry.postprocess_ns
-        own.append(ns)
+    own = [entry.own_ns for entry in blocks]
     return JobTimeSplit(
         task=job.task, job_stamp_ns=job.job_stamp_ns,
         lanes=tuple(entry.lane for entry in blocks),

@@ -15,8 +15,9 @@ by default config/profiles/<machine>.json in the source tree.
 
 With --from-trace nothing is measured: the traces a `blastnet evaluate` run recorded
 (REPORT/traces/<policy>/, or one such folder) calibrate the profile they were planned
-with (--profile, default the shipped one of these lanes) -- lane slowdown, pre- and
-postprocessing, hand-over per pair of lanes, release delay per task
+with (--profile, default the shipped one of these lanes) -- slowdown per lane and per
+model and lane, pre- and postprocessing, hand-over per pair of lanes, release delay and
+jitter per task, each model's job-time variation and quantiles
 (runtime/trace_calibration.py) -- and the calibrated profile is written to --output
 (default: DIR/calibrated_profile.json). The simulator (`blastnet simulate
 --profile`) and the executor (profile_file) read it like any profile.
@@ -172,6 +173,7 @@ def format_calibration(calibration) -> str:
     lines = [f'calibrated from {calibration.source}']
     lines += [f'  lane {lane}: blocks run {factor:.3f}x their profiled time'
               for lane, factor in calibration.lane_slowdown.items()]
+    lines += [f'  {key}: {factor:.3f}x' for key, factor in calibration.model_slowdown.items()]
     for model in sorted(set(calibration.preprocess_ns) | set(calibration.postprocess_ns)):
         lines.append(f'  {model}: preprocess {_ms(calibration.preprocess_ns.get(model, 0))} '
                      f'ms, postprocess {_ms(calibration.postprocess_ns.get(model, 0))} ms')

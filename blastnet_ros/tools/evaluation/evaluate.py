@@ -416,7 +416,7 @@ def profile_line(profile: Optional[MachineProfile]) -> str:
     line = f"machine '{profile.machine}', measured {profile.created}"
     if profile.calibration is not None:
         line += (f', calibrated from {profile.calibration.source} ({CALIBRATED_PROFILE}: '
-                 'lane slowdown, pre/postprocessing, hand-overs, release delays); the '
+                 'slowdowns, pre/postprocessing, hand-overs, release delays, job times); the '
                  'simulator runs each policy with the profile calibrated from its own runs '
                  f'({TRACES_DIR}/<policy>/{CALIBRATED_PROFILE})')
     return line

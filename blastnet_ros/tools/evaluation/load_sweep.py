@@ -266,8 +266,9 @@ def plot_sweep(rows: Sequence[SweepRow], path: Path) -> None:
 def write_sweep(folder: Path, rows: Sequence[SweepRow], notes: Sequence[str]) -> None:
     """Write sweep.md, sweep.json and sweep.png into `folder`."""
     cells = sweep_table(rows)
+    headline = headline_lines(rows)
     lines = ['# blastnet evaluate --load', ''] + [f'- {note}' for note in notes] + [
-        ''] + [f'- {line}' for line in headline_lines(rows)] + [
+        ''] + [f'- {line}' for line in headline] + [
         '', f'![miss rate against load]({SWEEP_PNG})', '',
         '| ' + ' | '.join(SWEEP_HEADER) + ' |', '|' + '---|' * len(SWEEP_HEADER)]
     lines += ['| ' + ' | '.join(row) + ' |' for row in cells]
@@ -277,7 +278,7 @@ def write_sweep(folder: Path, rows: Sequence[SweepRow], notes: Sequence[str]) ->
         'task': row.task, 'live_miss_rates': [round(rate, 4) for rate in row.live_miss_rates],
         'simulated_miss_rate': None if math.isnan(row.predicted_miss_rate)
         else round(row.predicted_miss_rate, 4), 'agrees': row.agrees} for row in rows],
-        'headline': headline_lines(rows)}, indent=1))
+        'headline': headline}, indent=1))
     plot_sweep(rows, folder / SWEEP_PNG)
 
 
