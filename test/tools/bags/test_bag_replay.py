@@ -112,7 +112,9 @@ def test_restamp_gives_stamps_of_now_and_clock_gives_bag_time(ros, bag):
     stats = replayer.run(node, on_published=lambda *args: published.append(args))
     after_ns = time.time_ns()
     assert ros.wait_for(lambda: len(received) == 25 and len(truths) == 15 and clocks and (
-        clocks[-1].clock.sec * NS_PER_S + clocks[-1].clock.nanosec == info.end_ns), 5.0)
+        clocks[-1].clock.sec * NS_PER_S + clocks[-1].clock.nanosec == info.end_ns), 5.0), (
+        len(received), len(truths), len(clocks),
+        clocks and clocks[-1].clock.sec * NS_PER_S + clocks[-1].clock.nanosec, info.end_ns)
     images = [x for x in received if x[0] == CAMERA]
     for _, stamp, arrived in images:
         assert before_ns <= stamp <= after_ns and stamp <= arrived   # stamped when sent
