@@ -8,10 +8,11 @@ features without paying for a torch import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.levels import FULL_LEVEL, level_name, split_level
 
 DETECTION = 'detection'
 CLASSIFICATION = 'classification'
@@ -62,12 +63,97 @@ MODEL_SPECS: Dict[str, ModelSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class ModelLevel:
+    """One scaled level of a model: a sub-network that shares the full model's weights.
+
+    `width` multiplies every scaled channel count (the level runs the leading channels of
+    each of the full model's layers); `input_size` (detector) is the side the network runs
+    at, the model's input resized inside the executor, 0 the model's own; `depth` is how
+    many residual blocks of each stage it keeps (0: all).
+    """
+
+    name: str
+    width: float = 1.0
+    input_size: int = 0
+    depth: int = 0
+
+
+# The levels of the car-sized models, largest first; the first (FULL_LEVEL) is the model
+# itself. models/levels.py builds them, `blastnet train --levels` trains them into one
+# weight file, the level table measures them.
+MODEL_LEVELS: Dict[str, Tuple[ModelLevel, ...]] = {
+    'yolo_car': (ModelLevel(FULL_LEVEL), ModelLevel('w0.75', 0.75),
+                 ModelLevel('w0.75-r416', 0.75, input_size=416),
+                 ModelLevel('w0.5-r384', 0.5, input_size=384),
+                 ModelLevel('w0.5-r320', 0.5, input_size=320)),
+    'sign_resnet': (ModelLevel(FULL_LEVEL), ModelLevel('w0.75', 0.75), ModelLevel('w0.5', 0.5),
+                    ModelLevel('w0.5-d1', 0.5, depth=1), ModelLevel('w0.25-d1', 0.25, depth=1)),
+    'sbcnn_car': (ModelLevel(FULL_LEVEL), ModelLevel('w0.75', 0.75), ModelLevel('w0.5', 0.5),
+                  ModelLevel('w0.25', 0.25)),
+}
+
+
+def _level_error(base: str, level: str) -> BadInputError:
+    levels = MODEL_LEVELS.get(base)
+    if not levels:
+        scaled = ', '.join(sorted(MODEL_LEVELS))
+        return BadInputError(f"model {base} has no levels, so level '{level}' does not exist",
+                             f'drop `level:` for {base}, or use a model with levels: {scaled}')
+    return BadInputError(f"model {base} has no level '{level}'",
+                         f"use one of: {', '.join(item.name for item in levels)} "
+                         '(the `level:` field of the task in tasks.yaml)')
+
+
+def model_levels(base: str) -> Tuple[ModelLevel, ...]:
+    """Return the levels of model `base`, largest first (empty for a model without levels)."""
+    model_spec(base)
+    return MODEL_LEVELS.get(base, ())
+
+
+def model_level(name: str) -> ModelLevel:
+    """Return the level a model name runs: its named level, or the full one for a plain name."""
+    base, level = split_level(name)
+    model_spec(base)
+    if not level:
+        return ModelLevel(FULL_LEVEL)
+    for item in MODEL_LEVELS.get(base, ()):
+        if item.name == level:
+            return item
+    raise _level_error(base, level)
+
+
+def level_model_name(base: str, level: str = '') -> str:
+    """Return the model name of `base` at `level`: `base` itself for '' and the full level.
+
+    Raises BadInputError for an unknown model or a level the model does not have.
+    """
+    model_spec(base)
+    if not level:
+        return base
+    if level == FULL_LEVEL and base in MODEL_LEVELS:
+        return base
+    name = level_name(base, level) if base in MODEL_LEVELS else f'{base}:{level}'
+    model_level(name)   # raises for a level the model does not have
+    return name
+
+
 def model_spec(name: str) -> ModelSpec:
-    """Return the spec of model `name`, or raise BadInputError listing the known models."""
+    """Return the spec of model `name`, or raise BadInputError listing the known models.
+
+    A level ('yolo_car:w0.5-r320') has its model's spec under its own name: a level takes
+    the same input as the full model (the input nodes never see levels).
+    """
+    base, level = split_level(name)
     try:
-        return MODEL_SPECS[name]
+        spec = MODEL_SPECS[base]
     except KeyError:
         known = ', '.join(sorted(MODEL_SPECS))
         raise BadInputError(
             f"unknown model '{name}'",
             f'use one of: {known} (the `model:` field of the task in tasks.yaml)') from None
+    if not level:
+        return spec
+    if not any(item.name == level for item in MODEL_LEVELS.get(base, ())):
+        raise _level_error(base, level)
+    return replace(spec, name=name)

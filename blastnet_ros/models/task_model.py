@@ -9,38 +9,25 @@ import pickle
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.models.detector import TinyYoloDetector
+from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.postprocessing import detections_from_yolo, top_k_classification
 from blastnet_ros.models.results import Classification, Detection
-from blastnet_ros.models.sign_classifier import SignResNet, SignVgg
-from blastnet_ros.models.sound_classifier import Sbcnn
 from blastnet_ros.models.specs import DETECTION, model_spec, ModelSpec
 from blastnet_ros.models.units import UnitNetwork
 
 FEATURE_EPSILON = 1e-5
-INIT_SEED = 0  # untrained networks start from the same weights every run
 MAX_DETECTIONS = 100
 _SHOWN_KEYS = 3
 UNTRAINED = 'untrained'  # `weights: untrained`: random initial weights on purpose
 WEIGHTS_DIR = Path(__file__).resolve().parent / 'weights'  # the shipped defaults
 
 Result = Union[Tuple[Detection, ...], Classification]
-
-NETWORK_FACTORIES: Dict[str, Callable[[ModelSpec], UnitNetwork]] = {
-    'tiny_yolo': lambda spec: TinyYoloDetector(num_classes=len(spec.labels)),
-    'sign_vgg': lambda spec: SignVgg(num_classes=len(spec.labels)),
-    'sbcnn': lambda spec: Sbcnn(num_classes=len(spec.labels)),
-    'yolo_car': lambda spec: TinyYoloDetector(num_classes=len(spec.labels), width=8,
-                                              input_size=spec.input_width),
-    'sign_resnet': lambda spec: SignResNet(num_classes=len(spec.labels)),
-    'sbcnn_car': lambda spec: Sbcnn(num_classes=len(spec.labels), head_frames=12),
-}
 
 
 def _describe(array: object) -> str:
@@ -126,14 +113,6 @@ class TaskModel:
         """Preprocess, run all units and postprocess one input."""
         with torch.inference_mode():
             return self.postprocess(self.network(self.preprocess(array)))
-
-
-def build_network(name: str) -> UnitNetwork:
-    """Return the untrained network of model `name`, the same weights every call."""
-    spec = model_spec(name)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(INIT_SEED)
-        return NETWORK_FACTORIES[name](spec)
 
 
 def _fits(path: str, name: str, what: str) -> BadInputError:
