@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import os
 import pickle
 import warnings
@@ -13,12 +14,15 @@ from typing import Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.models.levels import (build_level, check_level_name, level_names,
+                                        read_level_statistics, require_level_statistics)
 from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.postprocessing import detections_from_yolo, top_k_classification
 from blastnet_ros.models.results import Classification, Detection
-from blastnet_ros.models.specs import DETECTION, model_spec, ModelSpec
+from blastnet_ros.models.specs import DETECTION, model_spec, ModelSpec, split_level
 from blastnet_ros.models.units import UnitNetwork
 
 FEATURE_EPSILON = 1e-5
@@ -50,6 +54,9 @@ class TaskModel:
         self.top_k = top_k
         self.max_detections = max_detections
         self._min_frames = getattr(network, 'MIN_FRAMES', 1)
+        # the side the network runs at: a detector level's own input size (the input is
+        # resized to it in preprocess, boxes scaled back in postprocess), else the model's
+        self.network_side = int(getattr(network, 'input_size', 0) or spec.input_height)
 
     def preprocess(self, array: np.ndarray) -> torch.Tensor:
         """Return the batch-1 input tensor for `array` (what the input node published).
@@ -69,7 +76,12 @@ class TaskModel:
                     'resize frames with models.preprocessing.resize_for_model (the camera '
                     'input node does)')
             tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
-            return tensor.unsqueeze(0).float().div_(255.0).contiguous()
+            tensor = tensor.unsqueeze(0).float().div_(255.0)
+            side = self.network_side
+            if side != spec.input_height:   # a detector level that runs at a smaller side
+                tensor = F.interpolate(tensor, size=(side, side), mode='bilinear',
+                                       align_corners=False, antialias=True)
+            return tensor.contiguous()
         if not self._fits_features(array):
             frames = (f'>= {self._min_frames}' if spec.input_width == 0
                       else str(spec.input_width))
@@ -104,9 +116,16 @@ class TaskModel:
         values = output.detach().to('cpu', torch.float32).numpy()[0]
         spec = self.spec
         if spec.kind == DETECTION:
-            return detections_from_yolo(
-                values, self.network.scales, spec.labels, spec.input_height, spec.input_width,
+            side = self.network_side
+            detections = detections_from_yolo(
+                values, self.network.scales, spec.labels, side, side,
                 self.score_threshold, self.iou_threshold, self.max_detections)
+            if side == spec.input_height:
+                return detections
+            scale = spec.input_height / side   # back to the model input's pixels
+            return tuple(replace(d, center_x=d.center_x * scale, center_y=d.center_y * scale,
+                                 width=d.width * scale, height=d.height * scale)
+                         for d in detections)
         return top_k_classification(values, spec.labels, self.top_k)
 
     def infer(self, array: np.ndarray) -> Result:
@@ -205,6 +224,73 @@ def default_weights_path(name: str) -> Optional[Path]:
     return path if path.is_file() else None
 
 
+def _weights_source(name: str, weights_path: str) -> str:
+    """Return the file `weights_path` names for model `name` ('' for untrained weights)."""
+    if weights_path == '':
+        default = default_weights_path(name)
+        return str(default) if default is not None else ''
+    if weights_path == UNTRAINED:
+        return ''
+    return os.path.expanduser(str(weights_path))
+
+
+class LevelModels:
+    """Every level of one model over one set of shared weights, read from disk once.
+
+    `model(name)` builds a level's TaskModel from the weights in memory the first time it
+    is asked for and keeps it: switching a task between levels reads no file.
+    """
+
+    def __init__(self, base: str, full: UnitNetwork, statistics: Mapping[str, Mapping],
+                 source: str, options: Mapping[str, float]) -> None:
+        self.base = base
+        self.names = level_names(base)
+        self.source = source
+        self._full = full.eval()
+        self._statistics = statistics
+        self._options = dict(options)
+        self._models: dict = {}
+
+    def model(self, name: str) -> TaskModel:
+        """Return the TaskModel of level `name` ('base' or 'base:level') of this model."""
+        model = self._models.get(name)
+        if model is not None:
+            return model
+        if split_level(name)[0] != self.base or name not in self.names:
+            check_level_name(name)   # an unknown level: the error names those that exist
+            raise BadInputError(f'model {name} is not a level of {self.base}',
+                                f"use one of: {', '.join(self.names)}")
+        if name == self.base:
+            network = self._full
+        else:
+            if self.source:
+                require_level_statistics(self.source, self.base, name, self._statistics)
+            network = build_level(self._full, name, self._statistics.get(name))
+        model = self._models[name] = TaskModel(model_spec(name), network, self.source,
+                                               **self._options)
+        return model
+
+
+def load_level_models(base: str, weights_path: str = '', *, score_threshold: float = 0.25,
+                      iou_threshold: float = 0.45, top_k: int = 3) -> LevelModels:
+    """Return the levels of model `base` with the weights `weights_path` names (read once).
+
+    `weights_path` as load_task_model's; a file written by `blastnet train --levels` holds
+    the shared weights and every level's batch norm statistics, any other file only the
+    full model's (its levels cannot run: BadInputError when one is asked for).
+    """
+    model_spec(base)
+    network = build_network(base)
+    source = _weights_source(base, weights_path)
+    statistics: Mapping[str, Mapping] = {}
+    if source:
+        load_weights(network, source, base)
+        statistics = read_level_statistics(source)
+    return LevelModels(base, network, statistics, source,
+                       {'score_threshold': score_threshold, 'iou_threshold': iou_threshold,
+                        'top_k': top_k})
+
+
 def load_task_model(name: str, weights_path: str = '', *, score_threshold: float = 0.25,
                     iou_threshold: float = 0.45, top_k: int = 3) -> TaskModel:
     """Return model `name` in eval mode, with the weights `weights_path` names.
@@ -212,17 +298,17 @@ def load_task_model(name: str, weights_path: str = '', *, score_threshold: float
     '' = the shipped default weights (`default_weights_path`), or untrained weights when
     none are shipped; 'untrained' = the untrained network on purpose; anything else is a
     file holding a state_dict, a checkpoint dict with 'state_dict' or 'model', or a
-    TorchScript module (its state_dict is loaded into our network).
-    `TaskModel.weights_source` is the file loaded, '' when untrained.
+    TorchScript module (its state_dict is loaded into our network). A level name
+    ('yolo_car:w0.5') gives that level of the model, its weights sliced from the file's
+    (load_level_models). `TaskModel.weights_source` is the file loaded, '' when untrained.
     """
+    base, level = split_level(name)
+    if level:
+        return load_level_models(base, weights_path, score_threshold=score_threshold,
+                                 iou_threshold=iou_threshold, top_k=top_k).model(name)
     spec = model_spec(name)
     network = build_network(name)
-    source = ''
-    if weights_path == '':
-        default = default_weights_path(name)
-        source = str(default) if default is not None else ''
-    elif weights_path != UNTRAINED:
-        source = os.path.expanduser(str(weights_path))
+    source = _weights_source(name, weights_path)
     if source:
         load_weights(network, source, name)
     return TaskModel(spec, network, source, score_threshold=score_threshold,
