@@ -45,7 +45,7 @@ from blastnet_ros.core.profile import (device_kind, MachineProfile, ModelProfile
                                        UnitProfile)
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.models.audio_features import LogMelExtractor
-from blastnet_ros.models.specs import MODEL_SPECS, model_spec
+from blastnet_ros.models.specs import model_level, MODEL_SPECS, model_spec
 from blastnet_ros.models.task_model import load_task_model, TaskModel
 from blastnet_ros.models.units import Carry
 from blastnet_ros.runtime.backends import (available_backends, BACKEND_NAMES,
@@ -160,11 +160,16 @@ def default_lanes() -> Tuple[LaneSpec, ...]:
 
 
 def example_input(model_name: str, seed: int = INPUT_SEED) -> torch.Tensor:
-    """Return a batch-1 input of the size the model gets in use (sound: a 1 s window)."""
+    """Return a batch-1 input of the size the network gets in use (sound: a 1 s window).
+
+    A detector level gets its own side (its TaskModel resizes the model input to it).
+    """
     spec = model_spec(model_name)
     generator = torch.Generator().manual_seed(seed)
     if spec.input_encoding == 'rgb8':
-        return torch.rand((1, 3, spec.input_height, spec.input_width), generator=generator)
+        side = model_level(model_name).input_size
+        height, width = (side, side) if side else (spec.input_height, spec.input_width)
+        return torch.rand((1, 3, height, width), generator=generator)
     frames = spec.input_width or LogMelExtractor(
         sample_rate=SOUND_SAMPLE_RATE, n_mels=spec.input_height).frames_for(
             int(SOUND_WINDOW_S * SOUND_SAMPLE_RATE))

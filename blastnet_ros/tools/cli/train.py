@@ -6,6 +6,7 @@
     blastnet train --models tiny_yolo,sign_vgg,sbcnn --budget-minutes 14   # the small ones
     blastnet train --models sign_vgg,sbcnn --output /tmp/weights --seed 3 --json
     blastnet train --dataset-gtsrb ~/GTSRB/Final_Training/Images
+    blastnet train --levels --budget-minutes 45     # the car models' levels, shared weights
 
 Checks the arguments and runs tools/training/trainer.Trainer: per model the held-out
 score and the time are printed, <model>.pt and TRAINING.json written into --output
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, List, Optional, TextIO
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.models.specs import MODEL_SPECS
+from blastnet_ros.models.specs import MODEL_LEVELS, MODEL_SPECS
 from blastnet_ros.tools.training.plans import TRAINING_ORDER
 
 DEFAULT_MODELS = ('yolo_car', 'sign_resnet', 'sbcnn_car')  # what config/tasks.yaml runs
@@ -58,6 +59,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='YOLO-format detection dataset (data.yaml, images/, labels/)')
     parser.add_argument('--threads', type=int, default=0, help='torch threads (default: '
                                                                'all CPUs of this process)')
+    parser.add_argument('--levels', action='store_true',
+                        help='train the scaled levels of each model (models/specs.py '
+                             'MODEL_LEVELS) into its weight file by the sandwich rule, '
+                             'starting from its trained weights; the file then serves every '
+                             'level, and TRAINING.json holds the level table')
     parser.add_argument('--json', action='store_true',
                         help='print one JSON object per model instead of text')
     parser.set_defaults(run=run_train)
@@ -83,6 +89,11 @@ def run_train(args: argparse.Namespace, out: Optional[TextIO] = None,
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     names = _models(args.models)
+    if getattr(args, 'levels', False):
+        unscaled = [name for name in names if not MODEL_LEVELS.get(name)]
+        if unscaled:
+            raise BadInputError(f"--levels: {', '.join(unscaled)} have no levels",
+                                f"train levels of {', '.join(sorted(MODEL_LEVELS))}")
     if not (args.budget_minutes > 0 and math.isfinite(args.budget_minutes)):
         raise BadInputError(f'--budget-minutes {args.budget_minutes}',
                             'give a positive number of minutes')

@@ -33,9 +33,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -44,6 +44,8 @@ from torch.nn import functional as F
 from blastnet_ros.models.accuracy import (ClassificationAccuracy, detection_map, DetectionAccuracy,
                                           LabelledBox, top1_accuracy)
 from blastnet_ros.models.detector import TinyYoloDetector
+from blastnet_ros.models.levels import level_buffers, level_slices, shared_parameters
+from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.postprocessing import MAX_LOG_SIZE, YoloScale
 from blastnet_ros.models.task_model import FEATURE_EPSILON, TaskModel
 from blastnet_ros.models.units import UnitNetwork
@@ -88,6 +90,9 @@ class TrainResult:
     last_loss: float
     stopped_by_time: bool
     losses: Tuple[float, ...] = field(repr=False, default=())
+    # the sandwich levels' batch norm statistics as training left them (recalibrate them)
+    level_statistics: Mapping[str, Mapping[str, torch.Tensor]] = field(repr=False,
+                                                                       default_factory=dict)
 
 
 def set_threads(threads: int = 0) -> int:
@@ -340,11 +345,62 @@ def _photometric(x: torch.Tensor, rng: np.random.Generator, amount: float) -> to
     return (x * gain + shift).clamp_(0.0, 1.0)
 
 
+class SandwichLevels:
+    """The levels trained beside a full network by the sandwich rule (Yu & Huang, 2019).
+
+    Each step trains the full network on the labels, and the smallest level and one
+    other level drawn at random (in-place distillation for classifiers: they learn the
+    full network's detached soft predictions; the detector's levels learn the labels at
+    their own input side). A level runs as its own architecture over views of the full
+    network's weights (torch.func.functional_call with models.levels.shared_parameters),
+    so its gradients train the shared weights; its batch norm statistics are its own.
+    """
+
+    def __init__(self, full: UnitNetwork, names: Sequence[str]) -> None:
+        self.names = tuple(names)
+        self.networks = {name: build_network(name).train() for name in self.names}
+        self.slices = {name: level_slices(full, network)
+                       for name, network in self.networks.items()}
+        self.buffers = {name: level_buffers(network) for name, network in self.networks.items()}
+        self.full = full
+
+    def drawn(self, rng: np.random.Generator) -> List[str]:
+        """Return this step's levels: the smallest and one other drawn at random."""
+        if not self.names:
+            return []
+        chosen = [self.names[-1]]
+        if len(self.names) > 1:
+            chosen.append(self.names[int(rng.integers(0, len(self.names) - 1))])
+        return chosen
+
+    def forward(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Run level `name` on `x` over the shared weights (gradients reach the full net)."""
+        tensors = shared_parameters(self.full, self.slices[name], self.buffers[name])
+        return torch.func.functional_call(self.networks[name], tensors, (x,))
+
+    def statistics(self, name: str) -> Dict[str, torch.Tensor]:
+        """Return level `name`'s batch norm statistics as training left them."""
+        return {key: value.detach().clone() for key, value in self.buffers[name].items()}
+
+
+def _detector_side(network: UnitNetwork) -> int:
+    return int(getattr(network, 'input_size'))
+
+
 def train_detector(network: TinyYoloDetector, data: DetectionSet, config: TrainConfig,
-                   progress: Progress = None) -> TrainResult:
-    """Train the detector on `data` with the YOLO loss; leave it in eval mode."""
+                   progress: Progress = None, levels: Sequence[str] = ()) -> TrainResult:
+    """Train the detector on `data` with the YOLO loss; leave it in eval mode.
+
+    `levels` (level model names) are trained with it by the sandwich rule (SandwichLevels):
+    each at its own input side, the frames resized and the boxes scaled to it.
+    """
     size = data.images.shape[1]
     loss_of = YoloLoss(network.scales, size, data.images.shape[2], network.num_classes)
+    sandwich = SandwichLevels(network, levels)
+    level_losses = {}
+    for name, level in sandwich.networks.items():
+        side = _detector_side(level)
+        level_losses[name] = (side, YoloLoss(level.scales, side, side, level.num_classes))
     network.to(memory_format=torch.channels_last)
 
     def step_loss(batch: np.ndarray, rng: np.random.Generator, done: float) -> torch.Tensor:
@@ -357,20 +413,40 @@ def train_detector(network: TinyYoloDetector, data: DetectionSet, config: TrainC
             for k in np.flatnonzero(flip):
                 boxes[k][:, [0, 2]] = data.images.shape[2] - boxes[k][:, [2, 0]]
         x = _photometric(image_batch(images), rng, 0.25)
+        classes = [data.classes[i] for i in batch]
         raw = network(x.contiguous(memory_format=torch.channels_last))
-        return loss_of(raw, boxes, [data.classes[i] for i in batch])[0]
+        loss = loss_of(raw, boxes, classes)[0]
+        for name in sandwich.drawn(rng):
+            side, level_loss = level_losses[name]
+            scale = side / size
+            small = F.interpolate(x, size=(side, side), mode='bilinear', align_corners=False,
+                                  antialias=True)
+            raw = sandwich.forward(name, small.contiguous(memory_format=torch.channels_last))
+            loss = loss + level_loss(raw, [box * scale for box in boxes], classes)[0]
+        return loss
 
     try:
-        return _run_loop(network, config, step_loss, len(data), progress)
+        result = _run_loop(network, config, step_loss, len(data), progress)
     finally:
         network.to(memory_format=torch.contiguous_format)
+    return _with_statistics(result, sandwich)
+
+
+def _with_statistics(result: TrainResult, sandwich: SandwichLevels) -> TrainResult:
+    return replace(result, level_statistics={name: sandwich.statistics(name)
+                                             for name in sandwich.names})
 
 
 def train_classifier(network: UnitNetwork, data: ClassificationSet, config: TrainConfig,
-                     progress: Progress = None) -> TrainResult:
-    """Train a classifier on `data` with cross-entropy; leave it in eval mode."""
+                     progress: Progress = None, levels: Sequence[str] = ()) -> TrainResult:
+    """Train a classifier on `data` with cross-entropy; leave it in eval mode.
+
+    `levels` (level model names) are trained with it by the sandwich rule (SandwichLevels),
+    distilled from the full network's predictions of the same batch.
+    """
     images = data.inputs.ndim == 4
     targets = torch.from_numpy(data.targets)
+    sandwich = SandwichLevels(network, levels)
     if images:
         network.to(memory_format=torch.channels_last)
 
@@ -383,13 +459,21 @@ def train_classifier(network: UnitNetwork, data: ClassificationSet, config: Trai
             shift = int(rng.integers(0, x.shape[-1]))
             x = torch.roll(x, shift, dims=-1)
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=images and config.bfloat16):
-            logits = network(x)
-        return F.cross_entropy(logits.float(), targets[batch], label_smoothing=LABEL_SMOOTHING)
+            logits = network(x).float()
+            loss = F.cross_entropy(logits, targets[batch], label_smoothing=LABEL_SMOOTHING)
+            drawn = sandwich.drawn(rng)
+            if drawn:
+                teacher = F.softmax(logits.detach(), dim=1)
+            for name in drawn:
+                student = F.log_softmax(sandwich.forward(name, x).float(), dim=1)
+                loss = loss + F.kl_div(student, teacher, reduction='batchmean')
+        return loss
 
     try:
-        return _run_loop(network, config, step_loss, len(data), progress)
+        result = _run_loop(network, config, step_loss, len(data), progress)
     finally:
         network.to(memory_format=torch.contiguous_format)
+    return _with_statistics(result, sandwich)
 
 
 # -- weights files --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict
 
+from blastnet_ros.core.levels import base_model
 from blastnet_ros.models.specs import DETECTION, MODEL_SPECS
 
 DETECTOR, SIGNS, SOUND = 'detector', 'signs', 'sound'
@@ -35,6 +36,10 @@ class ModelPlan:
     budget_share: float
     init_from: str = ''
     bfloat16: bool = False
+    # `--levels`: steps of the sandwich-rule run that trains the levels into the full
+    # model's weights (starting from them), at level_lr_share of learning_rate
+    level_steps: int = 0
+    level_lr_share: float = 0.3
 
 
 PLANS: Dict[str, ModelPlan] = {
@@ -46,20 +51,21 @@ PLANS: Dict[str, ModelPlan] = {
     'tiny_yolo': ModelPlan({'scene_frames': 4000}, {'scene_frames': 320},
                            steps=1800, batch_size=16, learning_rate=2e-3, budget_share=0.72),
     'sbcnn_car': ModelPlan({'clips': 3000, 'windows': 2000}, {'clips': 500, 'windows': 500},
-                           steps=250, batch_size=64, learning_rate=3e-3, budget_share=0.05),
+                           steps=250, batch_size=64, learning_rate=3e-3, budget_share=0.05,
+                           level_steps=250),
     'sign_resnet': ModelPlan({'patches': 6000, 'scene_frames': 4000},
                              {'patches': 800, 'scene_frames': 320},
                              steps=360, batch_size=64, learning_rate=3e-3, budget_share=0.45,
-                             bfloat16=True),
+                             bfloat16=True, level_steps=160),
     'yolo_car': ModelPlan({'scene_frames': 2400}, {'scene_frames': 320},
                           steps=450, batch_size=16, learning_rate=1e-3, budget_share=0.5,
-                          init_from='tiny_yolo'),
+                          init_from='tiny_yolo', level_steps=260),
 }
 
 
 def model_role(name: str) -> str:
     """Return what model `name` does: DETECTOR, SIGNS (image classifier) or SOUND."""
-    spec = MODEL_SPECS[name]
+    spec = MODEL_SPECS[base_model(name)]   # a level does what its model does
     if spec.kind == DETECTION:
         return DETECTOR
     return SIGNS if spec.input_encoding == 'rgb8' else SOUND
@@ -75,4 +81,6 @@ def scaled_plan(plan: ModelPlan, scale: float) -> ModelPlan:
 
     return dataclasses.replace(plan, train_samples=times(plan.train_samples),
                                held_out_samples=times(plan.held_out_samples),
-                               steps=max(2, int(round(plan.steps * scale))))
+                               steps=max(2, int(round(plan.steps * scale))),
+                               level_steps=max(2, int(round(plan.level_steps * scale)))
+                               if plan.level_steps else 0)

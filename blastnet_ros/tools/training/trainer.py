@@ -44,10 +44,12 @@ import torch
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models import task_model
+from blastnet_ros.models.levels import level_names, save_level_weights
 from blastnet_ros.models.specs import MODEL_SPECS
 from blastnet_ros.runtime.profiler import cpu_model
 from blastnet_ros.tools.progress import ProgressLine
 from blastnet_ros.tools.training import dataset_loaders as dl
+from blastnet_ros.tools.training import level_training
 from blastnet_ros.tools.training import model_training as mt
 from blastnet_ros.tools.training import training_data as td
 from blastnet_ros.tools.training.plans import (DETECTOR, model_role, ModelPlan, PLANS,
@@ -177,6 +179,36 @@ class Trainer:
                 'shipped': path.parent == task_model.WEIGHTS_DIR,
                 'sha256': _file_sha256(path)}
 
+    def _own_weights(self, name: str, network: Any) -> Dict[str, Any]:
+        """Load model `name`'s own trained weights (output folder's, else shipped) for `--levels`.
+
+        Returns what was loaded, with the accuracy recorded for it (the separately trained
+        full model the full level is compared with).
+        """
+        path: Optional[Path] = self.output / f'{name}.pt'
+        if not path.is_file():
+            path = task_model.default_weights_path(name)
+        if path is None:
+            raise BadInputError(f'--levels: model {name} has no trained weights to start from',
+                                f'train it first (`blastnet train --models {name}`)')
+        task_model.load_weights(network, str(path), name)
+        previous = self._previous_records().get(name, {})
+        return {'model': name, 'file': path.name,
+                'shipped': path.parent == task_model.WEIGHTS_DIR,
+                'sha256': _file_sha256(path),
+                'metrics': previous.get('levels', {}).get(name, {}).get('metrics')
+                or previous.get('metrics')}
+
+    def _previous_records(self) -> Dict[str, Any]:
+        """Return the models of the output folder's TRAINING.json ({} when there is none)."""
+        path = self.output / TRAINING_RECORD
+        if not path.is_file():
+            path = task_model.WEIGHTS_DIR / TRAINING_RECORD
+        try:
+            return dict(json.loads(path.read_text(encoding='utf-8')).get('models', {}))
+        except (OSError, ValueError, AttributeError):
+            return {}
+
     def train(self, name: str, plan: ModelPlan, share_s: Optional[float]) -> Dict[str, Any]:
         """Train, save and score model `name`; return its TRAINING.json record.
 
@@ -194,23 +226,42 @@ class Trainer:
             limit_s = min(share_s - (data_s - shared_s),
                           self.clock.left_s() - DETECTOR_EVAL_RESERVE_S)
         limit_s = max(limit_s, 1.0)
-        config = mt.TrainConfig(steps=plan.steps, batch_size=plan.batch_size,
-                                learning_rate=plan.learning_rate, time_limit_s=limit_s,
+        levels = level_names(name)[1:] if getattr(self.args, 'levels', False) else ()
+        steps, learning_rate = plan.steps, plan.learning_rate
+        if levels:   # the sandwich run starts from the full model's trained weights
+            steps, learning_rate = plan.level_steps, plan.learning_rate * plan.level_lr_share
+        config = mt.TrainConfig(steps=steps, batch_size=plan.batch_size,
+                                learning_rate=learning_rate, time_limit_s=limit_s,
                                 seed=self.seed, bfloat16=plan.bfloat16)
         network = task_model.build_network(name)
-        initialised = self._initial_weights(name, plan, network)
-        line = self._progress(f'train {name}', 100.0, '%')
+        if levels:
+            initialised = self._own_weights(name, network)
+        else:
+            initialised = self._initial_weights(name, plan, network)
+        line = self._progress(f'train {name}' + (f' and {len(levels)} levels' if levels
+                                                 else ''), 100.0, '%')
         update = (lambda done: line.update(100.0 * done))
         if model_role(name) == DETECTOR:
-            result = mt.train_detector(network, train_data, config, update)
+            result = mt.train_detector(network, train_data, config, update, levels)
         else:
-            result = mt.train_classifier(network, train_data, config, update)
+            result = mt.train_classifier(network, train_data, config, update, levels)
         line.close()
         path = self.output / f'{name}.pt'
-        size = mt.save_weights(network, path)
+        if levels:
+            statistics = {level: level_training.recalibrated_statistics(
+                network, level, result.level_statistics[level], train_data, self.seed)
+                for level in levels}
+            size = save_level_weights(network, statistics, path)
+        else:
+            size = mt.save_weights(network, path)
         evaluated = time.monotonic()
-        model = task_model.load_task_model(name, str(path))
-        metrics = self._score(name, model, held_out, extra_held_out)
+        loaded = task_model.load_level_models(name, str(path))
+        metrics = self._score(name, loaded.model(name), held_out, extra_held_out)
+        level_rows = {}
+        for level in levels:
+            level_rows[level] = {
+                **level_training.level_size(level),
+                'metrics': self._score(level, loaded.model(level), held_out, extra_held_out)}
         eval_s = time.monotonic() - evaluated
         record = {
             'file': path.name, 'bytes': size, 'sha256': _file_sha256(path),
@@ -226,8 +277,12 @@ class Trainer:
                         'evaluate': round(eval_s, 1),
                         'total': round(time.monotonic() - started, 1)},
         }
-        if plan.init_from:
+        if plan.init_from or levels:
             record['initialised_from'] = initialised
+        if levels:
+            record['levels'] = {name: {**level_training.level_size(name), 'metrics': metrics},
+                                **level_rows}
+            record['sandwich'] = level_training.SANDWICH_NOTE
         if plan.bfloat16:
             record['autocast'] = 'bfloat16'
         return record
@@ -447,6 +502,8 @@ class Trainer:
 def _argv_of(args: argparse.Namespace) -> List[str]:
     words = [f'--models {",".join(args.models.split(","))}', f'--seed {args.seed}',
              f'--budget-minutes {args.budget_minutes:g}']
+    if getattr(args, 'levels', False):
+        words.append('--levels')
     for option in ('dataset_gtsrb', 'dataset_urbansound', 'dataset_yolo'):
         if getattr(args, option):
             words.append(f'--{option.replace("_", "-")} {getattr(args, option)}')
@@ -475,6 +532,17 @@ def format_model_line(name: str, record: Dict[str, Any], output: Path) -> str:
               f"{seconds['train']:.0f} for {record['steps']} steps"
               f"{', cut by the budget' if record['stopped_by_time'] else ''}, evaluate "
               f"{seconds['evaluate']:.0f})")
+    for level, row in record.get('levels', {}).items():
+        if level != name:
+            extra.append(f"{level} {_headline(level, row['metrics'])}, "
+                         f"{row['flops'] / 1e9:.2f} GFLOPs")
     tail = f"; {'; '.join(extra)}" if extra else ''
     return (f'{name}: {score}{tail}; {timing}; {record["bytes"] / 1e6:.1f} MB -> '
             f'{output / record["file"]}')
+
+
+def _headline(name: str, metrics: Dict[str, Any]) -> str:
+    """Return a model's held-out headline: mAP@0.5 on scene frames, or overall top-1."""
+    if model_role(name) == DETECTOR:
+        return f"mAP@0.5 {metrics['scene_frames']['map50']:.3f}"
+    return f"top-1 {metrics['all_generated']['top1']:.3f}"
