@@ -39,7 +39,7 @@ class ModelPlan:
     # `--levels`: steps of the sandwich-rule run that trains the levels into the full
     # model's weights (starting from them), at level_lr_share of learning_rate
     level_steps: int = 0
-    level_lr_share: float = 0.3
+    level_lr_share: float = 0.5
 
 
 PLANS: Dict[str, ModelPlan] = {
