@@ -33,9 +33,8 @@ import torch
 from torch import nn
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.levels import level_name
 from blastnet_ros.models.networks import build_network
-from blastnet_ros.models.specs import model_level, model_levels, model_spec, split_level
+from blastnet_ros.models.specs import model_level, model_spec, split_level
 from blastnet_ros.models.units import UnitNetwork
 
 LEVELS_FORMAT = 'blastnet_ros levels 1'
@@ -246,11 +245,6 @@ def build_level(full: UnitNetwork, name: str,
     slices = level_slices(full, level)
     level.load_state_dict(level_state_dict(full.state_dict(), slices, statistics))
     return level.eval()
-
-
-def level_names(base: str) -> Tuple[str, ...]:
-    """Return the model names of every level of `base`, largest first (the full one first)."""
-    return tuple(level_name(base, level.name) for level in model_levels(base)) or (base,)
 
 
 def require_level_statistics(path: str, base: str, name: str,

@@ -111,6 +111,11 @@ def model_levels(base: str) -> Tuple[ModelLevel, ...]:
     return MODEL_LEVELS.get(base, ())
 
 
+def level_names(base: str) -> Tuple[str, ...]:
+    """Return the model names of every level of `base`, largest first (`base` alone if none)."""
+    return tuple(level_name(base, level.name) for level in model_levels(base)) or (base,)
+
+
 def model_level(name: str) -> ModelLevel:
     """Return the level a model name runs: its named level, or the full one for a plain name."""
     base, level = split_level(name)

@@ -17,12 +17,12 @@ import torch
 from torch.nn import functional as F
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.models.levels import (build_level, check_level_name, level_names,
-                                        read_level_statistics, require_level_statistics)
+from blastnet_ros.models.levels import (build_level, check_level_name, read_level_statistics,
+                                        require_level_statistics)
 from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.postprocessing import detections_from_yolo, top_k_classification
 from blastnet_ros.models.results import Classification, Detection
-from blastnet_ros.models.specs import DETECTION, model_spec, ModelSpec, split_level
+from blastnet_ros.models.specs import DETECTION, level_names, model_spec, ModelSpec, split_level
 from blastnet_ros.models.units import UnitNetwork
 
 FEATURE_EPSILON = 1e-5

@@ -3,7 +3,7 @@
 """`blastnet profile`: measure every fusion unit on every lane and write the profile file.
 
     blastnet profile [--lanes cpu0:cpu:1,cpu1:cpu:1,gpu0:cuda:0]
-                     [--models yolo_car,sign_resnet,...] [--repeats N] [--warmup N]
+                     [--models yolo_car,sign_resnet,...] [--levels] [--repeats N] [--warmup N]
                      [--backends torch-cpu,onnx-cpu,torch-cuda,tensorrt]
                      [--output FILE] [--cache-dir DIR] [--no-block-check]
                      [--one-lane-at-a-time]
@@ -34,7 +34,7 @@ from blastnet_ros.core.block_plan import block_latencies_ns
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.profile import calibrated_profile, load_profile, save_profile
 from blastnet_ros.core.task import LaneSpec
-from blastnet_ros.models.specs import MODEL_SPECS
+from blastnet_ros.models.specs import level_names, MODEL_SPECS, model_spec
 from blastnet_ros.runtime import config_files
 from blastnet_ros.runtime.trace_calibration import (CALIBRATED_PROFILE, calibration_from_runs,
                                                     recorded_runs)
@@ -91,6 +91,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument('--models', default=','.join(MODEL_SPECS),
                         help='comma-separated models (default: every shipped model, '
                              f"{','.join(MODEL_SPECS)})")
+    parser.add_argument('--levels', action='store_true',
+                        help='also every level of the scaled models named (yolo_car:w0.75, '
+                             '...; models/specs.py MODEL_LEVELS); needs weights trained with '
+                             'levels (blastnet train --levels)')
     parser.add_argument('--repeats', type=int, default=100,
                         help='timed runs per unit, backend and lane (default 100)')
     parser.add_argument('--warmup', type=int, default=5,
@@ -128,6 +132,10 @@ def run_profile(args: argparse.Namespace) -> int:
     models = _names(args.models)
     if not models:
         raise BadInputError('--models is empty', 'name at least one model')
+    for name in models:
+        model_spec(name)   # an unknown model or level: the error names those that exist
+    if args.levels:
+        models = list(dict.fromkeys(level for name in models for level in level_names(name)))
 
     def progress(message: str) -> None:
         print(f'blastnet profile: {message}', file=sys.stderr, flush=True)

@@ -44,8 +44,8 @@ import torch
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models import task_model
-from blastnet_ros.models.levels import level_names, save_level_weights
-from blastnet_ros.models.specs import MODEL_SPECS
+from blastnet_ros.models.levels import save_level_weights
+from blastnet_ros.models.specs import level_names, MODEL_SPECS
 from blastnet_ros.runtime.profiler import cpu_model
 from blastnet_ros.tools.progress import ProgressLine
 from blastnet_ros.tools.training import dataset_loaders as dl
