@@ -9,7 +9,8 @@ Prints, per scenario and policy: the deadline-miss rate ((missed + dropped) / re
 overall and per task, lane utilisation, the simulator's speed (heap events -- releases
 and block ends -- and blocks per wall-clock second, the best of --repeat runs) and the
 scheduler's decision overhead (median and p99 microseconds per policy.decide() call, and
-all decisions as a share of lane busy time). Then the targets: blastnet miss rate <= 0.65
+all decisions as a share of lane busy time), and the level each task ran at under a
+policy that compresses models (dm-mc). Then the targets: blastnet miss rate <= 0.65
 x dm-model's and under 5 %, decision overhead under 2 % of busy time, at least 100k
 simulated events per second for every policy on every scenario run. `--all` runs every
 scenario in the repository's config/scenarios/ (default: config/scenarios/mixed.yaml of
@@ -33,7 +34,9 @@ from blastnet_ros.core.scenario import Scenario
 from blastnet_ros.core.simulator import simulate, SimulationResult
 from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.runtime.config_files import find_shipped_profile
+from blastnet_ros.runtime.model_levels import levels_of
 from blastnet_ros.runtime.simulation_files import load_scenario
+from blastnet_ros.tools.cli.simulate import format_levels
 
 SMOKE_DURATION_S = 0.2
 TARGET_EVENTS_PER_S = 100_000
@@ -80,7 +83,8 @@ def speed_row(result: SimulationResult) -> str:
 
 def run_policy(scenario: Scenario, profile, policy: str, repeat: int) -> SimulationResult:
     """Return the fastest of `repeat` runs (every run gives the same figures but speed)."""
-    runs = [simulate(scenario, profile, policy) for _ in range(max(1, repeat))]
+    runs = [simulate(scenario, profile, policy, levels_of=levels_of)
+            for _ in range(max(1, repeat))]
     return min(runs, key=lambda result: result.wall_ns)
 
 
@@ -115,6 +119,8 @@ def report_scenario(path: str, args: argparse.Namespace,
               + ''.join(f'{100 * stats.miss_rate:>{w}.2f}'
                         for stats, w in zip(result.tasks, widths))
               + ''.join(f'{100 * lane.utilisation:>8.1f}' for lane in result.lanes))
+    for line in (line for result in results for line in format_levels(result)):
+        print(line)
     print('simulator speed and scheduler decision overhead (wall clock, this host)')
     print(f"  {'policy':<15}{'events':>9}{'blocks':>9}{'wall s':>8}{'events/s':>10}"
           f"{'blocks/s':>10}{'dec us':>9}{'p99 us':>9}{'dec %':>8}{'call us':>9}")

@@ -531,6 +531,11 @@ SCENARIO_TABLE = {
          '11 cpu1 sig2.1', '14 cpu0 det1.2', '18 cpu0 det1.3'], {'det0': 'dropped'}),
 }
 
+# dm-mc decides as dm-model: its smaller levels are chosen before a run
+# (core/model_compression.py), and the table's tasks have none.
+SCENARIO_TABLE.update({(lanes, 'dm-mc'): SCENARIO_TABLE[(lanes, 'dm-model')]
+                       for lanes in TABLE_LANES})
+
 
 def test_the_scenario_table_covers_every_policy_on_both_lane_sets():
     assert sorted(SCENARIO_TABLE) == sorted((lanes, policy) for lanes in TABLE_LANES
@@ -569,8 +574,17 @@ def test_every_policy_has_a_name_a_granularity_and_says_where_it_comes_from(name
 
 def test_the_policies_use_the_granularities_of_the_brief():
     assert {name: policy_granularity(name) for name in POLICY_FACTORIES} == {
-        'blastnet': DUO_BLOCK, 'dm-model': MODEL, 'um-model': MODEL, 'model-offload': MODEL,
-        'layer-offload': UNIT, 'edf-block': DUO_BLOCK}
+        'blastnet': DUO_BLOCK, 'dm-model': MODEL, 'dm-mc': MODEL, 'um-model': MODEL,
+        'model-offload': MODEL, 'layer-offload': UNIT, 'edf-block': DUO_BLOCK}
+
+
+def test_dm_mc_is_listed_and_reuses_dm_model():
+    policy = make_policy('dm-mc')
+    assert 'dm-mc' in POLICY_FACTORIES
+    assert isinstance(policy, type(make_policy('dm-model')))
+    assert type(policy).decide is type(make_policy('dm-model')).decide
+    assert policy.compresses_models is True
+    assert not hasattr(make_policy('dm-model'), 'compresses_models')
 
 
 def _busy_gpu_view():

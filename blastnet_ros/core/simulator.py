@@ -34,11 +34,16 @@ a clock, and a VirtualBlockExecutor instead of processor lanes:
 Plans: a policy's `granularity` (MODEL when it has none) picks each task's plan through
 core/partitioner.plan_on_machine, for the lanes the task may use; `plans` overrides it per task
 name (or per model name). Lanes must fit the profile (MachineProfile.check_lanes).
+
+Levels: a policy with `compresses_models` (dm-mc) runs the task set at the levels
+core.model_compression.compressed_task_set picks from the profile, with the levels of each
+model from simulate's `levels_of` (none given: no model has levels, every task keeps its
+model); the result's `compression` records the choice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import heapq
 import time
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -48,6 +53,8 @@ from blastnet_ros.core.deadline_stats import DeadlineStats, percentile, TaskStat
 from blastnet_ros.core.event_loop import BlockStart, JobEnd, SchedulingLoop
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.latency_estimator import estimator_from_profile
+from blastnet_ros.core.model_compression import (CompressedTaskSet, compressed_task_set,
+                                                 LevelsOf, no_levels)
 from blastnet_ros.core.partitioner import plan_on_machine
 from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.profile import INPUT_LANE, MachineProfile, ModelProfile, switch_key
@@ -125,6 +132,7 @@ class SimulationResult:
     scheduler_calls: Optional[TimingSummary] = field(default=None, compare=False)
     policy_decisions: Optional[TimingSummary] = field(default=None, compare=False)
     wall_ns: int = field(default=0, compare=False)
+    compression: Optional[CompressedTaskSet] = None   # the levels run (compresses_models)
 
     def task(self, name: str) -> TaskStatsSnapshot:
         """Return the statistics of task `name`."""
@@ -150,18 +158,23 @@ class SimulationResult:
 
 def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str, Policy],
              plans: Optional[Mapping[str, BlockPlan]] = None, *,
-             trace: bool = False) -> SimulationResult:
+             trace: bool = False, levels_of: Optional[LevelsOf] = None) -> SimulationResult:
     """Simulate `scenario` under a policy with the latencies of `profile`.
 
     `policy_name` names the policy (core.policies.make_policy), or is a policy object.
     `plans` maps a task name (or a model name, for all its tasks) to the block plan to use
     instead of the one the policy's granularity gives. With `trace` the result keeps every
-    block run and job outcome. Raises BadInputError when the profile does not cover the
-    scenario's lanes or models.
+    block run and job outcome. `levels_of` gives a model's levels, largest first, for a
+    policy that compresses models (module docstring). Raises BadInputError when the
+    profile does not cover the scenario's lanes or models.
     """
     policy = make_policy(policy_name) if isinstance(policy_name, str) else policy_name
     granularity = getattr(policy, 'granularity', MODEL)
     profile.check_lanes(scenario.lanes)
+    compression = None
+    if getattr(policy, 'compresses_models', False):
+        compression = compressed_task_set(scenario.task_set, profile, levels_of or no_levels)
+        scenario = replace(scenario, task_set=compression.task_set)
     lanes = scenario.lanes
     task_plans = plan_tasks(scenario, profile, policy, plans)
     run = _Run(scenario, profile, policy, task_plans, trace)
@@ -182,7 +195,7 @@ def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str
         blocks_run=sum(stats.blocks_run for stats in lane_stats.values()),
         timeline=tuple(run.executor.timeline), jobs=tuple(run.jobs),
         scheduler_calls=_summary(run.call_ns), policy_decisions=_decisions(run.loop),
-        wall_ns=wall_ns)
+        wall_ns=wall_ns, compression=compression)
 
 
 def plan_tasks(scenario: Scenario, profile: MachineProfile, policy: Policy,

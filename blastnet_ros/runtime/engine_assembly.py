@@ -6,9 +6,11 @@
 job, with no ROS object, so a test can call it: it loads each task's model and weights,
 checks the CUDA lanes, finds (or measures) the machine profile, cuts every model for the
 policy (runtime.execution_plan), prepares the backend of every block on every lane, and
-runs each model once on each of its lanes so first-call costs hit no real job. The result
-says what was loaded (EngineDescription: weights per task, backend per block and lane,
-the profile), which the executor publishes on /diagnostics, and starts the LiveEngine.
+runs each model once on each of its lanes so first-call costs hit no real job. A policy
+that compresses models (dm-mc) first moves each task to the level core.model_compression
+picks from the profile (compressed_for_policy). The result says what was loaded
+(EngineDescription: weights per task, backend per block and lane, the profile), which
+the executor publishes on /diagnostics, and starts the LiveEngine.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Callable, Dict, Optional, Sequence
 from blastnet_ros.core.block_plan import MODEL
 from blastnet_ros.core.deadline_stats import DeadlineStats
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.model_compression import compressed_task_set
 from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.profile import MachineProfile, save_profile
 from blastnet_ros.core.scheduler import Policy
@@ -33,6 +36,7 @@ from blastnet_ros.runtime.engine_description import (BlockDescription, EngineDes
                                                      TaskDescription, UNTRAINED)
 from blastnet_ros.runtime.execution_plan import build_execution_plan, ExecutionPlan
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult, LiveEngine
+from blastnet_ros.runtime.model_levels import levels_of
 from blastnet_ros.runtime.profiler import example_message_input, machine_slug, profile_machine
 
 
@@ -82,6 +86,7 @@ def assemble_engine(task_set: TaskSet, options: EngineOptions = EngineOptions(),
     """
     check_lane_devices(task_set.lanes)
     policy = make_policy(options.policy)
+    task_set = compressed_for_policy(task_set, policy, options, log, warn)
     models = {}
     for task in task_set.tasks:
         model = load_task_model(task.model, task.weights, score_threshold=options.score_threshold,
@@ -115,6 +120,33 @@ def assemble_engine(task_set: TaskSet, options: EngineOptions = EngineOptions(),
                 for index, units in enumerate(plan.blocks[task.name].unit_ranges)))
             for task in task_set.tasks))
     return AssembledEngine(task_set, policy, models, profile, plan, description)
+
+
+def compressed_for_policy(task_set: TaskSet, policy: Policy, options: EngineOptions,
+                          log: Callable[[str], None],
+                          warn: Callable[[str], None]) -> TaskSet:
+    """Return `task_set` at the levels a policy that compresses models (dm-mc) runs.
+
+    The levels come from the profile the engine finds for its lanes
+    (core/model_compression.py); any other policy gets `task_set` as it is.
+    """
+    if not getattr(policy, 'compresses_models', False):
+        return task_set
+    profile = find_profile(task_set.lanes, options.profile_file)
+    if profile is None:
+        raise BadInputError(f'policy {policy.name} picks model levels from the machine '
+                            'profile, and none fits the lanes',
+                            'set profile_file to a profile of these lanes with the levels '
+                            'measured (`blastnet profile`)')
+    profile.check_lanes(task_set.lanes)
+    compression = compressed_task_set(task_set, profile, levels_of)
+    for choice in compression.levels:
+        log(f"task '{choice.task}' runs {choice.model} under {policy.name} "
+            f'({100 * choice.utilisation:.1f} % of lane {choice.lane})')
+    if not compression.passes:
+        warn(f'{policy.name}: the response-time analysis still fails on some lane, none of '
+             'whose tasks has a smaller profiled level: expect deadline misses')
+    return compression.task_set
 
 
 def check_lane_devices(lanes: Sequence[LaneSpec]) -> None:

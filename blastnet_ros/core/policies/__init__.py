@@ -8,6 +8,7 @@ from typing import Callable, Dict
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.policies.blastnet import BlastNetPolicy
+from blastnet_ros.core.policies.dm_mc import DeadlineMonotonicCompressedPolicy
 from blastnet_ros.core.policies.dm_model import DeadlineMonotonicModelPolicy
 from blastnet_ros.core.policies.edf_block import EarliestDeadlineBlockPolicy
 from blastnet_ros.core.policies.layer_offload import LayerOffloadPolicy
@@ -19,6 +20,7 @@ POLICY_FACTORIES: Dict[str, Callable[[], Policy]] = {
     factory.name: factory for factory in (
         BlastNetPolicy,
         DeadlineMonotonicModelPolicy,
+        DeadlineMonotonicCompressedPolicy,
         UtilisationMonotonicModelPolicy,
         ModelOffloadPolicy,
         LayerOffloadPolicy,

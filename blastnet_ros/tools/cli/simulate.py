@@ -10,7 +10,10 @@ Without --profile the profile shipped in config/profiles/ that has the scenario'
 used. The human output is a table per policy (per task: released, met, missed, dropped,
 miss %, latency p50/p99; per lane: utilisation) and a side-by-side summary; with --json
 one JSON object per line: one per policy and task, then one per policy and lane. The miss
-rate counts dropped jobs as missed: (missed + dropped) / released.
+rate counts dropped jobs as missed: (missed + dropped) / released. A policy that
+compresses models (dm-mc) also lists the level each task ran at (core/model_compression.py:
+the level, its utilisation, its analysed response time, whether the set passes); its
+--json task records carry `level`.
 
 With --load the scenario is scaled to each share of the lanes' capacity in turn
 (core/load_scaling.py: camera rate up to --max-camera-fps, then more camera streams);
@@ -38,6 +41,7 @@ from blastnet_ros.core.scenario import Scenario
 from blastnet_ros.core.simulator import simulate, SimulationResult
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.runtime.config_files import find_shipped_profile
+from blastnet_ros.runtime.model_levels import levels_of
 from blastnet_ros.runtime.simulation_files import load_scenario
 from blastnet_ros.tools.text_format import format_ms
 
@@ -92,7 +96,7 @@ def run_simulate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     if args.load:
         return _run_load_sweep(scenario, profile, profile_path, policies,
                                parse_loads(args.load), args.max_camera_fps, args.json, out)
-    results = [simulate(scenario, profile, name) for name in policies]
+    results = [simulate(scenario, profile, name, levels_of=levels_of) for name in policies]
     if args.json:
         for line in json_lines(results):
             print(json.dumps(line), file=out)
@@ -109,7 +113,8 @@ def _run_load_sweep(scenario: Scenario, profile, profile_path: Path, policies: S
                     out: TextIO) -> int:
     points: List[LoadPoint] = [scale_to_load(scenario, profile, load, max_camera_fps)
                                for load in loads]
-    swept = [(point, [simulate(point.scenario, profile, name) for name in policies])
+    swept = [(point, [simulate(point.scenario, profile, name, levels_of=levels_of)
+                      for name in policies])
              for point in points]
     if as_json:
         for point, results in swept:
@@ -122,6 +127,8 @@ def _run_load_sweep(scenario: Scenario, profile, profile_path: Path, policies: S
         print(f'\nload {point.target:g}: {point.camera_streams} camera stream(s), the '
               f'fastest camera task at {point.camera_fps:.1f} Hz', file=out)
         print(format_summary(results), file=out)
+        for line in (line for result in results for line in format_levels(result)):
+            print(line, file=out)
     print('\nmiss % (all tasks) by load', file=out)
     print(f"  {'policy':<15}" + ''.join(f'{point.target:>8g}' for point in points), file=out)
     for index, name in enumerate(policies):
@@ -157,6 +164,8 @@ def json_lines(results: Sequence[SimulationResult]) -> List[Dict[str, Any]]:
                 'miss_rate': round(stats.miss_rate, 6),
                 'latency_p50_ms': _number(stats.latency_p50_ms),
                 'latency_p99_ms': _number(stats.latency_p99_ms)})
+            if result.compression is not None:
+                lines[-1]['level'] = result.compression.level(stats.task).model
         for lane in result.lanes:
             lines.append({
                 'policy': result.policy, 'lane': lane.lane,
@@ -187,9 +196,28 @@ def format_tables(results: Sequence[SimulationResult]) -> str:
             rows.append(f'  {lane.lane:<12}{100 * lane.utilisation:>9.1f}'
                         f'{lane.busy_ns / NS_PER_MS:>11.1f}'
                         f'{lane.switching_ns / NS_PER_MS:>11.1f}{lane.blocks:>8}')
+        rows += format_levels(result)
     if results:
         rows += ['', format_summary(results)]
     return '\n'.join(rows)
+
+
+def format_levels(result: SimulationResult) -> List[str]:
+    """Return the rows naming the level each task ran at (none: the policy kept the models)."""
+    compression = result.compression
+    if compression is None:
+        return []
+    verdict = ('every lane passes' if compression.passes
+               else 'some lane fails, and none of its tasks has a smaller level')
+    rows = [f'  levels of {result.policy} (response-time analysis: {verdict})',
+            f"  {'task':<12}{'level':<22}{'lane':<8}{'util %':>8}{'R ms':>9}{'D ms':>9}"]
+    for choice in compression.levels:
+        response = ('none' if choice.response_ns is None
+                    else f'{choice.response_ns / NS_PER_MS:.2f}')
+        rows.append(f'  {choice.task:<12}{choice.model:<22}{choice.lane:<8}'
+                    f'{100 * choice.utilisation:>8.1f}{response:>9}'
+                    f'{choice.deadline_ns / NS_PER_MS:>9.2f}')
+    return rows
 
 
 def format_summary(results: Sequence[SimulationResult]) -> str:

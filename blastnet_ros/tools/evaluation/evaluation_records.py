@@ -58,6 +58,7 @@ from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.models.specs import CLASSIFICATION, DETECTION, model_spec
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.job_trace import JobTraceEntry
+from blastnet_ros.runtime.model_levels import levels_of
 from blastnet_ros.runtime.trace_costs import (boundary_costs, BoundaryCost, job_time_splits,
                                               JobTimeSplit, stage_costs, StageCost)
 from blastnet_ros.tools.evaluation.machine_load import MachineLoad
@@ -598,7 +599,8 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
     and arrivals, recorded_releases) or, where the trace is incomplete, one every mean
     live release interval; a calibrated profile adds the release jitter (periodic tasks
     only) and execution variation it measured (core.scenario.calibrated_timings). Tasks
-    that released nothing are not simulated.
+    that released nothing are not simulated. A policy that compresses models (dm-mc) picks
+    its levels in the simulator from this profile and these rates.
     """
     periods = live_periods_ns(run, task_set.tasks, duration_ns)
     tasks = tuple(replace(task, period_ns=periods[task.name]) for task in task_set.tasks
@@ -612,5 +614,5 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                         duration_ns=duration_ns, seed=seed, timings=timings,
                         drop_late=drop_late, queue_limit=queue_limit,
                         recorded_releases=recorded_releases(run, tasks))
-    result = simulate(scenario, profile, run.policy)
+    result = simulate(scenario, profile, run.policy, levels_of=levels_of)
     return {stats.task: stats.miss_rate for stats in result.tasks}

@@ -10,6 +10,7 @@ import sys
 import pytest
 import yaml
 
+from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.profile import save_profile
 from blastnet_ros.tools.cli.main import main
 from simulation_support import machine_profile, model_profile
@@ -116,7 +117,7 @@ def test_without_profile_the_shipped_one_runs_the_shipped_scenario(capsys):
     assert main(['simulate', '--duration', '0.05', '--json']) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {line['task'] for line in lines if 'task' in line} == {'detector', 'signs', 'sound'}
-    assert len({line['policy'] for line in lines}) == 6
+    assert len({line['policy'] for line in lines}) == len(POLICY_FACTORIES)
 
 
 def test_output_is_the_same_in_another_process_with_another_hash_seed(files):
@@ -129,7 +130,42 @@ def test_output_is_the_same_in_another_process_with_another_hash_seed(files):
             [sys.executable, '-m', 'blastnet_ros.tools.cli', 'simulate', '--scenario',
              scenario, '--profile', profile, '--json', '--duration', '0.3'],
             capture_output=True, text=True, timeout=120, env=environment, check=True).stdout)
-    assert outputs[0] == outputs[1] and outputs[0].count('\n') == 6 * 4
+    assert outputs[0] == outputs[1] and outputs[0].count('\n') == len(POLICY_FACTORIES) * 4
+
+
+def test_dm_mc_runs_and_reports_the_level_of_each_task(tmp_path, capsys):
+    """yolo_car (6 ms) and sign_resnet (2 ms) on cpu0, T = D = 6 ms: U 1.33 at full size.
+
+    yolo_car (U 1) is lowered to w0.75 (3 ms, profiled), skipping w0.75-r416 (not
+    profiled): U 0.83, R(detector) = B 2 + 3 = 5, R(signs) = 3 + 2 = 5.
+    """
+    scenario = tmp_path / 'scenario.yaml'
+    scenario.write_text(yaml.safe_dump({
+        'duration_s': 0.06, 'lanes': SCENARIO['lanes'], 'tasks': [
+            {'name': 'detector', 'model': 'yolo_car', 'source': 'camera', 'period_ms': 6,
+             'lanes': ['cpu0']},
+            {'name': 'signs', 'model': 'sign_resnet', 'source': 'camera', 'period_ms': 6,
+             'lanes': ['cpu0']}]}))
+    profile = tmp_path / 'profile.json'
+    save_profile(machine_profile({'yolo_car': model_profile('yolo_car', [3, 3]),
+                                  'yolo_car:w0.75': model_profile('yolo_car:w0.75', [1, 2]),
+                                  'sign_resnet': model_profile('sign_resnet', [2])}), profile)
+    argv = ['simulate', '--scenario', str(scenario), '--profile', str(profile)]
+    assert main(argv + ['--policies', 'dm-mc,dm-model', '--json']) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    tasks = {(line['policy'], line['task']): line for line in lines if 'task' in line}
+    assert {task: line.get('level') for (policy, task), line in tasks.items()
+            if policy == 'dm-mc'} == {'detector': 'yolo_car:w0.75', 'signs': 'sign_resnet'}
+    assert 'level' not in tasks[('dm-model', 'detector')]
+    assert sum(tasks[('dm-mc', task)]['missed'] + tasks[('dm-mc', task)]['dropped']
+               for task in ('detector', 'signs')) == 0
+    assert sum(tasks[('dm-model', task)]['missed'] + tasks[('dm-model', task)]['dropped']
+               for task in ('detector', 'signs')) > 0
+    assert main(argv + ['--policies', 'dm-mc']) == 0
+    levels = capsys.readouterr().out.split('levels of dm-mc ')[1].splitlines()
+    assert levels[0] == '(response-time analysis: every lane passes)'
+    assert [row.split()[:3] for row in levels[2:4]] == [
+        ['detector', 'yolo_car:w0.75', 'cpu0'], ['signs', 'sign_resnet', 'cpu0']]
 
 
 def test_load_sweep_runs_every_policy_at_every_load_point(files, capsys):
