@@ -9,6 +9,7 @@ The file format (config/tasks.yaml)::
     tasks:
       - name: detector            # also a topic part: blastnet/detector/...
         model: tiny_yolo          # see blastnet_ros.models.specs.MODEL_SPECS
+        level: w0.5               # optional: a scaled level of the model (MODEL_LEVELS)
         source: camera            # camera | audio
         input_topic: blastnet/input/detector    # optional, this is the default
         period_ms: 100
@@ -37,6 +38,13 @@ job k has ended, met, missed or dropped) unless `pipelined: true`, which lets jo
 start on another lane while job k runs: for a task whose deadline is longer than its
 period and whose job takes more than one lane's time per period.
 
+A task's `level:` names one of its model's scaled levels (they share the model's weights);
+the TaskSpec's model is then the level's model name, core.levels.level_name(model, level)
+('yolo_car:w0.5-r320'; `level: w1.0`, the full level, is the model itself). The levels
+that exist are those `known_models` names: 'yolo_car:w0.5-r320' among the names gives
+yolo_car the level w0.5-r320 (and w1.0); a model with no such name has no levels.
+task_set_document writes a level back as `model:` and `level:`.
+
 Every problem is a BadInputError naming the task, the field and the fix. With model specs
 (objects with `kind` and `labels`, as models.specs.MODEL_SPECS has them) for
 `known_models`, a cascade is checked against them too: crop_from names a camera task whose
@@ -51,12 +59,13 @@ import re
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.levels import FULL_LEVEL, LEVEL_SEPARATOR, level_name, split_level
 from blastnet_ros.core.task import CAMERA, LaneSpec, SOURCES, TaskSpec
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_US
 
 _NAME = re.compile(r'^[a-z][a-z0-9_]*$')
 _TASK_FIELDS = {'name', 'model', 'source', 'input_topic', 'period_ms', 'deadline_ms',
-                'priority', 'miss_rate_bound', 'lanes', 'weights', 'pipelined'}
+                'priority', 'miss_rate_bound', 'lanes', 'weights', 'pipelined', 'level'}
 MIN_TIME_NS = NS_PER_US  # the shortest period or deadline a task may have
 # Cascade stages: kept apart, since simulator scenarios (core/scenario.py, which reuses
 # _TASK_FIELDS) do not model them.
@@ -101,7 +110,8 @@ def parse_task_set(document: Any, known_models: Iterable[str],
     """Validate a parsed task-set document; `origin` names the file in error messages.
 
     `known_models` is the model names, or a mapping of names to model specs (with `kind`
-    and `labels`) against which cascade stages are checked as well.
+    and `labels`) against which cascade stages are checked as well; level names among
+    them ('sbcnn_car:w0.5') are the levels a task's `level:` may name.
     """
     if not isinstance(document, Mapping):
         raise BadInputError(f'{origin} is not a mapping',
@@ -109,7 +119,7 @@ def parse_task_set(document: Any, known_models: Iterable[str],
     lanes = tuple(_parse_lane(entry, origin) for entry in _list(document, 'lanes', origin))
     _require_unique((lane.name for lane in lanes), 'lane', origin)
     lane_names = tuple(lane.name for lane in lanes)  # as listed: the default lane order
-    models = frozenset(known_models)
+    models = _KnownModels(tuple(known_models))
     entries = _list(document, 'tasks', origin)
     tasks = tuple(_parse_task(entry, models, lane_names, origin) for entry in entries)
     _require_unique((task.name for task in tasks), 'task', origin)
@@ -119,6 +129,54 @@ def parse_task_set(document: Any, known_models: Iterable[str],
             _check_cascade(task, tasks, specs, origin)
     defaulted = tuple(task.name for task, entry in zip(tasks, entries) if 'lanes' not in entry)
     return TaskSet(tasks=tasks, lanes=lanes, tasks_on_default_lanes=defaulted)
+
+
+@dataclass(frozen=True)
+class _KnownModels:
+    """The model names a task set may use: plain models and levels ('base:level')."""
+
+    names: Tuple[str, ...]
+
+    def plain(self) -> Tuple[str, ...]:
+        """Return the plain model names (no level), sorted."""
+        return tuple(sorted(name for name in self.names if LEVEL_SEPARATOR not in name))
+
+    def levels(self, base: str) -> Tuple[str, ...]:
+        """Return the levels of `base` in the order given, FULL_LEVEL first (none: ())."""
+        found = tuple(level for model, level in map(split_level, self.names)
+                      if model == base and level and level != FULL_LEVEL)
+        return (FULL_LEVEL,) + found if found else ()
+
+    def scaled(self) -> Tuple[str, ...]:
+        """Return the models that have levels, sorted."""
+        return tuple(sorted({split_level(name)[0] for name in self.names
+                             if split_level(name)[1]}))
+
+
+def _model_name(entry: Mapping, models: _KnownModels, where: str) -> str:
+    """Return the task's model name: its `model:` at its `level:`, checked."""
+    model = str(entry.get('model', ''))
+    plain = models.plain()
+    if LEVEL_SEPARATOR in model:
+        base, level = split_level(model)
+        raise BadInputError(f"{where} has model '{model}', a level in the model field",
+                            f'write `model: {base}` and `level: {level}`')
+    if model not in plain:
+        raise BadInputError(f"{where} has unknown model '{model}'",
+                            f"set model to one of: {', '.join(plain)}")
+    level = entry.get('level', '')
+    if level is None or level == '':
+        return model
+    levels = models.levels(model)
+    if not levels:
+        scaled = models.scaled()
+        hint = f": {', '.join(scaled)}" if scaled else ''
+        raise BadInputError(f"{where} has level {level!r}, but model {model} has no levels",
+                            f'drop `level:`, or use a model with levels{hint}')
+    if not isinstance(level, str) or level not in levels:
+        raise BadInputError(f"{where} has level {level!r}, which model {model} does not have",
+                            f"set level to one of: {', '.join(levels)}")
+    return level_name(model, level)
 
 
 def _kind(specs: Dict[str, Any], model: str) -> str:
@@ -204,7 +262,7 @@ def _parse_lane(entry: Any, origin: str) -> LaneSpec:
     return LaneSpec(name=name, device=device, threads=int(threads))
 
 
-def _parse_task(entry: Any, models: frozenset, lane_names: Tuple[str, ...],
+def _parse_task(entry: Any, models: _KnownModels, lane_names: Tuple[str, ...],
                 origin: str) -> TaskSpec:
     where = f'{origin}: task {entry!r}'
     if not isinstance(entry, Mapping):
@@ -212,10 +270,7 @@ def _parse_task(entry: Any, models: frozenset, lane_names: Tuple[str, ...],
     _reject_unknown(entry, _TASK_FIELDS | _CASCADE_FIELDS, where)
     name = _name(entry, where)
     where = f"{origin}: task '{name}'"
-    model = str(entry.get('model', ''))
-    if model not in models:
-        raise BadInputError(f"{where} has unknown model '{model}'",
-                            f"set model to one of: {', '.join(sorted(models))}")
+    model = _model_name(entry, models, where)
     source = str(entry.get('source', ''))
     if source not in SOURCES:
         raise BadInputError(f"{where} has source '{source}'",
@@ -301,12 +356,16 @@ def task_set_document(task_set: TaskSet) -> Dict[str, Any]:
     """Return `task_set` in the tasks.yaml format parse_task_set reads (times in ms)."""
     tasks = []
     for task in task_set.tasks:
-        entry: Dict[str, Any] = {
-            'name': task.name, 'model': task.model, 'source': task.source,
+        base, level = split_level(task.model)
+        entry: Dict[str, Any] = {'name': task.name, 'model': base}
+        if level:
+            entry['level'] = level
+        entry.update({
+            'source': task.source,
             'input_topic': task.input_topic, 'period_ms': task.period_ns / NS_PER_MS,
             'deadline_ms': task.deadline_ns / NS_PER_MS, 'priority': task.priority,
             'miss_rate_bound': task.miss_rate_bound, 'lanes': list(task.lanes),
-            'weights': task.weights}
+            'weights': task.weights})
         if task.pipelined:
             entry['pipelined'] = True
         if task.crop_from:

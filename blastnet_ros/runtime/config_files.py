@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import platform
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.levels import level_name
 from blastnet_ros.core.profile import load_profile, MachineProfile
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.core.task_set import parse_task_set, TaskSet
-from blastnet_ros.models.specs import MODEL_SPECS
+from blastnet_ros.models.specs import MODEL_LEVELS, MODEL_SPECS, model_spec, ModelSpec
 
 PACKAGE = 'blastnet_ros'
 SOURCE_CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config'
@@ -37,12 +38,26 @@ def config_path(file_name: str) -> Path:
     return SOURCE_CONFIG_DIR / file_name
 
 
+def known_model_specs() -> Dict[str, ModelSpec]:
+    """Return the spec of every model and of every level of one, by model name.
+
+    What parse_task_set and parse_scenario check `model:` and `level:` against: the
+    levels of each model largest first ('yolo_car', 'yolo_car:w0.75', ...).
+    """
+    specs = dict(MODEL_SPECS)
+    for base, levels in MODEL_LEVELS.items():
+        for level in levels:
+            name = level_name(base, level.name)
+            specs.setdefault(name, model_spec(name))
+    return specs
+
+
 def load_task_set(path: str = '') -> TaskSet:
     """Read and validate a task-set YAML file; '' means the package's config/tasks.yaml."""
     file_path = Path(path) if path else config_path('tasks.yaml')
     document = read_yaml(file_path, 'task set file',
                          'set the tasks_file parameter to an existing tasks.yaml')
-    return parse_task_set(document, MODEL_SPECS, origin=os.fspath(file_path))
+    return parse_task_set(document, known_model_specs(), origin=os.fspath(file_path))
 
 
 def read_yaml(file_path: Path, what: str, fix_missing: str) -> Any:

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Union
 
 from blastnet_ros.core.scenario import parse_scenario, Scenario
-from blastnet_ros.models.specs import MODEL_SPECS
-from blastnet_ros.runtime.config_files import config_path, read_yaml
+from blastnet_ros.runtime.config_files import config_path, known_model_specs, read_yaml
 
 DEFAULT_SCENARIO = 'mixed.yaml'
 
@@ -29,4 +28,4 @@ def load_scenario(path: Union[str, Path] = '') -> Scenario:
     file_path = Path(path) if path else scenario_path()
     document = read_yaml(file_path, 'scenario file',
                          'pass an existing scenario YAML (see config/scenarios/)')
-    return parse_scenario(document, MODEL_SPECS, origin=os.fspath(file_path))
+    return parse_scenario(document, known_model_specs(), origin=os.fspath(file_path))

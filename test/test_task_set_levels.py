@@ -1,0 +1,102 @@
+# Copyright 2026 The blastnet_ros Authors
+# SPDX-License-Identifier: Apache-2.0
+"""A task's `level:` in a task set and a scenario: parsed, written back, mistakes named."""
+
+import copy
+
+import pytest
+
+from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.scenario import parse_scenario
+from blastnet_ros.core.task_set import parse_task_set, task_set_document
+from blastnet_ros.runtime.config_files import known_model_specs
+
+SPECS = known_model_specs()
+DOCUMENT = {
+    'lanes': [{'name': 'cpu0', 'device': 'cpu'}],
+    'tasks': [{'name': 'detector', 'model': 'yolo_car', 'level': 'w0.5-r320',
+               'source': 'camera', 'period_ms': 100, 'lanes': ['cpu0']},
+              {'name': 'sound', 'model': 'sbcnn_car', 'source': 'audio', 'period_ms': 500},
+              {'name': 'small', 'model': 'sbcnn', 'source': 'audio', 'period_ms': 500}],
+}
+
+
+def parsed(document=DOCUMENT, known=SPECS):
+    return parse_task_set(document, known, origin='my_tasks.yaml')
+
+
+def with_level(task_index, level):
+    document = copy.deepcopy(DOCUMENT)
+    document['tasks'][task_index]['level'] = level
+    return document
+
+
+def test_a_level_becomes_the_model_name_and_no_level_the_plain_model():
+    assert [task.model for task in parsed().tasks] == [
+        'yolo_car:w0.5-r320', 'sbcnn_car', 'sbcnn']
+
+
+def test_the_full_level_is_the_model_itself():
+    assert parsed(with_level(1, 'w1.0')).task('sound').model == 'sbcnn_car'
+
+
+def test_a_level_is_written_back_as_model_and_level_and_reads_back_the_same():
+    task_set = parsed(with_level(1, 'w0.25'))
+    written = task_set_document(task_set)
+    assert [(entry['model'], entry.get('level')) for entry in written['tasks']] == [
+        ('yolo_car', 'w0.5-r320'), ('sbcnn_car', 'w0.25'), ('sbcnn', None)]
+    assert parsed(written).tasks == task_set.tasks
+
+
+def test_an_unknown_level_names_the_task_the_field_and_the_levels_that_exist():
+    with pytest.raises(BadInputError) as raised:
+        parsed(with_level(1, 'w0.3'))
+    assert raised.value.cause == ("my_tasks.yaml: task 'sound' has level 'w0.3', which model "
+                                  'sbcnn_car does not have')
+    assert raised.value.fix == 'set level to one of: w1.0, w0.75, w0.5, w0.25'
+
+
+def test_a_level_of_a_model_without_levels_says_which_models_have_them():
+    with pytest.raises(BadInputError) as raised:
+        parsed(with_level(2, 'w0.5'))
+    assert raised.value.cause == ("my_tasks.yaml: task 'small' has level 'w0.5', but model "
+                                  'sbcnn has no levels')
+    assert raised.value.fix == 'drop `level:`, or use a model with levels: sbcnn_car, ' \
+        'sign_resnet, yolo_car'
+
+
+@pytest.mark.parametrize('level', [0.5, ['w0.5']])
+def test_a_level_that_is_not_a_name_is_refused(level):
+    with pytest.raises(BadInputError, match="task 'sound' has level"):
+        parsed(with_level(1, level))
+
+
+def test_a_level_in_the_model_field_says_to_split_it():
+    document = copy.deepcopy(DOCUMENT)
+    document['tasks'][1]['model'] = 'sbcnn_car:w0.5'
+    with pytest.raises(BadInputError) as raised:
+        parsed(document)
+    assert raised.value.fix == 'write `model: sbcnn_car` and `level: w0.5`'
+
+
+def test_the_unknown_model_error_lists_models_not_levels():
+    document = copy.deepcopy(DOCUMENT)
+    document['tasks'][1]['model'] = 'resnet'
+    with pytest.raises(BadInputError) as raised:
+        parsed(document)
+    assert raised.value.fix == ('set model to one of: sbcnn, sbcnn_car, sign_resnet, sign_vgg, '
+                                'tiny_yolo, yolo_car')
+
+
+def test_names_without_levels_give_no_model_levels():
+    with pytest.raises(BadInputError, match='has no levels'):
+        parsed(known=('yolo_car', 'sbcnn_car', 'sbcnn'))
+
+
+def test_a_scenario_task_takes_a_level_too():
+    document = dict(copy.deepcopy(DOCUMENT), duration_s=1)
+    document['tasks'][1]['jitter_ms'] = 1
+    assert parse_scenario(document, SPECS).task_set.task('detector').model == \
+        'yolo_car:w0.5-r320'
+    with pytest.raises(BadInputError, match='which model sbcnn_car does not have'):
+        parse_scenario(dict(with_level(1, 'w9'), duration_s=1), SPECS)
