@@ -202,3 +202,22 @@ def test_observe_says_when_a_time_is_the_fastest_seen_yet():
     assert estimator.observe('a', 0, 'cpu0', 8)
     assert estimator.fastest_ns('a', 0, 'cpu0') == 8
     assert estimator.observe('b', 0, 'cpu0', 50)   # never seen before: the fastest yet
+
+
+def test_a_task_s_estimates_are_handed_over_and_replaced_for_a_new_plan():
+    from blastnet_ros.core.latency_estimator import NO_ESTIMATES, TaskEstimates
+    estimator = LatencyEstimator({('a', 0, 'cpu0'): 10, ('a', 1, 'cpu0'): 20,
+                                  ('b', 0, 'cpu0'): 5}, alpha=0.5,
+                                 switch_ns={('a', 1): {'cpu>cuda': 3}})
+    estimator.observe('a', 0, 'cpu0', 4)
+    held = estimator.task_estimates('a')
+    assert held == TaskEstimates({(0, 'cpu0'): 7.0, (1, 'cpu0'): 20.0},
+                                 {1: {'cpu>cuda': 3}}, {(0, 'cpu0'): 4.0, (1, 'cpu0'): 20.0})
+    assert estimator.best_remaining_ns('a', 0, 2, ('cpu0',)) == 27
+    estimator.set_task_estimates('a', NO_ESTIMATES)
+    assert estimator.estimate_ns('a', 1, 'cpu0') is None
+    assert estimator.best_remaining_ns('a', 0, 2, ('cpu0',)) == 0   # no stale suffix sums
+    assert estimator.estimate_ns('b', 0, 'cpu0') == 5
+    estimator.set_task_estimates('a', held)
+    assert estimator.fastest_ns('a', 0, 'cpu0') == 4
+    assert estimator.best_remaining_ns('a', 0, 2, ('cpu0',)) == 27

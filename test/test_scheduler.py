@@ -424,3 +424,35 @@ def test_the_policy_sees_when_each_task_is_next_stamped_and_its_block_count():
     assert seen == [({'a': 15 * MS}, {'a': 3, 'b': 1}),
                     ({'a': 15 * MS, 'b': 37 * MS}, {'a': 3, 'b': 1}),
                     ({'a': 45 * MS, 'b': 37 * MS}, {'a': 3, 'b': 1})]
+
+
+def test_a_new_block_count_applies_to_jobs_not_started_and_a_started_job_keeps_its_own():
+    """Task slow runs 2 blocks a job; the count becomes 1 while job 0 runs its first block.
+
+    time (ms)  0        4        8        11
+    cpu0       [s0 b0  ][s0 b1  ][s1 b0 ]          s1 waits from 1 ms, runs 1 block
+    set_num_blocks(slow, 1) at 2 ms
+    """
+    estimator = LatencyEstimator()
+    s = BlockScheduler([SLOW], ('cpu0',), make_policy('dm-model'), estimator, {'slow': 2},
+                       drop_hopeless=False)
+    s0, s1 = job(SLOW, 0, 0), job(SLOW, 1, 1)
+    assert s.release(s0, 0) == [Dispatch(s0, 0, 'cpu0')]
+    assert s.release(s1, 1 * MS) == []
+    s.set_num_blocks('slow', 1)
+    assert s.num_blocks('slow') == 1
+    assert s.finish_block('cpu0', 4 * MS, 4 * MS) == [Dispatch(s0, 1, 'cpu0')]
+    assert s.finish_block('cpu0', 8 * MS, 4 * MS) == [
+        Complete(s0, 8 * MS, True), Dispatch(s1, 0, 'cpu0')]
+    assert estimator.estimate_ns('slow', 0, 'cpu0') is None   # s0 ran the old plan
+    assert s.finish_block('cpu0', 11 * MS, 3 * MS) == [Complete(s1, 11 * MS, True)]
+    assert estimator.estimate_ns('slow', 0, 'cpu0') == 3 * MS
+    assert s.pending_jobs() == 0
+
+
+def test_a_block_count_must_be_positive_and_of_a_known_task():
+    s = scheduler()
+    with pytest.raises(ValueError, match='at least 1 block'):
+        s.set_num_blocks('slow', 0)
+    with pytest.raises(KeyError):
+        s.set_num_blocks('nobody', 2)

@@ -148,6 +148,13 @@ class SchedulingLoop:
         """Return the count and duration of the policy's decisions so far."""
         return self._scheduler.decision_stats()
 
+    def set_num_blocks(self, task_name: str, num_blocks: int) -> None:
+        """Run the jobs of `task_name` not started yet in `num_blocks` blocks.
+
+        BlockScheduler.set_num_blocks: a started job ends on the blocks it started with.
+        """
+        self._scheduler.set_num_blocks(task_name, num_blocks)
+
     def release(self, task_name: str, release_ns: int, now_ns: int, payload: Any = None,
                 context: Any = None) -> Tuple[Job, Tuple[JobEnd, ...]]:
         """Release a job of `task_name` stamped `release_ns`; return it and the jobs ended."""

@@ -7,12 +7,15 @@ Switching costs are kept per (task, block index): the cost of moving the activat
 the block's start cut between two kinds of processor, keyed as in the profile by
 core.profile.switch_key ('cpu>cuda', 'cuda>cpu'; lanes of the same kind switch for free).
 A job's input lies on `input_device` (the host: 'cpu'), so block 0 run on a GPU lane pays
-the cost at cut 0 (the model input), as the profile measures it.
+the cost at cut 0 (the model input), as the profile measures it. A task whose plan changes
+(a model level switched) gets the new plan's values with set_task_estimates; task_estimates
+hands over what it held, learned values included, to be set again on a switch back.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.block_plan import block_latencies_ns, block_switch_ns, BlockPlan
 from blastnet_ros.core.profile import device_kind, MachineProfile, switch_key
@@ -20,6 +23,23 @@ from blastnet_ros.core.profile import device_kind, MachineProfile, switch_key
 BlockKey = Tuple[str, int, str]  # (task, block index, lane)
 CutKey = Tuple[str, int]  # (task, block index): the cut at the start of the block
 HOST_DEVICE = 'cpu'
+
+
+@dataclass(frozen=True)
+class TaskEstimates:
+    """One task's values in an estimator, by (block index, lane) and by block index.
+
+    `estimates_ns` the expected times, `fastest_ns` the fastest seen (None: the same as
+    the estimates), `switch_ns[block]` the switching costs at the block's start cut. Empty
+    for a plan never profiled: its blocks take their first measurement as is.
+    """
+
+    estimates_ns: Mapping[Tuple[int, str], float]
+    switch_ns: Mapping[int, Mapping[str, int]]
+    fastest_ns: Optional[Mapping[Tuple[int, str], float]] = None
+
+
+NO_ESTIMATES = TaskEstimates({}, {})
 
 
 class LatencyEstimator:
@@ -97,6 +117,33 @@ class LatencyEstimator:
         for table in self._tables.get(task, {}).values():
             table.invalidate_up_to(block_index)
         return faster
+
+    def task_estimates(self, task: str) -> TaskEstimates:
+        """Return what the estimator holds for `task` (learned values included)."""
+        return TaskEstimates(
+            {(block, lane): value for (name, block, lane), value in self._estimates_ns.items()
+             if name == task},
+            {block: dict(costs) for (name, block), costs in self._switch_ns.items()
+             if name == task},
+            {(block, lane): value for (name, block, lane), value in self._fastest_ns.items()
+             if name == task})
+
+    def set_task_estimates(self, task: str, estimates: TaskEstimates) -> None:
+        """Replace everything held for `task` with `estimates` (its plan changed)."""
+        for table in (self._estimates_ns, self._fastest_ns, self._switch_ns):
+            for key in [key for key in table if key[0] == task]:
+                del table[key]
+        fastest = estimates.estimates_ns if estimates.fastest_ns is None else estimates.fastest_ns
+        self._estimates_ns.update({(task, block, lane): float(value) for (block, lane), value
+                                   in estimates.estimates_ns.items()})
+        self._fastest_ns.update({(task, block, lane): float(value)
+                                 for (block, lane), value in fastest.items()})
+        self._switch_ns.update({(task, block): {str(kind): int(cost)
+                                                for kind, cost in costs.items()}
+                                for block, costs in estimates.switch_ns.items()})
+        self._tables.pop(task, None)
+        for key in [key for key in self._matrices if key[0] == task]:
+            del self._matrices[key]
 
     def switch_cost_ns(self, task: str, block_index: int, from_lane: Optional[str],
                        to_lane: str) -> int:
@@ -253,17 +300,32 @@ def estimator_from_profile(profile: MachineProfile,
     profiled: Dict[BlockKey, int] = {}
     switch: Dict[CutKey, Mapping[str, int]] = {}
     for task, (model_name, plan) in task_plans.items():
-        model = profile.model(model_name)
-        planned_units = plan.unit_ranges[-1][1] if plan.unit_ranges else 0
-        if plan.model != model_name or planned_units != len(model.units):
-            raise ValueError(f"task '{task}': plan for '{plan.model}' with {planned_units} "
-                             f"units does not fit model '{model_name}' with "
-                             f'{len(model.units)} units')
-        for (block_index, lane), latency_ns in block_latencies_ns(
-                model, plan, lane_names).items():
-            profiled[(task, block_index, lane)] = latency_ns
-        for block_index, costs in enumerate(block_switch_ns(model, plan)):
+        estimates = task_estimates_from_profile(profile, task, model_name, plan, lane_names)
+        for (block_index, lane), latency_ns in estimates.estimates_ns.items():
+            profiled[(task, block_index, lane)] = int(latency_ns)
+        for block_index, costs in estimates.switch_ns.items():
             switch[(task, block_index)] = costs
     if lane_devices is None:
         lane_devices = {lane.name: lane.device for lane in profile.lanes}
     return LatencyEstimator(profiled, alpha=alpha, switch_ns=switch, lane_devices=lane_devices)
+
+
+def task_estimates_from_profile(profile: MachineProfile, task: str, model_name: str,
+                                plan: BlockPlan, lane_names: Sequence[str] = ()
+                                ) -> TaskEstimates:
+    """Return the estimates of `task` running `model_name` cut by `plan`, from `profile`.
+
+    Block latencies on each of `lane_names` (default: the profile's lanes) and switching
+    costs at each block's start cut, as estimator_from_profile seeds them.
+    """
+    model = profile.model(model_name)
+    planned_units = plan.unit_ranges[-1][1] if plan.unit_ranges else 0
+    if plan.model != model_name or planned_units != len(model.units):
+        raise ValueError(f"task '{task}': plan for '{plan.model}' with {planned_units} "
+                         f"units does not fit model '{model_name}' with "
+                         f'{len(model.units)} units')
+    lane_names = tuple(lane_names) or tuple(lane.name for lane in profile.lanes)
+    return TaskEstimates(
+        {key: int(latency_ns)
+         for key, latency_ns in block_latencies_ns(model, plan, lane_names).items()},
+        dict(enumerate(block_switch_ns(model, plan))))

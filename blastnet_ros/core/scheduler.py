@@ -12,6 +12,9 @@ returns decisions (Dispatch, Drop, Complete) for the caller to carry out.
   their events came in; `release` and `finish_block` are the steps of one event.
 - Jobs are cut into `blocks_per_task[task]` blocks that run in order; a block runs to
   completion on one lane, and the next decision is taken at the block boundary.
+  `set_num_blocks(task, n)` changes a task's count (a model level switched): every job
+  not started yet runs `n` blocks, a started job keeps the count it started with, and
+  the estimator learns no more from a started job's blocks (they ran the old plan).
 - A task's jobs run one after another: job k+1 may not start while job k is unfinished
   (running a block, or waiting for a lane between two of its blocks), so the policy sees
   only a task's oldest unfinished job. A `pipelined` task lets them overlap.
@@ -143,6 +146,7 @@ class _RunningBlock(NamedTuple):
     # when the lane should be free: start + switch + the block's estimate there, fixed at
     # dispatch (only this block's own end, on this lane, can change that estimate)
     expected_end_ns: int
+    num_blocks: int     # the job's count of blocks (set_num_blocks changes later jobs')
 
 
 class BlockScheduler:
@@ -168,6 +172,8 @@ class BlockScheduler:
                 raise ValueError(f"task '{task.name}' may run on lanes {task.lanes}, none of "
                                  f'which is one of the scheduler lanes {self._lanes}')
             self._allowed[task.name] = allowed
+        # a task's jobs from this seq on run its current plan: the estimator learns from them
+        self._learn_from_seq: Dict[str, int] = dict.fromkeys(self._tasks, 0)
         self._pipelined = frozenset(task.name for task in tasks if task.pipelined)
         self._drop_hopeless = drop_hopeless
         self._queue_limit = queue_limit
@@ -176,8 +182,8 @@ class BlockScheduler:
         self._waiting: Dict[str, List[ReadyBlock]] = {task.name: [] for task in tasks}
         # the job is hopeless once now passes this: deadline - least remaining time
         self._hopeless_after_ns: Dict[JobKey, int] = {}
-        # per task {(block index, previous lane): least remaining time at the fastest seen}
-        self._least_remaining_ns: Dict[str, Dict[Tuple[int, Optional[str]], int]] = {
+        # per task {(block index, previous lane, blocks): least remaining time, fastest seen}
+        self._least_remaining_ns: Dict[str, Dict[Tuple[int, Optional[str], int], int]] = {
             task.name: {} for task in tasks}
         self._running: Dict[str, _RunningBlock] = {}
         self._started: set = set()  # tasks (not pipelined) with a job started, not ended
@@ -200,6 +206,33 @@ class BlockScheduler:
     def num_blocks(self, task: str) -> int:
         """Return how many blocks a job of `task` runs."""
         return self._blocks[task]
+
+    def set_num_blocks(self, task: str, num_blocks: int) -> None:
+        """Cut the jobs of `task` not started yet into `num_blocks` blocks (module docstring).
+
+        Set the estimator's estimates of the task for the new plan first: the waiting jobs'
+        hopeless times are computed again from them.
+        """
+        if task not in self._blocks:
+            raise KeyError(task)
+        if num_blocks < 1:
+            raise ValueError(f'a job runs at least 1 block, got {num_blocks}')
+        self._blocks[task] = int(num_blocks)
+        started = [running.job.seq for running in self._running.values()
+                   if running.job.task == task]
+        for key, ready in self._ready.items():
+            if key[0] != task:
+                continue
+            if ready.block_index:
+                started.append(key[1])
+            else:
+                renewed = ReadyBlock(ready.job, 0, int(num_blocks), ready.allowed_lanes)
+                self._ready[key] = renewed
+                waiting = self._waiting[task]
+                waiting[waiting.index(ready)] = renewed
+        if started:
+            self._learn_from_seq[task] = max(self._learn_from_seq[task], max(started) + 1)
+        self._rate_hopeless(task)
 
     def busy_lanes(self) -> Tuple[str, ...]:
         """Return the lanes running a block now."""
@@ -285,13 +318,13 @@ class BlockScheduler:
 
     def _end_block(self, lane: str, now_ns: int, exec_ns: int,
                    decisions: List[Decision]) -> None:
-        job, block_index, _, switch_ns, _ = self._running.pop(lane)
+        job, block_index, _, switch_ns, _, num_blocks = self._running.pop(lane)
         self._lane_stats.block_ended(lane, now_ns)
         task = job.task
         measured_ns = exec_ns - switch_ns if exec_ns > switch_ns else 0
-        if self.estimator.observe(task, block_index, lane, measured_ns):
+        if job.seq >= self._learn_from_seq[task] and \
+                self.estimator.observe(task, block_index, lane, measured_ns):
             self._rate_hopeless(task)   # a new fastest time: the least remaining times fall
-        num_blocks = self._blocks[task]
         if block_index + 1 == num_blocks:
             self._started.discard(task)
             decisions.append(Complete(job, now_ns, now_ns <= job.deadline_ns))
@@ -308,7 +341,7 @@ class BlockScheduler:
             self._waiting[task].append(ready)
         if self._drop_hopeless:
             remaining_ns = self._least_remaining_ns[task].get(
-                (ready.block_index, ready.previous_lane))
+                (ready.block_index, ready.previous_lane, ready.num_blocks))
             self._hopeless_after_ns[key] = (self._hopeless_after(ready) if remaining_ns is None
                                             else job.deadline_ns - remaining_ns)
 
@@ -323,7 +356,7 @@ class BlockScheduler:
         """Return the last instant at which `ready`'s job can still meet its deadline."""
         job = ready.job
         least = self._least_remaining_ns[job.task]
-        where = (ready.block_index, ready.previous_lane)
+        where = (ready.block_index, ready.previous_lane, ready.num_blocks)
         remaining_ns = least.get(where)
         if remaining_ns is None:
             remaining_ns = least[where] = self.estimator.best_remaining_with_switching_ns(
@@ -412,7 +445,8 @@ class BlockScheduler:
             self._unready(key)
             switch_ns = switch_cost_ns(task, block_index, ready.previous_lane, lane)
             running[lane] = _RunningBlock(job, block_index, now_ns, switch_ns, now_ns + switch_ns
-                                          + (estimate_ns(task, block_index, lane) or 0))
+                                          + (estimate_ns(task, block_index, lane) or 0),
+                                          ready.num_blocks)
             block_started(lane, now_ns, switch_ns)
             decisions.append(dispatch)
 
