@@ -57,6 +57,7 @@ from blastnet_ros.models.preprocessing import CAMERA_PIXELS, Letterbox, letterbo
 from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.models.specs import CLASSIFICATION, DETECTION, model_spec
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
+from blastnet_ros.runtime.engine_description import task_plans_from_key_values
 from blastnet_ros.runtime.job_trace import JobTraceEntry
 from blastnet_ros.runtime.model_levels import levels_of
 from blastnet_ros.runtime.trace_costs import (boundary_costs, BoundaryCost, job_time_splits,
@@ -409,6 +410,7 @@ class TaskMetrics:
     accuracy: Optional[TaskAccuracy] = None
     predicted_miss_rate: float = math.nan   # the simulator's, same definition
     run_miss_rates: Tuple[float, ...] = ()  # every repeat's, this run first
+    model: str = ''   # what the executor ran, a level's name where it ran one ('' unknown)
 
     @property
     def gap_pp(self) -> float:
@@ -516,6 +518,8 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
     this run's.
     """
     every_run = (run,) + tuple(repeats)
+    ran = {task: model for task, (model, _) in
+           task_plans_from_key_values(run.executor_values).items()}
     by_task: Dict[str, List[ResultRecord]] = {}
     for record in run.results:
         by_task.setdefault(record.task, []).append(record)
@@ -534,7 +538,8 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
             accuracy=task_accuracy(task, results, truth, matcher, window_s, detection_pixels),
             predicted_miss_rate=predicted,
             run_miss_rates=tuple(other.task(task.name).miss_rate if other.task(task.name)
-                                 else 0.0 for other in every_run)))
+                                 else 0.0 for other in every_run),
+            model=ran.get(task.name, '')))
     lanes = tuple(LaneMetrics(lane.lane, lane.utilisation, lane.busy_ns / NS_PER_MS,
                               lane.blocks_run) for lane in run.lanes)
     latencies = tuple((task.name, job_latencies_ms(task.name, by_task.get(task.name, []),

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from blastnet_ros.core.levels import split_level
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
@@ -106,12 +107,18 @@ SUMMARY_HEADER = ('policy', 'task', 'released', 'met', 'missed', 'dropped', 'mis
                   'gap pp')
 
 
+def _task_label(task: TaskMetrics) -> str:
+    """Return the task's name, with the model level it ran at where it ran one."""
+    level = split_level(task.model)[1]
+    return f'{task.task} ({level})' if level else task.task
+
+
 def summary_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
     """Return the summary table's rows (strings), one per policy and task."""
     rows = []
     for policy in metrics:
         for task in policy.tasks:
-            rows.append((policy.policy, task.task, str(task.released), str(task.met),
+            rows.append((policy.policy, _task_label(task), str(task.released), str(task.met),
                          str(task.missed), str(task.dropped), _percent(task.miss_rate),
                          _percent(task.dropped_share), format_ms(task.latency_p50_ms),
                          format_ms(task.latency_p99_ms), _percent(task.coverage), _accuracy(task),
@@ -252,7 +259,7 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
         for task in policy.tasks:
             accuracy = task.accuracy
             tasks.append({
-                'task': task.task, 'released': task.released, 'met': task.met,
+                'task': task.task, 'model': task.model, 'released': task.released, 'met': task.met,
                 'missed': task.missed, 'dropped': task.dropped,
                 'miss_rate': _number(task.miss_rate), 'dropped_share': _number(task.dropped_share),
                 'latency_p50_ms': _number(task.latency_p50_ms, 2),

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The evaluation report: files, tables, JSON and the timeline window, from synthetic runs."""
 
+import dataclasses
 import json
 import math
 
@@ -16,7 +17,8 @@ from blastnet_ros.tools.evaluation.evaluation_records import (GroundTruth, LaneM
                                                               TaskAccuracy, TaskMetrics)
 from blastnet_ros.tools.evaluation.evaluation_report import (format_summary, machine_description,
                                                              PLOTS, ReportContext, summary_dict,
-                                                             TIME_SPLIT_PNG, timeline_window,
+                                                             summary_rows, TIME_SPLIT_PNG,
+                                                             timeline_window,
                                                              write_report)
 
 MS = 1_000_000
@@ -222,3 +224,14 @@ def test_every_run_and_the_machine_load_are_tabled():
     printed = format_summary([policy])
     assert 'every run (the table above is the first):' in printed
     assert 'what else the machine did:' in printed
+
+
+def test_a_task_that_ran_a_model_level_shows_it_beside_its_name():
+    level_run = PolicyMetrics('dm-mc', (
+        dataclasses.replace(task_metrics('detector', 100, 2, 0), model='yolo_car:w0.5-r320'),
+        dataclasses.replace(task_metrics('sound', 10, 0, 0), model='sbcnn')),
+        (LaneMetrics('cpu0', 0.3, 600.0, 50),), (('detector', ()), ('sound', ())), True)
+    rows = summary_rows((level_run,))
+    assert [row[1] for row in rows] == ['detector (w0.5-r320)', 'sound']
+    assert summary_dict(CONTEXT, (level_run,))['policies'][0]['tasks'][0]['model'] == \
+        'yolo_car:w0.5-r320'
