@@ -12,7 +12,7 @@ above it, ERROR above twice the bound. One status per processor lane,
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -38,17 +38,22 @@ def _percent(value: float) -> str:
 
 
 def task_status(snapshot: TaskStatsSnapshot, miss_rate_bound: float,
-                hardware_id: str) -> DiagnosticStatus:
-    """Return the DiagnosticStatus of one task's deadline statistics."""
+                hardware_id: str, level: Optional[str] = None) -> DiagnosticStatus:
+    """Return the DiagnosticStatus of one task's deadline statistics.
+
+    `level`, when given, is the task's active model level (key `level`: 'w0.5', 'w1.0'
+    for the full model, '' for a model without levels).
+    """
+    model_level = level
     miss_rate = snapshot.miss_rate
     if miss_rate > 2 * miss_rate_bound:
-        level = DiagnosticStatus.ERROR
+        status_level = DiagnosticStatus.ERROR
         message = f'miss rate {_percent(miss_rate)} > 2 x bound {_percent(miss_rate_bound)}'
     elif miss_rate > miss_rate_bound:
-        level = DiagnosticStatus.WARN
+        status_level = DiagnosticStatus.WARN
         message = f'miss rate {_percent(miss_rate)} > bound {_percent(miss_rate_bound)}'
     else:
-        level = DiagnosticStatus.OK
+        status_level = DiagnosticStatus.OK
         message = f'miss rate {_percent(miss_rate)} <= bound {_percent(miss_rate_bound)}'
     pairs = [
         ('released', str(snapshot.released)),
@@ -64,8 +69,10 @@ def task_status(snapshot: TaskStatsSnapshot, miss_rate_bound: float,
         ('bad_inputs_total', str(sum(count for _, count in snapshot.bad_inputs))),
     ]
     pairs += [(BAD_INPUT_PREFIX + cause, str(count)) for cause, count in snapshot.bad_inputs]
+    if model_level is not None:
+        pairs.append(('level', model_level))
     return DiagnosticStatus(
-        level=level, name=TASK_STATUS_PREFIX + snapshot.task, message=message,
+        level=status_level, name=TASK_STATUS_PREFIX + snapshot.task, message=message,
         hardware_id=hardware_id, values=[KeyValue(key=key, value=value) for key, value in pairs])
 
 

@@ -9,8 +9,9 @@ topic, releases a job per input (release = the input's header stamp, absolute de
 release + the task's relative deadline, both on the node clock, so use_sim_time and bag
 replay work), and publishes the result with the input's header, an annotated debug image
 for camera tasks, and, once a diagnostics period, per-task deadline statistics, lane
-statistics and what the engine loaded (weights per task, backend per block and lane) on
-diagnostics. With publish_block_trace:=true it also publishes, once a period, the jobs
+statistics (with each task's active model level, `level`) and what the engine loaded
+(weights per task, backend per block and lane) on diagnostics. With
+publish_block_trace:=true it also publishes, once a period, the jobs
 ended since the last period on blastnet/job_trace (when each input arrived, was
 released, and its result came back and was published, or that it was dropped:
 runtime/job_trace.py) and the
@@ -260,9 +261,10 @@ class ExecutorNode(Node):
             self._job_trace.publish(String(data=job_trace_json(jobs)))
             self._block_trace.publish(String(data=block_trace_json(
                 self.engine.take_block_trace())))
+        levels = self.engine.active_levels()
         statuses = [
             task_status(self._stats.snapshot(name, self.bad_inputs[name].counter.counts()),
-                        task.miss_rate_bound, HARDWARE_ID)
+                        task.miss_rate_bound, HARDWARE_ID, level=levels[name])
             for name, task in self._tasks.items()]
         statuses.extend(lane_status(snapshot, HARDWARE_ID)
                         for snapshot in self.engine.lane_stats().values())

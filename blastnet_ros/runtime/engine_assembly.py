@@ -6,7 +6,10 @@
 job, with no ROS object, so a test can call it: it loads each task's model and weights,
 checks the CUDA lanes, finds (or measures) the machine profile, cuts every model for the
 policy (runtime.execution_plan), prepares the backend of every block on every lane, and
-runs each model once on each of its lanes so first-call costs hit no real job. A policy
+runs each model once on each of its lanes so first-call costs hit no real job. Models are
+read once per (base model, weights) pair (runtime.task_levels.SharedWeights: a task's
+`level:` is a level of those weights), and the engine's `levels` build a task's other
+levels when LiveEngine.set_level asks for one. A policy
 that compresses models (dm-mc) first moves each task to the level core.model_compression
 picks from the profile (compressed_for_policy). The result says what was loaded
 (EngineDescription: weights per task, backend per block and lane, the profile), which
@@ -29,15 +32,17 @@ from blastnet_ros.core.profile import MachineProfile, save_profile
 from blastnet_ros.core.scheduler import Policy
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.core.task_set import TaskSet
-from blastnet_ros.models.task_model import load_task_model, TaskModel
+from blastnet_ros.models.task_model import TaskModel
 from blastnet_ros.runtime.backends.torch_cuda import cuda_unavailable_reason
 from blastnet_ros.runtime.config_files import find_profile
 from blastnet_ros.runtime.engine_description import (BlockDescription, EngineDescription,
                                                      TaskDescription, UNTRAINED)
-from blastnet_ros.runtime.execution_plan import build_execution_plan, ExecutionPlan
+from blastnet_ros.runtime.execution_plan import (build_execution_plan, ExecutionPlan,
+                                                 task_estimates)
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult, LiveEngine
 from blastnet_ros.runtime.model_levels import levels_of
 from blastnet_ros.runtime.profiler import example_message_input, machine_slug, profile_machine
+from blastnet_ros.runtime.task_levels import SharedWeights, TaskLevel, TaskLevels
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class AssembledEngine:
     profile: Optional[MachineProfile]
     plan: ExecutionPlan
     description: EngineDescription
+    levels: Optional[TaskLevels] = None   # what LiveEngine.set_level builds levels with
 
     def start(self, clock_ns: Callable[[], int], stats: DeadlineStats,
               on_result: Callable[[JobResult], None], on_failure: Callable[[JobFailure], None],
@@ -73,7 +79,7 @@ class AssembledEngine:
                           self.policy, clock_ns=clock_ns, stats=stats, on_result=on_result,
                           on_failure=on_failure, drop_hopeless=drop_hopeless,
                           queue_limit=queue_limit, estimator=self.plan.estimator,
-                          trace_blocks=trace_blocks)
+                          trace_blocks=trace_blocks, levels=self.levels)
 
 
 def assemble_engine(task_set: TaskSet, options: EngineOptions = EngineOptions(),
@@ -88,9 +94,9 @@ def assemble_engine(task_set: TaskSet, options: EngineOptions = EngineOptions(),
     policy = make_policy(options.policy)
     task_set = compressed_for_policy(task_set, policy, options, log, warn)
     models = {}
+    weights = SharedWeights(options.score_threshold, options.iou_threshold)
     for task in task_set.tasks:
-        model = load_task_model(task.model, task.weights, score_threshold=options.score_threshold,
-                                iou_threshold=options.iou_threshold)
+        model = weights.model(task, task.model)
         if not model.weights_source:
             warn(f"task '{task.name}': model {task.model} runs with UNTRAINED weights, so its "
                  'results mean nothing (timings are real). Fix: set `weights:` of the task '
@@ -101,6 +107,11 @@ def assemble_engine(task_set: TaskSet, options: EngineOptions = EngineOptions(),
     if options.reprofile or (profile is None and policy.granularity != MODEL):
         profile = _profile_now(task_set, options, log)
     plan = build_execution_plan(task_set.tasks, task_set.lanes, policy, models, profile)
+    levels = TaskLevels(task_set.tasks, task_set.lanes, policy, profile, weights)
+    for task in task_set.tasks:
+        levels.keep(TaskLevel(task.name, task.model, models[task.name], plan.plans[task.name],
+                              plan.blocks[task.name],
+                              task_estimates(task, task.model, plan.plans[task.name], profile)))
     lanes = {lane.name: lane for lane in task_set.lanes}
     for task in task_set.tasks:
         runner = plan.blocks[task.name]
@@ -119,7 +130,7 @@ def assemble_engine(task_set: TaskSet, options: EngineOptions = EngineOptions(),
                 for lane in task.lanes))
                 for index, units in enumerate(plan.blocks[task.name].unit_ranges)))
             for task in task_set.tasks))
-    return AssembledEngine(task_set, policy, models, profile, plan, description)
+    return AssembledEngine(task_set, policy, models, profile, plan, description, levels)
 
 
 def compressed_for_policy(task_set: TaskSet, policy: Policy, options: EngineOptions,

@@ -14,6 +14,14 @@ finished block run (task, job stamp, block, lane; when it was ready, dispatched,
 and ended on its clock; and, from a runner that reports them (StagedBlockRunner), its
 pre/postprocessing and transfer times) until `take_block_trace` hands them over.
 
+A task's model level changes between two jobs with `set_level(task, level)` (an engine
+assembled from a task set: its `levels`, runtime.task_levels.TaskLevels, build the
+level's blocks, once): the jobs of the task not started yet run the new level's blocks,
+a job that has started ends on the blocks it started with (the engine keeps each started
+job's runner), the scheduler cuts the task's later jobs into the new level's count of
+blocks and the estimator holds the new level's estimates (those it learned for a level
+are kept for a switch back). `active_levels()` says each task's level.
+
 A waiting job is dropped when it becomes hopeless: after every loop event the engine
 arms one timer (threading.Timer) for the loop's next_drop_ns and, when it fires, wakes
 the loop up under the lock (advance). Fired early (a clock that is not the wall clock,
@@ -29,13 +37,15 @@ from typing import (Any, Callable, Dict, List, Mapping, Optional, Protocol,
 
 from blastnet_ros.core.deadline_stats import DeadlineStats, DROPPED, MET
 from blastnet_ros.core.event_loop import BlockStart, JobEnd, SchedulingLoop
+from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.lane_stats import DecisionStatsSnapshot, LaneStatsSnapshot
-from blastnet_ros.core.latency_estimator import LatencyEstimator
+from blastnet_ros.core.latency_estimator import LatencyEstimator, TaskEstimates
 from blastnet_ros.core.scheduler import Policy
 from blastnet_ros.core.task import Job, LaneSpec, TaskSpec
 from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.lanes import LaneRun, ProcessorLane
+from blastnet_ros.runtime.task_levels import level_label
 
 
 class BlockRunner(Protocol):
@@ -62,6 +72,21 @@ class StagedBlockRunner(Protocol):
 
     def run_block_staged(self, index: int, value: Any, lane: LaneSpec) -> Any:
         """Run block `index` as run_block does; return its output and its stages' times."""
+
+
+class PreparedLevel(Protocol):
+    """A task's level ready to run (runtime.task_levels.TaskLevel)."""
+
+    model_name: str
+    blocks: BlockRunner
+    estimates: TaskEstimates
+
+
+class LevelSource(Protocol):
+    """Builds a task's level (runtime.task_levels.TaskLevels)."""
+
+    def level(self, task_name: str, level: str) -> PreparedLevel:
+        """Return task `task_name` at `level`; BadInputError for a level that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +131,12 @@ class LiveEngine:
                  on_failure: Callable[[JobFailure], None],
                  drop_hopeless: bool = True, queue_limit: int = 4,
                  estimator: Optional[LatencyEstimator] = None,
-                 trace_blocks: bool = False) -> None:
+                 trace_blocks: bool = False, levels: Optional[LevelSource] = None) -> None:
         self._blocks = dict(blocks)
+        self._job_blocks: Dict[Tuple[str, int], BlockRunner] = {}   # the runner a job started on
+        self._models = {task.name: task.model for task in tasks}   # the model (level) run
+        self._levels = levels
+        self._learned: Dict[Tuple[str, str], TaskEstimates] = {}  # (task, model): left behind
         self._clock_ns = clock_ns
         self._on_result = on_result
         self._on_failure = on_failure
@@ -119,6 +148,7 @@ class LiveEngine:
         if estimator is None:
             estimator = LatencyEstimator(lane_devices={lane.name: lane.device
                                                        for lane in lanes})
+        self._estimator = estimator
         self._loop = SchedulingLoop(
             tasks, lanes, policy, estimator,
             {name: runner.num_blocks for name, runner in self._blocks.items()}, self,
@@ -132,6 +162,42 @@ class LiveEngine:
         """Return the name of the scheduling policy in use."""
         return self._loop.policy_name
 
+    def set_level(self, task_name: str, level: str) -> str:
+        """Run the jobs of `task_name` not started yet at model level `level`; return its model.
+
+        '' or FULL_LEVEL is the full model. The level is built (and warmed up) the first
+        time, before the swap; a job that has started ends on the level it started with.
+        Raises BadInputError for an unknown task or a level the task's model does not
+        have (naming those that exist), or for an engine built without `levels`.
+        """
+        if self._levels is None:
+            raise BadInputError(f"cannot set the level of task '{task_name}': this engine runs "
+                                'blocks without models', 'assemble the engine from a task '
+                                'set (runtime.engine_assembly.assemble_engine)')
+        prepared = self._levels.level(task_name, level)   # outside the lock: it may build
+        with self._lock:
+            if self._closed:
+                raise RuntimeError('the engine is closed')
+            current = self._models[task_name]
+            if current != prepared.model_name:
+                self._learned[(task_name, current)] = self._estimator.task_estimates(task_name)
+                self._estimator.set_task_estimates(task_name, self._learned.pop(
+                    (task_name, prepared.model_name), prepared.estimates))
+                self._blocks[task_name] = prepared.blocks
+                self._loop.set_num_blocks(task_name, prepared.blocks.num_blocks)
+                self._models[task_name] = prepared.model_name
+                self._arm_drop_timer()
+        return prepared.model_name
+
+    def active_models(self) -> Dict[str, str]:
+        """Return {task: the model name its next job runs} ('sbcnn_car:w0.5')."""
+        with self._lock:
+            return dict(self._models)
+
+    def active_levels(self) -> Dict[str, str]:
+        """Return {task: its level}: 'w0.5', 'w1.0' (full model), '' (a model without levels)."""
+        return {task: level_label(model) for task, model in self.active_models().items()}
+
     def submit(self, task_name: str, release_ns: int, payload: Any, context: Any = None) -> Job:
         """Release a job of `task_name` for `payload`, stamped `release_ns` (engine clock)."""
         with self._lock:
@@ -139,13 +205,18 @@ class LiveEngine:
                 raise RuntimeError('the engine is closed')
             job, ended = self._loop.release(task_name, release_ns, self._clock_ns(), payload,
                                             context)
+            self._forget(ended)
             self._arm_drop_timer()
         self._report(ended)
         return job
 
     def start_block(self, start: BlockStart) -> None:
         """Queue a dispatched block on its lane (called by the loop, under the lock)."""
-        runner = self._blocks[start.job.task]
+        key = (start.job.task, start.job.seq)
+        if start.block_index:
+            runner = self._job_blocks[key]
+        else:   # a job starts on the task's runner of now, and ends on it
+            runner = self._job_blocks[key] = self._blocks[start.job.task]
         lane = self._lanes[start.lane]
         index, value, spec = start.block_index, start.value, lane.spec
         staged = self._trace_blocks and isinstance(runner, StagedBlockRunner)
@@ -195,6 +266,7 @@ class LiveEngine:
                     transfer_ns=0 if stages is None else stages.transfer_ns))
             ended = self._loop.block_finished(run.lane, self._clock_ns(), run.exec_ns,
                                               result, run.error)
+            self._forget(ended)
             self._arm_drop_timer()
         self._report(ended)
 
@@ -222,8 +294,14 @@ class LiveEngine:
                 return   # closed, or a timer cancelled too late to stop it
             self._drop_timer = None
             ended = self._loop.advance(self._clock_ns())
+            self._forget(ended)
             self._arm_drop_timer()
         self._report(ended)
+
+    def _forget(self, ended: Tuple[JobEnd, ...]) -> None:
+        """Drop the runners of the jobs that ended (under the lock)."""
+        for end in ended:
+            self._job_blocks.pop((end.job.task, end.job.seq), None)
 
     def _report(self, ended: Tuple[JobEnd, ...]) -> None:
         for end in ended:
