@@ -3,6 +3,7 @@
 """Model levels: sub-networks over slices of one set of weights, their files and errors."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import torch
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.levels import FULL_LEVEL, level_name, split_level
-from blastnet_ros.models.level_table import level_rows, MAP50, TOP1
+from blastnet_ros.models.level_table import (check_storage_bound, configuration_storage_bytes,
+                                             level_rows, MAP50, model_storage_bytes, TOP1)
 from blastnet_ros.models.levels import (build_level, level_buffers, level_slices,
                                         level_unit_map, read_level_statistics,
                                         recalibrate_batchnorm, save_level_weights,
@@ -19,6 +21,7 @@ from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.specs import (level_model_name, level_names, MODEL_LEVELS, model_level,
                                        model_spec)
 from blastnet_ros.models.task_model import load_level_models, load_task_model, load_weights
+from ros_harness import SMALL_TASKS
 from blastnet_ros.tools.evaluation.level_report import (format_level_table, level_latencies,
                                                         pareto_front)
 
@@ -231,3 +234,47 @@ def test_the_level_table_reads_what_training_measured_and_orders_levels_largest_
 def test_the_pareto_front_keeps_the_levels_nothing_beats_on_both():
     points = [(10.0, 0.9), (5.0, 0.8), (6.0, 0.7), (2.0, 0.5), (2.0, 0.4)]
     assert pareto_front(points) == [3, 1, 0]
+
+
+STORAGE = {'yolo_car': 4_400_000, 'yolo_car:w0.5-r320': 1_100_000, 'sbcnn_car': 470_000,
+           'sbcnn_car:w0.25': 30_000, 'tiny_yolo': 4_400_000}
+
+
+def test_a_configuration_takes_per_model_the_largest_of_its_levels_in_use():
+    assert configuration_storage_bytes(['yolo_car', 'yolo_car:w0.5-r320', 'sbcnn_car:w0.25'],
+                                       STORAGE) == 4_430_000
+    assert check_storage_bound(['yolo_car:w0.5-r320'], 2_000_000, STORAGE) == 1_100_000
+
+
+def test_a_storage_bound_over_the_configuration_names_the_sizes_and_the_levels():
+    with pytest.raises(BadInputError) as raised:
+        check_storage_bound(['yolo_car', 'sbcnn_car'], 2_000_000, STORAGE, 'tasks.yaml')
+    text = str(raised.value)
+    assert 'take 4.87 MB' in text and 'over storage_bound_mb 2' in text
+    assert 'yolo_car:w0.5-r320 1.10 MB' in text
+    with pytest.raises(BadInputError, match='no set of levels meets storage_bound_mb 1'):
+        check_storage_bound(['yolo_car', 'sbcnn_car'], 1_000_000, STORAGE)
+    with pytest.raises(BadInputError, match='no size for sign_resnet'):
+        check_storage_bound(['sign_resnet'], 1_000_000, STORAGE)
+
+
+def test_the_storage_of_a_training_record_holds_every_level_and_plain_model():
+    models = {'tiny_yolo': {'bytes': 10}, 'sbcnn_car': {'bytes': 30, 'levels': {
+        'sbcnn_car': {'bytes_alone': 28}, 'sbcnn_car:w0.5': {'bytes_alone': 7}}}}
+    assert model_storage_bytes(models) == {'tiny_yolo': 10, 'sbcnn_car': 28,
+                                           'sbcnn_car:w0.5': 7}
+
+
+def test_a_task_set_with_a_storage_bound_loads_only_when_its_levels_fit(tmp_path):
+    from blastnet_ros.runtime.config_files import load_task_set
+    text = (Path(SMALL_TASKS).read_text() + '\nstorage_bound_mb: 0.001\n')
+    (tmp_path / 'tasks.yaml').write_text(text)
+    with pytest.raises(BadInputError, match='storage_bound_mb'):
+        load_task_set(str(tmp_path / 'tasks.yaml'))
+    (tmp_path / 'tasks.yaml').write_text(Path(SMALL_TASKS).read_text()
+                                         + '\nstorage_bound_mb: 500\n')
+    assert load_task_set(str(tmp_path / 'tasks.yaml')).storage_bound_bytes == 500_000_000
+    (tmp_path / 'tasks.yaml').write_text(Path(SMALL_TASKS).read_text()
+                                         + '\nstorage_bound_mb: -3\n')
+    with pytest.raises(BadInputError, match='not a positive number'):
+        load_task_set(str(tmp_path / 'tasks.yaml'))

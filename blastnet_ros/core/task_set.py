@@ -45,6 +45,10 @@ that exist are those `known_models` names: 'yolo_car:w0.5-r320' among the names 
 yolo_car the level w0.5-r320 (and w1.0); a model with no such name has no levels.
 task_set_document writes a level back as `model:` and `level:`.
 
+A top-level `storage_bound_mb: 20` bounds the weights the configuration may take
+(TaskSet.storage_bound_bytes; measured against the level table where the task set is
+loaded, runtime.config_files.load_task_set).
+
 Every problem is a BadInputError naming the task, the field and the fix. With model specs
 (objects with `kind` and `labels`, as models.specs.MODEL_SPECS has them) for
 `known_models`, a cascade is checked against them too: crop_from names a camera task whose
@@ -82,6 +86,9 @@ class TaskSet:
     tasks: Tuple[TaskSpec, ...]
     lanes: Tuple[LaneSpec, ...]
     tasks_on_default_lanes: Tuple[str, ...] = ()  # tasks without `lanes:`: every lane
+    # `storage_bound_mb:` the weights a configuration may take (0: no bound), checked
+    # against the level table by models.level_table.check_storage_bound
+    storage_bound_bytes: int = 0
 
     def task(self, name: str) -> TaskSpec:
         """Return the task called `name`."""
@@ -128,7 +135,21 @@ def parse_task_set(document: Any, known_models: Iterable[str],
         if task.crop_from or task.crop_label:
             _check_cascade(task, tasks, specs, origin)
     defaulted = tuple(task.name for task, entry in zip(tasks, entries) if 'lanes' not in entry)
-    return TaskSet(tasks=tasks, lanes=lanes, tasks_on_default_lanes=defaulted)
+    return TaskSet(tasks=tasks, lanes=lanes, tasks_on_default_lanes=defaulted,
+                   storage_bound_bytes=_storage_bound(document, origin))
+
+
+def _storage_bound(document: Mapping, origin: str) -> int:
+    """Return the file's `storage_bound_mb:` in bytes (0 without one)."""
+    value = document.get('storage_bound_mb')
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise BadInputError(f'{origin}: storage_bound_mb {value!r} is not a positive number',
+                            'give the megabytes (10^6 bytes) the weights may take, e.g. '
+                            'storage_bound_mb: 20, or leave it out for no bound')
+    return int(round(value * 1e6))
 
 
 @dataclass(frozen=True)
@@ -371,5 +392,9 @@ def task_set_document(task_set: TaskSet) -> Dict[str, Any]:
         if task.crop_from:
             entry.update(crop_from=task.crop_from, crop_label=task.crop_label)
         tasks.append(entry)
-    return {'lanes': [{'name': lane.name, 'device': lane.device, 'threads': lane.threads}
-                      for lane in task_set.lanes], 'tasks': tasks}
+    document: Dict[str, Any] = {
+        'lanes': [{'name': lane.name, 'device': lane.device, 'threads': lane.threads}
+                  for lane in task_set.lanes], 'tasks': tasks}
+    if task_set.storage_bound_bytes:
+        document['storage_bound_mb'] = task_set.storage_bound_bytes / 1e6
+    return document

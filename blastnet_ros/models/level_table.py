@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import json
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.levels import level_name, split_level
@@ -90,3 +90,70 @@ def level_rows(models: Mapping[str, Any], names: Sequence[str] = ()) -> Tuple[Le
     order = {level_name(base, level.name): index
              for base, levels in MODEL_LEVELS.items() for index, level in enumerate(levels)}
     return tuple(sorted(rows, key=lambda row: (row.base, order.get(row.model, 99))))
+
+
+def model_storage_bytes(models: Mapping[str, Any]) -> Dict[str, int]:
+    """Return {model name: bytes it takes stored alone} from a TRAINING.json's `models`.
+
+    Every level of a model trained with levels (its bytes_alone), and every other model
+    trained (its weight file's bytes).
+    """
+    storage = {}
+    for base, record in models.items():
+        if record.get('bytes'):
+            storage[base] = int(record['bytes'])
+        for name, row in record.get('levels', {}).items():
+            storage[name] = int(row['bytes_alone'])
+    return storage
+
+
+def configuration_storage_bytes(model_names: Iterable[str], storage: Mapping[str, int]) -> int:
+    """Return the bytes the weights of a configuration (its tasks' model names) take.
+
+    Per model the largest of its levels in use: a smaller level's weights are a slice of
+    a larger one's, so the levels of one model run in use share them. Raises KeyError for
+    a model the storage table lacks.
+    """
+    per_model: Dict[str, int] = {}
+    for name in model_names:
+        base = split_level(name)[0]
+        per_model[base] = max(per_model.get(base, 0), storage[name])
+    return sum(per_model.values())
+
+
+def check_storage_bound(model_names: Sequence[str], bound_bytes: int,
+                        storage: Mapping[str, int], where: str = 'the task set') -> int:
+    """Return the configuration's bytes; BadInputError when they pass `bound_bytes`.
+
+    The error names the bytes each model takes and the levels that would fit, or says that
+    no set of levels meets the bound. A model missing from the table is named too.
+    """
+    missing = sorted({name for name in model_names if name not in storage})
+    if missing:
+        raise BadInputError(
+            f"{where} has storage_bound_mb, but the level table has no size for "
+            f"{', '.join(missing)}",
+            'train them (`blastnet train`, `--levels` for levels) or remove storage_bound_mb')
+    used = configuration_storage_bytes(model_names, storage)
+    if not bound_bytes or used <= bound_bytes:
+        return used
+    smallest = []
+    for name in dict.fromkeys(model_names):
+        base = split_level(name)[0]
+        sizes = [(size, model) for model, size in storage.items()
+                 if split_level(model)[0] == base]
+        smallest.append(min(sizes)[1])
+    least = configuration_storage_bytes(smallest, storage)
+    detail = ', '.join(f'{name} {storage[name] / 1e6:.2f} MB'
+                       for name in dict.fromkeys(model_names))
+    if least > bound_bytes:
+        raise BadInputError(
+            f'{where}: no set of levels meets storage_bound_mb {bound_bytes / 1e6:g}: even the '
+            f"smallest levels ({', '.join(smallest)}) take {least / 1e6:.2f} MB",
+            'raise storage_bound_mb, or drop a task')
+    levels = ', '.join(f'{model} {size / 1e6:.2f} MB' for model, size in sorted(
+        storage.items()) if split_level(model)[0] in {split_level(n)[0] for n in model_names})
+    raise BadInputError(
+        f'{where}: the weights take {used / 1e6:.2f} MB ({detail}), over storage_bound_mb '
+        f'{bound_bytes / 1e6:g}',
+        f'give tasks smaller levels (`level:`; sizes: {levels}) or raise the bound')

@@ -20,6 +20,8 @@ from blastnet_ros.core.levels import level_name
 from blastnet_ros.core.profile import load_profile, MachineProfile
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.core.task_set import parse_task_set, TaskSet
+from blastnet_ros.models.level_table import (check_storage_bound, model_storage_bytes,
+                                             read_training_record)
 from blastnet_ros.models.specs import MODEL_LEVELS, MODEL_SPECS, model_spec, ModelSpec
 
 PACKAGE = 'blastnet_ros'
@@ -57,7 +59,13 @@ def load_task_set(path: str = '') -> TaskSet:
     file_path = Path(path) if path else config_path('tasks.yaml')
     document = read_yaml(file_path, 'task set file',
                          'set the tasks_file parameter to an existing tasks.yaml')
-    return parse_task_set(document, known_model_specs(), origin=os.fspath(file_path))
+    task_set = parse_task_set(document, known_model_specs(), origin=os.fspath(file_path))
+    if task_set.storage_bound_bytes:
+        check_storage_bound([task.model for task in task_set.tasks],
+                            task_set.storage_bound_bytes,
+                            model_storage_bytes(read_training_record()),
+                            where=os.fspath(file_path))
+    return task_set
 
 
 def read_yaml(file_path: Path, what: str, fix_missing: str) -> Any:
