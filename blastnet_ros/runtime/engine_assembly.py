@@ -9,11 +9,11 @@ policy (runtime.execution_plan), prepares the backend of every block on every la
 runs each model once on each of its lanes so first-call costs hit no real job. Models are
 read once per (base model, weights) pair (runtime.task_levels.SharedWeights: a task's
 `level:` is a level of those weights), and the engine's `levels` build a task's other
-levels when LiveEngine.set_level asks for one. A policy
-that compresses models (dm-mc) first moves each task to the level core.model_compression
-picks from the profile (compressed_for_policy). The result says what was loaded
-(EngineDescription: weights per task, backend per block and lane, the profile), which
-the executor publishes on /diagnostics, and starts the LiveEngine.
+levels when LiveEngine.set_level asks for one. A policy that compresses models (dm-mc)
+first moves each task to the level core.model_compression picks from the profile
+(compressed_for_policy). The result says what was loaded (EngineDescription: weights per
+task, backend per block and lane, the profile), which the executor publishes on
+/diagnostics, and starts the LiveEngine.
 """
 
 from __future__ import annotations
