@@ -220,3 +220,22 @@ def test_shipped_profile_partitions_into_runnable_blocks(path):
             assert all(min(model.range_latency_ns(start, stop, lane.name)
                            for lane in profile.lanes) >= MIN_BLOCK_NS
                        for start, stop in plan.unit_ranges)
+
+
+def test_profile_levels_and_add_them_to_an_existing_profile(tmp_path, cache_dir):
+    common = ['--repeats', '1', '--warmup', '0', '--backends', 'torch-cpu',
+              '--no-block-check', '--cache-dir', str(cache_dir)]
+    first = tmp_path / 'first.json'
+    assert main(['profile', '--lanes', 'cpu0:cpu:1', '--models', 'sbcnn', '--output',
+                 str(first)] + common) == 0
+    assert main(['profile', '--models', 'sbcnn_car', '--levels', '--add-to', str(first)]
+                + common) == 0
+    profile = load_profile(first)
+    assert list(profile.models) == ['sbcnn', 'sbcnn_car', 'sbcnn_car:w0.75', 'sbcnn_car:w0.5',
+                                    'sbcnn_car:w0.25']
+    full, smallest = profile.models['sbcnn_car'], profile.models['sbcnn_car:w0.25']
+    assert len(full.units) == len(smallest.units)
+    assert smallest.range_latency_ns(0, 4, 'cpu0') < full.range_latency_ns(0, 4, 'cpu0')
+    assert main(['profile', '--models', 'sbcnn_car:w0.3'] + common) == 2
+    assert main(['profile', '--lanes', 'cpu0:cpu:2', '--models', 'sbcnn', '--add-to',
+                 str(first)] + common) == 2   # other lanes than the profile's

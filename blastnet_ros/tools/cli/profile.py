@@ -3,7 +3,8 @@
 """`blastnet profile`: measure every fusion unit on every lane and write the profile file.
 
     blastnet profile [--lanes cpu0:cpu:1,cpu1:cpu:1,gpu0:cuda:0]
-                     [--models yolo_car,sign_resnet,...] [--levels] [--repeats N] [--warmup N]
+                     [--models yolo_car,sign_resnet,...] [--levels] [--add-to FILE]
+                     [--repeats N] [--warmup N]
                      [--backends torch-cpu,onnx-cpu,torch-cuda,tensorrt]
                      [--output FILE] [--cache-dir DIR] [--no-block-check]
                      [--one-lane-at-a-time]
@@ -26,6 +27,7 @@ jitter per task, each model's job-time variation and quantiles
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -95,6 +97,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help='also every level of the scaled models named (yolo_car:w0.75, '
                              '...; models/specs.py MODEL_LEVELS); needs weights trained with '
                              'levels (blastnet train --levels)')
+    parser.add_argument('--add-to', type=Path, default=None, metavar='FILE',
+                        help='keep the models of profile FILE (same lanes) and add or replace '
+                             'the ones measured now; the result goes to --output, default FILE')
     parser.add_argument('--repeats', type=int, default=100,
                         help='timed runs per unit, backend and lane (default 100)')
     parser.add_argument('--warmup', type=int, default=5,
@@ -129,6 +134,18 @@ def run_profile(args: argparse.Namespace) -> int:
     from blastnet_ros.runtime.profiler import default_lanes, machine_slug, Profiler
 
     lanes = parse_lanes(args.lanes) if args.lanes else default_lanes()
+    kept = None
+    if args.add_to is not None:
+        kept = load_profile(args.add_to)
+        if not args.lanes:
+            lanes = kept.lanes
+        mismatch = kept.lane_mismatch(lanes)
+        if mismatch:
+            raise BadInputError(f'--add-to {args.add_to}: {mismatch}',
+                                'measure with the lanes of that profile (leave out --lanes)')
+        if kept.calibration is not None:
+            raise BadInputError(f'--add-to {args.add_to} is a calibrated profile',
+                                'add to the measured profile it was calibrated from')
     models = _names(args.models)
     if not models:
         raise BadInputError('--models is empty', 'name at least one model')
@@ -149,10 +166,13 @@ def run_profile(args: argparse.Namespace) -> int:
     for lane in lanes:
         progress(f'{lane.name}: backends {", ".join(profiler.lane_backends[lane.name])}')
     result = profiler.run()
-    output = args.output or (config_files.SOURCE_CONFIG_DIR / 'profiles'
-                             / f'{machine_slug(result.profile.machine)}.json')
+    measured = result.profile
+    if kept is not None:
+        measured = dataclasses.replace(measured, models={**kept.models, **measured.models})
+    output = args.output or args.add_to or (config_files.SOURCE_CONFIG_DIR / 'profiles'
+                                            / f'{machine_slug(measured.machine)}.json')
     output.parent.mkdir(parents=True, exist_ok=True)
-    save_profile(result.profile, output)
+    save_profile(measured, output)
     print(format_report(result))
     progress(f'wrote {output} ({result.duration_s:.1f} s)')
     return 0
