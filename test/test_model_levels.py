@@ -12,7 +12,8 @@ import torch
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.levels import FULL_LEVEL, level_name, split_level
 from blastnet_ros.models.level_table import (check_storage_bound, configuration_storage_bytes,
-                                             level_rows, MAP50, model_storage_bytes, TOP1)
+                                             level_rows, MAP50, model_storage_bytes,
+                                             separately_trained, TOP1)
 from blastnet_ros.models.levels import (build_level, level_buffers, level_slices,
                                         level_unit_map, read_level_statistics,
                                         recalibrate_batchnorm, save_level_weights,
@@ -278,3 +279,11 @@ def test_a_task_set_with_a_storage_bound_loads_only_when_its_levels_fit(tmp_path
                                          + '\nstorage_bound_mb: -3\n')
     with pytest.raises(BadInputError, match='not a positive number'):
         load_task_set(str(tmp_path / 'tasks.yaml'))
+
+
+def test_the_full_level_is_compared_with_the_model_it_was_trained_from():
+    models = {'sbcnn_car': {'bytes': 30, 'initialised_from': {'metrics': {
+        'all_generated': {'top1': 0.99}}}, 'levels': {'sbcnn_car': {
+            'bytes_alone': 28, 'metrics': {'all_generated': {'top1': 0.983}}}}},
+        'sign_vgg': {'bytes': 5, 'metrics': {'all_generated': {'top1': 0.9}}}}
+    assert separately_trained(models) == {'sbcnn_car': (TOP1, 0.99, 0.983)}

@@ -92,6 +92,22 @@ def level_rows(models: Mapping[str, Any], names: Sequence[str] = ()) -> Tuple[Le
     return tuple(sorted(rows, key=lambda row: (row.base, order.get(row.model, 99))))
 
 
+def separately_trained(models: Mapping[str, Any]) -> Dict[str, Tuple[str, float, float]]:
+    """Return {model: (metric, separately trained full model's accuracy, full level's)}.
+
+    The separately trained model is the one `blastnet train --levels` started from (its
+    accuracy as its own training recorded it); models trained without levels are left out.
+    """
+    compared = {}
+    for base, record in sorted(models.items()):
+        levels = record.get('levels', {})
+        before = (record.get('initialised_from') or {}).get('metrics')
+        if base in levels and before:
+            metric, now = headline_accuracy(base, levels[base]['metrics'])
+            compared[base] = (metric, headline_accuracy(base, before)[1], now)
+    return compared
+
+
 def model_storage_bytes(models: Mapping[str, Any]) -> Dict[str, int]:
     """Return {model name: bytes it takes stored alone} from a TRAINING.json's `models`.
 

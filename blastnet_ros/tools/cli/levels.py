@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from blastnet_ros.core.profile import load_profile
-from blastnet_ros.models.level_table import level_rows, read_training_record
+from blastnet_ros.models.level_table import level_rows, read_training_record, separately_trained
 from blastnet_ros.runtime import config_files
 from blastnet_ros.tools.evaluation.level_report import (format_level_table, level_latencies,
                                                         write_level_report)
@@ -50,7 +50,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_levels(args: argparse.Namespace) -> int:
     """Print (and with --output write) the level table; return the exit status."""
     names = [name.strip() for name in args.models.split(',') if name.strip()]
-    rows = level_rows(read_training_record(args.training), names)
+    models = read_training_record(args.training)
+    rows = level_rows(models, names)
     if args.profile is not None:
         profile_path = args.profile
     else:
@@ -58,10 +59,16 @@ def run_levels(args: argparse.Namespace) -> int:
     profile = load_profile(profile_path)
     levels = level_latencies(rows, profile)
     print(format_level_table(levels))
+    compared = [(base, f'full level {metric} {now:.3f}, separately trained {before:.3f} '
+                       f'({(now - before) * 100:+.1f} points)')
+                for base, (metric, before, now) in separately_trained(models).items()
+                if not names or base in names]
+    for base, line in compared:
+        print(f'{base}: {line}')
     if args.output is not None:
         context = (('training record', str(args.training or 'the shipped weights')),
                    ('profile', f'{profile_path} (machine {profile.machine!r}, '
-                               f'{profile.created})'))
+                               f'{profile.created})')) + tuple(compared)
         written = write_level_report(levels, args.output, context)
         print(f"blastnet levels: wrote {', '.join(str(path) for path in written.values())}")
     return 0

@@ -192,18 +192,17 @@ class Trainer:
             raise BadInputError(f'--levels: model {name} has no trained weights to start from',
                                 f'train it first (`blastnet train --models {name}`)')
         task_model.load_weights(network, str(path), name)
-        previous = self._previous_records().get(name, {})
+        previous = self._previous_records(path.parent).get(name, {})
         return {'model': name, 'file': path.name,
                 'shipped': path.parent == task_model.WEIGHTS_DIR,
                 'sha256': _file_sha256(path),
                 'metrics': previous.get('levels', {}).get(name, {}).get('metrics')
                 or previous.get('metrics')}
 
-    def _previous_records(self) -> Dict[str, Any]:
-        """Return the models of the output folder's TRAINING.json ({} when there is none)."""
-        path = self.output / TRAINING_RECORD
-        if not path.is_file():
-            path = task_model.WEIGHTS_DIR / TRAINING_RECORD
+    @staticmethod
+    def _previous_records(folder: Path) -> Dict[str, Any]:
+        """Return the models of `folder`'s TRAINING.json ({} when there is none)."""
+        path = folder / TRAINING_RECORD
         try:
             return dict(json.loads(path.read_text(encoding='utf-8')).get('models', {}))
         except (OSError, ValueError, AttributeError):
