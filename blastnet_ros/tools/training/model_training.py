@@ -78,6 +78,7 @@ class TrainConfig:
     time_limit_s: float = math.inf
     seed: int = 0
     bfloat16: bool = False  # image classifiers: forward under CPU bfloat16 autocast
+    level_loss_weight: float = 1.0   # with levels: each level's loss, the full one's at 1
 
 
 @dataclass(frozen=True)
@@ -422,7 +423,8 @@ def train_detector(network: TinyYoloDetector, data: DetectionSet, config: TrainC
             small = F.interpolate(x, size=(side, side), mode='bilinear', align_corners=False,
                                   antialias=True)
             raw = sandwich.forward(name, small.contiguous(memory_format=torch.channels_last))
-            loss = loss + level_loss(raw, [box * scale for box in boxes], classes)[0]
+            loss = loss + config.level_loss_weight * level_loss(
+                raw, [box * scale for box in boxes], classes)[0]
         return loss
 
     try:
@@ -466,7 +468,8 @@ def train_classifier(network: UnitNetwork, data: ClassificationSet, config: Trai
                 teacher = F.softmax(logits.detach(), dim=1)
             for name in drawn:
                 student = F.log_softmax(sandwich.forward(name, x).float(), dim=1)
-                loss = loss + F.kl_div(student, teacher, reduction='batchmean')
+                loss = loss + config.level_loss_weight * F.kl_div(student, teacher,
+                                                                  reduction='batchmean')
         return loss
 
     try:

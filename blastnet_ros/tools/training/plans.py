@@ -40,6 +40,7 @@ class ModelPlan:
     # model's weights (starting from them), at level_lr_share of learning_rate
     level_steps: int = 0
     level_lr_share: float = 0.5
+    level_loss_weight: float = 1.0   # each level's loss beside the full network's
 
 
 PLANS: Dict[str, ModelPlan] = {
@@ -59,7 +60,8 @@ PLANS: Dict[str, ModelPlan] = {
                              bfloat16=True, level_steps=160),
     'yolo_car': ModelPlan({'scene_frames': 2400}, {'scene_frames': 320},
                           steps=450, batch_size=16, learning_rate=1e-3, budget_share=0.5,
-                          init_from='tiny_yolo', level_steps=260),
+                          init_from='tiny_yolo', level_steps=260, level_lr_share=0.3,
+                          level_loss_weight=0.5),
 }
 
 

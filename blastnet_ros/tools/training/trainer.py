@@ -231,7 +231,8 @@ class Trainer:
             steps, learning_rate = plan.level_steps, plan.learning_rate * plan.level_lr_share
         config = mt.TrainConfig(steps=steps, batch_size=plan.batch_size,
                                 learning_rate=learning_rate, time_limit_s=limit_s,
-                                seed=self.seed, bfloat16=plan.bfloat16)
+                                seed=self.seed, bfloat16=plan.bfloat16,
+                                level_loss_weight=plan.level_loss_weight if levels else 1.0)
         network = task_model.build_network(name)
         if levels:
             initialised = self._own_weights(name, network)
@@ -282,6 +283,7 @@ class Trainer:
             record['levels'] = {name: {**level_training.level_size(name), 'metrics': metrics},
                                 **level_rows}
             record['sandwich'] = level_training.SANDWICH_NOTE
+            record['level_loss_weight'] = plan.level_loss_weight
         if plan.bfloat16:
             record['autocast'] = 'bfloat16'
         return record
