@@ -14,7 +14,7 @@ from blastnet_ros.runtime.config_files import known_model_specs
 from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
 from blastnet_ros.runtime.profiler import example_message_input
 
-# Two cheap audio models, untrained (no shipped file has level statistics yet): sbcnn_car
+# Two cheap audio models, untrained (the timing is what counts here): sbcnn_car
 # has levels, sbcnn has none. The lanes are the shipped profile's, which lacks the levels.
 TASKS = {
     'lanes': [{'name': 'cpu0', 'device': 'cpu'}, {'name': 'cpu1', 'device': 'cpu'}],

@@ -9,14 +9,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.ros.executor_node import ExecutorNode
 from ros_harness import RosHarness
-
-TASKS = {
-    'lanes': [{'name': 'cpu0', 'device': 'cpu'}, {'name': 'cpu1', 'device': 'cpu'}],
-    'tasks': [{'name': 'sound', 'model': 'sbcnn_car', 'level': 'w0.5', 'source': 'audio',
-               'period_ms': 500, 'lanes': ['cpu0'], 'weights': 'untrained'},
-              {'name': 'small', 'model': 'sbcnn', 'source': 'audio', 'period_ms': 500,
-               'lanes': ['cpu1'], 'weights': 'untrained'}],
-}
+from test_engine_levels import TASKS
 
 
 def tasks_file(tmp_path, document):

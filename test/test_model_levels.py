@@ -23,24 +23,11 @@ from blastnet_ros.models.specs import (level_model_name, level_names, MODEL_LEVE
                                        model_spec)
 from blastnet_ros.models.task_model import load_level_models, load_task_model, load_weights
 from ros_harness import SMALL_TASKS
+from test_models import randomise_batchnorm
 from blastnet_ros.tools.evaluation.level_report import (format_level_table, level_latencies,
                                                         pareto_front)
 
 SCALED = sorted(MODEL_LEVELS)
-
-
-def randomised(network):
-    """Give every batch norm random statistics and affine weights (as trained ones are)."""
-    generator = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for module in network.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                size = module.num_features
-                module.running_mean.copy_(torch.randn(size, generator=generator) * 0.1)
-                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.weight.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.bias.copy_(torch.randn(size, generator=generator) * 0.1)
-    return network.eval()
 
 
 def example(name, batch=2):
@@ -81,7 +68,7 @@ def test_an_unknown_level_is_refused_naming_the_levels_that_exist(call, words):
 
 @pytest.mark.parametrize('base', SCALED)
 def test_the_full_level_of_the_full_weights_is_the_full_model(base):
-    full = randomised(build_network(base))
+    full = randomise_batchnorm(build_network(base))
     x = example(base)
     assert torch.allclose(build_level(full, base)(x), full(x), atol=1e-6)
 
@@ -89,7 +76,7 @@ def test_the_full_level_of_the_full_weights_is_the_full_model(base):
 @pytest.mark.parametrize('name', [name for base in SCALED for name in level_names(base)[1:]])
 def test_every_level_is_slices_of_the_full_weights_and_smaller(name):
     base = split_level(name)[0]
-    full = randomised(build_network(base))
+    full = randomise_batchnorm(build_network(base))
     level = build_level(full, name)
     full_state = full.state_dict()
     slices = level_slices(full, level)
@@ -105,7 +92,7 @@ def test_every_level_is_slices_of_the_full_weights_and_smaller(name):
 
 
 def test_a_narrower_convolution_takes_the_leading_channels():
-    full = randomised(build_network('sbcnn_car'))
+    full = randomise_batchnorm(build_network('sbcnn_car'))
     level = build_level(full, 'sbcnn_car:w0.5')
     assert torch.equal(level.units[1].conv.weight, full.units[1].conv.weight[:24, :12])
     assert torch.equal(level.units[3].out.weight, full.units[3].out.weight[:, :32])
@@ -129,7 +116,7 @@ def test_fewer_blocks_a_stage_keep_each_stages_leading_blocks():
 
 
 def test_a_level_over_shared_weights_computes_as_its_copy_and_trains_the_full_weights():
-    full = randomised(build_network('sbcnn_car'))
+    full = randomise_batchnorm(build_network('sbcnn_car'))
     name = 'sbcnn_car:w0.5'
     level = build_level(full, name)
     slices = level_slices(full, level)
@@ -143,7 +130,7 @@ def test_a_level_over_shared_weights_computes_as_its_copy_and_trains_the_full_we
 
 
 def test_recalibration_measures_the_statistics_of_the_batches_it_sees():
-    level = build_level(randomised(build_network('sbcnn_car')), 'sbcnn_car:w0.25')
+    level = build_level(randomise_batchnorm(build_network('sbcnn_car')), 'sbcnn_car:w0.25')
     batches = [torch.randn(4, 1, 64, 96) * 3 + 1 for _ in range(3)]
     assert recalibrate_batchnorm(level, batches) == 12
     first = level.units[0].bn
@@ -154,7 +141,7 @@ def test_recalibration_measures_the_statistics_of_the_batches_it_sees():
 
 
 def test_a_level_file_serves_every_level_and_the_full_model_as_before(tmp_path):
-    full = randomised(build_network('sbcnn_car'))
+    full = randomise_batchnorm(build_network('sbcnn_car'))
     statistics = {}
     for name in level_names('sbcnn_car')[1:]:
         level = build_level(full, name)

@@ -203,14 +203,27 @@ def save_level_weights(full: nn.Module, statistics: Mapping[str, Mapping[str, to
     `statistics` maps level model names ('yolo_car:w0.5') to their BN statistics; floating
     tensors are stored as float16 when `half`. Returns the file size in bytes.
     """
-    def stored(value: torch.Tensor) -> torch.Tensor:
-        value = value.detach().to('cpu').contiguous()
-        return (value.half() if half and value.is_floating_point() else value).clone()
+    return save_torch_file({'format': LEVELS_FORMAT,
+                            'state_dict': stored_tensors(full.state_dict(), half),
+                            LEVELS_KEY: {name: stored_tensors(stats, half)
+                                         for name, stats in statistics.items()}}, path)
 
-    content = {'format': LEVELS_FORMAT,
-               'state_dict': {key: stored(value) for key, value in full.state_dict().items()},
-               LEVELS_KEY: {name: {key: stored(value) for key, value in stats.items()}
-                            for name, stats in statistics.items()}}
+
+def stored_tensors(state: Mapping[str, torch.Tensor], half: bool = True
+                   ) -> Dict[str, torch.Tensor]:
+    """Return CPU copies of `state`'s tensors, floating ones as float16 when `half`.
+
+    float16 tensors load into a float32 network as they are (load_state_dict converts).
+    """
+    stored = {}
+    for key, value in state.items():
+        value = value.detach().to('cpu').contiguous()
+        stored[key] = (value.half() if half and value.is_floating_point() else value).clone()
+    return stored
+
+
+def save_torch_file(content: object, path: Path) -> int:
+    """torch.save `content` to `path` atomically (temp file + rename); return its bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')

@@ -44,7 +44,8 @@ from torch.nn import functional as F
 from blastnet_ros.models.accuracy import (ClassificationAccuracy, detection_map, DetectionAccuracy,
                                           LabelledBox, top1_accuracy)
 from blastnet_ros.models.detector import TinyYoloDetector
-from blastnet_ros.models.levels import level_buffers, level_slices, shared_parameters
+from blastnet_ros.models.levels import (level_buffers, level_slices, save_torch_file,
+                                        shared_parameters, stored_tensors)
 from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.postprocessing import MAX_LOG_SIZE, YoloScale
 from blastnet_ros.models.task_model import FEATURE_EPSILON, TaskModel
@@ -487,22 +488,7 @@ def save_weights(network: torch.nn.Module, path: Path, half: bool = True) -> int
     Floating tensors are stored as float16 when `half` (they load into the float32
     network as they are); returns the file size in bytes.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {}
-    for key, value in network.state_dict().items():
-        value = value.detach().to('cpu').contiguous()
-        if half and value.is_floating_point():
-            value = value.half()
-        state[key] = value.clone()
-    temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path.stat().st_size
+    return save_torch_file(stored_tensors(network.state_dict(), half), path)
 
 
 # -- held-out scores on the real inference path ----------------------------------------------
