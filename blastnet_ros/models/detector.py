@@ -98,10 +98,10 @@ class MergeDetect(FusionUnit):
         self.num_anchors = num_anchors
         self.conv = ConvBnAct(route_channels + packed_skip_channels // 4, mid_channels, 3,
                               activation='leaky')
-        # its input is [route | skip]: a narrower level takes the leading channels of each
-        # (models/levels.py)
-        self.channel_groups = {('conv.conv.weight', 1): (route_channels,
-                                                         packed_skip_channels // 4)}
+        # its input is [route | skip]: a narrower level takes the leading input channels
+        # of each (models/levels.py); str keys, which TorchScript can hold
+        self.input_channel_groups = {'conv.conv.weight': (route_channels,
+                                                          packed_skip_channels // 4)}
         self.detect = DetectConv(mid_channels, head_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ place -- the leading output and input channels of each layer, the kept blocks of
 stage -- so one weight file serves every level and a level is switched without reading
 a file. The one exception to "leading channels" is a layer whose input is a
 concatenation (the detector's stride-16 head: [route | skip]); such a unit names its
-input groups (`channel_groups`) and the slice takes the leading channels of each group.
+input groups (`input_channel_groups`) and the slice takes the leading channels of each.
 
 Batch norm: the affine weights are shared like any other, the running statistics are
 each level's own (a smaller level sees other activation statistics), recalibrated after
@@ -112,10 +112,14 @@ def level_slices(full: UnitNetwork, level: UnitNetwork) -> Dict[str, LevelSlice]
 
 
 def _channel_groups(unit: nn.Module) -> Iterable[Tuple[Tuple[str, int], Sequence[int]]]:
-    """Yield ((state key, dim), group sizes) of the unit's concatenated inputs."""
+    """Yield ((state key, dim), group sizes) of the unit's concatenated inputs.
+
+    A module names them in `input_channel_groups`: {weight key: sizes of the groups along
+    its input channels (dim 1)}.
+    """
     for prefix, module in unit.named_modules():
-        for (key, dim), groups in getattr(module, 'channel_groups', {}).items():
-            yield (f'{prefix}.{key}' if prefix else key, dim), groups
+        for key, groups in getattr(module, 'input_channel_groups', {}).items():
+            yield (f'{prefix}.{key}' if prefix else key, 1), groups
 
 
 def slice_tensor(tensor: torch.Tensor, index: Sequence[DimIndex]) -> torch.Tensor:
