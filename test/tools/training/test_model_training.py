@@ -10,7 +10,8 @@ import torch
 
 from blastnet_ros.models.detector import TinyYoloDetector
 from blastnet_ros.models.postprocessing import decode_yolo
-from blastnet_ros.models.task_model import build_network, default_weights_path, load_task_model
+from blastnet_ros.models.task_model import (build_network, default_weights_path,
+                                            load_level_models, load_task_model)
 from blastnet_ros.tools.training import model_training as mt
 from blastnet_ros.tools.training import training_data as td
 from blastnet_ros.tools.training.training_data import DetectionSet
@@ -199,3 +200,27 @@ def test_shipped_detector_finds_vehicles_and_signs():
     assert scores.low_threshold.truths > 40
     assert per_label['vehicle'] > 0.65 and per_label['traffic_sign'] > 0.35
     assert scores.low_threshold.map50 > 0.35 and not math.isnan(scores.low_threshold.map50)
+
+
+@pytest.mark.parametrize('name', ['sbcnn_car:w0.25', 'sign_resnet:w0.25-d1',
+                                  'yolo_car:w0.5-r320'])
+def test_the_shipped_weights_serve_every_level_and_the_smallest_beats_chance(name):
+    base = name.split(':')[0]
+    path = default_weights_path(base)
+    levels = load_level_models(base)
+    assert levels.source == str(path)
+    for level in levels.names:   # every level builds from the one file
+        assert levels.model(level).network is not None
+    model = levels.model(name)
+    if base == 'sbcnn_car':
+        # chance is 1/5; these 50 windows: 0.96 (training: 0.985 on 1000)
+        assert mt.evaluate_classifier(model, td.sound_stream_set(11, 50, td.HELD_OUT)
+                                      ).top1 > 0.8
+    elif base == 'sign_resnet':
+        # chance is 1/8; these 80 patches: 0.86 (training: 0.864 on 990)
+        assert mt.evaluate_classifier(model, td.sign_patch_set(
+            11, 80, td.HELD_OUT, size=72)).top1 > 0.6
+    else:
+        # these 20 frames: mAP@0.5 0.33 (training: 0.445 on 320; untrained: 0.0)
+        data = td.scene_sets(11, 20, td.HELD_OUT, detector_size=512)[0]
+        assert mt.evaluate_detector(model, data).low_threshold.map50 > 0.25
