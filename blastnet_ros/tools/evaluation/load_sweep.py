@@ -97,11 +97,11 @@ def live_load_plan(task_set: TaskSet, profile: MachineProfile, loads: Sequence[f
                 'ask for a lower load, raise --max-camera-fps, or use bigger models (the '
                 'load is model time over the lanes\' capacity)')
         points.append(LiveLoadPoint(load, rate, bag_fps * rate,
-                                    compressed_task_set(task_set, rate)))
+                                    time_compressed_task_set(task_set, rate)))
     return tuple(points)
 
 
-def compressed_task_set(task_set: TaskSet, rate: float) -> TaskSet:
+def time_compressed_task_set(task_set: TaskSet, rate: float) -> TaskSet:
     """Return `task_set` with every period and deadline divided by `rate`."""
     def compressed(task: TaskSpec) -> TaskSpec:
         return dataclasses.replace(task, period_ns=max(1000, round(task.period_ns / rate)),
