@@ -26,7 +26,7 @@ BYTES = {'sbcnn_car': 500_000, 'sbcnn_car:w0.75': 300_000, 'sbcnn_car:w0.5': 150
 
 
 def profile(models: Dict[str, float] = None):
-    """Return the test profile (LEVEL_MS, or `models` {name: ms})."""
+    """Return the test profile: LEVEL_MS, or `models` ({name: ms})."""
     return machine_profile({name: model_profile(name, [ms])
                             for name, ms in (models or LEVEL_MS).items()})
 

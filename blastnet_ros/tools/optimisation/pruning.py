@@ -99,9 +99,9 @@ def work_bound(scenario: Scenario, profile: MachineProfile,
             reasons.append(f'{task.name} at {task.model} takes at least '
                            f'{work[task.name] / NS_PER_MS:.2f} ms, over its deadline '
                            f'{task.deadline_ns / NS_PER_MS:g} ms')
+    every_lane = frozenset(lane.name for lane in scenario.lanes)
     groups: List[FrozenSet[str]] = sorted(
-        {frozenset(task.lanes) for task in tasks} | {frozenset(lane.name for lane in
-                                                                scenario.lanes)},
+        {frozenset(task.lanes) for task in tasks} | {every_lane},
         key=lambda group: (len(group), sorted(group)))
     for group in groups:
         members = [task for task in tasks if set(task.lanes) <= group
@@ -125,4 +125,3 @@ def work_bound(scenario: Scenario, profile: MachineProfile,
                        'bounds')
     return WorkBound(infeasible=bool(reasons), reasons=tuple(reasons),
                      miss_estimates=tuple((task.name, estimates[task.name]) for task in tasks))
-

@@ -17,7 +17,10 @@ candidates not scored before go to the evaluator (evaluators.py) together, the r
 from the archive (every candidate scored, in the order first scored). The first
 population is drawn from the seed with numpy, holding the task set's own configuration
 and every task at its smallest level; pymoo's NSGA-II then runs `generations`
-generations from the same seed, so a seed gives the same search every time.
+generations from the same seed (simulated binary crossover and polynomial mutation with
+distribution index 3, as pymoo suggests for integer genes), so a seed gives the same
+search every time. The first population gives each level gene every index of its ladder
+in turn (shuffled), so every level of every task is tried from the start.
 
 The chosen point: among every feasible candidate scored, the least LOSS, then the lower
 worst miss rate, then the first scored. The front: the candidates of the archive that no
@@ -238,6 +241,8 @@ def _run_nsga2(space: SearchSpace, archive: Archive, settings: SearchSettings,
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.problem import Problem
     from pymoo.core.repair import Repair
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
     from pymoo.optimize import minimize
 
     lower, upper = (np.array(bound, dtype=float) for bound in space.bounds())
@@ -270,6 +275,9 @@ def _run_nsga2(space: SearchSpace, archive: Archive, settings: SearchSettings,
     rng = np.random.default_rng(settings.seed)
     population = max(settings.population, 2)
     first = rng.uniform(lower, upper, size=(population, space.size))
+    for gene, task_index in enumerate(space.level_genes):   # every level in the first one
+        levels = len(space.ladders[task_index].options)
+        first[:, gene] = rng.permutation(np.arange(population) % levels)
     first[0] = space.encode(space.given())
     first[1] = space.encode(space.smallest())
     generation = [0]
@@ -281,7 +289,10 @@ def _run_nsga2(space: SearchSpace, archive: Archive, settings: SearchSettings,
         say(f'generation {algorithm.n_gen}/{settings.generations}: {len(scored)} '
             f'candidates scored, {pruned} pruned by the analysis')
 
+    # the low distribution indices of pymoo's integer-variable settings: offspring spread
+    # far enough from their parents to reach another level once rounded
     algorithm = NSGA2(pop_size=population, sampling=first, repair=LevelRounding(),
+                      crossover=SBX(prob=0.9, eta=3.0), mutation=PM(eta=3.0),
                       eliminate_duplicates=True)
     minimize(LevelPriorityProblem(), algorithm, ('n_gen', settings.generations),
              seed=settings.seed, callback=report, verbose=False)
@@ -292,4 +303,3 @@ def describe_failure(failure: TaskFailure) -> str:
     """Return one task's failure in words."""
     return (f'{failure.task} {100 * failure.miss_rate:.1f} % > {100 * failure.bound:g} % at '
             f'{failure.model}')
-

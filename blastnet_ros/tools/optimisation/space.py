@@ -139,8 +139,10 @@ class SearchSpace:
         return replace(self.task_set, tasks=tasks)
 
     def given(self) -> Candidate:
-        """Return the task set's own configuration (a level it names outside the ladder:
-        the ladder's largest)."""
+        """Return the task set's own configuration.
+
+        A level it names that the ladder lacks becomes the ladder's largest.
+        """
         models = []
         for task, ladder in zip(self.task_set.tasks, self.ladders):
             names = [option.model for option in ladder.options]

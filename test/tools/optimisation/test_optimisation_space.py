@@ -25,8 +25,8 @@ def test_ladders_hold_the_profiled_levels_largest_first_with_their_losses():
 def test_a_level_the_profile_lacks_is_not_searched():
     models = {'sbcnn_car': 8, 'sbcnn_car:w0.5': 4}
     space = build_space(task_set(TWO), profile(models), training_models())
-    assert [option.model for option in space.ladders[0].options] == ['sbcnn_car',
-                                                                      'sbcnn_car:w0.5']
+    models = [option.model for option in space.ladders[0].options]
+    assert models == ['sbcnn_car', 'sbcnn_car:w0.5']
 
 
 def test_genome_decodes_level_indices_and_random_keys_and_encodes_back():
