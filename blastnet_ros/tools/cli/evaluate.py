@@ -32,7 +32,8 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.load_scaling import DEFAULT_MAX_CAMERA_FPS, parse_loads
 from blastnet_ros.tools.evaluation.evaluate import EvaluateOptions, run_evaluation
 from blastnet_ros.tools.evaluation.evaluation_report import format_summary
-from blastnet_ros.tools.evaluation.load_sweep import format_sweep, run_load_sweep, sweep_summary
+from blastnet_ros.tools.evaluation.load_sweep import (format_sweep, parse_configuration,
+                                                      run_load_sweep, sweep_summary)
 from blastnet_ros.tools.processes.ros_environment import REPO_ROOT
 
 DEFAULT_POLICIES = 'blastnet,dm-model'
@@ -66,6 +67,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='evaluate at these shares of the lanes\' capacity (e.g. '
                              '0.6,0.8,1.0,1.2): time-compressed replays, a report per point '
                              'and sweep.md/.json/.png (excludes --rate)')
+    parser.add_argument('--configuration', action='append', default=[],
+                        metavar='NAME=POLICY@TASKS_FILE',
+                        help='with --load: also run POLICY on its own task set at every '
+                             'point (same replay rate), labelled NAME; repeatable (e.g. the '
+                             'sets `blastnet optimise` writes)')
     parser.add_argument('--max-camera-fps', type=float, default=DEFAULT_MAX_CAMERA_FPS,
                         metavar='FPS', help='with --load: the fastest camera a point may '
                                             f'replay (default {DEFAULT_MAX_CAMERA_FPS:g})')
@@ -88,12 +94,16 @@ def run_evaluate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         bag=args.bag, policies=policies, output=args.output, rate=args.rate,
         params_file=args.params_file, tasks_file=args.tasks_file,
         install_dir=args.install_dir, repeat=args.repeat)
+    configurations = [parse_configuration(text) for text in args.configuration]
+    if configurations and not args.load:
+        raise BadInputError('--configuration compares task sets at load points',
+                            'give --load too (e.g. --load 0.8,1.0)')
     if args.load:
         if args.rate != 1.0:
             raise BadInputError('--load sets the replay rate of each point itself',
                                 'give --load or --rate, not both')
         output, rows = run_load_sweep(options, parse_loads(args.load), args.max_camera_fps,
-                                      sys.stderr)
+                                      sys.stderr, configurations)
         if args.json:
             print(json.dumps(sweep_summary(rows)), file=out)
         else:

@@ -26,16 +26,19 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 import yaml
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.levels import split_level
 from blastnet_ros.core.load_scaling import DEFAULT_MAX_CAMERA_FPS
 from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import AUDIO, TaskSpec
 from blastnet_ros.core.task_set import task_set_document, TaskSet
 from blastnet_ros.core.units import NS_PER_S
+from blastnet_ros.models.level_table import level_rows, read_training_record
+from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.tools.evaluation.evaluate import Evaluator, partial_path, replace_folder
 from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics
 
@@ -123,8 +126,41 @@ def point_folder(load: float) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class Configuration:
+    """A policy on a task set of its own, compared beside the sweep's policies.
+
+    `name` labels it in the sweep (e.g. optimised-dm); the points replay it at the rates
+    the sweep's task set sets, its periods and deadlines divided alike, so every
+    configuration sees the same inputs at a point.
+    """
+
+    name: str
+    policy: str
+    tasks_file: str
+
+
+def parse_configuration(text: str) -> Configuration:
+    """Parse NAME=POLICY@TASKS_FILE (`--configuration` of `blastnet evaluate --load`)."""
+    name, _, rest = text.partition('=')
+    policy, _, tasks_file = rest.partition('@')
+    if not name or not policy or not tasks_file:
+        raise BadInputError(f"--configuration '{text}' is not NAME=POLICY@TASKS_FILE",
+                            'e.g. --configuration optimised-dm=dm-model@optimised_dm.yaml')
+    if not Path(tasks_file).is_file():
+        raise BadInputError(f"--configuration '{text}': task set '{tasks_file}' not found",
+                            'give the tasks.yaml of the configuration (blastnet optimise '
+                            'writes one)')
+    return Configuration(name.strip(), policy.strip(), tasks_file)
+
+
+@dataclasses.dataclass(frozen=True)
 class SweepRow:
-    """One policy and task at one load point: live runs and the simulator's prediction."""
+    """One policy and task at one load point: live runs and the simulator's prediction.
+
+    `model` is what the executor ran (a level's name where it ran one), `accuracy` the
+    live accuracy of the first run (nan: not measured), `level_loss` the level table's
+    relative accuracy loss of that level against the model's largest (0 for a full model).
+    """
 
     load: float
     replay_rate: float
@@ -132,6 +168,10 @@ class SweepRow:
     task: str
     live_miss_rates: Tuple[float, ...]
     predicted_miss_rate: float
+    model: str = ''
+    accuracy: float = math.nan
+    level_loss: float = 0.0
+    miss_rate_bound: float = math.inf
 
     @property
     def live_mean(self) -> float:
@@ -157,31 +197,79 @@ class SweepRow:
                           AGREE_SHARE * max(self.live_mean, self.predicted_miss_rate)) + 1e-12
 
 
-def sweep_rows(points: Sequence[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]]
-               ) -> List[SweepRow]:
-    """Return the sweep's rows: per load point, policy and task."""
+def sweep_rows(points: Sequence[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]],
+               level_losses: Optional[Mapping[str, float]] = None,
+               bounds: Optional[Mapping[str, float]] = None) -> List[SweepRow]:
+    """Return the sweep's rows: per load point, policy and task.
+
+    `level_losses`: {model name: relative accuracy loss} of the level table
+    (level_loss_table); models missing from it count 0. `bounds`: each task's miss-rate
+    bound (missing: none).
+    """
     rows = []
+    bounds = bounds or {}
     for point, metrics in points:
         for policy in metrics:
             for task in policy.tasks:
+                accuracy = task.accuracy.value if task.accuracy is not None else math.nan
                 rows.append(SweepRow(point.target, point.replay_rate, policy.policy, task.task,
                                      task.run_miss_rates or (task.miss_rate,),
-                                     task.predicted_miss_rate))
+                                     task.predicted_miss_rate, task.model, accuracy,
+                                     (level_losses or {}).get(task.model, 0.0),
+                                     bounds.get(task.task, math.inf)))
     return rows
 
 
-SWEEP_HEADER = ('load', 'replay x', 'policy', 'task', 'live miss % (mean)', 'spread pp',
-                'runs', 'simulated miss %', 'agree')
+def level_loss_table(models: Mapping[str, Any]) -> Dict[str, float]:
+    """Return {level model name: (best accuracy - its accuracy) / best} of a level table.
+
+    `models`: a TRAINING.json's models (models.level_table.read_training_record).
+    """
+    rows = level_rows(models)
+    best: Dict[str, float] = {}
+    for row in rows:
+        best[row.base] = max(best.get(row.base, 0.0), row.accuracy)
+    return {row.model: (best[row.base] - row.accuracy) / best[row.base] if best[row.base]
+            else 0.0 for row in rows}
+
+
+SWEEP_HEADER = ('load', 'replay x', 'policy', 'task', 'level', 'live miss % (mean)',
+                'spread pp', 'runs', 'simulated miss %', 'agree', 'accuracy %', 'level loss %')
 
 
 def sweep_table(rows: Sequence[SweepRow]) -> List[Tuple[str, ...]]:
     """Return the sweep table's cells, one row per load point, policy and task."""
     return [(f'{row.load:g}', f'{row.replay_rate:.2f}', row.policy, row.task,
+             split_level(row.model)[1] or '-',
              f'{row.live_mean * 100:.1f}', f'{row.live_spread * 100:.1f}',
              str(len(row.live_miss_rates)),
              '-' if math.isnan(row.predicted_miss_rate) else
              f'{row.predicted_miss_rate * 100:.1f}',
-             {None: '-', True: 'yes', False: 'NO'}[row.agrees]) for row in rows]
+             {None: '-', True: 'yes', False: 'NO'}[row.agrees],
+             '-' if math.isnan(row.accuracy) else f'{row.accuracy * 100:.1f}',
+             f'{row.level_loss * 100:.1f}') for row in rows]
+
+
+def configuration_lines(rows: Sequence[SweepRow]) -> List[str]:
+    """Return, per load point and policy, the normalised accuracy loss and worst miss rate.
+
+    Normalised accuracy loss (RT-mDL): the sum over the tasks of each level's relative
+    loss against its model's largest level, from the level table.
+    """
+    lines = []
+    for load in sorted({row.load for row in rows}):
+        for policy in dict.fromkeys(row.policy for row in rows):
+            mine = [row for row in rows if row.load == load and row.policy == policy]
+            if not mine:
+                continue
+            worst = max(mine, key=lambda row: row.live_mean)
+            over = [row.task for row in mine if row.live_mean > row.miss_rate_bound]
+            loss = sum(row.level_loss for row in mine)
+            lines.append(f'load {load:g}, {policy}: accuracy loss {loss * 100:.1f} %, worst live '
+                         f'miss {worst.live_mean * 100:.1f} % ({worst.task}), '
+                         + (f"over their bound: {', '.join(over)}" if over
+                            else 'every task within its bound'))
+    return lines
 
 
 def all_task_miss_rate(rows: Sequence[SweepRow], load: float, policy: str,
@@ -225,10 +313,10 @@ def format_sweep(rows: Sequence[SweepRow]) -> str:
     """Return the sweep table for the terminal."""
     cells = [SWEEP_HEADER] + sweep_table(rows)
     widths = [max(len(row[i]) for row in cells) for i in range(len(SWEEP_HEADER))]
-    lines = ['  '.join(cell.rjust(width) if i not in (2, 3) else cell.ljust(width)
+    lines = ['  '.join(cell.rjust(width) if i not in (2, 3, 4) else cell.ljust(width)
                        for i, (cell, width) in enumerate(zip(row, widths))) for row in cells]
     lines.insert(1, '-' * len(lines[0]))
-    return '\n'.join(lines + [''] + headline_lines(rows))
+    return '\n'.join(lines + [''] + headline_lines(rows) + configuration_lines(rows))
 
 
 def plot_sweep(rows: Sequence[SweepRow], path: Path) -> None:
@@ -268,14 +356,17 @@ def write_sweep(folder: Path, rows: Sequence[SweepRow], notes: Sequence[str]) ->
     cells = sweep_table(rows)
     headline = headline_lines(rows)
     lines = ['# blastnet evaluate --load', ''] + [f'- {note}' for note in notes] + [
-        ''] + [f'- {line}' for line in headline] + [
+        ''] + [f'- {line}' for line in headline + configuration_lines(rows)] + [
         '', f'![miss rate against load]({SWEEP_PNG})', '',
         '| ' + ' | '.join(SWEEP_HEADER) + ' |', '|' + '---|' * len(SWEEP_HEADER)]
     lines += ['| ' + ' | '.join(row) + ' |' for row in cells]
     (folder / 'sweep.md').write_text('\n'.join(lines) + '\n')
     (folder / 'sweep.json').write_text(json.dumps({'notes': list(notes), 'points': [{
         'load': row.load, 'replay_rate': round(row.replay_rate, 4), 'policy': row.policy,
-        'task': row.task, 'live_miss_rates': [round(rate, 4) for rate in row.live_miss_rates],
+        'task': row.task, 'model': row.model,
+        'live_miss_rates': [round(rate, 4) for rate in row.live_miss_rates],
+        'accuracy': None if math.isnan(row.accuracy) else round(row.accuracy, 4),
+        'level_loss': round(row.level_loss, 4),
         'simulated_miss_rate': None if math.isnan(row.predicted_miss_rate)
         else round(row.predicted_miss_rate, 4), 'agrees': row.agrees} for row in rows],
         'headline': headline}, indent=1))
@@ -283,8 +374,13 @@ def write_sweep(folder: Path, rows: Sequence[SweepRow], notes: Sequence[str]) ->
 
 
 def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
-                   log: TextIO) -> Tuple[Path, List[SweepRow]]:
-    """Run a whole evaluation at every load point; write the sweep beside the points."""
+                   log: TextIO, configurations: Sequence[Configuration] = ()
+                   ) -> Tuple[Path, List[SweepRow]]:
+    """Run a whole evaluation at every load point; write the sweep beside the points.
+
+    Each of `configurations` runs at every point too, at the point's replay rate with its
+    own task set divided alike (its report in load_<L>/<name>/), labelled by its name.
+    """
     probe = Evaluator(options, log)   # checks the bag, the policies, the task set
     if probe.profile is None:
         raise BadInputError('no profile fits the task set\'s lanes, so no load can be set',
@@ -310,8 +406,23 @@ def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
             evaluation = Evaluator(dataclasses.replace(
                 options, output=folder, rate=point.replay_rate,
                 tasks_file=str(tasks_file)), log).run()
-            done.append((point, evaluation.metrics))
-        rows = sweep_rows(done)
+            metrics = list(evaluation.metrics)
+            for configuration in configurations:
+                print(f'[evaluate] load {point.target:g}: {configuration.name} '
+                      f'({configuration.policy} on {configuration.tasks_file})', file=log)
+                own = write_task_set(time_compressed_task_set(
+                    load_task_set(configuration.tasks_file), point.replay_rate),
+                    partial / 'task_sets' / f'{point_folder(point.target)}_'
+                    f'{configuration.name}.yaml')
+                extra = Evaluator(dataclasses.replace(
+                    options, output=partial / f'{point_folder(point.target)}_'
+                    f'{configuration.name}', rate=point.replay_rate, tasks_file=str(own),
+                    policies=(configuration.policy,)), log).run()
+                metrics += [dataclasses.replace(policy, policy=configuration.name)
+                            for policy in extra.metrics]
+            done.append((point, metrics))
+        bounds = {task.name: task.miss_rate_bound for task in probe.task_set.tasks}
+        rows = sweep_rows(done, _level_losses(), bounds)
         write_sweep(partial, rows, [
             f'bag {options.bag} ({bag_fps:.1f} fps), profile {probe.profile.machine}',
             'load = model time over the lanes\' capacity at the live job rates; a point '
@@ -325,6 +436,14 @@ def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return output, rows
+
+
+def _level_losses() -> Dict[str, float]:
+    """Return the shipped level table's relative losses ({} without a level table)."""
+    try:
+        return level_loss_table(read_training_record())
+    except BadInputError:
+        return {}
 
 
 def sweep_summary(rows: Sequence[SweepRow]) -> Dict[str, Any]:

@@ -195,18 +195,33 @@ def test_a_load_sweep_writes_a_report_per_point_and_the_sweep(colcon_install, tm
     demand = live_demand(task_set, profile, live_rates_hz(task_set, 15.0, 0.5))
     loads = [round(demand, 4), round(1.5 * demand, 4)]   # replayed at 1 x and 1.5 x
     output = tmp_path / 'sweep'
+    scaled = yaml.safe_load(tasks_file.read_text())   # a configuration: smaller levels
+    for entry in scaled['tasks']:
+        entry['level'] = {'yolo_car': 'w0.5-r320', 'sign_resnet': 'w0.5'}.get(
+            entry['model'], '')
+    (tmp_path / 'scaled.yaml').write_text(yaml.safe_dump(scaled))
     result = evaluate(bag, output, colcon_install, '--policies', 'dm-model', '--repeat', '1',
                       '--tasks-file', str(tasks_file), '--json',
-                      '--load', ','.join(str(load) for load in loads))
+                      '--load', ','.join(str(load) for load in loads),
+                      '--configuration', f'scaled=dm-model@{tmp_path / "scaled.yaml"}')
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     points = json.loads(result.stdout)['points']
-    assert sorted({(point['load'], point['task']) for point in points}) == sorted(
-        (load, task.name) for load in loads for task in task_set.tasks)
+    assert sorted({(point['load'], point['policy'], point['task']) for point in points}) == \
+        sorted((load, policy, task.name) for load in loads for task in task_set.tasks
+               for policy in ('dm-model', 'scaled'))
     rates = {point['load']: point['replay_rate'] for point in points}
+    assert {(point['load'], point['replay_rate']) for point in points} == set(rates.items())
+    models = {(point['policy'], point['task']): point['model'] for point in points}
+    assert models[('scaled', 'detector')] == 'yolo_car:w0.5-r320'
+    assert models[('dm-model', 'detector')] == 'yolo_car'
+    assert {point['level_loss'] > 0 for point in points if point['policy'] == 'scaled'
+            and point['task'] == 'detector'} == {True}
     assert rates[loads[0]] == pytest.approx(1.0, abs=0.01)
     assert rates[loads[1]] == pytest.approx(1.5, abs=0.01)
     for name in ('sweep.md', 'sweep.json', 'sweep.png', f'load_{loads[0]:g}/report.md',
-                 f'load_{loads[1]:g}/summary.json', f'task_sets/load_{loads[1]:g}.yaml'):
+                 f'load_{loads[1]:g}/summary.json', f'task_sets/load_{loads[1]:g}.yaml',
+                 f'load_{loads[1]:g}_scaled/report.md',
+                 f'task_sets/load_{loads[1]:g}_scaled.yaml'):
         assert (output / name).is_file(), name
     compressed = load_task_set(str(output / 'task_sets' / f'load_{loads[1]:g}.yaml'))
     assert compressed.task('detector').deadline_ns == pytest.approx(   # rate to 4 digits

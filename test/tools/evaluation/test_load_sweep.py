@@ -8,9 +8,11 @@ import yaml
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import TaskSpec
 from blastnet_ros.core.task_set import parse_task_set, TaskSet
-from blastnet_ros.tools.evaluation.load_sweep import (headline_lines, live_demand,
+from blastnet_ros.tools.evaluation.load_sweep import (configuration_lines, headline_lines,
+                                                      level_loss_table, live_demand,
                                                       live_load_plan, live_rates_hz,
-                                                      sweep_table, SweepRow, write_task_set)
+                                                      parse_configuration, sweep_table,
+                                                      SweepRow, write_task_set)
 
 from simulation_support import CPU_LANES, machine_profile, model_profile, task
 
@@ -63,8 +65,9 @@ def test_the_sweep_table_gives_the_mean_spread_and_prediction_per_point():
     rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.1, 0.2, 0.15), 0.12),
             SweepRow(1.2, 2.4, 'dm-model', 'sound', (0.0,), float('nan'))]
     assert sweep_table(rows) == [
-        ('0.8', '1.60', 'blastnet', 'detector', '15.0', '10.0', '3', '12.0', 'NO'),
-        ('1.2', '2.40', 'dm-model', 'sound', '0.0', '0.0', '1', '-', '-')]
+        ('0.8', '1.60', 'blastnet', 'detector', '-', '15.0', '10.0', '3', '12.0', 'NO', '-',
+         '0.0'),
+        ('1.2', '2.40', 'dm-model', 'sound', '-', '0.0', '0.0', '1', '-', '-', '-', '0.0')]
 
 
 def test_live_and_simulated_agree_within_2_pp_or_10_percent_whichever_is_larger():
@@ -86,3 +89,34 @@ def test_the_headline_compares_at_the_first_load_where_the_baseline_misses_over_
                         'over tasks 10.0 %), blastnet misses 4.0 % (0.40x)')
     assert lines[2] == ('simulated: at load 0.8, the first where dm-model misses more than '
                         '5% (mean over tasks 6.0 %), blastnet misses 0.0 % (0.00x)')
+
+
+def test_a_configuration_row_names_its_level_accuracy_loss_and_bound():
+    rows = [SweepRow(1.0, 1.5, 'optimised', 'detector', (0.02,), 0.03, 'yolo_car:w0.75',
+                     0.71, 0.134, 0.05),
+            SweepRow(1.0, 1.5, 'optimised', 'signs', (0.09,), 0.1, 'sign_resnet', 0.97, 0.0,
+                     0.05)]
+    assert sweep_table(rows)[0] == ('1', '1.50', 'optimised', 'detector', 'w0.75', '2.0', '0.0',
+                                    '1', '3.0', 'yes', '71.0', '13.4')
+    assert configuration_lines(rows) == [
+        'load 1, optimised: accuracy loss 13.4 %, worst live miss 9.0 % (signs), over their '
+        'bound: signs']
+
+
+def test_the_level_losses_are_relative_to_each_models_best_level():
+    models = {'yolo_car': {'bytes': 9, 'levels': {
+        'yolo_car': {'flops': 2, 'params': 1, 'bytes_alone': 8,
+                     'metrics': {'scene_frames': {'map50': 0.8}}},
+        'yolo_car:w0.5-r320': {'flops': 1, 'params': 1, 'bytes_alone': 2,
+                               'metrics': {'scene_frames': {'map50': 0.4}}}}}}
+    assert level_loss_table(models) == {'yolo_car': 0.0, 'yolo_car:w0.5-r320': 0.5}
+
+
+@pytest.mark.parametrize('text, words', [
+    ('optimised', 'not NAME=POLICY@TASKS_FILE'),
+    ('optimised=dm-model', 'not NAME=POLICY@TASKS_FILE'),
+    ('optimised=dm-model@/no/such.yaml', "task set '/no/such.yaml' not found"),
+])
+def test_a_bad_configuration_is_refused_naming_the_form(text, words):
+    with pytest.raises(BadInputError, match=words):
+        parse_configuration(text)
