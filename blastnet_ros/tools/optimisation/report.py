@@ -10,7 +10,8 @@
   counts (scored, simulated, pruned by the work bound or by storage), the front, the
   chosen point with every constraint (value, bound, met), the task set's own
   configuration, and the diagnosis of an infeasible task set.
-- OUT.md: the same for people: the front as a table, the chosen point and why.
+- OUT.md: the same for people: the front as a table, the chosen point and why (every
+  constraint with its value and bound).
 - OUT.png: every candidate scored, LOSS against the worst task's miss rate, the front
   and the chosen point.
 
@@ -150,11 +151,14 @@ def report_markdown(result: OptimisationResult, inputs: Mapping[str, Any],
              f'{100 * given.worst_miss_rate:.2f} %, '
              f"{'feasible' if is_feasible(space, given) else 'infeasible'}.", '',
              '## Front: LOSS against the worst task\'s miss rate', '',
-             f"{'Feasible candidates' if result.feasible else 'All candidates (none feasible)'}"
-             ' that no other beats on both.', '',
-             '| LOSS | worst miss % | levels | priorities | scored by |', '|---|---|---|---|---|']
+             'Every simulated candidate, feasible or not, that no other beats on both '
+             "(where none was simulated, the pruned ones with the analysis's estimates).",
+             '',
+             '| LOSS | worst miss % | feasible | levels | priorities | scored by |',
+             '|---|---|---|---|---|---|']
     for score in result.front:
         rows.append(f'| {score.loss:.4f} | {100 * score.worst_miss_rate:.2f} | '
+                    f"{'yes' if is_feasible(space, score) else 'no'} | "
                     f"{', '.join(score.candidate.models)} | "
                     f"{', '.join(str(p) for p in score.candidate.priorities)} | {score.how} |")
     rows += ['', f"![front]({paths['png'].name})", '']

@@ -23,9 +23,11 @@ search every time. The first population gives each level gene every index of its
 in turn (shuffled), so every level of every task is tried from the start.
 
 The chosen point: among every feasible candidate scored, the least LOSS, then the lower
-worst miss rate, then the first scored. The front: the candidates of the archive that no
-other dominates on (LOSS, worst miss rate), the feasible ones only where there are any,
-one per distinct pair. Without a feasible candidate the least-bad one (least total
+worst miss rate, then the first scored. The front: the simulated candidates (all, where
+none was simulated), feasible or not, that no other of them dominates on (LOSS, worst
+miss rate), one per distinct pair: what
+accuracy each miss rate costs (the chosen point need not be on it when the bounds
+differ between tasks or storage binds). Without a feasible candidate the least-bad one (least total
 violation, then LOSS) is returned as a suggestion, and a diagnosis names the tasks that
 miss their bound even with every task at its smallest level and that task first in
 priority (and whether even the smallest levels break the storage bound).
@@ -194,7 +196,7 @@ def optimise(space: SearchSpace, policy: str, seeds: Sequence[int], evaluator,
     else:
         chosen = min(scored, key=lambda score: (violation(space, score), score.loss,
                                                 score.worst_miss_rate, order[score.candidate]))
-    front = pareto_front(feasible or scored, order)
+    front = pareto_front([score for score in scored if score.simulated] or scored, order)
     diagnosis = None if feasible else diagnose(space, archive)
     return OptimisationResult(
         space=space, policy=policy, seeds=tuple(seeds), settings=settings,

@@ -56,7 +56,7 @@ def test_writes_a_task_set_the_executor_loads_at_the_chosen_levels_and_a_report(
             task.name).miss_rate for seed in (0, 1)]
         assert chosen['tasks'][index]['miss_rate'] == pytest.approx(sum(rates) / 2, abs=1e-6)
     markdown = out.with_suffix('.md').read_text()
-    assert '## Chosen' in markdown and '| LOSS | worst miss % |' in markdown
+    assert '## Chosen' in markdown and '| LOSS | worst miss % | feasible |' in markdown
     assert out.with_suffix('.png').read_bytes().startswith(b'\x89PNG')
 
 
