@@ -15,22 +15,22 @@ violation wins; no penalty is added to an objective):
 A population is scored as one batch: its genomes are decoded (space.SearchSpace), the
 candidates not scored before go to the evaluator (evaluators.py) together, the rest come
 from the archive (every candidate scored, in the order first scored). The first
-population is drawn from the seed with numpy, holding the task set's own configuration
-and every task at its smallest level; pymoo's NSGA-II then runs `generations`
-generations from the same seed (simulated binary crossover and polynomial mutation with
-distribution index 3, as pymoo suggests for integer genes), so a seed gives the same
-search every time. The first population gives each level gene every index of its ladder
-in turn (shuffled), so every level of every task is tried from the start.
+population is drawn from the seed with numpy: each level gene takes every index of its
+ladder in turn (shuffled), so every level of every task is tried from the start, and two
+members are the task set's own configuration and every task at its smallest level.
+pymoo's NSGA-II then runs `generations` generations from the same seed (simulated binary
+crossover and polynomial mutation with distribution index 3, as pymoo suggests for
+integer genes), so a seed gives the same search every time.
 
 The chosen point: among every feasible candidate scored, the least LOSS, then the lower
 worst miss rate, then the first scored. The front: the simulated candidates (all, where
 none was simulated), feasible or not, that no other of them dominates on (LOSS, worst
-miss rate), one per distinct pair: what
-accuracy each miss rate costs (the chosen point need not be on it when the bounds
-differ between tasks or storage binds). Without a feasible candidate the least-bad one (least total
-violation, then LOSS) is returned as a suggestion, and a diagnosis names the tasks that
-miss their bound even with every task at its smallest level and that task first in
-priority (and whether even the smallest levels break the storage bound).
+miss rate), one per distinct pair: what accuracy each miss rate costs (the chosen point
+need not be on it when the bounds differ between tasks or storage binds). Without a
+feasible candidate the least-bad one (least total violation, then LOSS) is returned as
+a suggestion, and a diagnosis names the tasks that miss their bound even with every task
+at its smallest level and that task first in priority (and whether even the smallest
+levels break the storage bound).
 """
 
 from __future__ import annotations

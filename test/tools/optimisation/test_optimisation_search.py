@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.scenario import Scenario, TaskTiming
 from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.tools.optimisation.evaluators import (DaskEvaluator, ProcessEvaluator,
@@ -90,3 +91,12 @@ def test_no_feasible_configuration_names_the_task_that_fails_at_its_smallest_lev
     # the least loss: both at the full level
     assert result.chosen.candidate.models == ('sbcnn_car', 'sbcnn_car')
     assert result.chosen.miss_rates[0] == 1.0
+
+
+def test_a_dask_scheduler_that_does_not_answer_is_one_clear_error():
+    pytest.importorskip('dask.distributed')
+    ctx = context()
+    with pytest.raises(BadInputError, match='cannot reach the Dask scheduler at '
+                                            'tcp://127.0.0.1:1'):
+        with DaskEvaluator(ctx, 'tcp://127.0.0.1:1', timeout_s=1):
+            pass
