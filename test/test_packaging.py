@@ -44,10 +44,11 @@ THIRD_PARTY_ROSDEP_KEYS = {
     'torch': 'python3-torch',
     'rosbags': 'python3-rosbags-pip',
 }
-# Optional backends: imported only when their backend is made, which then says it cannot
-# run where the module is missing (runtime/backends). Not exec_depends: onnxruntime comes
-# from pip, TensorRT from JetPack.
-OPTIONAL_IMPORTS = {'onnxruntime', 'tensorrt'}
+# Optional: imported only when their backend is made (runtime/backends), which then says
+# it cannot run where the module is missing, or when `blastnet optimise` runs (pymoo, and
+# dask for --dask-scheduler). Not exec_depends: onnxruntime, pymoo and dask come from pip
+# (requirements.txt; package.xml says so), TensorRT from JetPack.
+OPTIONAL_IMPORTS = {'onnxruntime', 'tensorrt', 'pymoo', 'dask'}
 TEST_DEPENDS = {'ament_flake8', 'ament_pep257', 'python3-pytest'}
 # A string that is a message type name, 'pkg/msg/Name': a type a node uses by name.
 TYPE_NAME = re.compile(r'([a-z][a-z0-9_]*)/msg/[A-Z][A-Za-z0-9]*')
