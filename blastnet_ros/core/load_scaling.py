@@ -153,6 +153,14 @@ def _repeated_timings(timings: Sequence[TaskTiming], camera: Sequence[TaskSpec],
     return tuple(repeated)
 
 
+def time_compressed_task_set(task_set: TaskSet, rate: float) -> TaskSet:
+    """Return `task_set` with every period and deadline divided by `rate`."""
+    def compressed(task: TaskSpec) -> TaskSpec:
+        return dataclasses.replace(task, period_ns=max(1000, round(task.period_ns / rate)),
+                                   deadline_ns=max(1000, round(task.deadline_ns / rate)))
+    return dataclasses.replace(task_set, tasks=tuple(compressed(t) for t in task_set.tasks))
+
+
 def parse_loads(text: str) -> List[float]:
     """Return the loads of a --load value such as '0.6,0.8,1.0'; BadInputError if bad."""
     loads = []

@@ -39,6 +39,7 @@ import time
 from typing import Any, Optional, TextIO
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.load_scaling import time_compressed_task_set
 from blastnet_ros.core.policies import make_policy, POLICY_FACTORIES
 from blastnet_ros.core.profile import load_profile, MachineProfile
 from blastnet_ros.core.scenario import calibrated_timings, Scenario, TaskTiming
@@ -88,6 +89,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                              f"{', '.join(_searchable_policies())})")
     parser.add_argument('--seeds', type=int, default=DEFAULT_SEEDS, metavar='N',
                         help=f'simulation seeds per candidate (default {DEFAULT_SEEDS})')
+    parser.add_argument('--rate', type=float, default=1.0, metavar='R',
+                        help='search for inputs R times faster: the task set\'s periods and '
+                             'deadlines divided by R, as the `blastnet evaluate --load` point '
+                             'replayed at R x runs it; the levels and priorities found are '
+                             'written on the task set at its own rates (default 1)')
     parser.add_argument('--duration', type=float, default=None, metavar='S',
                         help=f'simulated seconds of releases (default: the scenario\'s, '
                              f'else {DEFAULT_DURATION_S:g})')
@@ -123,7 +129,11 @@ def run_optimise(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     _check_counts(args)
     policy = _policy(args.policy)
     tasks_path = Path(args.tasks_file) if args.tasks_file else config_path('tasks.yaml')
-    task_set = read_task_set(tasks_path)
+    written_set = read_task_set(tasks_path)
+    if not (args.rate > 0 and math.isfinite(args.rate)):
+        raise BadInputError(f'--rate {args.rate}', 'use a positive factor, e.g. 1.48')
+    task_set = (written_set if args.rate == 1.0
+                else time_compressed_task_set(written_set, args.rate))
     if args.profile:
         profile_path, profile = Path(args.profile), load_profile(args.profile)
     else:
@@ -148,7 +158,10 @@ def run_optimise(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
               'scenario': args.scenario or (f'the task set, '
                                             f'{scenario.duration_ns / NS_PER_S:g} s'),
               'policy': policy}
-    paths = write_outputs(result, output, inputs)
+    if args.rate != 1.0:
+        inputs['rate'] = (f'searched with periods and deadlines / {args.rate:g}; written at '
+                          'the task set\'s own rates')
+    paths = write_outputs(result, output, inputs, written_set)
     chosen = result.chosen
     print(f"{'chosen' if result.feasible else 'least bad (INFEASIBLE)'}: "
           + ', '.join(f'{task.name} {model} (priority {priority})' for task, model, priority

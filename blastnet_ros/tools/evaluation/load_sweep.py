@@ -32,9 +32,9 @@ import yaml
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.levels import split_level
-from blastnet_ros.core.load_scaling import DEFAULT_MAX_CAMERA_FPS
+from blastnet_ros.core.load_scaling import DEFAULT_MAX_CAMERA_FPS, time_compressed_task_set
 from blastnet_ros.core.profile import MachineProfile
-from blastnet_ros.core.task import AUDIO, TaskSpec
+from blastnet_ros.core.task import AUDIO
 from blastnet_ros.core.task_set import task_set_document, TaskSet
 from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.models.level_table import level_rows, read_training_record
@@ -102,14 +102,6 @@ def live_load_plan(task_set: TaskSet, profile: MachineProfile, loads: Sequence[f
         points.append(LiveLoadPoint(load, rate, bag_fps * rate,
                                     time_compressed_task_set(task_set, rate)))
     return tuple(points)
-
-
-def time_compressed_task_set(task_set: TaskSet, rate: float) -> TaskSet:
-    """Return `task_set` with every period and deadline divided by `rate`."""
-    def compressed(task: TaskSpec) -> TaskSpec:
-        return dataclasses.replace(task, period_ns=max(1000, round(task.period_ns / rate)),
-                                   deadline_ns=max(1000, round(task.deadline_ns / rate)))
-    return dataclasses.replace(task_set, tasks=tuple(compressed(t) for t in task_set.tasks))
 
 
 def write_task_set(task_set: TaskSet, path: Path) -> Path:

@@ -21,13 +21,14 @@ files.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, List, Mapping
-
+import dataclasses
 import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
 import yaml
 
-from blastnet_ros.core.task_set import task_set_document
+from blastnet_ros.core.task_set import task_set_document, TaskSet
 from blastnet_ros.tools.optimisation.scoring import PRUNED_STORAGE, PRUNED_WORK, Score
 from blastnet_ros.tools.optimisation.search import (Constraint, describe_failure,
                                                     is_feasible, OptimisationResult)
@@ -39,16 +40,17 @@ def report_paths(output: Path) -> Dict[str, Path]:
             'json': output.with_suffix('.json'), 'png': output.with_suffix('.png')}
 
 
-def write_outputs(result: OptimisationResult, output: Path,
-                  inputs: Mapping[str, Any]) -> Dict[str, Path]:
+def write_outputs(result: OptimisationResult, output: Path, inputs: Mapping[str, Any],
+                  written: Optional[TaskSet] = None) -> Dict[str, Path]:
     """Write the task set and the report for `result`; return the paths written.
 
     `inputs` names what the run read and how (tasks file, profile, scenario, ...), for
-    the report.
+    the report. `written`: the task set the chosen levels and priorities are written on
+    (default: the one searched; `--rate` searches a time-compressed copy of it).
     """
     paths = report_paths(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    paths['yaml'].write_text(task_set_yaml(result, inputs), encoding='utf-8')
+    paths['yaml'].write_text(task_set_yaml(result, inputs, written), encoding='utf-8')
     document = report_document(result, inputs)
     paths['json'].write_text(json.dumps(document, indent=2) + '\n', encoding='utf-8')
     paths['md'].write_text(report_markdown(result, inputs, paths), encoding='utf-8')
@@ -56,8 +58,12 @@ def write_outputs(result: OptimisationResult, output: Path,
     return paths
 
 
-def task_set_yaml(result: OptimisationResult, inputs: Mapping[str, Any]) -> str:
-    """Return the chosen task set as YAML, under a comment on how it was chosen."""
+def task_set_yaml(result: OptimisationResult, inputs: Mapping[str, Any],
+                  written: Optional[TaskSet] = None) -> str:
+    """Return the chosen task set as YAML, under a comment on how it was chosen.
+
+    With `written`, its tasks at the chosen levels and priorities (same task names).
+    """
     chosen = result.chosen
     lines = [f"Written by `blastnet optimise` from {inputs.get('tasks_file', '?')}: each "
              f"task's level and priority chosen for policy {result.policy}",
@@ -71,8 +77,16 @@ def task_set_yaml(result: OptimisationResult, inputs: Mapping[str, Any]) -> str:
         lines += ['INFEASIBLE: no configuration found meets every constraint. This is the',
                   'least-bad one, a suggestion only. Broken: ' + '; '.join(broken) + '.']
         lines += _diagnosis_lines(result)
+    if 'rate' in inputs:
+        lines.append(f"Rates: {inputs['rate']}.")
     header = ''.join(f'# {line}\n' for line in lines)
-    document = task_set_document(result.space.task_set_of(chosen.candidate))
+    chosen_set = result.space.task_set_of(chosen.candidate)
+    if written is not None:
+        chosen_set = dataclasses.replace(written, tasks=tuple(
+            dataclasses.replace(task, model=chosen_set.task(task.name).model,
+                                priority=chosen_set.task(task.name).priority)
+            for task in written.tasks))
+    document = task_set_document(chosen_set)
     return header + yaml.safe_dump(document, sort_keys=False, default_flow_style=None)
 
 
@@ -115,7 +129,8 @@ def report_markdown(result: OptimisationResult, inputs: Mapping[str, Any],
     rows = [f'# blastnet optimise: {result.policy}', '',
             f"Task set {inputs.get('tasks_file', '?')}, profile {inputs.get('profile', '?')}, "
             f"level table {inputs.get('level_table', '?')}, scenario "
-            f"{inputs.get('scenario', '?')}.",
+            f"{inputs.get('scenario', '?')}."
+            + (f" Rates: {inputs['rate']}." if 'rate' in inputs else ''),
             f'NSGA-II (pymoo), seed {result.settings.seed}, population '
             f'{result.settings.population}, {result.generations_run} generation(s); each '
             f'candidate simulated over seeds {_seeds(result.seeds)} (mean miss rate per task).',

@@ -140,3 +140,21 @@ def test_a_scenario_gives_duration_and_timing_noise(tmp_path, capsys):
                  '--policy', 'dm-model', '--output', str(out)]) == 0
     assert '2 seed(s) of 0.3 s' in capsys.readouterr().out
     assert json.loads(out.with_suffix('.json').read_text())['seeds'] == [5, 6]
+
+
+def test_a_rate_searches_faster_inputs_and_writes_the_task_set_at_its_own_rates(tmp_path):
+    status, out = optimise(tmp_path, extra=('--rate', '2'), output='fast/tasks.yaml')
+    assert status == 0
+    assert optimise(tmp_path, output='slow/tasks.yaml')[0] == 0
+    slow_out = tmp_path / 'slow' / 'tasks.yaml'
+    given = load_task_set(str(tmp_path / 'tasks.yaml'))
+    fast, slow = load_task_set(str(out)), load_task_set(str(slow_out))
+    assert [t.period_ns for t in fast.tasks] == [t.period_ns for t in given.tasks]
+    assert [t.deadline_ns for t in fast.tasks] == [t.deadline_ns for t in given.tasks]
+    # twice the rate asks more: levels at most as large, and smaller somewhere
+    ladder = ['sbcnn_car', 'sbcnn_car:w0.75', 'sbcnn_car:w0.5', 'sbcnn_car:w0.25']
+    assert all(ladder.index(f.model) >= ladder.index(s.model)
+               for f, s in zip(fast.tasks, slow.tasks))
+    assert [t.model for t in fast.tasks] != [t.model for t in slow.tasks]
+    assert 'periods and deadlines / 2' in out.read_text()
+    assert main(['optimise', '--rate', '0', '--output', str(tmp_path / 'x.yaml')]) == 2
