@@ -71,6 +71,8 @@ ARGUMENTS = (
      f'publish a static identity transform camera_frame -> {VIEW_FRAME} (the RViz Fixed '
      'Frame)', TRUE_FALSE),
     ('camera_frame', 'camera', "frame_id of the camera's images", None),
+    ('tasks_file', '', "task set YAML of all three nodes (e.g. what `blastnet optimise` "
+     "wrote); '' = params_file's", None),
 )
 # Launch argument -> (node, parameter): set on that node only when the argument is given.
 NODE_PARAMETER_ARGUMENTS = {
@@ -123,9 +125,11 @@ def parameter_overrides(values):
     for argument, (node, parameter) in NODE_PARAMETER_ARGUMENTS.items():
         if values[argument]:
             overrides.setdefault(node, {})[parameter] = values[argument]
-    if values['use_sim_time']:
-        for node in ('camera_input', 'audio_input', 'executor'):
+    for node in ('camera_input', 'audio_input', 'executor'):
+        if values['use_sim_time']:
             overrides.setdefault(node, {})['use_sim_time'] = values['use_sim_time'] == 'true'
+        if values['tasks_file']:   # one task set for the three: they must agree
+            overrides.setdefault(node, {})['tasks_file'] = values['tasks_file']
     return overrides
 
 

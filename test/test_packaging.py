@@ -312,10 +312,10 @@ def test_launch_file_declares_the_documented_arguments():
     assert set(arguments) == {
         'namespace', 'params_file', 'camera_topic', 'camera_type', 'audio_topic',
         'audio_type', 'use_sim_time', 'use_audio', 'log_level', 'on_node_exit', 'rviz',
-        'publish_camera_tf', 'camera_frame'}
+        'publish_camera_tf', 'camera_frame', 'tasks_file'}
     # '' = not given: the params file's value stands (only given arguments are passed on).
     for name in ('namespace', 'camera_topic', 'camera_type', 'audio_topic', 'audio_type',
-                 'use_sim_time'):
+                 'use_sim_time', 'tasks_file'):
         assert arguments[name] == '', name
     assert arguments['use_audio'] == arguments['rviz'] == 'true'
     assert arguments['publish_camera_tf'] == 'true'
@@ -603,6 +603,20 @@ def test_launch_passes_the_topic_arguments_given_and_leaves_audio_out(
     node_info = re.compile(r'^\[(camera_input|executor)-\d+\] \[INFO\]', re.MULTILINE)
     assert not node_info.search(output), output[-4000:]
     assert '[executor-' in output   # the node ran
+
+
+def test_the_tasks_file_argument_reaches_all_three_nodes():
+    # the three nodes read one task set: the argument sets the parameter of each
+    for node in NODE_EXECUTABLES:
+        assert 'tasks_file' in declared_parameters(node), node
+    require_launch_ros()
+    launch_file = load_launch_file()
+    values = {name: '' for name in launch_arguments()}
+    values['tasks_file'] = '/tmp/optimised.yaml'
+    overrides = launch_file.parameter_overrides(values)
+    assert {node: parameters['tasks_file'] for node, parameters in overrides.items()} == {
+        node: '/tmp/optimised.yaml' for node in NODE_EXECUTABLES}
+    assert launch_file.parameter_overrides({**values, 'tasks_file': ''}) == {}
 
 
 @pytest.mark.slow
