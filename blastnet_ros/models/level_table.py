@@ -92,6 +92,20 @@ def level_rows(models: Mapping[str, Any], names: Sequence[str] = ()) -> Tuple[Le
     return tuple(sorted(rows, key=lambda row: (row.base, order.get(row.model, 99))))
 
 
+def relative_accuracy_losses(accuracies: Mapping[str, float]) -> Dict[str, float]:
+    """Return {model name: RT-mDL's (ACC_max - ACC) / ACC_max} of levels' accuracies.
+
+    ACC_max is the best accuracy among the levels of the same model in `accuracies` (its
+    full level, or a smaller one that scored higher); 0 where that best is 0.
+    """
+    best: Dict[str, float] = {}
+    for name, accuracy in accuracies.items():
+        base = split_level(name)[0]
+        best[base] = max(best.get(base, 0.0), accuracy)
+    return {name: (best[split_level(name)[0]] - accuracy) / best[split_level(name)[0]]
+            if best[split_level(name)[0]] > 0 else 0.0 for name, accuracy in accuracies.items()}
+
+
 def separately_trained(models: Mapping[str, Any]) -> Dict[str, Tuple[str, float, float]]:
     """Return {model: (metric, separately trained full model's accuracy, full level's)}.
 

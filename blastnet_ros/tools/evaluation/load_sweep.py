@@ -37,7 +37,8 @@ from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import AUDIO
 from blastnet_ros.core.task_set import task_set_document, TaskSet
 from blastnet_ros.core.units import NS_PER_S
-from blastnet_ros.models.level_table import level_rows, read_training_record
+from blastnet_ros.models.level_table import (level_rows, read_training_record,
+                                             relative_accuracy_losses)
 from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.tools.evaluation.evaluate import Evaluator, partial_path, replace_folder
 from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics
@@ -213,16 +214,11 @@ def sweep_rows(points: Sequence[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]],
 
 
 def level_loss_table(models: Mapping[str, Any]) -> Dict[str, float]:
-    """Return {level model name: (best accuracy - its accuracy) / best} of a level table.
+    """Return {level model name: relative accuracy loss} of a level table.
 
     `models`: a TRAINING.json's models (models.level_table.read_training_record).
     """
-    rows = level_rows(models)
-    best: Dict[str, float] = {}
-    for row in rows:
-        best[row.base] = max(best.get(row.base, 0.0), row.accuracy)
-    return {row.model: (best[row.base] - row.accuracy) / best[row.base] if best[row.base]
-            else 0.0 for row in rows}
+    return relative_accuracy_losses({row.model: row.accuracy for row in level_rows(models)})
 
 
 SWEEP_HEADER = ('load', 'replay x', 'policy', 'task', 'level', 'live miss % (mean)',

@@ -33,7 +33,7 @@ from blastnet_ros.core.levels import split_level
 from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task_set import TaskSet
 from blastnet_ros.models.level_table import (configuration_storage_bytes, level_rows,
-                                             model_storage_bytes)
+                                             model_storage_bytes, relative_accuracy_losses)
 from blastnet_ros.models.specs import level_names, MODEL_LEVELS
 
 LEVEL_GENE_MARGIN = 0.49
@@ -183,6 +183,7 @@ def build_space(task_set: TaskSet, profile: MachineProfile, training_models: Map
     """
     profile.check_lanes(task_set.lanes)
     accuracies = _accuracies(task_set, training_models, level_table)
+    losses = relative_accuracy_losses(accuracies)
     ladders = []
     for task in task_set.tasks:
         base = split_level(task.model)[0]
@@ -197,10 +198,8 @@ def build_space(task_set: TaskSet, profile: MachineProfile, training_models: Map
                 f'level of {base} (its levels: {", ".join(level_names(base))})',
                 f'profile them: `blastnet profile --models {",".join(level_names(base))} '
                 '--add-to PROFILE`, or pass --profile with one that has them')
-        best = max(accuracies[name] for name in level_names(base))
         ladders.append(TaskLadder(task.name, tuple(
-            LevelOption(name, accuracies[name], (best - accuracies[name]) / best)
-            for name in names)))
+            LevelOption(name, accuracies[name], losses[name]) for name in names)))
     storage: Dict[str, int] = {}
     if task_set.storage_bound_bytes:
         storage = model_storage_bytes(training_models)
