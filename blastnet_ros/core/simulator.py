@@ -39,6 +39,22 @@ Levels: a policy with `compresses_models` (dm-mc) runs the task set at the level
 core.model_compression.compressed_task_set picks from the profile, with the levels of each
 model from simulate's `levels_of` (none given: no model has levels, every task keeps its
 model); the result's `compression` records the choice.
+
+Adaptation: with simulate's `adaptation` (an Adaptation: per task a ladder of levels,
+largest first, each a model name and its accuracy, and the LevelControllerSettings) a
+core.level_controller.LevelController switches the tasks' levels during the run. A
+level's lane time per job is its whole-model time on the task's first lane; a level the
+profile lacks is left out of its ladder; each level is planned as the task's model is
+(`plans` by model name, else the policy's granularity). The controller hears every job
+end (response = end - release) and is asked after each event batch; a change it returns
+is applied at once: the task's jobs that have not started run the new level (the
+executor's block times, the loop's block count, the estimator's estimates: those learned
+for a level are kept for a switch back), a job that has started ends on the level it
+started with (its model is bound when its first block starts, as the scheduler's
+set_num_blocks binds its block count). A task without a ladder keeps its model but is
+watched too: when it is in trouble, a task with a ladder gives. The result's
+`level_changes` lists the changes, `final_levels` every task's level at the end (both
+empty without adaptation).
 """
 
 from __future__ import annotations
@@ -52,7 +68,11 @@ from blastnet_ros.core.block_plan import block_latencies_ns, block_switch_ns, Bl
 from blastnet_ros.core.deadline_stats import DeadlineStats, percentile, TaskStatsSnapshot
 from blastnet_ros.core.event_loop import BlockStart, JobEnd, SchedulingLoop
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.latency_estimator import estimator_from_profile
+from blastnet_ros.core.latency_estimator import (estimator_from_profile, LatencyEstimator,
+                                                 task_estimates_from_profile, TaskEstimates)
+from blastnet_ros.core.level_controller import (LevelChange, LevelController,
+                                                LevelControllerSettings, LevelOption,
+                                                task_levels)
 from blastnet_ros.core.model_compression import (CompressedTaskSet, compressed_task_set,
                                                  LevelsOf, no_levels)
 from blastnet_ros.core.partitioner import plan_on_machine
@@ -60,7 +80,7 @@ from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.profile import INPUT_LANE, MachineProfile, ModelProfile, switch_key
 from blastnet_ros.core.scenario import Scenario, ScheduledRelease, task_releases
 from blastnet_ros.core.scheduler import Policy
-from blastnet_ros.core.task import LaneSpec
+from blastnet_ros.core.task import LaneSpec, TaskSpec
 
 RELEASE = 0     # event kinds
 BLOCK_END = 1
@@ -114,6 +134,31 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class LadderLevel:
+    """One level a task may run: its model name ('sbcnn_car:w0.5') and its accuracy."""
+
+    model: str
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class TaskLadder:
+    """The levels of one task, largest first, and the smallest it may go to ('' = last)."""
+
+    task: str
+    levels: Tuple[LadderLevel, ...]
+    min_level: str = ''
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """Switch levels online during a simulation (module docstring): ladders and settings."""
+
+    ladders: Tuple[TaskLadder, ...]
+    settings: LevelControllerSettings = LevelControllerSettings()
+
+
+@dataclass(frozen=True)
 class SimulationResult:
     """Everything one simulated run measured; equal for equal inputs (timings aside)."""
 
@@ -133,6 +178,8 @@ class SimulationResult:
     policy_decisions: Optional[TimingSummary] = field(default=None, compare=False)
     wall_ns: int = field(default=0, compare=False)
     compression: Optional[CompressedTaskSet] = None   # the levels run (compresses_models)
+    level_changes: Tuple[LevelChange, ...] = ()       # applied by the adaptation, in order
+    final_levels: Tuple[Tuple[str, str], ...] = ()    # (task, model) at the end, adapted run
 
     def task(self, name: str) -> TaskStatsSnapshot:
         """Return the statistics of task `name`."""
@@ -158,15 +205,17 @@ class SimulationResult:
 
 def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str, Policy],
              plans: Optional[Mapping[str, BlockPlan]] = None, *,
-             trace: bool = False, levels_of: Optional[LevelsOf] = None) -> SimulationResult:
+             trace: bool = False, levels_of: Optional[LevelsOf] = None,
+             adaptation: Optional[Adaptation] = None) -> SimulationResult:
     """Simulate `scenario` under a policy with the latencies of `profile`.
 
     `policy_name` names the policy (core.policies.make_policy), or is a policy object.
     `plans` maps a task name (or a model name, for all its tasks) to the block plan to use
     instead of the one the policy's granularity gives. With `trace` the result keeps every
     block run and job outcome. `levels_of` gives a model's levels, largest first, for a
-    policy that compresses models (module docstring). Raises BadInputError when the
-    profile does not cover the scenario's lanes or models.
+    policy that compresses models (module docstring). `adaptation` switches levels
+    during the run (module docstring). Raises BadInputError when the profile does not
+    cover the scenario's lanes or models, or an adaptation does not fit the task set.
     """
     policy = make_policy(policy_name) if isinstance(policy_name, str) else policy_name
     granularity = getattr(policy, 'granularity', MODEL)
@@ -178,6 +227,10 @@ def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str
     lanes = scenario.lanes
     task_plans = plan_tasks(scenario, profile, policy, plans)
     run = _Run(scenario, profile, policy, task_plans, trace)
+    adapter = None
+    if adaptation is not None:
+        adapter = _Adapter(adaptation, scenario, profile, policy, plans, task_plans, run)
+        run.adapter = adapter
     started_ns = time.perf_counter_ns()
     run.run()
     wall_ns = time.perf_counter_ns() - started_ns
@@ -195,7 +248,9 @@ def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str
         blocks_run=sum(stats.blocks_run for stats in lane_stats.values()),
         timeline=tuple(run.executor.timeline), jobs=tuple(run.jobs),
         scheduler_calls=_summary(run.call_ns), policy_decisions=_decisions(run.loop),
-        wall_ns=wall_ns, compression=compression)
+        wall_ns=wall_ns, compression=compression,
+        level_changes=adapter.controller.changes() if adapter else (),
+        final_levels=tuple(adapter.controller.levels().items()) if adapter else ())
 
 
 def plan_tasks(scenario: Scenario, profile: MachineProfile, policy: Policy,
@@ -244,30 +299,31 @@ class VirtualBlockExecutor:
     """Run blocks on virtual time: each takes its profiled duration, switching included.
 
     A job's value is its execution-time factor (ScheduledRelease.exec_factor): block b of
-    task t on lane l takes profile latency(t, b, l) x factor, plus the profile's switching
-    cost at the block's first cut when it runs on another kind of device than its input,
-    after the profile's calibrated hand-over from the job's previous lane (0 uncalibrated).
+    task t running model m on lane l takes profile latency(t, m, b, l) x factor, plus the
+    profile's switching cost at the block's first cut when it runs on another kind of
+    device than its input, after the profile's calibrated hand-over from the job's
+    previous lane (0 uncalibrated).
     Each block started is queued in `queued_ends` as (end_ns, lane index) for the caller's
-    event heap; end_block(lane index) hands back (start, switch_ns, exec_ns).
+    event heap; end_block(lane index) hands back (start, switch_ns, exec_ns). A job runs
+    the model its task runs when its first block starts (set_model switches later jobs).
     """
 
     def __init__(self, profile: MachineProfile, tasks, task_plans: Mapping[str, BlockPlan],
                  lanes: Sequence[LaneSpec], trace: bool) -> None:
         self._lane_index = {lane.name: index for index, lane in enumerate(lanes)}
-        lane_names = tuple(lane.name for lane in lanes)
+        self._lane_names = tuple(lane.name for lane in lanes)
+        lane_names = self._lane_names
         self._handover_ns = {(source, target): profile.handover_ns(source, target)
                              for source in (INPUT_LANE,) + lane_names for target in lane_names}
         self._handed_over = any(self._handover_ns.values())
-        self._exec_ns: Dict[Tuple[str, int, str], int] = {}
-        self._switch_ns: Dict[Tuple[str, int], Mapping[str, int]] = {}
+        self._exec_ns: Dict[Tuple[str, str, int, str], int] = {}
+        self._switch_ns: Dict[Tuple[str, str, int], Mapping[str, int]] = {}
+        self._models: Dict[str, str] = {}     # task -> the model its next job runs
+        self._job_models: Optional[Dict[Tuple[str, int], str]] = None   # started jobs'
         for task in tasks:
-            model: ModelProfile = profile.model(task.model)
-            plan = task_plans[task.name]
-            for (block, lane), latency_ns in block_latencies_ns(model, plan,
-                                                                lane_names).items():
-                self._exec_ns[(task.name, block, lane)] = latency_ns
-            for block, costs in enumerate(block_switch_ns(model, plan)):
-                self._switch_ns[(task.name, block)] = costs
+            self.add_level(task.name, task.model, profile.model(task.model),
+                           task_plans[task.name])
+            self._models[task.name] = task.model
         # per lane: (start, switch_ns, exec_ns) of the block it runs, or None
         self.running: List[Optional[Tuple[BlockStart, int, int]]] = [None] * len(lanes)
         self.handover_ns: List[int] = [0] * len(lanes)   # of the block each lane runs
@@ -275,15 +331,47 @@ class VirtualBlockExecutor:
         self._trace = trace
         self.timeline: List[BlockRun] = []
 
+    def add_level(self, task: str, name: str, model: ModelProfile, plan: BlockPlan) -> None:
+        """Hold the block times of `task` running `model` (called `name`) cut by `plan`."""
+        for (block, lane), latency_ns in block_latencies_ns(model, plan,
+                                                            self._lane_names).items():
+            self._exec_ns[(task, name, block, lane)] = latency_ns
+        for block, costs in enumerate(block_switch_ns(model, plan)):
+            self._switch_ns[(task, name, block)] = costs
+
+    def follow_levels(self) -> None:
+        """Keep each job's model from its first block on, for set_model (before any start)."""
+        if self._job_models is None:
+            self._job_models = {}
+
+    def set_model(self, task: str, model: str) -> None:
+        """Run the jobs of `task` that start from now on at `model` (added with add_level).
+
+        A job that has started ends on the model it started with (follow_levels first).
+        """
+        self._models[task] = model
+
+    def forget(self, task: str, seq: int) -> None:
+        """Drop what is kept of job `seq` of `task` (it ended)."""
+        if self._job_models is not None:
+            self._job_models.pop((task, seq), None)
+
     def start_block(self, start: BlockStart) -> None:
         """Begin `start` now (start.start_ns) and queue its end."""
         task, block = start.job.task, start.block_index
-        exec_ns = self._exec_ns[(task, block, start.lane)]
+        job_models = self._job_models
+        if job_models is None:
+            model = self._models[task]
+        elif block:
+            model = job_models[(task, start.job.seq)]
+        else:
+            model = job_models[(task, start.job.seq)] = self._models[task]
+        exec_ns = self._exec_ns[(task, model, block, start.lane)]
         if start.value != 1.0:
             exec_ns = round(exec_ns * start.value)
         switch_ns = 0
         if start.input_kind != start.lane_kind:
-            switch_ns = int(self._switch_ns[(task, block)].get(
+            switch_ns = int(self._switch_ns[(task, model, block)].get(
                 switch_key(start.input_kind, start.lane_kind), 0))
         lane = self._lane_index[start.lane]
         self.running[lane] = (start, switch_ns, exec_ns)
@@ -315,7 +403,7 @@ class _Run:
         self.trace = trace
         self.executor = VirtualBlockExecutor(profile, self.tasks, task_plans, self.lanes,
                                              trace)
-        estimator = estimator_from_profile(
+        self.estimator = estimator = estimator_from_profile(
             profile, {task.name: (task.model, task_plans[task.name]) for task in self.tasks},
             lane_devices={lane.name: lane.device for lane in self.lanes})
         self.loop = SchedulingLoop(
@@ -334,6 +422,7 @@ class _Run:
         self.last_event_ns = 0
         self.call_ns: List[int] = []
         self.jobs: List[JobRecord] = []
+        self.adapter: Optional[_Adapter] = None
 
     def run(self) -> None:
         for index in range(len(self.tasks)):
@@ -344,6 +433,7 @@ class _Run:
         advance, next_drop_ns = loop.advance, loop.next_drop_ns
         queued_ends, end_block = executor.queued_ends, executor.end_block
         releases_of, delays = self.releases, self.release_delay_ns
+        adapter = self.adapter
         timers = set()        # wake-up times on the heap
         wake_ns = None        # the one that is due: when the next waiting job is hopeless
         events = 0
@@ -375,6 +465,8 @@ class _Run:
                 for end_ns, lane in queued_ends:
                     push(heap, (end_ns, BLOCK_END, lane))
                 queued_ends.clear()
+            if adapter is not None:
+                adapter.step(now_ns, ended)
             wake_ns = next_drop_ns()
             if wake_ns is not None and wake_ns not in timers:
                 timers.add(wake_ns)
@@ -391,6 +483,83 @@ class _Run:
         if release is not None:
             heapq.heappush(self.heap, (release.arrival_ns + self.release_delay_ns[index],
                                        RELEASE, index))
+
+
+class _Adapter:
+    """The level controller of one run and the switches it makes (module docstring)."""
+
+    def __init__(self, adaptation: Adaptation, scenario: Scenario, profile: MachineProfile,
+                 policy: Policy, plans: Optional[Mapping[str, BlockPlan]],
+                 task_plans: Mapping[str, BlockPlan], run: _Run) -> None:
+        specs = {task.name: task for task in scenario.tasks}
+        self._executor: VirtualBlockExecutor = run.executor
+        self._estimator: LatencyEstimator = run.estimator
+        self._loop: SchedulingLoop = run.loop
+        self._executor.follow_levels()
+        self._plans: Dict[Tuple[str, str], BlockPlan] = {}
+        self._estimates: Dict[Tuple[str, str], TaskEstimates] = {}   # profiled, or learned
+        configs = []
+        lane_names = tuple(lane.name for lane in profile.lanes)
+        ladders = {ladder.task: ladder for ladder in adaptation.ladders}
+        for name in ladders:
+            if name not in specs:
+                raise BadInputError(f"adaptation names task '{name}', which the task set "
+                                    f'does not have (it has {sorted(specs)})',
+                                    'give ladders for tasks of the task set')
+        for spec in scenario.tasks:    # a task without a ladder keeps its model
+            ladder = ladders.get(spec.name, TaskLadder(spec.name, (LadderLevel(spec.model,
+                                                                               0.0),)))
+            options = []
+            for level in ladder.levels:
+                if level.model not in profile.models:
+                    continue
+                plan = (task_plans[spec.name] if level.model == spec.model
+                        else _level_plan(spec, level.model, scenario, profile, policy, plans))
+                model = profile.model(level.model)
+                self._plans[(spec.name, level.model)] = plan
+                if level.model != spec.model:
+                    self._executor.add_level(spec.name, level.model, model, plan)
+                    self._estimates[(spec.name, level.model)] = task_estimates_from_profile(
+                        profile, spec.name, level.model, plan, lane_names)
+                options.append(LevelOption(level.model, level.accuracy, model.range_latency_ns(
+                    0, len(model.units), spec.lanes[0])))
+            min_level = ladder.min_level if ladder.min_level in profile.models else ''
+            configs.append(task_levels(spec, options, min_level))
+        try:
+            self.controller = LevelController(configs, adaptation.settings)
+        except ValueError as error:
+            raise BadInputError(f'adaptation does not fit the task set: {error}',
+                                'give each task a ladder, largest level first, that holds '
+                                'its model') from error
+
+    def step(self, now_ns: int, ended: Sequence[JobEnd]) -> None:
+        """Tell the controller the jobs that ended now; make the change it decides, if any."""
+        controller, executor = self.controller, self._executor
+        for end in ended:
+            job = end.job
+            executor.forget(job.task, job.seq)
+            controller.job_ended(job.task, end.end_ns, end.outcome, end.end_ns - job.release_ns)
+        change = controller.decide(now_ns)
+        if change is not None:
+            self._switch(change.task, change.from_model, change.to_model)
+            controller.applied(change)
+
+    def _switch(self, task: str, from_model: str, to_model: str) -> None:
+        self._estimates[(task, from_model)] = self._estimator.task_estimates(task)
+        self._estimator.set_task_estimates(task, self._estimates.pop((task, to_model)))
+        self._executor.set_model(task, to_model)
+        self._loop.set_num_blocks(task, self._plans[(task, to_model)].num_blocks)
+
+
+def _level_plan(spec: TaskSpec, model: str, scenario: Scenario, profile: MachineProfile,
+                policy: Policy, plans: Optional[Mapping[str, BlockPlan]]) -> BlockPlan:
+    """Return the plan of `spec` running level `model`, as plan_tasks plans its own model."""
+    granularity = getattr(policy, 'granularity', MODEL)
+    whole_when_tight = getattr(policy, 'keeps_tight_tasks_whole', False)
+    given = None if plans is None or model not in plans else {model: plans[model]}
+    return _plan(spec.name, model, granularity, profile,
+                 [lane for lane in scenario.lanes if lane.name in spec.lanes], given,
+                 spec.deadline_ns if whole_when_tight else 0)
 
 
 def _job_record(end: JobEnd) -> JobRecord:
