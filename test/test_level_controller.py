@@ -371,3 +371,23 @@ def test_dropped_jobs_count_as_misses_in_the_window():
     assert stats.miss_rate == pytest.approx(0.2)
     change: Optional[LevelChange] = controller.decide(end_ns)
     assert change is not None and change.reason.startswith('det: miss rate 20.0 %')
+
+
+def test_no_step_up_while_another_task_has_no_room_for_the_added_time():
+    """det at w0.5 has 30 ms of slack; cls, which shares its lanes, has only 5 ms.
+
+    Stepping det up (10 ms more a job) on its own slack would bring cls's misses back:
+    the step waits until cls has room too.
+    """
+    config = det('det:w0.5')
+    other = det(name='cls', ladder=(LevelOption('cls', 0.9, 10 * MS),), period_ns=50 * MS)
+    controller = LevelController([config, other])
+    tight = drive(controller, [config, other], {
+        'det': lambda model, index, end_ns: 20 * MS,
+        'cls': lambda model, index, end_ns: 45 * MS}, 10 * S)
+    assert tight == []
+    roomy = LevelController([det('det:w0.5'), other])
+    changes = drive(roomy, [config, other], {
+        'det': lambda model, index, end_ns: 20 * MS,
+        'cls': lambda model, index, end_ns: 15 * MS}, 10 * S)
+    assert [(c.direction, c.to_model) for c in changes] == [(STEP_UP, 'det')]

@@ -106,3 +106,22 @@ def test_an_adaptation_for_a_task_not_in_the_set_is_bad_input():
     with pytest.raises(BadInputError, match="task 'c'"):
         simulate(OVERLOAD, PROFILE, 'dm-model',
                  adaptation=Adaptation((TaskLadder('c', (LadderLevel('m', 0.9),)),)))
+
+
+@pytest.mark.parametrize('policy', ['dm-model', 'edf-block'])
+def test_a_task_stepped_down_for_anothers_misses_does_not_step_back_up(policy):
+    """a: 12 ms (or 6 ms at m:w0.5), b: 10 ms, both every 20 ms on one lane.
+
+    At the full level 22 ms per 20 ms overload the lane and b misses; a steps down. a's own
+    slack is then wide, b's not: stepping a back up would bring b's misses back, so it
+    stays down (before, a stepped up after ~2 s on its own slack and down again).
+    """
+    profile = machine_profile({'m': model_profile('m', [3, 3, 3, 3]),
+                               'm:w0.5': model_profile('m:w0.5', [3, 3]),
+                               'b': model_profile('b', [5, 5])})
+    overload = scenario([task('a', 'm', 20), task('b', 'b', 20)], 8000)
+    result = simulate(overload, profile, policy, trace=True, adaptation=ADAPTATION)
+    assert [(c.task, c.direction) for c in result.level_changes] == [('a', STEP_DOWN)]
+    switch_ns = result.level_changes[0].time_ns
+    for name, (released, lost) in _lost_after(result, switch_ns).items():
+        assert lost / released <= 0.05, name

@@ -49,7 +49,10 @@ The rules (LevelControllerSettings, defaults in brackets):
    since the last switch of any task (every window then speaks of the levels now), the
    task has at least `min_jobs` completed jobs in its window, and their median slack
    (deadline - response) exceeds `headroom_factor` [2.0] x the time the next larger
-   level adds to a job (and so does the slack of its prediction, if it has one). Among
+   level adds to a job (and so does the slack of its prediction, if it has one), and so
+   does every other task's median slack: the added time lands on lanes the tasks share
+   (the controller does not know which), and a task stepped down for another's misses
+   would otherwise step back up on its own slack and bring those misses back. Among
    such tasks the one that gains the most accuracy per ms added (weighed by rate as in
    rule 2) goes first.
 4. Hysteresis. Between a miss rate of `step_up_miss_rate` and the step-down threshold
@@ -482,6 +485,10 @@ class LevelController:
             return None
         if any(view.stats.miss_rate > settings.step_up_miss_rate for view in views.values()):
             return None
+        # the tightest median slack of any task: the added time lands on shared lanes, so
+        # every task must have room for it (not only the one stepping up)
+        tightest_ns = min((view.median_slack_ns for view in views.values()
+                           if view.median_slack_ns is not None), default=None)
         candidates = []
         for name, state in self._tasks.items():
             view = views[name]
@@ -492,7 +499,7 @@ class LevelController:
             ladder = state.config.ladder
             added_ns = ladder[state.index - 1].job_ns - ladder[state.index].job_ns
             needed_ns = settings.headroom_factor * added_ns
-            if view.median_slack_ns <= needed_ns:
+            if view.median_slack_ns <= needed_ns or tightest_ns <= needed_ns:
                 continue
             if (view.predicted_ns is not None
                     and state.config.deadline_ns - view.predicted_ns <= needed_ns):
