@@ -374,7 +374,7 @@ def test_dropped_jobs_count_as_misses_in_the_window():
 
 
 def test_no_step_up_while_another_task_has_no_room_for_the_added_time():
-    """det at w0.5 has 30 ms of slack; cls, which shares its lanes, has only 5 ms.
+    """Task det at w0.5 has 30 ms of slack; cls, sharing its lanes, has only 5 ms.
 
     Stepping det up (10 ms more a job) on its own slack would bring cls's misses back:
     the step waits until cls has room too.

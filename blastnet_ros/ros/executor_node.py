@@ -16,7 +16,10 @@ ended since the last period on blastnet/job_trace (when each input arrived, was
 released, and its result came back and was published, or that it was dropped:
 runtime/job_trace.py) and the
 blocks finished on blastnet/block_trace (runtime/block_trace.py), both std_msgs/String
-JSON on the node clock.
+JSON on the node clock. With adaptation:=true the level controller (core/level_controller.py
+through runtime/level_adaptation.py) switches task levels online, every level of each
+task's ladder built and warmed up at start, and each switch is published on
+blastnet/level_changes (std_msgs/String JSON: time, task, from, to, direction, reason).
 Every topic name is relative, so a namespace or a remap moves them all.
 """
 
@@ -53,9 +56,12 @@ from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, block_trace_json
 from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
 from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, job_trace_json, JobTraceEntry
+from blastnet_ros.runtime.level_adaptation import (build_adaptation, LEVEL_CHANGES_TOPIC,
+                                                   level_change_json, shipped_accuracies)
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult
 
 STALE_INPUT_NS = 5 * NS_PER_S
+ADAPTATION_PERIOD_S = 0.1   # how often the level controller is asked for a switch
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class ExecutorNode(Node):
         diagnostics_period_s = self.declare_parameter('diagnostics_period_s', 1.0).value
         result_format = self.declare_parameter('result_format', '').value
         trace_blocks = self.declare_parameter('publish_block_trace', False).value
+        adaptation = self.declare_parameter('adaptation', False).value
         self._max_feature_frames = self.declare_parameter(
             'max_feature_frames', DEFAULT_MAX_FEATURE_FRAMES).value
         self._detection_pixels = self.declare_parameter('detection_pixels', CAMERA_PIXELS).value
@@ -141,6 +148,14 @@ class ExecutorNode(Node):
             clock_ns=lambda: self._clock.now().nanoseconds, stats=self._stats,
             on_result=self._on_result, on_failure=self._on_failure,
             drop_hopeless=drop_late, queue_limit=queue_limit, trace_blocks=bool(trace_blocks))
+        self._adaptation = None
+        if adaptation:   # the level controller switches task levels online (issue 13)
+            self._level_changes = self.create_publisher(String, LEVEL_CHANGES_TOPIC, 10)
+            self._adaptation = build_adaptation(
+                self.engine, list(task_set.tasks), assembled.levels, assembled.profile,
+                shipped_accuracies(), lambda: self._clock.now().nanoseconds,
+                self._publish_level_change, log=logger.info)
+            steady_timer(self, ADAPTATION_PERIOD_S, self._adaptation.step)
         # Detector inputs are letterboxed camera frames: their frame sizes come paired by
         # stamp on <input>/camera_info (ros/camera_info.py) to map boxes back.
         self._frame_sizes = {name: FrameSizes() for name, spec in self._specs.items()
@@ -195,7 +210,14 @@ class ExecutorNode(Node):
         context = _InputContext(msg.header, keep, received_ns, self._clock.now().nanoseconds)
         self.engine.submit(task_name, release_ns, array, context=context)
 
+    def _publish_level_change(self, change) -> None:
+        self.get_logger().info(f"task '{change.task}': level {change.from_model} -> "
+                               f'{change.to_model} ({change.reason})')
+        self._level_changes.publish(String(data=level_change_json(change)))
+
     def _on_result(self, done: JobResult) -> None:
+        if self._adaptation is not None:
+            self._adaptation.job_result(done)
         result_ns = self._clock.now().nanoseconds
         context = done.context
         header, image = context.header, context.image
@@ -242,6 +264,8 @@ class ExecutorNode(Node):
                               self._debug_image_width)
 
     def _on_failure(self, failure: JobFailure) -> None:
+        if self._adaptation is not None:
+            self._adaptation.job_failure(failure)
         if self._job_trace is not None and failure.context is not None:
             ended_ns = self._clock.now().nanoseconds
             with self._publish_lock:
