@@ -75,3 +75,18 @@ def test_misses_step_the_task_down_on_the_engine_and_the_change_is_handed_on(ass
 def test_adaptation_without_a_profile_says_what_to_do(assembled):
     with pytest.raises(BadInputError, match='profile'):
         build_adaptation(None, [], assembled.levels, None, {}, time.monotonic_ns)
+
+
+def test_a_stamp_ahead_of_the_clock_counts_as_an_instant_response(assembled):
+    now = [10_000 * MS]
+    engine = assembled.start(lambda: now[0], DeadlineStats(['sound', 'small']),
+                             on_result=lambda r: None, on_failure=lambda f: None)
+    try:
+        adaptation = build_adaptation(engine, list(assembled.task_set.tasks),
+                                      assembled.levels, assembled.profile, {},
+                                      lambda: now[0])
+        ahead = Job('sound', 0, now[0] + 14 * MS, now[0] + 514 * MS, 1)
+        adaptation.job_result(JobResult(ahead, None, None, now[0], True))   # no error
+        assert adaptation.step() is None
+    finally:
+        engine.close()

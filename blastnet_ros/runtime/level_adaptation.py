@@ -69,11 +69,15 @@ class LevelAdaptation:
         self._lock = threading.Lock()   # job ends come from lane threads
 
     def job_result(self, result: JobResult) -> None:
-        """Record a job that finished (met or late)."""
+        """Record a job that finished (met or late).
+
+        The response is at least 0: a stamp can lie ahead of the engine's clock (audio
+        windows stamped from the sample count of a stream replayed faster than real time).
+        """
         with self._lock:
             self._controller.job_ended(result.job.task, result.finish_ns,
                                        MET if result.met else MISSED,
-                                       result.finish_ns - result.job.release_ns)
+                                       max(0, result.finish_ns - result.job.release_ns))
 
     def job_failure(self, failure: JobFailure) -> None:
         """Record a job that was dropped or failed (a miss)."""
