@@ -197,3 +197,28 @@ def test_a_waiting_job_is_dropped_when_it_becomes_hopeless_not_when_the_lane_fre
     (failure, at_ns), = dropped
     assert failure.reason == 'cannot finish before its deadline'
     assert 40 * MS < at_ns - released_ns < 200 * MS
+
+
+def test_a_result_callback_that_raises_is_said_once_and_the_lane_goes_on(capsys):
+    work = SleepingBlocks('w', 2)
+    seen, done = [], threading.Semaphore(0)
+
+    def broken(result):
+        seen.append(result.context)
+        done.release()
+        raise ValueError('callback bug: negative response')
+
+    engine = LiveEngine([spec('w', 500)], [LaneSpec('cpu0', 'cpu', 1)], {'w': work},
+                        make_policy('dm-model'), clock_ns=time.monotonic_ns,
+                        stats=DeadlineStats(['w']), on_result=broken,
+                        on_failure=lambda f: done.release())
+    try:
+        for payload in ('a', 'b', 'c'):
+            engine.submit('w', time.monotonic_ns(), payload, context=payload)
+            assert done.acquire(timeout=10)   # each job ends: the lane is alive
+    finally:
+        engine.close()
+    assert seen == ['a', 'b', 'c']
+    err = capsys.readouterr().err
+    assert err.count("the callback for a job of task 'w' raised ValueError") == 1
+    assert 'said once; the engine goes on' in err

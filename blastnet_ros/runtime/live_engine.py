@@ -9,8 +9,10 @@ engine owns no ROS object. Every loop event (a release, a block finished) is sta
 (runtime.model_blocks.ModelBlocks) or blocks that sleep their profiled durations
 (runtime.sleeping_blocks.SleepingBlocks). Callbacks run on the lane thread that finished
 the job (or on the submitting thread for a job dropped at release, or on the drop timer's
-thread), outside the lock, and must be quick. With `trace_blocks` the engine keeps every
-finished block run (task, job stamp, block, lane; when it was ready, dispatched, started
+thread), outside the lock, and must be quick; one that raises is said once per kind of
+error on stderr and the engine goes on (a callback's bug never stops a lane). With
+`trace_blocks` the engine keeps every finished block run (task, job stamp, block, lane;
+when it was ready, dispatched, started
 and ended on its clock; and, from a runner that reports them (StagedBlockRunner), its
 pre/postprocessing and transfer times) until `take_block_trace` hands them over.
 
@@ -30,7 +32,9 @@ as under use_sim_time), the wake-up drops nothing and the timer is armed again.
 
 from __future__ import annotations
 
+import sys
 import threading
+import traceback
 from dataclasses import dataclass
 from typing import (Any, Callable, Dict, List, Mapping, Optional, Protocol,
                     runtime_checkable, Sequence, Tuple)
@@ -154,6 +158,7 @@ class LiveEngine:
             {name: runner.num_blocks for name, runner in self._blocks.items()}, self,
             stats, drop_hopeless=drop_hopeless, queue_limit=queue_limit)
         self._closed = False
+        self._callback_errors: set = set()   # kinds of callback error already said
         self._drop_timer: Optional[threading.Timer] = None
         self._drop_timer_ns: Optional[int] = None  # the engine-clock time it is armed for
 
@@ -305,8 +310,22 @@ class LiveEngine:
 
     def _report(self, ended: Tuple[JobEnd, ...]) -> None:
         for end in ended:
-            if end.outcome == DROPPED:
-                self._on_failure(JobFailure(end.job, end.context, end.reason, end.error))
-            else:
-                self._on_result(JobResult(end.job, end.result, end.context, end.end_ns,
-                                          end.outcome == MET))
+            try:
+                if end.outcome == DROPPED:
+                    self._on_failure(JobFailure(end.job, end.context, end.reason, end.error))
+                else:
+                    self._on_result(JobResult(end.job, end.result, end.context, end.end_ns,
+                                              end.outcome == MET))
+            except Exception as error:   # a callback's bug must not stop a lane thread
+                self._callback_failed(end, error)
+
+    def _callback_failed(self, end: JobEnd, error: Exception) -> None:
+        """Say once per kind of error that a result callback raised; the lanes go on."""
+        kind = (type(error).__name__, str(error).split(':', 1)[0])
+        if kind in self._callback_errors:
+            return
+        self._callback_errors.add(kind)
+        print(f"blastnet_ros engine: the callback for a job of task '{end.job.task}' raised "
+              f'{type(error).__name__}: {error} (said once; the engine goes on)\n'
+              + ''.join(traceback.format_exception(type(error), error, error.__traceback__)),
+              file=sys.stderr, flush=True)
