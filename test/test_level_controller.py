@@ -16,9 +16,10 @@ import pytest
 
 from blastnet_ros.core.deadline_stats import DROPPED, MET, MISSED
 from blastnet_ros.core.level_controller import (
-    LevelChange, LevelController, LevelControllerSettings, LevelOption, STEP_DOWN, STEP_UP,
-    task_levels, TaskLevels)
+    LevelChange, LevelController, LevelControllerSettings, LevelOption, profiled_ladder,
+    STEP_DOWN, STEP_UP, task_levels, TaskLevels)
 from blastnet_ros.core.task import TaskSpec
+from simulation_support import machine_profile, model_profile, task as task_spec
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -391,3 +392,15 @@ def test_no_step_up_while_another_task_has_no_room_for_the_added_time():
         'det': lambda model, index, end_ns: 20 * MS,
         'cls': lambda model, index, end_ns: 15 * MS}, 10 * S)
     assert [(c.direction, c.to_model) for c in changes] == [(STEP_UP, 'det')]
+
+
+def test_a_profiled_ladder_leaves_out_missing_levels_and_levels_no_faster():
+    profile = machine_profile({'m': model_profile('m', [4, 4]),
+                               'm:w0.75': model_profile('m:w0.75', [5, 5]),   # slower
+                               'm:w0.25': model_profile('m:w0.25', [1, 1])})
+    levels = [('m', 0.9), ('m:w0.75', 0.85), ('m:w0.5', 0.8), ('m:w0.25', 0.6)]
+    assert profiled_ladder(task_spec('t', 'm', 20), levels, profile) == (
+        LevelOption('m', 0.9, 8 * MS), LevelOption('m:w0.25', 0.6, 2 * MS))
+    # the task's own level stays on its ladder, in place of the larger one
+    assert [option.model for option in profiled_ladder(
+        task_spec('t', 'm:w0.75', 20), levels, profile)] == ['m:w0.75', 'm:w0.25']

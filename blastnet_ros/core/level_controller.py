@@ -74,6 +74,7 @@ from typing import Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import (
     DROPPED, MET, MISSED, OUTCOMES, percentile, TaskStatsSnapshot)
+from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import TaskSpec
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 
@@ -101,6 +102,31 @@ class TaskLevels:
     period_ns: int
     deadline_ns: int                 # relative to the job's release
     min_level: str = ''              # the smallest level allowed ('' = the ladder's last)
+
+
+def profiled_ladder(spec: TaskSpec, levels: Sequence[Tuple[str, float]],
+                    profile: MachineProfile) -> Tuple[LevelOption, ...]:
+    """Return `spec`'s ladder from (model name, accuracy) pairs, largest first.
+
+    Each level's job time is its whole-model time on the task's first lane (the profile);
+    levels the profile lacks are left out, and so is a level no faster than the larger
+    one kept before it (stepping down to it would save nothing), except the task's own
+    level, which replaces that larger one. The simulator and the live executor build
+    their ladders with it.
+    """
+    lane = spec.lanes[0]
+    ladder: List[LevelOption] = []
+    for name, accuracy in levels:
+        model = profile.models.get(name)
+        if model is None:
+            continue
+        option = LevelOption(name, float(accuracy),
+                             model.range_latency_ns(0, len(model.units), lane))
+        if not ladder or option.job_ns < ladder[-1].job_ns:
+            ladder.append(option)
+        elif name == spec.model:
+            ladder[-1] = option
+    return tuple(ladder)
 
 
 def task_levels(spec: TaskSpec, ladder: Sequence[LevelOption],

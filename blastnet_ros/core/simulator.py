@@ -42,9 +42,11 @@ model); the result's `compression` records the choice.
 
 Adaptation: with simulate's `adaptation` (an Adaptation: per task a ladder of levels,
 largest first, each a model name and its accuracy, and the LevelControllerSettings) a
-core.level_controller.LevelController switches the tasks' levels during the run. A
-level's lane time per job is its whole-model time on the task's first lane; a level the
-profile lacks is left out of its ladder; each level is planned as the task's model is
+core.level_controller.LevelController switches the tasks' levels during the run. The
+ladders are core.level_controller.profiled_ladder's, as the live executor's: a level's
+lane time per job is its whole-model time on the task's first lane, a level the profile
+lacks or no faster than a larger one is left out (a min_level left out falls back to the
+ladder's last); each level is planned as the task's model is
 (`plans` by model name, else the policy's granularity). The controller hears every job
 end (response = end - release) and is asked after each event batch; a change it returns
 is applied at once: the task's jobs that have not started run the new level (the
@@ -71,7 +73,7 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.latency_estimator import (estimator_from_profile, LatencyEstimator,
                                                  task_estimates_from_profile, TaskEstimates)
 from blastnet_ros.core.level_controller import (LevelChange, LevelController,
-                                                LevelControllerSettings, LevelOption,
+                                                LevelControllerSettings, profiled_ladder,
                                                 task_levels)
 from blastnet_ros.core.model_compression import (CompressedTaskSet, compressed_task_set,
                                                  LevelsOf, no_levels)
@@ -509,21 +511,19 @@ class _Adapter:
         for spec in scenario.tasks:    # a task without a ladder keeps its model
             ladder = ladders.get(spec.name, TaskLadder(spec.name, (LadderLevel(spec.model,
                                                                                0.0),)))
-            options = []
-            for level in ladder.levels:
-                if level.model not in profile.models:
-                    continue
-                plan = (task_plans[spec.name] if level.model == spec.model
-                        else _level_plan(spec, level.model, scenario, profile, policy, plans))
-                model = profile.model(level.model)
-                self._plans[(spec.name, level.model)] = plan
-                if level.model != spec.model:
-                    self._executor.add_level(spec.name, level.model, model, plan)
-                    self._estimates[(spec.name, level.model)] = task_estimates_from_profile(
-                        profile, spec.name, level.model, plan, lane_names)
-                options.append(LevelOption(level.model, level.accuracy, model.range_latency_ns(
-                    0, len(model.units), spec.lanes[0])))
-            min_level = ladder.min_level if ladder.min_level in profile.models else ''
+            options = profiled_ladder(spec, [(level.model, level.accuracy)
+                                             for level in ladder.levels], profile)
+            for option in options:
+                plan = (task_plans[spec.name] if option.model == spec.model
+                        else _level_plan(spec, option.model, scenario, profile, policy, plans))
+                self._plans[(spec.name, option.model)] = plan
+                if option.model != spec.model:
+                    self._executor.add_level(spec.name, option.model,
+                                             profile.model(option.model), plan)
+                    self._estimates[(spec.name, option.model)] = task_estimates_from_profile(
+                        profile, spec.name, option.model, plan, lane_names)
+            kept = {option.model for option in options}
+            min_level = ladder.min_level if ladder.min_level in kept else ''
             configs.append(task_levels(spec, options, min_level))
         try:
             self.controller = LevelController(configs, adaptation.settings)

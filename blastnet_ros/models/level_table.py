@@ -92,6 +92,11 @@ def level_rows(models: Mapping[str, Any], names: Sequence[str] = ()) -> Tuple[Le
     return tuple(sorted(rows, key=lambda row: (row.base, order.get(row.model, 99))))
 
 
+def level_accuracies(models: Mapping[str, Any]) -> Dict[str, float]:
+    """Return {level model name: held-out accuracy} of a TRAINING.json's `models`."""
+    return {row.model: row.accuracy for row in level_rows(models)}
+
+
 def relative_accuracy_losses(accuracies: Mapping[str, float]) -> Dict[str, float]:
     """Return {model name: RT-mDL's (ACC_max - ACC) / ACC_max} of levels' accuracies.
 

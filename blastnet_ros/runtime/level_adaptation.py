@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from blastnet_ros.core.deadline_stats import DROPPED, MET, MISSED
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.level_controller import (LevelChange, LevelController,
                                                 LevelControllerSettings, LevelOption,
-                                                task_levels)
+                                                profiled_ladder, task_levels)
 from blastnet_ros.core.levels import base_model
 from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import TaskSpec
-from blastnet_ros.models.level_table import level_rows, read_training_record
+from blastnet_ros.models.level_table import level_accuracies, read_training_record
 from blastnet_ros.models.specs import level_names
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult, LiveEngine
 from blastnet_ros.runtime.task_levels import level_label, TaskLevels
@@ -50,10 +50,9 @@ def level_change_json(change: LevelChange) -> str:
 def shipped_accuracies() -> Dict[str, float]:
     """Return {model name: held-out accuracy} of the shipped level table ({} without one)."""
     try:
-        rows = level_rows(read_training_record())
+        return level_accuracies(read_training_record())
     except BadInputError:
         return {}
-    return {row.model: row.accuracy for row in rows}
 
 
 class LevelAdaptation:
@@ -108,23 +107,14 @@ class LevelAdaptation:
 
 
 def task_ladder(task: TaskSpec, profile: MachineProfile,
-                accuracies: Mapping[str, float]) -> List[LevelOption]:
-    """Return `task`'s ladder: its model's profiled levels, each faster than the one before.
+                accuracies: Mapping[str, float]) -> Tuple[LevelOption, ...]:
+    """Return `task`'s ladder: its model's profiled levels (core's profiled_ladder).
 
-    The task's own level is always on it (a larger level no faster than it is left out).
+    Raises BadInputError when the profile lacks the task's own model.
     """
-    lane = task.lanes[0]
-    ladder: List[LevelOption] = []
-    for name in level_names(base_model(task.model)):
-        model = profile.models.get(name)
-        if model is None:
-            continue
-        option = LevelOption(name, float(accuracies.get(name, 0.0)),
-                             model.range_latency_ns(0, len(model.units), lane))
-        if not ladder or option.job_ns < ladder[-1].job_ns:
-            ladder.append(option)
-        elif name == task.model:
-            ladder[-1] = option
+    ladder = profiled_ladder(task, [(name, accuracies.get(name, 0.0))
+                                    for name in level_names(base_model(task.model))],
+                             profile)
     if not any(option.model == task.model for option in ladder):
         raise BadInputError(f"task '{task.name}': the profile has no model {task.model}",
                             'profile it (`blastnet profile --levels`), or turn adaptation off')

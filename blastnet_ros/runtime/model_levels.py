@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Tuple
 
-from blastnet_ros.core.levels import base_model, level_name
-from blastnet_ros.models.specs import model_levels
+from blastnet_ros.core.levels import base_model
+from blastnet_ros.models.specs import level_names, model_levels
 
 
 def levels_of(model: str) -> Tuple[str, ...]:
@@ -18,4 +18,4 @@ def levels_of(model: str) -> Tuple[str, ...]:
     BadInputError for a model models.specs does not know.
     """
     base = base_model(model)
-    return tuple(level_name(base, level.name) for level in model_levels(base))
+    return level_names(base) if model_levels(base) else ()

@@ -37,7 +37,7 @@ from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import AUDIO
 from blastnet_ros.core.task_set import task_set_document, TaskSet
 from blastnet_ros.core.units import NS_PER_S
-from blastnet_ros.models.level_table import (level_rows, read_training_record,
+from blastnet_ros.models.level_table import (level_accuracies, read_training_record,
                                              relative_accuracy_losses)
 from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.tools.evaluation.evaluate import Evaluator, partial_path, replace_folder
@@ -218,7 +218,7 @@ def level_loss_table(models: Mapping[str, Any]) -> Dict[str, float]:
 
     `models`: a TRAINING.json's models (models.level_table.read_training_record).
     """
-    return relative_accuracy_losses({row.model: row.accuracy for row in level_rows(models)})
+    return relative_accuracy_losses(level_accuracies(models))
 
 
 SWEEP_HEADER = ('load', 'replay x', 'policy', 'task', 'level', 'live miss % (mean)',
