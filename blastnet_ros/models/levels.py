@@ -240,15 +240,23 @@ def save_torch_file(content: object, path: Path) -> int:
     return path.stat().st_size
 
 
-def read_level_statistics(path: str) -> Dict[str, Dict[str, torch.Tensor]]:
+LevelStatistics = Dict[str, Dict[str, torch.Tensor]]   # level model name -> BN statistics
+
+
+def level_statistics_of(loaded: object) -> LevelStatistics:
+    """Return the levels' BN statistics of a torch.load-ed weight file ({} without levels)."""
+    if not isinstance(loaded, Mapping) or not isinstance(loaded.get(LEVELS_KEY), Mapping):
+        return {}
+    return {str(name): dict(stats) for name, stats in loaded[LEVELS_KEY].items()}
+
+
+def read_level_statistics(path: str) -> LevelStatistics:
     """Return {level model name: BN statistics} of a weight file ({} for one without levels)."""
     try:
         loaded = torch.load(path, map_location='cpu', weights_only=True)
     except Exception:   # not a torch.load file (TorchScript): it has no levels
         return {}
-    if not isinstance(loaded, Mapping) or not isinstance(loaded.get(LEVELS_KEY), Mapping):
-        return {}
-    return {str(name): dict(stats) for name, stats in loaded[LEVELS_KEY].items()}
+    return level_statistics_of(loaded)
 
 
 def build_level(full: UnitNetwork, name: str,

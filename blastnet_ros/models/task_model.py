@@ -17,8 +17,8 @@ import torch
 from torch.nn import functional as F
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.models.levels import (build_level, check_level_name, read_level_statistics,
-                                        require_level_statistics)
+from blastnet_ros.models.levels import (build_level, check_level_name, level_statistics_of,
+                                        LevelStatistics, require_level_statistics)
 from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.postprocessing import detections_from_yolo, top_k_classification
 from blastnet_ros.models.results import Classification, Detection
@@ -157,12 +157,16 @@ def _unreadable(path: str, name: str, error: Exception) -> BadInputError:
         f'task in tasks.yaml names the file of model {name}')
 
 
-def _read_state_dict(path: str, name: str) -> Mapping[str, object]:
-    """Read the state dict in `path`: TorchScript, a state_dict, or a checkpoint dict."""
+def _read_state_dict(path: str, name: str) -> Tuple[Mapping[str, object], LevelStatistics]:
+    """Read `path` once: (its state dict, its levels' BN statistics, {} for none).
+
+    The file is TorchScript, a state_dict, a checkpoint dict, or a level file of
+    models/levels.py (a checkpoint dict with the levels' statistics beside the state).
+    """
     try:
         with warnings.catch_warnings():  # torch >= 2.10 deprecates TorchScript; it still loads
             warnings.simplefilter('ignore', DeprecationWarning)
-            return torch.jit.load(path, map_location='cpu').state_dict()
+            return torch.jit.load(path, map_location='cpu').state_dict(), {}
     except (RuntimeError, ValueError):
         pass  # not TorchScript: try torch.load
     try:
@@ -172,20 +176,23 @@ def _read_state_dict(path: str, name: str) -> Mapping[str, object]:
     if isinstance(loaded, Mapping):
         for key in ('state_dict', 'model'):
             if isinstance(loaded.get(key), Mapping):
-                return loaded[key]
-        return loaded
+                return loaded[key], level_statistics_of(loaded)
+        return loaded, {}
     raise _fits(path, name, f'it holds a {type(loaded).__name__}, not a state_dict')
 
 
-def load_weights(network: UnitNetwork, path: str, name: str) -> None:
-    """Load the weights in `path` into `network`, or raise BadInputError saying what differs."""
+def load_weights(network: UnitNetwork, path: str, name: str) -> LevelStatistics:
+    """Load the weights in `path` into `network`, or raise BadInputError saying what differs.
+
+    Returns the levels' BN statistics the file holds ({} for a file without levels).
+    """
     if not os.path.isfile(path):
         raise BadInputError(
             f"weights file '{path}' not found" if not os.path.exists(path)
             else f"weights path '{path}' is not a file",
             "fix `weights:` of the task in tasks.yaml (a .pt file, '' for the shipped default "
             f"weights, or {UNTRAINED})")
-    loaded = _read_state_dict(path, name)
+    loaded, statistics = _read_state_dict(path, name)
     state = {}
     for key, value in loaded.items():
         key = str(key)
@@ -212,6 +219,7 @@ def load_weights(network: UnitNetwork, path: str, name: str) -> None:
         raise _fits(path, name, '; '.join(problems))
     network.load_state_dict({key: value for key, value in state.items() if key in expected},
                             strict=False)
+    return statistics
 
 
 def default_weights_path(name: str) -> Optional[Path]:
@@ -282,10 +290,9 @@ def load_level_models(base: str, weights_path: str = '', *, score_threshold: flo
     model_spec(base)
     network = build_network(base)
     source = _weights_source(base, weights_path)
-    statistics: Mapping[str, Mapping] = {}
+    statistics: LevelStatistics = {}
     if source:
-        load_weights(network, source, base)
-        statistics = read_level_statistics(source)
+        statistics = load_weights(network, source, base)   # the file is read once
     return LevelModels(base, network, statistics, source,
                        {'score_threshold': score_threshold, 'iou_threshold': iou_threshold,
                         'top_k': top_k})
