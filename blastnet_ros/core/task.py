@@ -54,6 +54,9 @@ class TaskSpec:
     crop_from: str = ''
     crop_label: str = ''
     pipelined: bool = False
+    # the smallest level the level controller may switch the task to ('' = its model's
+    # smallest level); a model name like `model` ('yolo_car:w0.5-r384')
+    min_level: str = ''
 
     @property
     def is_cascade_stage(self) -> bool:
