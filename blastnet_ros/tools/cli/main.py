@@ -22,12 +22,13 @@ import threading
 from typing import Optional, Sequence
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.tools.cli import (demo, evaluate, levels, optimise, profile, replay, scenario,
-                                    simulate, train)
+from blastnet_ros.tools.cli import (adaptation, demo, evaluate, levels, optimise, profile,
+                                    replay, scenario, simulate, train)
 from blastnet_ros.tools.processes.node_processes import NodeError
 
 # The sub-commands, in the order `blastnet --help` lists them.
-COMMANDS = (demo, scenario, replay, evaluate, train, profile, simulate, levels, optimise)
+COMMANDS = (demo, scenario, replay, evaluate, train, profile, simulate, levels, optimise,
+            adaptation)
 
 
 def build_parser() -> argparse.ArgumentParser:

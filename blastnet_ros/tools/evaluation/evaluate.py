@@ -20,6 +20,7 @@ existing OUTPUT only then); on any error or Ctrl-C the partial folder is removed
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -29,7 +30,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import (Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence,
+                    TextIO, Tuple)
 
 from std_msgs.msg import String
 
@@ -45,6 +47,7 @@ from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, parse_block_trac
 from blastnet_ros.runtime.config_files import find_profile, load_task_set, read_yaml
 from blastnet_ros.runtime.engine_description import weights_from_key_values
 from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, parse_job_trace
+from blastnet_ros.runtime.level_change_topic import LEVEL_CHANGES_TOPIC
 from blastnet_ros.runtime.recorded_traces import TRACES_DIR, write_recorded_traces
 from blastnet_ros.runtime.trace_calibration import (CALIBRATED_PROFILE, calibration_from_runs,
                                                     RecordedRun)
@@ -84,6 +87,21 @@ class EvaluateOptions:
     ready_timeout_s: float = 120.0
     drain_timeout_s: float = 20.0
     repeat: int = 1   # runs per policy, the policies taken in turn each time
+    executor_params: Tuple[str, ...] = ()   # more `name:=value` for the executor
+
+
+@dataclass(frozen=True)
+class ReplayHooks:
+    """What a run changes in the replay (`blastnet adaptation`): skipped messages, copies.
+
+    `keep` and `copies` go to the BagReplayer; `during_replay` is entered right before the
+    first message goes out and left when the last one has (a load generator running
+    alongside, e.g. a CPU hog): it is called with the replay's start on time.monotonic().
+    """
+
+    keep: Optional[Callable[[str, int], bool]] = None
+    copies: Tuple[Any, ...] = ()
+    during_replay: Optional[Callable[[float], ContextManager[Any]]] = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +187,7 @@ class _Recorder:
         self.blocks: List[Any] = []
         self.jobs: List[Any] = []
         self.published: List[PublishedMessage] = []
+        self.level_changes: List[Dict[str, Any]] = []
 
     def on_result(self, task: str, msg: Any) -> None:
         fields = json.loads(msg.data) if hasattr(msg, 'data') and isinstance(msg.data, str) \
@@ -185,6 +204,11 @@ class _Recorder:
         entries = parse_job_trace(msg.data)
         with self.lock:
             self.jobs.extend(entries)
+
+    def on_level_change(self, msg: Any) -> None:
+        change = json.loads(msg.data)
+        with self.lock:
+            self.level_changes.append(change)
 
     def on_published(self, topic: str, bag_time_ns: int, header_stamp_ns: Optional[int],
                      wall_ns: int) -> None:
@@ -254,7 +278,7 @@ class Evaluator:
                     done = (turn * len(self.policies) + index) * bag_s
                     logs = partial / 'logs' / (policy if repeat == 1 else
                                                f'{policy}.run{turn + 1}')
-                    runs[policy].append(self._run_policy(
+                    runs[policy].append(self.run_policy(
                         policy, logs,
                         lambda seconds, done=done: progress.update(done + seconds)))
                     load = runs[policy][-1].machine_load
@@ -269,7 +293,9 @@ class Evaluator:
             raise
         return Evaluation(output, evaluation.context, evaluation.metrics)
 
-    def _run_policy(self, policy: str, logs_dir: Path, progress) -> PolicyRun:
+    def run_policy(self, policy: str, logs_dir: Path, progress,
+                    hooks: ReplayHooks = ReplayHooks()) -> PolicyRun:
+        """Run `policy` once over the bag (fresh nodes); return what it recorded."""
         # rclpy reads RMW_IMPLEMENTATION when it is imported: only after __init__ has set
         # the loopback ROS environment
         from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -277,7 +303,8 @@ class Evaluator:
         started = time.monotonic()
         camera, audio = self.bag.camera, self.bag.audio
         node_params = {
-            'executor': [f'policy:={policy}', 'publish_block_trace:=true'],
+            'executor': [f'policy:={policy}', 'publish_block_trace:=true',
+                         *self.options.executor_params],
             'camera_input': [f'camera_topic:={camera.name}', f'camera_type:={camera.msgtype}'],
             'audio_input': [f'audio_topic:={audio.name}', f'audio_type:={audio.msgtype}'],
         }
@@ -304,16 +331,25 @@ class Evaluator:
                                                   recorder.on_block_trace, qos)
                 listener.node.create_subscription(String, JOB_TRACE_TOPIC,
                                                   recorder.on_job_trace, qos)
+                listener.node.create_subscription(String, LEVEL_CHANGES_TOPIC,
+                                                  recorder.on_level_change, qos)
                 listener.start()
                 listener.wait_ready(processes, logs_dir, self.options.ready_timeout_s)
                 _wait_for_publishers(listener.node, topics)
                 print(f'[evaluate] {policy}: nodes ready in {time.monotonic() - started:.1f} s',
                       file=self.log)
+                extra = {}
+                if hooks.keep is not None:
+                    extra['keep'] = hooks.keep
+                if hooks.copies:
+                    extra['copies'] = hooks.copies
                 replayer = BagReplayer(self.options.bag, rate=self.options.rate, restamp=True,
-                                       topics=[camera.name, audio.name])
+                                       topics=[camera.name, audio.name], **extra)
                 replay_started = time.monotonic()
-                replayer.run(listener.node, progress=progress,
-                             on_published=recorder.on_published)
+                with (hooks.during_replay(replay_started) if hooks.during_replay
+                      else contextlib.nullcontext()):
+                    replayer.run(listener.node, progress=progress,
+                                 on_published=recorder.on_published)
                 replay_s = time.monotonic() - replay_started
                 snapshots = listener.wait_drained(processes, logs_dir,
                                                   self.options.drain_timeout_s)
@@ -340,7 +376,7 @@ class Evaluator:
                          published=tuple(recorder.published),
                          executor_values=executor_values,
                          weights=weights_from_key_values(executor_values), wall_s=replay_s,
-                         machine_load=load)
+                         machine_load=load, level_changes=tuple(recorder.level_changes))
 
     def _calibrated_profile(self, folder: Path, runs: Sequence[PolicyRun],
                             file_name: str, source: str) -> Optional[MachineProfile]:

@@ -38,7 +38,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
@@ -218,6 +218,7 @@ class PolicyRun:
     weights: Tuple[Tuple[str, str], ...] = ()   # (task, weights file or 'untrained')
     wall_s: float = 0.0
     machine_load: Optional[MachineLoad] = None   # what else the machine did meanwhile
+    level_changes: Tuple[Mapping[str, Any], ...] = ()   # blastnet/level_changes, parsed
 
     def task(self, name: str) -> Optional[TaskStatsSnapshot]:
         """Return the final statistics of task `name`, None when it never reported."""
