@@ -25,7 +25,7 @@ Pure Python, no rclpy, no torch: the simulator's and the live runs' records both
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from blastnet_ros.core.deadline_stats import DROPPED, MISSED
 from blastnet_ros.core.units import NS_PER_S

@@ -294,7 +294,7 @@ class Evaluator:
         return Evaluation(output, evaluation.context, evaluation.metrics)
 
     def run_policy(self, policy: str, logs_dir: Path, progress,
-                    hooks: ReplayHooks = ReplayHooks()) -> PolicyRun:
+                   hooks: ReplayHooks = ReplayHooks()) -> PolicyRun:
         """Run `policy` once over the bag (fresh nodes); return what it recorded."""
         # rclpy reads RMW_IMPLEMENTATION when it is imported: only after __init__ has set
         # the loopback ROS environment
