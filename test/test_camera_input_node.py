@@ -326,3 +326,104 @@ def test_a_box_in_model_input_pixels_crops_the_same_window_as_in_frame_pixels():
     in_model = crop_for_stage(kept, model_box(rgb, 'traffic_sign', 0.8, 400, 100, 460, 160),
                               32, 32, box_in_frame_pixels=False)
     assert np.array_equal(in_frame, in_model)
+
+
+def two_camera_tasks(tmp_path):
+    """Write a task set of two detectors, each with a signs stage; return its path.
+
+    Detector `a` reads the camera_topic parameter's camera, `b` /cam_b/image_raw (its
+    camera_topic in the task set).
+    """
+    detector = {'model': 'tiny_yolo', 'source': 'camera', 'period_ms': 100}
+    stage = {'model': 'sign_vgg', 'source': 'camera', 'period_ms': 100,
+             'crop_label': 'traffic_sign'}
+    document = {'lanes': [{'name': 'cpu0', 'device': 'cpu'}], 'tasks': [
+        dict(detector, name='a'), dict(detector, name='b', camera_topic='/cam_b/image_raw'),
+        dict(stage, name='a_signs', crop_from='a'), dict(stage, name='b_signs', crop_from='b')]}
+    path = tmp_path / 'two_cameras.yaml'
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
+
+
+def coloured_frame(stamp_ns, colour, frame_id):
+    """Return a 640x480 grey rgb8 Image with a 60 px square of `colour` at (400, 100)."""
+    rgb = np.full((480, 640, 3), GREY, np.uint8)
+    rgb[100:160, 400:460] = colour
+    msg = Image(height=480, width=640, encoding='rgb8', step=640 * 3, data=rgb.tobytes())
+    msg.header.stamp = ns_to_stamp(stamp_ns)
+    msg.header.frame_id = frame_id
+    return msg
+
+
+def test_each_camera_topic_feeds_its_own_tasks_and_stages_crop_their_cameras_frames(
+        ros, tmp_path, capfd):
+    """Both cameras send a frame with one stamp: A's sign is cyan, B's magenta.
+
+    Two more frames on A: task b gets none of them; each stage's crop has its camera's colour.
+    """
+    node = ros.make(CameraInputNode, tasks_file=two_camera_tasks(tmp_path),
+                    camera_topic='/cam_a/image_raw', qos_depth=10)
+    inputs = [f'/blastnet/input/{name}' for name in ('a', 'b', 'a_signs', 'b_signs')]
+    probe, received = collect(ros, inputs)
+    diagnostics = []
+    probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    adapter = ResultMessageAdapter()
+    results = {name: probe.create_publisher(adapter.message_type('detection'),
+                                            adapter.topic_name(name, 'detection'), 10)
+               for name in ('a', 'b')}
+    cameras = {name: probe.create_publisher(Image, f'/cam_{name}/image_raw', 10)
+               for name in ('a', 'b')}
+    for publisher in list(cameras.values()) + list(results.values()):
+        ros.wait_for_subscribers(publisher)
+    for topic in inputs:
+        assert ros.wait_for(lambda topic=topic: node.count_subscribers(topic) > 0)
+
+    stamp_ns = time.time_ns()
+    cameras['a'].publish(coloured_frame(stamp_ns, CYAN, 'camera_a'))
+    cameras['b'].publish(coloured_frame(stamp_ns, MAGENTA, 'camera_b'))
+    for index in (1, 2):
+        cameras['a'].publish(coloured_frame(stamp_ns + index * 100 * MS, CYAN, 'camera_a'))
+    assert ros.wait_for(lambda: len(received['/blastnet/input/a']) == 3
+                        and len(received['/blastnet/input/b']) == 1)
+    assert {msg.header.frame_id for msg in received['/blastnet/input/a']} == {'camera_a'}
+    assert received['/blastnet/input/b'][0].header.frame_id == 'camera_b'
+
+    sign = frame_box('traffic_sign', 0.8, 400, 100, 460, 160)
+    for name in ('b', 'a'):
+        results[name].publish(adapter.to_message((sign,), Header(stamp=ns_to_stamp(stamp_ns))))
+    assert ros.wait_for(lambda: len(received['/blastnet/input/a_signs']) == 1
+                        and len(received['/blastnet/input/b_signs']) == 1)
+    time.sleep(0.2)
+    for stage, colour, frame_id in (('a_signs', CYAN, 'camera_a'),
+                                    ('b_signs', MAGENTA, 'camera_b')):
+        [crop] = received[f'/blastnet/input/{stage}']
+        assert crop.header.frame_id == frame_id
+        pixels = np.frombuffer(bytes(crop.data), np.uint8).reshape(32, 32, 3).astype(int)
+        assert np.abs(pixels[16, 16] - colour).max() <= 2, stage
+
+    def counted():
+        values = diagnostic_values(diagnostics)
+        return (values.get('received') == '4'
+                and values.get('received: /cam_a/image_raw') == '3'
+                and values.get('received: /cam_b/image_raw') == '1'
+                and values.get('published: b') == '1')
+    assert ros.wait_for(counted, 3.0), diagnostic_values(diagnostics)
+    log = capfd.readouterr().err
+    assert ('/cam_a/image_raw (sensor_msgs/msg/Image) -> blastnet/input/a every 100 ms, '
+            'blastnet/input/a_signs <- traffic_sign boxes of') in log
+    assert ('; /cam_b/image_raw (sensor_msgs/msg/Image) -> blastnet/input/b every 100 ms, '
+            'blastnet/input/b_signs <- traffic_sign boxes of') in log
+
+
+def test_without_camera_topics_in_the_task_set_diagnostics_have_no_per_topic_counts(ros):
+    node = ros.make(CameraInputNode, tasks_file=SMALL_TASKS)
+    probe, received = collect(ros, ['/blastnet/input/detector'])
+    diagnostics = []
+    probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    camera = probe.create_publisher(Image, '/camera/image_raw', 10)
+    ros.wait_for_subscribers(camera)
+    camera.publish(raw_frame(time.time_ns()))
+    assert ros.wait_for(lambda: len(received['/blastnet/input/detector']) == 1)
+    assert ros.wait_for(lambda: diagnostic_values(diagnostics).get('received') == '1', 3.0)
+    assert not [key for key in diagnostic_values(diagnostics) if key.startswith('received: ')]
+    assert node.count_subscribers('/camera/image_raw') == 1

@@ -100,3 +100,64 @@ def test_a_scenario_task_takes_a_level_too():
         'yolo_car:w0.5-r320'
     with pytest.raises(BadInputError, match='which model sbcnn_car does not have'):
         parse_scenario(dict(with_level(1, 'w9'), duration_s=1), SPECS)
+
+
+def with_fields(task_index, **fields):
+    document = copy.deepcopy(DOCUMENT)
+    document['tasks'][task_index].update(fields)
+    return document
+
+
+def test_a_min_level_becomes_a_model_name_and_none_stays_empty():
+    task_set = parsed(with_fields(0, min_level='w0.5-r320'))
+    assert [task.min_level for task in task_set.tasks] == ['yolo_car:w0.5-r320', '', '']
+    assert parsed(with_fields(1, min_level='w1.0')).task('sound').min_level == 'sbcnn_car'
+
+
+def test_a_min_level_is_written_back_as_a_level_and_reads_back_the_same():
+    task_set = parsed(with_fields(1, level='w0.75', min_level='w0.25'))
+    written = task_set_document(task_set)
+    assert [entry.get('min_level') for entry in written['tasks']] == [None, 'w0.25', None]
+    full = parsed(with_fields(1, min_level='w1.0'))
+    assert task_set_document(full)['tasks'][1]['min_level'] == 'w1.0'
+    assert parsed(written).tasks == task_set.tasks
+    assert parsed(task_set_document(full)).tasks == full.tasks
+
+
+def test_an_unknown_min_level_names_the_task_the_field_and_the_levels_that_exist():
+    with pytest.raises(BadInputError) as raised:
+        parsed(with_fields(1, min_level='w0.3'))
+    assert raised.value.cause == ("my_tasks.yaml: task 'sound' has min_level 'w0.3', which "
+                                  'model sbcnn_car does not have')
+    assert raised.value.fix == 'set min_level to one of: w1.0, w0.75, w0.5, w0.25'
+
+
+def test_a_min_level_of_a_model_without_levels_is_refused():
+    with pytest.raises(BadInputError) as raised:
+        parsed(with_fields(2, min_level='w0.5'))
+    assert raised.value.cause == ("my_tasks.yaml: task 'small' has min_level 'w0.5', but "
+                                  'model sbcnn has no levels')
+    assert raised.value.fix.startswith('drop `min_level:`, or use a model with levels')
+
+
+@pytest.mark.parametrize('fields, named', [
+    ({'level': 'w0.5', 'min_level': 'w0.75'}, ("'w0.75'", "'w0.5'", 'w0.5, w0.25')),
+    ({'min_level': 'w1.0', 'level': 'w0.25'}, ("'w1.0'", "'w0.25'", '(w0.25)')),
+])
+def test_a_min_level_larger_than_the_level_names_both(fields, named):
+    with pytest.raises(BadInputError) as raised:
+        parsed(with_fields(1, **fields))
+    text = f'{raised.value.cause} / {raised.value.fix}'
+    assert "task 'sound' has min_level" in text and 'larger than its level' in text
+    assert all(part in text for part in named), text
+
+
+def test_the_min_level_may_be_the_level_itself_or_the_full_level_without_one():
+    assert parsed(with_fields(1, level='w0.5', min_level='w0.5')).task('sound').min_level == \
+        'sbcnn_car:w0.5'
+    assert parsed(with_fields(1, min_level='w1.0')).task('sound').model == 'sbcnn_car'
+
+
+def test_a_scenario_task_takes_a_min_level_too():
+    document = dict(with_fields(1, min_level='w0.5'), duration_s=1)
+    assert parse_scenario(document, SPECS).task_set.task('sound').min_level == 'sbcnn_car:w0.5'

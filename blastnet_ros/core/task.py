@@ -57,6 +57,9 @@ class TaskSpec:
     # the smallest level the level controller may switch the task to ('' = its model's
     # smallest level); a model name like `model` ('yolo_car:w0.5-r384')
     min_level: str = ''
+    # a camera task's camera topic ('' = camera_input's `camera_topic` parameter); a
+    # cascade stage has its detector's
+    camera_topic: str = ''
 
     @property
     def is_cascade_stage(self) -> bool:

@@ -10,7 +10,9 @@ The file format (config/tasks.yaml)::
       - name: detector            # also a topic part: blastnet/detector/...
         model: tiny_yolo          # see blastnet_ros.models.specs.MODEL_SPECS
         level: w0.5               # optional: a scaled level of the model (MODEL_LEVELS)
+        min_level: w0.25          # optional: the smallest level the controller may pick
         source: camera            # camera | audio
+        camera_topic: /front/image_raw  # optional: '' = camera_input's camera_topic
         input_topic: blastnet/input/detector    # optional, this is the default
         period_ms: 100
         deadline_ms: 100
@@ -44,6 +46,17 @@ the TaskSpec's model is then the level's model name, core.levels.level_name(mode
 that exist are those `known_models` names: 'yolo_car:w0.5-r320' among the names gives
 yolo_car the level w0.5-r320 (and w1.0); a model with no such name has no levels.
 task_set_document writes a level back as `model:` and `level:`.
+A task's `min_level:` is the smallest level the online level controller may switch it to
+('' = the model's smallest): a level of its model like `level:`, and not larger than the
+task's own level (levels ordered as `known_models` names them, largest first, as
+models.specs.MODEL_LEVELS does). TaskSpec.min_level holds it as a model name like
+TaskSpec.model; task_set_document writes it back as `min_level: <level>`.
+
+A camera task's `camera_topic:` is the camera topic its frames come from ('' = the
+camera_input node's `camera_topic` parameter): camera_input subscribes once per camera
+topic. A cascade stage crops its detector's frames, so its TaskSpec.camera_topic is its
+detector's; it may not name another. Audio tasks have none (audio_input's `audio_topic`).
+Simulator scenarios (core/scenario.py) take neither `camera_topic:` nor cascade stages.
 
 A top-level `storage_bound_mb: 20` bounds the weights the configuration may take
 (TaskSet.storage_bound_bytes; measured against the level table where the task set is
@@ -57,6 +70,7 @@ model detects and has crop_label among its labels, and the cropping task classif
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 import math
 import re
@@ -69,14 +83,17 @@ from blastnet_ros.core.units import NS_PER_MS, NS_PER_US
 
 _NAME = re.compile(r'^[a-z][a-z0-9_]*$')
 _TASK_FIELDS = {'name', 'model', 'source', 'input_topic', 'period_ms', 'deadline_ms',
-                'priority', 'miss_rate_bound', 'lanes', 'weights', 'pipelined', 'level'}
+                'priority', 'miss_rate_bound', 'lanes', 'weights', 'pipelined', 'level',
+                'min_level'}
 MIN_TIME_NS = NS_PER_US  # the shortest period or deadline a task may have
-# Cascade stages: kept apart, since simulator scenarios (core/scenario.py, which reuses
-# _TASK_FIELDS) do not model them.
-_CASCADE_FIELDS = {'crop_from', 'crop_label'}
+# Cascade stages and camera topics: kept apart, since simulator scenarios (core/scenario.py,
+# which reuses _TASK_FIELDS) model neither.
+_CAMERA_INPUT_FIELDS = {'crop_from', 'crop_label', 'camera_topic'}
 DETECTION = 'detection'            # ModelSpec.kind values (models/specs.py)
 CLASSIFICATION = 'classification'
 _LANE_FIELDS = {'name', 'device', 'threads'}
+# A ROS topic name: relative, absolute or private (~/), tokens not starting with a digit.
+_TOPIC = re.compile(r'^(/|~/)?[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
 
 
 @dataclass(frozen=True)
@@ -134,6 +151,8 @@ def parse_task_set(document: Any, known_models: Iterable[str],
     for task in tasks:
         if task.crop_from or task.crop_label:
             _check_cascade(task, tasks, specs, origin)
+    tasks = tuple(_with_detector_camera(task, tasks, origin) if task.crop_from else task
+                  for task in tasks)
     defaulted = tuple(task.name for task, entry in zip(tasks, entries) if 'lanes' not in entry)
     return TaskSet(tasks=tasks, lanes=lanes, tasks_on_default_lanes=defaulted,
                    storage_bound_bytes=_storage_bound(document, origin))
@@ -174,8 +193,28 @@ class _KnownModels:
                              if split_level(name)[1]}))
 
 
-def _model_name(entry: Mapping, models: _KnownModels, where: str) -> str:
-    """Return the task's model name: its `model:` at its `level:`, checked."""
+def _model_names(entry: Mapping, models: _KnownModels, where: str) -> Tuple[str, str]:
+    """Return the task's model name (`model:` at `level:`) and its min_level's, checked.
+
+    The min_level's is '' without `min_level:`.
+    """
+    model = _plain_model(entry, models, where)
+    level = _level_of(entry, 'level', model, models, where)
+    min_level = _level_of(entry, 'min_level', model, models, where)
+    if min_level:
+        levels = models.levels(model)
+        own = levels.index(level or FULL_LEVEL)
+        if levels.index(min_level) < own:
+            raise BadInputError(
+                f"{where} has min_level '{min_level}', larger than its level "
+                f"'{level or FULL_LEVEL}'",
+                f"set min_level to the level or a smaller one ({', '.join(levels[own:])}), "
+                'or set a larger level')
+    return level_name(model, level), level_name(model, min_level) if min_level else ''
+
+
+def _plain_model(entry: Mapping, models: _KnownModels, where: str) -> str:
+    """Return the task's `model:`, a known model without a level."""
     model = str(entry.get('model', ''))
     plain = models.plain()
     if LEVEL_SEPARATOR in model:
@@ -185,19 +224,55 @@ def _model_name(entry: Mapping, models: _KnownModels, where: str) -> str:
     if model not in plain:
         raise BadInputError(f"{where} has unknown model '{model}'",
                             f"set model to one of: {', '.join(plain)}")
-    level = entry.get('level', '')
+    return model
+
+
+def _level_of(entry: Mapping, field: str, model: str, models: _KnownModels,
+              where: str) -> str:
+    """Return the task's `field` (`level` or `min_level`), a level of `model`; '' if unset."""
+    level = entry.get(field, '')
     if level is None or level == '':
-        return model
+        return ''
     levels = models.levels(model)
     if not levels:
         scaled = models.scaled()
         hint = f": {', '.join(scaled)}" if scaled else ''
-        raise BadInputError(f"{where} has level {level!r}, but model {model} has no levels",
-                            f'drop `level:`, or use a model with levels{hint}')
+        raise BadInputError(f"{where} has {field} {level!r}, but model {model} has no levels",
+                            f'drop `{field}:`, or use a model with levels{hint}')
     if not isinstance(level, str) or level not in levels:
-        raise BadInputError(f"{where} has level {level!r}, which model {model} does not have",
-                            f"set level to one of: {', '.join(levels)}")
-    return level_name(model, level)
+        raise BadInputError(f"{where} has {field} {level!r}, which model {model} does not "
+                            f"have", f"set {field} to one of: {', '.join(levels)}")
+    return level
+
+
+def _camera_topic(entry: Mapping, source: str, where: str) -> str:
+    """Return the task's `camera_topic:` ('' if unset), checked."""
+    topic = entry.get('camera_topic', '')
+    if topic is None or topic == '':
+        return ''
+    if not isinstance(topic, str) or not _TOPIC.match(topic):
+        raise BadInputError(f'{where} has camera_topic {topic!r}, not a topic name',
+                            'give a ROS topic name such as /front/image_raw, or leave it out '
+                            "for camera_input's camera_topic parameter")
+    if source != CAMERA:
+        raise BadInputError(f"{where} has camera_topic '{topic}' but source '{source}'",
+                            'drop camera_topic: only camera tasks read a camera (the audio '
+                            "topic is audio_input's audio_topic parameter)")
+    return topic
+
+
+def _with_detector_camera(stage: TaskSpec, tasks: Tuple[TaskSpec, ...],
+                          origin: str) -> TaskSpec:
+    """Return cascade stage `stage` with its detector's camera topic; raise if it names another."""
+    detector = next(task for task in tasks if task.name == stage.crop_from)
+    if stage.camera_topic and stage.camera_topic != detector.camera_topic:
+        theirs = f"'{detector.camera_topic}'" if detector.camera_topic else \
+            "camera_input's camera_topic parameter"
+        raise BadInputError(
+            f"{origin}: task '{stage.name}' has camera_topic '{stage.camera_topic}', but "
+            f"its detector '{detector.name}' reads {theirs}",
+            "drop camera_topic from the cascade stage: it crops its detector's frames")
+    return dataclasses.replace(stage, camera_topic=detector.camera_topic)
 
 
 def _kind(specs: Dict[str, Any], model: str) -> str:
@@ -288,14 +363,15 @@ def _parse_task(entry: Any, models: _KnownModels, lane_names: Tuple[str, ...],
     where = f'{origin}: task {entry!r}'
     if not isinstance(entry, Mapping):
         raise BadInputError(f'{where} is not a mapping', 'each task is a mapping of fields')
-    _reject_unknown(entry, _TASK_FIELDS | _CASCADE_FIELDS, where)
+    _reject_unknown(entry, _TASK_FIELDS | _CAMERA_INPUT_FIELDS, where)
     name = _name(entry, where)
     where = f"{origin}: task '{name}'"
-    model = _model_name(entry, models, where)
+    model, min_level = _model_names(entry, models, where)
     source = str(entry.get('source', ''))
     if source not in SOURCES:
         raise BadInputError(f"{where} has source '{source}'",
                             f"set source to one of: {', '.join(SOURCES)}")
+    camera_topic = _camera_topic(entry, source, where)
     period_ms = _number(entry, 'period_ms', where)
     deadline_ms = _number(entry, 'deadline_ms', where, default=period_ms)
     period_ns = _time_ns(period_ms, 'period_ms', where)
@@ -323,7 +399,8 @@ def _parse_task(entry: Any, models: _KnownModels, lane_names: Tuple[str, ...],
         miss_rate_bound=float(bound), lanes=tuple(str(lane) for lane in lanes),
         weights=str(entry.get('weights') or ''),
         crop_from=str(entry.get('crop_from') or ''),
-        crop_label=str(entry.get('crop_label') or ''))
+        crop_label=str(entry.get('crop_label') or ''),
+        min_level=min_level, camera_topic=camera_topic)
 
 
 def _time_ns(value_ms: float, key: str, where: str) -> int:
@@ -381,8 +458,12 @@ def task_set_document(task_set: TaskSet) -> Dict[str, Any]:
         entry: Dict[str, Any] = {'name': task.name, 'model': base}
         if level:
             entry['level'] = level
+        if task.min_level:
+            entry['min_level'] = split_level(task.min_level)[1] or FULL_LEVEL
+        entry['source'] = task.source
+        if task.camera_topic and not task.crop_from:  # a stage takes its detector's
+            entry['camera_topic'] = task.camera_topic
         entry.update({
-            'source': task.source,
             'input_topic': task.input_topic, 'period_ms': task.period_ns / NS_PER_MS,
             'deadline_ms': task.deadline_ns / NS_PER_MS, 'priority': task.priority,
             'miss_rate_bound': task.miss_rate_bound, 'lanes': list(task.lanes),

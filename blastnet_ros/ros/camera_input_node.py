@@ -19,6 +19,13 @@ by 20 % per side, makes it square, keeps it in the frame (models/cascade.square_
 resizes it to the stage's input (INTER_AREA) and publishes it with the frame's original
 header, thinned to the stage's period by stamp.
 A result whose frame is no longer kept is counted ('no frame for stamp') in /diagnostics.
+
+Several cameras: a task's `camera_topic:` in the task set names the topic its frames come
+from (no `camera_topic:`: the node's `camera_topic` parameter). The node subscribes once
+per camera topic (by resolved name), all of type `camera_type`, and keeps a frame buffer
+per topic: a cascade stage crops the frames of its detector's camera. Where the task set
+names camera topics, /diagnostics also counts the frames of each (`received: <topic>`,
+the resolved name, beside the total `received`).
 """
 
 from __future__ import annotations
@@ -61,6 +68,17 @@ MAX_BUFFERED_FRAMES = 64
 BAD_RESULT = 'bad_result'
 BOX_OUTSIDE_FRAME = 'box_outside_frame'
 CASCADE_FAILURE = 'cascade_failure'
+RECEIVED_ON = 'received: '   # + a camera topic: its frames, where the task set names topics
+
+
+class _Camera:
+    """One camera topic: the tasks fed its whole frames, its kept frames, its frame count."""
+
+    def __init__(self, topic: str, buffer_ns: int) -> None:
+        self.topic = topic
+        self.frame_tasks: List[TaskSpec] = []
+        self.frames = StampBuffer(buffer_ns, MAX_BUFFERED_FRAMES)
+        self.received = 0
 
 
 class _KeptFrame:
@@ -158,18 +176,24 @@ class CameraInputNode(Node):
                                              input_qos(True, 8))
             for task in self._frame_tasks if self._specs[task.name].kind == DETECTION}
         self._published: Dict[str, int] = dict.fromkeys(self._task_publishers, 0)
-        self._received = 0
         self._lock = threading.Lock()
-        self._frames = StampBuffer(int(buffer_s * NS_PER_S), MAX_BUFFERED_FRAMES)
         self._cascade_counts: Dict[str, int] = {}
         self.bad_inputs = BadInputReporter(self)
         self._clock_wait = ClockWait(self)
-        self.create_subscription(message_class, camera_topic, self._on_frame,
-                                 input_qos(reliable, depth))
-        self._type_watch = TopicTypeWatch(self, camera_topic, camera_type, 'camera_type',
-                                          self.bad_inputs)
+        self._cameras = self._group_by_camera(camera_topic, int(buffer_s * NS_PER_S))
+        self._camera_of = {task.name: camera for camera in self._cameras.values()
+                           for task in camera.frame_tasks}
+        self._count_per_camera = any(task.camera_topic for task in self._tasks)
+        self._type_watches = []
+        for camera in self._cameras.values():
+            self.create_subscription(message_class, camera.topic,
+                                     lambda msg, camera=camera: self._on_frame(camera, msg),
+                                     input_qos(reliable, depth))
+            self._type_watches.append(TopicTypeWatch(self, camera.topic, camera_type,
+                                                     'camera_type', self.bad_inputs))
         self._results = ResultMessageAdapter(result_format)
-        cascade_notes = []
+        cascade_notes: Dict[str, List[str]] = {  # by camera topic, for the log line
+            camera.topic: [] for camera in self._cameras.values()}
         for detector, stages in self._stages.items():
             topic = self._results.topic_name(detector, DETECTION)
             self.create_subscription(
@@ -179,37 +203,56 @@ class CameraInputNode(Node):
                 for what in ('detector results', 'no frame for stamp',
                              f'no {stage.crop_label} box', 'crops published'):
                     self._cascade_counts[f'{stage.name}: {what}'] = 0
-                cascade_notes.append(f'{stage.input_topic} <- {stage.crop_label} boxes of '
-                                     f'{topic}, every {stage.period_ns / 1e6:g} ms at most')
+                cascade_notes[self._camera_of[detector].topic].append(
+                    f'{stage.input_topic} <- {stage.crop_label} boxes of {topic}, every '
+                    f'{stage.period_ns / 1e6:g} ms at most')
         self._diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         steady_timer(self, 1.0, self._on_timer)
         if not self._tasks:
             self.get_logger().warning('the task set has no camera task: nothing to feed')
-        self.get_logger().info(
-            f'{camera_topic} ({camera_type}) -> '
+        self.get_logger().info('; '.join(
+            f'{camera.topic} ({camera_type}) -> '
             + ', '.join([f'{task.input_topic} every {task.period_ns / 1e6:g} ms'
-                         for task in self._frame_tasks] + cascade_notes))
+                         for task in camera.frame_tasks] + cascade_notes[camera.topic])
+            for camera in self._cameras.values()))
+
+    def _group_by_camera(self, default_topic: str, buffer_ns: int) -> Dict[str, _Camera]:
+        """Return a _Camera per camera topic of the tasks, by resolved name, in task order.
+
+        A task without `camera_topic:` reads `default_topic` (the parameter); so does the
+        node without camera tasks. Two spellings of one topic are one camera.
+        """
+        if not self._frame_tasks:
+            return {self.resolve_topic_name(default_topic): _Camera(default_topic, buffer_ns)}
+        cameras: Dict[str, _Camera] = {}
+        for task in self._frame_tasks:
+            topic = task.camera_topic or default_topic
+            cameras.setdefault(self.resolve_topic_name(topic),
+                               _Camera(topic, buffer_ns)).frame_tasks.append(task)
+        return cameras
 
     def _count(self, stage: TaskSpec, what: str) -> None:
         key = f'{stage.name}: {what}'
         with self._lock:
             self._cascade_counts[key] = self._cascade_counts.get(key, 0) + 1
 
-    def _on_frame(self, msg) -> None:
-        self._received += 1
+    def _on_frame(self, camera: _Camera, msg) -> None:
+        camera.received += 1
+        where = f'camera frame on {camera.topic}' if self._count_per_camera else 'camera frame'
         try:  # the declared size, from the header alone: before a frame takes a period slot
             check_frame_size(msg, self._max_pixels)
         except BadInputError as error:
-            self.bad_inputs.report(error, 'camera frame')
+            self.bad_inputs.report(error, where)
             return
         stamp_ns = stamp_to_ns(msg.header.stamp)
-        due = [task for task in self._frame_tasks if self._limiters[task.name].admit(stamp_ns)]
+        due = [task for task in camera.frame_tasks
+               if self._limiters[task.name].admit(stamp_ns)]
         if not due:
             return
         try:
             rgb = self._decode(msg, self._max_pixels)
         except BadInputError as error:
-            self.bad_inputs.report(error, 'camera frame')
+            self.bad_inputs.report(error, where)
             return
         for task in due:
             spec = self._specs[task.name]
@@ -217,11 +260,11 @@ class CameraInputNode(Node):
                 if task.name in self._stages:
                     resized, box = letterbox(rgb, spec.input_width)
                     with self._lock:
-                        self._frames.put(stamp_ns, _KeptFrame(rgb, box, msg.header))
+                        camera.frames.put(stamp_ns, _KeptFrame(rgb, box, msg.header))
                 else:
                     resized = resize_for_model(rgb, spec)
             except BadInputError as error:
-                self.bad_inputs.report(error, 'camera frame')
+                self.bad_inputs.report(error, where)
                 return
             frame_sizes = self._frame_size_publishers.get(task.name)
             if frame_sizes is not None:  # first, so it is there when the result comes back
@@ -262,7 +305,7 @@ class CameraInputNode(Node):
                                 'crop_from must name a task whose model detects boxes',
                                 kind=BAD_RESULT)
         with self._lock:
-            frame = self._frames.get(stamp_ns)
+            frame = self._camera_of[detector].frames.get(stamp_ns)
         for stage in self._stages[detector]:
             self._count(stage, 'detector results')
             if frame is None:
@@ -283,11 +326,17 @@ class CameraInputNode(Node):
                 self._published[stage.name] += 1
 
     def _on_timer(self) -> None:
-        self._type_watch.check()
+        for watch in self._type_watches:
+            watch.check()
         with self._lock:
             published = dict(self._published)
             cascade = dict(self._cascade_counts)
-        array = input_diagnostics(self, self._received, published, self.bad_inputs)
+        array = input_diagnostics(self, sum(camera.received for camera in
+                                            self._cameras.values()), published, self.bad_inputs)
+        if self._count_per_camera:
+            array.status[0].values += [
+                KeyValue(key=f'{RECEIVED_ON}{topic}', value=str(camera.received))
+                for topic, camera in self._cameras.items()]
         array.status[0].values += [KeyValue(key=key, value=str(count))
                                    for key, count in cascade.items()]
         self._diagnostics.publish(array)
