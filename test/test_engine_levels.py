@@ -115,3 +115,40 @@ def test_a_level_that_does_not_exist_is_refused_and_the_task_keeps_its_own(
         assert engine.active_levels() == {'sound': 'w0.5', 'small': ''}
     finally:
         engine.close()
+
+
+def test_the_block_trace_names_the_level_each_job_ran(assembled):
+    results = []
+    done = threading.Semaphore(0)
+    engine = assembled.start(time.monotonic_ns, DeadlineStats(['sound', 'small']),
+                             on_result=lambda r: (results.append(r), done.release()),
+                             on_failure=lambda f: done.release(), drop_hopeless=False,
+                             trace_blocks=True)
+    old_blocks = assembled.levels.level('sound', 'w0.5').blocks
+    staged = old_blocks.run_block_staged
+    entered, opened = threading.Event(), threading.Event()
+
+    def held(index, value, lane):   # the traced engine runs the staged blocks
+        entered.set()
+        assert opened.wait(30)
+        return staged(index, value, lane)
+    old_blocks.run_block_staged = held
+    try:
+        features = example_message_input('sbcnn_car')
+        first = engine.submit('sound', time.monotonic_ns(), features)   # in flight on w0.5
+        assert entered.wait(30)
+        engine.set_level('sound', 'w0.25')
+        opened.set()
+        assert done.acquire(timeout=30)
+        second = engine.submit('sound', time.monotonic_ns(), features)
+        assert done.acquire(timeout=30)
+        small = engine.submit('small', time.monotonic_ns(), example_message_input('sbcnn'))
+        assert done.acquire(timeout=30)
+        models = {(entry.task, entry.job_stamp_ns): entry.model
+                  for entry in engine.take_block_trace()}
+        assert models == {('sound', first.release_ns): 'sbcnn_car:w0.5',
+                          ('sound', second.release_ns): 'sbcnn_car:w0.25',
+                          ('small', small.release_ns): 'sbcnn'}
+    finally:
+        del old_blocks.run_block_staged
+        engine.close()

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Traces: where a job's time went, what a boundary costs, recorded traces on disk."""
 
+import json
+
 import pytest
 
 from blastnet_ros.core.input_errors import BadInputError
@@ -136,3 +138,15 @@ def test_a_dropped_job_is_traced_but_has_no_time_split():
                            '"submitted_ns": 3, "result_ns": 4, "published_ns": 5}]'
                            )[0].dropped is False   # older traces have no field
     assert len(job_time_splits([JOB_A, dropped], BLOCKS)) == 1
+
+
+def test_a_block_trace_keeps_the_model_each_block_ran_and_reads_traces_without_it():
+    entries = (BlockTraceEntry('detector', T0, 0, 'cpu0', T0, T0 + US,
+                               model='yolo_car:w0.5-r384'),
+               BlockTraceEntry('sound', T0, 0, 'cpu1', T0, T0 + US))
+    text = block_trace_json(entries)
+    assert [item['model'] for item in json.loads(text)] == ['yolo_car:w0.5-r384', '']
+    assert parse_block_trace(text) == entries
+    old = parse_block_trace('[{"task": "t", "job_stamp_ns": 1, "block": 0, "lane": "cpu0", '
+                            '"start_ns": 2, "end_ns": 3, "model": null}]')
+    assert old[0].model == ''

@@ -18,8 +18,12 @@ runtime/job_trace.py) and the
 blocks finished on blastnet/block_trace (runtime/block_trace.py), both std_msgs/String
 JSON on the node clock. With adaptation:=true the level controller (core/level_controller.py
 through runtime/level_adaptation.py) switches task levels online, every level of each
-task's ladder built and warmed up at start, and each switch is published on
-blastnet/level_changes (std_msgs/String JSON: time, task, from, to, direction, reason).
+task's ladder built and warmed up at start (from the levels the engine runs: those a policy
+that compresses models, dm-mc, chose), each switch is published on blastnet/level_changes
+(std_msgs/String JSON: time, task, from, to, direction, reason, and switch_ms, how long
+LiveEngine.set_level took), and each task's status on diagnostics adds its count of
+switches and the last and the longest one's time (`level_switches`,
+`level_switch_last_ms`, `level_switch_max_ms`; 'nan' before the first).
 Every topic name is relative, so a namespace or a remap moves them all.
 """
 
@@ -29,7 +33,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header, String
@@ -37,7 +41,7 @@ from std_msgs.msg import Header, String
 from blastnet_ros.core.deadline_stats import DeadlineStats
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import CAMERA
-from blastnet_ros.core.units import NS_PER_S
+from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.models.preprocessing import (CAMERA_PIXELS, DETECTION_PIXELS,
                                                letterbox_geometry)
 from blastnet_ros.models.specs import DETECTION, model_spec
@@ -56,8 +60,9 @@ from blastnet_ros.runtime.block_trace import BLOCK_TRACE_TOPIC, block_trace_json
 from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
 from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, job_trace_json, JobTraceEntry
-from blastnet_ros.runtime.level_adaptation import (build_adaptation, LEVEL_CHANGES_TOPIC,
-                                                   level_change_json, shipped_accuracies)
+from blastnet_ros.runtime.level_adaptation import (AppliedChange, build_adaptation,
+                                                   LEVEL_CHANGES_TOPIC, level_change_json,
+                                                   shipped_accuracies, SwitchStats)
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult
 
 STALE_INPUT_NS = 5 * NS_PER_S
@@ -152,8 +157,8 @@ class ExecutorNode(Node):
         if adaptation:   # the level controller switches task levels online (issue 13)
             self._level_changes = self.create_publisher(String, LEVEL_CHANGES_TOPIC, 10)
             self._adaptation = build_adaptation(
-                self.engine, list(task_set.tasks), assembled.levels, assembled.profile,
-                shipped_accuracies(), lambda: self._clock.now().nanoseconds,
+                self.engine, list(assembled.task_set.tasks), assembled.levels,
+                assembled.profile, shipped_accuracies(), lambda: self._clock.now().nanoseconds,
                 self._publish_level_change, log=logger.info)
             steady_timer(self, ADAPTATION_PERIOD_S, self._adaptation.step)
         # Detector inputs are letterboxed camera frames: their frame sizes come paired by
@@ -210,10 +215,12 @@ class ExecutorNode(Node):
         context = _InputContext(msg.header, keep, received_ns, self._clock.now().nanoseconds)
         self.engine.submit(task_name, release_ns, array, context=context)
 
-    def _publish_level_change(self, change) -> None:
+    def _publish_level_change(self, applied: AppliedChange) -> None:
+        change = applied.change
         self.get_logger().info(f"task '{change.task}': level {change.from_model} -> "
-                               f'{change.to_model} ({change.reason})')
-        self._level_changes.publish(String(data=level_change_json(change)))
+                               f'{change.to_model} in {applied.switch_ns / NS_PER_MS:.3f} ms '
+                               f'({change.reason})')
+        self._level_changes.publish(String(data=level_change_json(applied)))
 
     def _on_result(self, done: JobResult) -> None:
         if self._adaptation is not None:
@@ -290,6 +297,10 @@ class ExecutorNode(Node):
             task_status(self._stats.snapshot(name, self.bad_inputs[name].counter.counts()),
                         task.miss_rate_bound, HARDWARE_ID, level=levels[name])
             for name, task in self._tasks.items()]
+        if self._adaptation is not None:
+            switches = self._adaptation.switch_stats()
+            for status, name in zip(statuses, self._tasks):
+                _add_switch_values(status, switches[name])
         statuses.extend(lane_status(snapshot, HARDWARE_ID)
                         for snapshot in self.engine.lane_stats().values())
         statuses.append(executor_status(self.engine.policy_name,
@@ -297,6 +308,15 @@ class ExecutorNode(Node):
                                         self._description.key_values(), HARDWARE_ID))
         self._diagnostics.publish(DiagnosticArray(
             header=Header(stamp=self._clock.now().to_msg()), status=statuses))
+
+
+def _add_switch_values(status: DiagnosticStatus, stats: SwitchStats) -> None:
+    """Append a task's level switches (count, last and longest time in ms) to its status."""
+    def ms(ns: int) -> str:
+        return f'{ns / NS_PER_MS:.3f}' if stats.switches else 'nan'
+    status.values.extend([KeyValue(key='level_switches', value=str(stats.switches)),
+                          KeyValue(key='level_switch_last_ms', value=ms(stats.last_ns)),
+                          KeyValue(key='level_switch_max_ms', value=ms(stats.max_ns))])
 
 
 def main(args: Optional[Sequence[str]] = None) -> None:

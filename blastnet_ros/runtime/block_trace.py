@@ -15,7 +15,10 @@ objects with these keys, times on the executor's clock (the node clock) in ns:
   it returned; `ready_ns` and `dispatch_ns` are null where they were not recorded;
 - durations inside [start_ns, end_ns]: `preprocess_ns` (block 0: the model's
   preprocessing), `postprocess_ns` (the last block: the model's postprocessing),
-  `transfer_ns` (moving the block's input onto the lane's device); 0 where there is none.
+  `transfer_ns` (moving the block's input onto the lane's device); 0 where there is none;
+- `model`: the model name (level) the block's job ran ('yolo_car:w0.5-r384'; the job's
+  level when its first block started: a switch does not move a started job), '' where
+  it is not known (a trace written before the field existed).
 
 Torch-free, so readers (`blastnet evaluate`) parse it without loading the models.
 """
@@ -30,7 +33,8 @@ from blastnet_ros.core.input_errors import BadInputError
 
 BLOCK_TRACE_TOPIC = 'blastnet/block_trace'
 _FIELDS = ('task', 'job_stamp_ns', 'block', 'lane', 'start_ns', 'end_ns')
-_OPTIONAL_FIELDS = ('ready_ns', 'dispatch_ns', 'preprocess_ns', 'postprocess_ns', 'transfer_ns')
+_OPTIONAL_FIELDS = ('ready_ns', 'dispatch_ns', 'preprocess_ns', 'postprocess_ns', 'transfer_ns',
+                    'model')
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class BlockTraceEntry:
     preprocess_ns: int = 0
     postprocess_ns: int = 0
     transfer_ns: int = 0
+    model: str = ''
 
     @property
     def own_ns(self) -> int:
@@ -75,7 +80,7 @@ def _optional_ns(value: Any) -> Optional[int]:
 def parse_block_trace(text: str) -> Tuple[BlockTraceEntry, ...]:
     """Return the entries of one /blastnet/block_trace message; BadInputError if malformed.
 
-    The keys of the module docstring after `end_ns` may be missing (null or 0 then).
+    The keys of the module docstring after `end_ns` may be missing (null, 0 or '' then).
     """
     try:
         items = json.loads(text)
@@ -88,7 +93,8 @@ def parse_block_trace(text: str) -> Tuple[BlockTraceEntry, ...]:
             dispatch_ns=_optional_ns(item.get('dispatch_ns')),
             preprocess_ns=int(item.get('preprocess_ns', 0)),
             postprocess_ns=int(item.get('postprocess_ns', 0)),
-            transfer_ns=int(item.get('transfer_ns', 0))) for item in items)
+            transfer_ns=int(item.get('transfer_ns', 0)),
+            model=str(item.get('model') or '')) for item in items)
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise BadInputError(f'block trace message is malformed ({error!r})',
                             f"publish a JSON list of objects with {', '.join(_FIELDS)} "

@@ -12,9 +12,10 @@ the job (or on the submitting thread for a job dropped at release, or on the dro
 thread), outside the lock, and must be quick; one that raises is said once per kind of
 error on stderr and the engine goes on (a callback's bug never stops a lane). With
 `trace_blocks` the engine keeps every finished block run (task, job stamp, block, lane;
-when it was ready, dispatched, started
-and ended on its clock; and, from a runner that reports them (StagedBlockRunner), its
-pre/postprocessing and transfer times) until `take_block_trace` hands them over.
+when it was ready, dispatched, started and ended on its clock; the model name (level) its
+job runs, bound when the job's first block starts; and, from a runner that reports them
+(StagedBlockRunner), its pre/postprocessing and transfer times) until `take_block_trace`
+hands them over.
 
 A task's model level changes between two jobs with `set_level(task, level)` (an engine
 assembled from a task set: its `levels`, runtime.task_levels.TaskLevels, build the
@@ -94,6 +95,14 @@ class LevelSource(Protocol):
 
 
 @dataclass(frozen=True)
+class _StartedJob:
+    """What a job is bound to when its first block starts: its runner and model (level)."""
+
+    runner: BlockRunner
+    model: str
+
+
+@dataclass(frozen=True)
 class _BlockTag:
     """What the engine keeps with a block on its lane until the lane reports it."""
 
@@ -102,6 +111,7 @@ class _BlockTag:
     ready_ns: int
     dispatch_ns: int
     staged: bool   # the lane's result is a StagedBlockOutput
+    model: str     # the model name (level) the job runs
 
 
 @dataclass(frozen=True)
@@ -137,7 +147,7 @@ class LiveEngine:
                  estimator: Optional[LatencyEstimator] = None,
                  trace_blocks: bool = False, levels: Optional[LevelSource] = None) -> None:
         self._blocks = dict(blocks)
-        self._job_blocks: Dict[Tuple[str, int], BlockRunner] = {}   # the runner a job started on
+        self._started: Dict[Tuple[str, int], _StartedJob] = {}   # what a job started on
         self._models = {task.name: task.model for task in tasks}   # the model (level) run
         self._levels = levels
         self._learned: Dict[Tuple[str, str], TaskEstimates] = {}  # (task, model): left behind
@@ -219,15 +229,18 @@ class LiveEngine:
         """Queue a dispatched block on its lane (called by the loop, under the lock)."""
         key = (start.job.task, start.job.seq)
         if start.block_index:
-            runner = self._job_blocks[key]
-        else:   # a job starts on the task's runner of now, and ends on it
-            runner = self._job_blocks[key] = self._blocks[start.job.task]
+            started = self._started[key]
+        else:   # a job starts on the task's runner (level) of now, and ends on it
+            task = start.job.task
+            started = self._started[key] = _StartedJob(self._blocks[task], self._models[task])
+        runner = started.runner
         lane = self._lanes[start.lane]
         index, value, spec = start.block_index, start.value, lane.spec
         staged = self._trace_blocks and isinstance(runner, StagedBlockRunner)
         run = runner.run_block_staged if staged else runner.run_block
         lane.submit(lambda: run(index, value, spec),
-                    _BlockTag(start.job, index, start.ready_ns, start.start_ns, staged))
+                    _BlockTag(start.job, index, start.ready_ns, start.start_ns, staged,
+                              started.model))
 
     def lane_stats(self) -> Dict[str, LaneStatsSnapshot]:
         """Return each lane's busy, idle and switching time since the first job."""
@@ -268,7 +281,8 @@ class LiveEngine:
                     ready_ns=tag.ready_ns, dispatch_ns=tag.dispatch_ns,
                     preprocess_ns=0 if stages is None else stages.preprocess_ns,
                     postprocess_ns=0 if stages is None else stages.postprocess_ns,
-                    transfer_ns=0 if stages is None else stages.transfer_ns))
+                    transfer_ns=0 if stages is None else stages.transfer_ns,
+                    model=tag.model))
             ended = self._loop.block_finished(run.lane, self._clock_ns(), run.exec_ns,
                                               result, run.error)
             self._forget(ended)
@@ -306,7 +320,7 @@ class LiveEngine:
     def _forget(self, ended: Tuple[JobEnd, ...]) -> None:
         """Drop the runners of the jobs that ended (under the lock)."""
         for end in ended:
-            self._job_blocks.pop((end.job.task, end.job.seq), None)
+            self._started.pop((end.job.task, end.job.seq), None)
 
     def _report(self, ended: Tuple[JobEnd, ...]) -> None:
         for end in ended:
