@@ -10,12 +10,14 @@ One lane, two tasks of period 20 ms. Task a runs model m (one 16 ms job, or 4 un
 """
 
 from collections import defaultdict
+import dataclasses
 
 import pytest
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.level_controller import STEP_DOWN
-from blastnet_ros.core.simulator import Adaptation, LadderLevel, simulate, TaskLadder
+from blastnet_ros.core.simulator import (Adaptation, kept_min_level, LadderLevel, simulate,
+                                         TaskLadder)
 from simulation_support import machine_profile, model_profile, MS, scenario, task
 
 PROFILE = machine_profile({'m': model_profile('m', [4, 4, 4, 4]),
@@ -125,3 +127,22 @@ def test_a_task_stepped_down_for_anothers_misses_does_not_step_back_up(policy):
     switch_ns = result.level_changes[0].time_ns
     for name, (released, lost) in _lost_after(result, switch_ns).items():
         assert lost / released <= 0.05, name
+
+
+def test_a_ladder_without_min_level_takes_the_tasks_min_level():
+    """Task a's TaskSpec.min_level is its full level m: it may not step down, nor may b."""
+    held = scenario([dataclasses.replace(task('a', 'm', 20), min_level='m'),
+                     task('b', 'b', 20)], 4000)
+    assert simulate(held, PROFILE, 'dm-model', adaptation=ADAPTATION).level_changes == ()
+    given = Adaptation((dataclasses.replace(ADAPTATION.ladders[0], min_level='m:w0.5'),))
+    assert [c.to_model for c in simulate(held, PROFILE, 'dm-model',
+                                         adaptation=given).level_changes] == ['m:w0.5']
+
+
+def test_a_min_level_the_profile_left_out_becomes_the_smallest_kept_one_above_it():
+    ladder = ['m', 'm:w0.75', 'm:w0.5', 'm:w0.25']
+    assert kept_min_level('m:w0.25', ladder, {'m', 'm:w0.75', 'm:w0.5'}) == 'm:w0.5'
+    assert kept_min_level('m:w0.5', ladder, {'m', 'm:w0.75', 'm:w0.25'}) == 'm:w0.75'
+    assert kept_min_level('m:w0.5', ladder, {'m', 'm:w0.5'}) == 'm:w0.5'
+    assert kept_min_level('', ladder, {'m'}) == ''
+    assert kept_min_level('x', ladder, {'m'}) == ''

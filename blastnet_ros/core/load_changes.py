@@ -26,7 +26,7 @@ change, the field and the fix.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from typing import Any, Iterable, Optional, Sequence, Tuple
 
@@ -117,6 +117,21 @@ def step_times_ns(changes: Sequence[LoadChange]) -> Tuple[int, ...]:
         if change.kind in (RATE, SLOWDOWN):
             times.add(change.end_ns)
     return tuple(sorted(times))
+
+
+def time_compressed(changes: Sequence[LoadChange], rate: float) -> Tuple[LoadChange, ...]:
+    """Return `changes` on a clock `rate` times as fast: every start and end divided by it.
+
+    A scenario whose periods are divided by `rate` (a bag replayed `rate` x as fast) meets
+    its changes that much sooner; factors stay.
+    """
+    return tuple(replace(change, start_ns=round(change.start_ns / rate),
+                         end_ns=round(change.end_ns / rate)) for change in changes)
+
+
+def for_task(changes: Sequence[LoadChange], task: str) -> Tuple[LoadChange, ...]:
+    """Return the changes that name `task` (rate and start changes)."""
+    return tuple(change for change in changes if change.task == task)
 
 
 def _number(entry: Any, key: str, where: str, minimum: float, strict: bool) -> float:

@@ -23,7 +23,9 @@ more camera work:
 Deadlines keep their length in periods (a detection due within one frame stays so).
 
 Audio tasks keep their rate. The scaled scenario keeps the seed, the duration, the
-scheduler options and each task's timing noise (repeated streams copy it).
+scheduler options, each task's timing noise and the load changes (core/load_changes.py;
+repeated streams copy both: a rate burst or a late start of a camera task comes to each
+stream's copy of it).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import math
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.load_changes import LoadChange
 from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.scenario import Scenario, TaskTiming
 from blastnet_ros.core.task import CAMERA, TaskSpec
@@ -98,7 +101,8 @@ def scale_to_load(scenario: Scenario, profile: MachineProfile, target: float,
     tasks = _scaled_tasks(scenario.tasks, factor, streams)
     timings = _repeated_timings(scenario.timings, camera, streams, tasks)
     scaled = dataclasses.replace(
-        scenario, task_set=TaskSet(tasks=tasks, lanes=scenario.lanes), timings=timings)
+        scenario, task_set=TaskSet(tasks=tasks, lanes=scenario.lanes), timings=timings,
+        load_changes=_repeated_changes(scenario.load_changes, camera, streams))
     return LoadPoint(target=target, demand=demand(tasks, lanes, profile), rate_factor=factor,
                      camera_streams=streams,
                      camera_fps=factor * NS_PER_S / fastest_period_ns, scenario=scaled)
@@ -150,6 +154,17 @@ def _repeated_timings(timings: Sequence[TaskTiming], camera: Sequence[TaskSpec],
                 timing, task=name, jitter_ns=min(timing.jitter_ns, period_ns - 1),
                 offset_ns=timing.offset_ns % period_ns if timing.task in camera_names
                 else timing.offset_ns))
+    return tuple(repeated)
+
+
+def _repeated_changes(changes: Sequence[LoadChange], camera: Sequence[TaskSpec],
+                      streams: int) -> Tuple[LoadChange, ...]:
+    """Return `changes` and, per further stream, a copy of each that names a camera task."""
+    camera_names = {task.name for task in camera}
+    repeated = list(changes)
+    for stream in range(2, streams + 1):
+        repeated += [dataclasses.replace(change, task=stream_task_name(change.task, stream))
+                     for change in changes if change.task in camera_names]
     return tuple(repeated)
 
 

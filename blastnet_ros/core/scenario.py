@@ -20,12 +20,17 @@ The file format (config/scenarios/*.yaml) is the task-set format of config/tasks
         jitter_ms: 2          # the job reaches the executor up to 2 ms after its stamp
         exec_variation: 0.1   # each job takes 0.9 .. 1.1 x its profiled time
         offset_ms: 0          # first release (stamp) of the task
+    load_changes:           # optional: load that changes during the run
+      - {kind: rate, task: detector, factor: 2.0, start_s: 10, end_s: 20}
 
 Task i releases job k with stamp `offset + k * period` while the stamp is before the
-duration (task_releases). Release jitter delays a job's arrival at the scheduler; its
-deadline stays relative to its stamp (the nominal release), as in classic real-time
-analysis. Execution-time variation is one factor per job, drawn uniformly from
-[1 - v, 1 + v] and applied to all its blocks.
+duration (task_releases). Load changes (core/load_changes.py) move the stamps: a task
+with a `start` change releases its first job at that start + offset, and under a `rate`
+change each stamp follows the previous one by period / the rate factor at the previous
+stamp (the periodic stamps again when no change names the task). Release jitter delays a
+job's arrival at the scheduler; its deadline stays relative to its stamp (the nominal
+release), as in classic real-time analysis. Execution-time variation is one factor per
+job, drawn uniformly from [1 - v, 1 + v] and applied to all its blocks.
 Random numbers come from one stream per task and purpose, seeded from (seed, task), so
 every policy (and the live engine fed the same releases) sees the same jobs.
 Every problem is a BadInputError naming the field and the fix.
@@ -40,13 +45,16 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.load_changes import (for_task, KINDS, LoadChange, parse_load_changes,
+                                            RATE, rate_factor, start_ns)
 from blastnet_ros.core.profile import Calibration, rising_factors
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.task_set import _TASK_FIELDS as TASK_FIELDS
 from blastnet_ros.core.task_set import MIN_TIME_NS, parse_task_set, TaskSet, yaml_number_hint
 
-_TOP_FIELDS = ('lanes', 'tasks', 'duration_s', 'seed', 'drop_late', 'queue_limit')
+_TOP_FIELDS = ('lanes', 'tasks', 'duration_s', 'seed', 'drop_late', 'queue_limit',
+               'load_changes')
 _TIMING_FIELDS = ('jitter_ms', 'exec_variation', 'offset_ms')
 
 
@@ -76,6 +84,8 @@ class Scenario:
     # per task, (stamp, arrival) of each job as a live run recorded them (ns from the
     # scenario's start): the task's releases instead of its period, offset and jitter
     recorded_releases: Tuple[Tuple[str, Tuple[Tuple[int, int], ...]], ...] = ()
+    # rate bursts, tasks starting late, slower lanes (core/load_changes.py), in file order
+    load_changes: Tuple[LoadChange, ...] = ()
 
     def __post_init__(self) -> None:
         """Check the values a hand-built scenario could get wrong."""
@@ -100,6 +110,12 @@ class Scenario:
             if timing.exec_factors and not rising_factors(timing.exec_factors):
                 raise ValueError(f'{timing}: exec_factors must be 2 or more rising factors '
                                  'above 0')
+        lanes = {lane.name for lane in self.task_set.lanes}
+        for change in self.load_changes:
+            if change.kind not in KINDS or (change.task and change.task not in periods) \
+                    or not set(change.lanes) <= lanes:
+                raise ValueError(f'{change}: a load change needs a kind of {KINDS} and the '
+                                 "task set's task and lane names")
 
     @property
     def tasks(self) -> Tuple[TaskSpec, ...]:
@@ -182,15 +198,21 @@ def task_releases(scenario: Scenario, task: TaskSpec) -> Iterator[ScheduledRelea
         for seq, (release_ns, arrival_ns) in enumerate(sorted(recorded)):
             yield ScheduledRelease(task.name, seq, release_ns, arrival_ns, draw())
         return
+    changes = for_task(scenario.load_changes, task.name)
+    first_ns = start_ns(changes, task.name) + timing.offset_ns
+    rated = any(change.kind == RATE for change in changes)
     seq = 0
-    while True:
-        release_ns = timing.offset_ns + seq * task.period_ns
-        if release_ns >= scenario.duration_ns:
-            return
+    release_ns = first_ns
+    while release_ns < scenario.duration_ns:
         arrival_ns = release_ns + (int(jitter_random.random() * (jitter + 1)) if jitter else 0)
         factor = draw()
         yield ScheduledRelease(task.name, seq, release_ns, arrival_ns, factor)
         seq += 1
+        if rated:
+            release_ns += max(1, round(task.period_ns
+                                       / rate_factor(changes, task.name, release_ns)))
+        else:
+            release_ns = first_ns + seq * task.period_ns
 
 
 def parse_scenario(document: Any, known_models: Iterable[str],
@@ -232,9 +254,12 @@ def parse_scenario(document: Any, known_models: Iterable[str],
     if queue_limit < 1:
         raise BadInputError(f'{origin} has queue_limit {queue_limit}',
                             'use at least 1 waiting job per task')
+    load_changes = parse_load_changes(document.get('load_changes'),
+                                      [task.name for task in task_set.tasks],
+                                      [lane.name for lane in task_set.lanes], origin)
     return Scenario(task_set=task_set, duration_ns=round(duration_s * NS_PER_S),
                     seed=int(seed), timings=timings, drop_late=drop_late,
-                    queue_limit=int(queue_limit))
+                    queue_limit=int(queue_limit), load_changes=load_changes)
 
 
 def _reject_unknown_task_fields(entry: Mapping, origin: str) -> None:

@@ -9,14 +9,18 @@ a clock, and a VirtualBlockExecutor instead of processor lanes:
 - Jobs come from core.scenario.task_releases: task i releases job k with stamp
   `offset + k * period` while the stamp is before the scenario's duration; the job
   reaches the loop `jitter` later; its deadline is relative to the stamp. A task with
-  recorded releases (a live run's stamps and arrivals) releases exactly those. After the last
-  release the run goes on until every job has ended, so each one counts as met, missed
-  or dropped.
+  recorded releases (a live run's stamps and arrivals) releases exactly those. The
+  scenario's `rate` and `start` load changes move the stamps (core/scenario.py). After the
+  last release the run goes on until every job has ended, so each one counts as met,
+  missed or dropped.
 - A block's execution time on a lane is its profiled latency there (the sum of its units'
   medians, core/block_plan.block_latencies_ns) times the job's variation factor. When the
   block runs on another kind of device than the job's previous block (the model input
   counts as on the CPU), the profile's switching cost at the block's first cut is added
-  (the loop is told the sum, as the live engine measures it).
+  (the loop is told the sum, as the live engine measures it). Under the scenario's
+  `slowdown` and `drift` load changes a block's execution time is also multiplied by
+  core.load_changes.slowdown_factor at its lane and start time (switching and hand-over
+  costs are not); the loop is told the slowed time, so the estimator learns it.
 - A calibrated profile (core/profile.py) adds what a live run measured: its units already
   hold the lanes' slowdown and the models' pre- and postprocessing; before each block the
   lane spends the measured hand-over from the job's previous lane (from "input", the
@@ -45,16 +49,17 @@ largest first, each a model name and its accuracy, and the LevelControllerSettin
 core.level_controller.LevelController switches the tasks' levels during the run. The
 ladders are core.level_controller.profiled_ladder's, as the live executor's: a level's
 lane time per job is its whole-model time on the task's first lane, a level the profile
-lacks or no faster than a larger one is left out (a min_level left out falls back to the
-ladder's last); each level is planned as the task's model is
-(`plans` by model name, else the policy's granularity). The controller hears every job
-end (response = end - release) and is asked after each event batch; a change it returns
-is applied at once: the task's jobs that have not started run the new level (the
-executor's block times, the loop's block count, the estimator's estimates: those learned
-for a level are kept for a switch back), a job that has started ends on the level it
-started with (its model is bound when its first block starts, as the scheduler's
-set_num_blocks binds its block count). A task without a ladder keeps its model but is
-watched too: when it is in trouble, a task with a ladder gives. The result's
+lacks or no faster than a larger one is left out (a ladder without a min_level takes its
+task's TaskSpec.min_level; a min_level left out becomes the smallest kept level above it,
+as in the live executor, the ladder's last when there is none); each level is planned as
+the task's model is (`plans` by model name, else the policy's granularity). The
+controller hears every job end (response = end - release) and is asked after each event
+batch; a change it returns is applied at once: the task's jobs that have not started run
+the new level (the executor's block times, the loop's block count, the estimator's
+estimates: those learned for a level are kept for a switch back), a job that has started
+ends on the level it started with (its model is bound when its first block starts, as the
+scheduler's set_num_blocks binds its block count). A task without a ladder keeps its
+model but is watched too: when it is in trouble, a task with a ladder gives. The result's
 `level_changes` lists the changes, `final_levels` every task's level at the end (both
 empty without adaptation).
 """
@@ -75,6 +80,7 @@ from blastnet_ros.core.latency_estimator import (estimator_from_profile, Latency
 from blastnet_ros.core.level_controller import (LevelChange, LevelController,
                                                 LevelControllerSettings, profiled_ladder,
                                                 task_levels)
+from blastnet_ros.core.load_changes import LoadChange, slowdown_factor, slows_lanes
 from blastnet_ros.core.model_compression import (CompressedTaskSet, compressed_task_set,
                                                  LevelsOf, no_levels)
 from blastnet_ros.core.partitioner import plan_on_machine
@@ -145,7 +151,11 @@ class LadderLevel:
 
 @dataclass(frozen=True)
 class TaskLadder:
-    """The levels of one task, largest first, and the smallest it may go to ('' = last)."""
+    """The levels of one task, largest first, and the smallest it may go to.
+
+    min_level '' takes the task's TaskSpec.min_level, and the ladder's last when that is ''
+    too.
+    """
 
     task: str
     levels: Tuple[LadderLevel, ...]
@@ -304,14 +314,17 @@ class VirtualBlockExecutor:
     task t running model m on lane l takes profile latency(t, m, b, l) x factor, plus the
     profile's switching cost at the block's first cut when it runs on another kind of
     device than its input, after the profile's calibrated hand-over from the job's
-    previous lane (0 uncalibrated).
+    previous lane (0 uncalibrated). When `load_changes` slow lanes, the block's execution
+    time is also multiplied by slowdown_factor(load_changes, lane, block start).
     Each block started is queued in `queued_ends` as (end_ns, lane index) for the caller's
     event heap; end_block(lane index) hands back (start, switch_ns, exec_ns). A job runs
     the model its task runs when its first block starts (set_model switches later jobs).
     """
 
     def __init__(self, profile: MachineProfile, tasks, task_plans: Mapping[str, BlockPlan],
-                 lanes: Sequence[LaneSpec], trace: bool) -> None:
+                 lanes: Sequence[LaneSpec], trace: bool,
+                 load_changes: Sequence[LoadChange] = ()) -> None:
+        self._slowdowns = tuple(load_changes) if slows_lanes(load_changes) else ()
         self._lane_index = {lane.name: index for index, lane in enumerate(lanes)}
         self._lane_names = tuple(lane.name for lane in lanes)
         lane_names = self._lane_names
@@ -369,8 +382,11 @@ class VirtualBlockExecutor:
         else:
             model = job_models[(task, start.job.seq)] = self._models[task]
         exec_ns = self._exec_ns[(task, model, block, start.lane)]
-        if start.value != 1.0:
-            exec_ns = round(exec_ns * start.value)
+        factor = start.value
+        if self._slowdowns:
+            factor *= slowdown_factor(self._slowdowns, start.lane, start.start_ns)
+        if factor != 1.0:
+            exec_ns = round(exec_ns * factor)
         switch_ns = 0
         if start.input_kind != start.lane_kind:
             switch_ns = int(self._switch_ns[(task, model, block)].get(
@@ -404,7 +420,7 @@ class _Run:
         self.lanes = scenario.lanes
         self.trace = trace
         self.executor = VirtualBlockExecutor(profile, self.tasks, task_plans, self.lanes,
-                                             trace)
+                                             trace, scenario.load_changes)
         self.estimator = estimator = estimator_from_profile(
             profile, {task.name: (task.model, task_plans[task.name]) for task in self.tasks},
             lane_devices={lane.name: lane.device for lane in self.lanes})
@@ -523,7 +539,8 @@ class _Adapter:
                     self._estimates[(spec.name, option.model)] = task_estimates_from_profile(
                         profile, spec.name, option.model, plan, lane_names)
             kept = {option.model for option in options}
-            min_level = ladder.min_level if ladder.min_level in kept else ''
+            min_level = kept_min_level(ladder.min_level or spec.min_level,
+                                       [level.model for level in ladder.levels], kept)
             configs.append(task_levels(spec, options, min_level))
         try:
             self.controller = LevelController(configs, adaptation.settings)
@@ -549,6 +566,21 @@ class _Adapter:
         self._estimator.set_task_estimates(task, self._estimates.pop((task, to_model)))
         self._executor.set_model(task, to_model)
         self._loop.set_num_blocks(task, self._plans[(task, to_model)].num_blocks)
+
+
+def kept_min_level(wanted: str, ladder: Sequence[str], kept) -> str:
+    """Return the min_level to use: `wanted`, or the smallest kept level above it.
+
+    `ladder` is the task's level names, largest first, `kept` those its profiled ladder
+    kept. '' (the profiled ladder's last) when `wanted` is '', not in `ladder`, or has no
+    kept level above it.
+    """
+    if not wanted or wanted in kept:
+        return wanted
+    if wanted not in ladder:
+        return ''
+    above = [name for name in ladder[:ladder.index(wanted)] if name in kept]
+    return above[-1] if above else ''
 
 
 def _level_plan(spec: TaskSpec, model: str, scenario: Scenario, profile: MachineProfile,

@@ -5,6 +5,7 @@
     blastnet simulate --scenario config/scenarios/mixed.yaml --policies blastnet,dm-model
     blastnet simulate --json --seed 3 --duration 120
     blastnet simulate --scenario config/scenarios/camera_30fps.yaml --load 0.6,0.8,1.0,1.2
+    blastnet simulate --scenario config/scenarios/adaptation_burst.yaml --adaptation
 
 Without --profile the profile shipped in config/profiles/ that has the scenario's lanes is
 used. The human output is a table per policy (per task: released, met, missed, dropped,
@@ -19,6 +20,14 @@ With --load the scenario is scaled to each share of the lanes' capacity in turn
 (core/load_scaling.py: camera rate up to --max-camera-fps, then more camera streams);
 the output is the side-by-side summary per load point and the miss rate of every policy
 against load; --json records carry `load`.
+
+With --adaptation each policy runs with the level controller switching levels online
+(core/simulator.py's Adaptation): every task's ladder is all levels of its model
+(models.specs.level_names), each with its held-out accuracy from the shipped level table
+(models/level_table.py; 0 where it has none), as the live executor builds it. After each
+policy's table come the level changes it made (time, task, from, to, reason) and each
+task's final level; in --json one more record per policy: {policy, level_changes: [{time_s,
+task, from, to, direction, reason}], final_levels: {task: model}}.
 """
 
 from __future__ import annotations
@@ -33,13 +42,17 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from blastnet_ros.core.block_plan import DUO_BLOCK, MODEL, UNIT
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.levels import base_model
 from blastnet_ros.core.load_scaling import (DEFAULT_MAX_CAMERA_FPS, LoadPoint, parse_loads,
                                             scale_to_load)
 from blastnet_ros.core.policies import POLICY_FACTORIES
 from blastnet_ros.core.profile import load_profile
 from blastnet_ros.core.scenario import Scenario
-from blastnet_ros.core.simulator import simulate, SimulationResult
+from blastnet_ros.core.simulator import (Adaptation, LadderLevel, simulate, SimulationResult,
+                                         TaskLadder)
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
+from blastnet_ros.models.level_table import level_accuracies, read_training_record
+from blastnet_ros.models.specs import level_names
 from blastnet_ros.runtime.config_files import find_shipped_profile
 from blastnet_ros.runtime.model_levels import levels_of
 from blastnet_ros.runtime.simulation_files import load_scenario
@@ -77,6 +90,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         metavar='FPS',
                         help='with --load: the fastest a camera runs; more load adds '
                              f'cameras (default {DEFAULT_MAX_CAMERA_FPS:g})')
+    parser.add_argument('--adaptation', action='store_true',
+                        help="switch the tasks' levels online (the level controller, every "
+                             "level of each task's model) and list the switches")
     parser.set_defaults(run=run_simulate)
     return parser
 
@@ -94,12 +110,20 @@ def run_simulate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     else:
         profile_path, profile = find_shipped_profile(scenario.lanes)
     if args.load:
+        if args.adaptation:
+            raise BadInputError('--adaptation with --load',
+                                'run the load sweep and the adaptation separately')
         return _run_load_sweep(scenario, profile, profile_path, policies,
                                parse_loads(args.load), args.max_camera_fps, args.json, out)
-    results = [simulate(scenario, profile, name, levels_of=levels_of) for name in policies]
+    adaptation = shipped_adaptation(scenario) if args.adaptation else None
+    results = [simulate(scenario, profile, name, levels_of=levels_of, adaptation=adaptation)
+               for name in policies]
     if args.json:
         for line in json_lines(results):
             print(json.dumps(line), file=out)
+        if adaptation is not None:
+            for result in results:
+                print(json.dumps(adaptation_record(result)), file=out)
     else:
         print(f"profile {profile_path} (machine '{profile.machine}'), "
               f'seed {scenario.seed}, {scenario.duration_ns / NS_PER_S:g} s of releases',
@@ -135,6 +159,43 @@ def _run_load_sweep(scenario: Scenario, profile, profile_path: Path, policies: S
         cells = ''.join(f'{100 * results[index].miss_rate:>8.1f}' for _, results in swept)
         print(f'  {name:<15}{cells}', file=out)
     return 0
+
+
+def shipped_adaptation(scenario: Scenario) -> Adaptation:
+    """Return the Adaptation over every level of each task's model (module docstring)."""
+    try:
+        accuracies = level_accuracies(read_training_record())
+    except BadInputError:
+        accuracies = {}
+    return Adaptation(tuple(
+        TaskLadder(task.name, tuple(LadderLevel(name, accuracies.get(name, 0.0))
+                                    for name in level_names(base_model(task.model))))
+        for task in scenario.tasks))
+
+
+def adaptation_record(result: SimulationResult) -> Dict[str, Any]:
+    """Return the --json record of an adapted run: its level changes and final levels."""
+    return {'policy': result.policy,
+            'level_changes': [{'time_s': round(change.time_ns / NS_PER_S, 6),
+                               'task': change.task, 'from': change.from_model,
+                               'to': change.to_model, 'direction': change.direction,
+                               'reason': change.reason} for change in result.level_changes],
+            'final_levels': dict(result.final_levels)}
+
+
+def format_level_changes(result: SimulationResult) -> List[str]:
+    """Return the rows listing an adapted run's level changes (none: not adapted)."""
+    if not result.final_levels:
+        return []
+    rows = [f'  level changes of {result.policy}: {len(result.level_changes)}']
+    if result.level_changes:
+        rows.append(f"  {'time s':>8}  {'task':<12}{'from':<22}{'to':<22}reason")
+    for change in result.level_changes:
+        rows.append(f'  {change.time_ns / NS_PER_S:>8.3f}  {change.task:<12}'
+                    f'{change.from_model:<22}{change.to_model:<22}{change.reason}')
+    rows.append('  final levels: ' + ', '.join(f'{task} {model}'
+                                               for task, model in result.final_levels))
+    return rows
 
 
 def _with_overrides(scenario: Scenario, seed: Optional[int],
@@ -197,6 +258,7 @@ def format_tables(results: Sequence[SimulationResult]) -> str:
                         f'{lane.busy_ns / NS_PER_MS:>11.1f}'
                         f'{lane.switching_ns / NS_PER_MS:>11.1f}{lane.blocks:>8}')
         rows += format_levels(result)
+        rows += format_level_changes(result)
     if results:
         rows += ['', format_summary(results)]
     return '\n'.join(rows)

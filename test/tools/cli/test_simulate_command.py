@@ -4,6 +4,7 @@
 
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 
@@ -188,3 +189,30 @@ def test_load_sweep_runs_every_policy_at_every_load_point(files, capsys):
     assert main(['simulate', '--scenario', scenario, '--profile', profile,
                  '--load', '0.5,x']) == 2
     assert "--load item 'x' is not a positive number" in capsys.readouterr().err
+
+
+def test_adaptation_lists_the_level_changes_after_the_table_and_in_json(capsys):
+    """The shipped burst, cut at 14 s: signs steps down as the camera doubles at 10 s."""
+    burst = Path(__file__).resolve().parents[3] / 'config' / 'scenarios' / 'adaptation_burst.yaml'
+    argv = ['simulate', '--scenario', str(burst),
+            '--policies', 'blastnet', '--duration', '14', '--adaptation']
+    assert main(argv + ['--json']) == 0
+    record = [json.loads(line) for line in capsys.readouterr().out.splitlines()][-1]
+    assert set(record) == {'policy', 'level_changes', 'final_levels'}
+    first = record['level_changes'][0]
+    assert (first['task'], first['from'], first['to'], first['direction']) \
+        == ('signs', 'sign_resnet', 'sign_resnet:w0.75', 'down')
+    assert 10 <= first['time_s'] < 11 and 'miss rate' in first['reason']
+    assert set(record['final_levels']) == {'detector', 'signs', 'sound'}
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    rows = printed.split(f"level changes of blastnet: {len(record['level_changes'])}\n")[1]
+    header, row = rows.splitlines()[:2]
+    assert header.split() == ['time', 's', 'task', 'from', 'to', 'reason']
+    assert row.split()[:4] == [f"{first['time_s']:.3f}", 'signs', 'sign_resnet',
+                               'sign_resnet:w0.75']
+    assert 'final levels: detector ' in printed.split('miss % by policy')[0]
+    assert main(argv[:-1]) == 0
+    assert 'level changes' not in capsys.readouterr().out
+    assert main(argv + ['--load', '1.0']) == 2
+    assert '--adaptation with --load' in capsys.readouterr().err
