@@ -22,9 +22,20 @@ republishes each message's raw CDR bytes, unchanged, at its recorded time scaled
   message right before it is published: the bag topic, its bag time, the header stamp it
   goes out with (rewritten or kept; None for types without a header) and time.time_ns()
   of the publication, so a caller can map restamped results back to the bag.
+- `keep(topic, bag_time_ns)`, if given, is asked before each message whether to publish
+  it, with the bag topic (a copy: its target) and the message's bag time relative to the
+  bag's first message (the same in every pass of a loop). False skips it: not published,
+  no on_published, no wait for its due time: keeping every second frame replays a 60 fps
+  camera at 30 fps. `ReplayStats.skipped` counts what it skipped.
+- `copies`: each `TopicCopy(source, target, start_ns)` also publishes every message of
+  the replayed bag topic `source` from bag time `start_ns` (relative, as for keep) on
+  `target`, through a publisher of its own with the source's type and QoS, right after
+  the source message (same due time; also when keep skipped the source). With `restamp`
+  the copy gets a stamp of its own publication time; on_published is called with
+  `target` as the topic. A second camera that starts mid-run is a copy.
 - Before the first message it waits (at most `wait_for_subscribers_s`) until every
-  subscription the graph already knows on a replayed topic has matched, so nothing is lost
-  to discovery.
+  subscription the graph already knows on a replayed topic (or a copy's target) has
+  matched, so nothing is lost to discovery.
 
 The caller owns rclpy: its context, the node, and the executor spinning it (if any).
 """
@@ -128,6 +139,21 @@ class ReplayTopic:
 
 
 @dataclass(frozen=True)
+class TopicCopy:
+    """A second stream of a replayed topic: `source`'s messages, from `start_ns`, on `target`.
+
+    `source` is a bag topic the replay publishes, `start_ns` a bag time relative to the
+    bag's first message. `msgtype` '' takes the source's type; given, it must be it (the
+    bytes go out unchanged).
+    """
+
+    source: str
+    target: str
+    start_ns: int = 0
+    msgtype: str = ''
+
+
+@dataclass(frozen=True)
 class ReplayStats:
     """What one `BagReplayer.run` did, and how closely it kept the recorded timing."""
 
@@ -142,6 +168,7 @@ class ReplayStats:
     late_mean_ms: float       # time publish() was called minus due time
     late_p99_ms: float
     late_max_ms: float
+    skipped: int = 0          # messages (and copies) that keep said not to publish
 
     def count(self, output_topic: str) -> int:
         """Return the number of messages published on `output_topic`."""
@@ -150,6 +177,8 @@ class ReplayStats:
 
 # on_published(bag topic, bag time ns, header stamp ns or None, time.time_ns())
 PublishedCallback = Callable[[str, int, Optional[int], int], None]
+# keep(bag topic or copy target, bag time ns relative to the bag's first message) -> publish?
+KeepCallback = Callable[[str, int], bool]
 
 
 def message_class(msgtype: str):
@@ -216,7 +245,8 @@ class BagReplayer:
                  topics: Optional[Sequence[str]] = None,
                  remap: Optional[Dict[str, str]] = None, publish_clock: bool = False,
                  restamp: bool = False, qos_depth: Optional[int] = None,
-                 wait_for_subscribers_s: float = 2.0) -> None:
+                 wait_for_subscribers_s: float = 2.0, keep: Optional[KeepCallback] = None,
+                 copies: Sequence[TopicCopy] = ()) -> None:
         if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
             raise BadInputError(f'replay rate {rate!r} is not a positive number',
                                 'give a rate > 0 (1.0 = recorded speed)')
@@ -232,6 +262,10 @@ class BagReplayer:
         self.restamp = bool(restamp)
         self.qos_depth = None if qos_depth is None else int(qos_depth)
         self.wait_for_subscribers_s = float(wait_for_subscribers_s)
+        if keep is not None and not callable(keep):
+            raise BadInputError(f'keep {keep!r} is not callable',
+                                'give a function keep(topic, bag_time_ns) -> bool, or None')
+        self.keep = keep
         self.summary: BagSummary = inspect_bag(self.path)
         summary = self.summary
         remap = dict(remap or {})
@@ -273,6 +307,47 @@ class BagReplayer:
             raise BadInputError(
                 f'start offset {start_offset_s:g} s is past the end of the bag '
                 f'({span_ns / NS_PER_S:.3f} s long)', 'give a smaller start offset')
+        self.copies = self._check_copies(copies)
+        self._copies_of: Dict[str, Tuple[TopicCopy, ...]] = {
+            name: tuple(c for c in self.copies if c.source == name)
+            for name in dict.fromkeys(c.source for c in self.copies)}
+
+    def _check_copies(self, copies: Sequence[TopicCopy]) -> Tuple[TopicCopy, ...]:
+        """Return `copies` with their message types filled in; BadInputError if one is bad."""
+        by_name = {t.name: t for t in self.topics}
+        taken = {t.output: f'replayed topic {t.name}' for t in self.topics}
+        if self.publish_clock:
+            taken['/clock'] = 'the bag clock'
+        checked = []
+        for copy in copies:
+            if not isinstance(copy, TopicCopy):
+                raise BadInputError(f'copy {copy!r} is not a TopicCopy',
+                                    'give TopicCopy(source, target, start_ns) values')
+            source = by_name.get(copy.source)
+            if source is None:
+                raise BadInputError(
+                    f"copy source '{copy.source}' is not a replayed topic",
+                    'copy one of the replayed topics: '
+                    f"{', '.join(by_name) or 'none'} (bag topic names, before remapping)")
+            if not isinstance(copy.target, str) or not copy.target:
+                raise BadInputError(f'copy of {copy.source} has no target topic',
+                                    "give the topic the copy goes out on, e.g. '/camera_2'")
+            if copy.target in taken:
+                raise BadInputError(
+                    f"copy target '{copy.target}' of {copy.source} is already published by "
+                    f'{taken[copy.target]}', 'give the copy a topic of its own')
+            if not (isinstance(copy.start_ns, int) and copy.start_ns >= 0):
+                raise BadInputError(
+                    f'copy of {copy.source} starts at {copy.start_ns!r} ns',
+                    'give start_ns as an integer >= 0 (bag time from its first message)')
+            if copy.msgtype and copy.msgtype != source.msgtype:
+                raise BadInputError(
+                    f'copy of {copy.source} is declared {copy.msgtype}, but the topic '
+                    f'carries {source.msgtype}', "give msgtype '' or the source's type")
+            taken[copy.target] = f'the copy of {copy.source}'
+            checked.append(TopicCopy(copy.source, copy.target, copy.start_ns,
+                                     source.msgtype))
+        return tuple(checked)
 
     @property
     def duration_s(self) -> float:
@@ -310,18 +385,23 @@ class BagReplayer:
         publishers = {t.name: node.create_publisher(message_class(t.msgtype), t.output,
                                                     t.qos.profile())
                       for t in self.topics}
+        qos = {t.name: t.qos for t in self.topics}
+        copy_publishers = {c.target: node.create_publisher(message_class(c.msgtype), c.target,
+                                                           qos[c.source].profile())
+                           for c in self.copies}
         clock = None
         if self.publish_clock:
             clock_qos = ReplayQos(depth=self.qos_depth or DEFAULT_QOS_DEPTH).profile()
             clock = _ClockPublisher(node.create_publisher(Clock, '/clock', clock_qos), Clock)
         try:
-            waited = dict(publishers)
+            waited = list(publishers.values()) + list(copy_publishers.values())
             if clock is not None:
-                waited['/clock'] = clock.publisher
+                waited.append(clock.publisher)
             self._wait_for_subscribers(node, waited, stop_event)
-            return self._replay(publishers, clock, stop_event, progress, on_published)
+            return self._replay(publishers, copy_publishers, clock, stop_event, progress,
+                                on_published)
         finally:
-            for publisher in publishers.values():
+            for publisher in list(publishers.values()) + list(copy_publishers.values()):
                 _wait_acked(publisher)
                 node.destroy_publisher(publisher)
             if clock is not None:
@@ -331,7 +411,7 @@ class BagReplayer:
         deadline = time.monotonic() + self.wait_for_subscribers_s
         while time.monotonic() < deadline:
             if all(publisher.get_subscription_count() >= node.count_subscribers(
-                    publisher.topic_name) for publisher in publishers.values()):
+                    publisher.topic_name) for publisher in publishers):
                 return
             if stop_event is not None and stop_event.is_set():
                 return
@@ -343,13 +423,30 @@ class BagReplayer:
         span_ns = max(0, self.bag_end_ns - self.start_ns)
         return span_ns // (total - 1) if total > 1 and span_ns > 0 else NS_PER_S // 10
 
-    def _replay(self, publishers, clock, stop_event, progress,
+    def _outgoing(self, topic: str, stamp_ns: int, publishers, copy_publishers,
+                  outputs: Dict[str, str]) -> Tuple[List[Tuple[str, str, object]], int]:
+        """Return what goes out of one bag message, and how many keep skipped.
+
+        What goes out: [(name, output topic, publisher)], the message and its started
+        copies that keep lets out; name is what keep and on_published see (the bag topic,
+        or a copy's target).
+        """
+        relative_ns = stamp_ns - self.bag_start_ns
+        streams = [(topic, outputs[topic], publishers[topic])] + [
+            (copy.target, copy.target, copy_publishers[copy.target])
+            for copy in self._copies_of.get(topic, ()) if relative_ns >= copy.start_ns]
+        if self.keep is None:
+            return streams, 0
+        outgoing = [stream for stream in streams if self.keep(stream[0], relative_ns)]
+        return outgoing, len(streams) - len(outgoing)
+
+    def _replay(self, publishers, copy_publishers, clock, stop_event, progress,
                 on_published: Optional[PublishedCallback]) -> ReplayStats:
-        restamped_topics = {t.name for t in self.topics if t.has_header and self.restamp}
         header_topics = {t.name for t in self.topics if t.has_header}
-        counts = dict.fromkeys(publishers, 0)
+        outputs = {t.name: t.output for t in self.topics}
+        counts = dict.fromkeys(list(outputs.values()) + list(copy_publishers), 0)
         lateness_s: List[float] = []
-        restamped = loops = 0
+        restamped = loops = skipped = 0
         stopped = False
         pass_ns = max(0, self.bag_end_ns - self.start_ns) + self._loop_gap_ns()
         last_progress = 0.0
@@ -367,6 +464,11 @@ class BagReplayer:
                 topic, stamp_ns, data = item
                 if anchor is None:  # timing starts once the first message is read
                     anchor = first_anchor = time.monotonic()
+                outgoing, refused = self._outgoing(topic, stamp_ns, publishers,
+                                                   copy_publishers, outputs)
+                skipped += refused
+                if not outgoing:
+                    continue
                 offset_ns = stamp_ns - self.start_ns
                 due = anchor + offset_ns / NS_PER_S / self.rate
                 if not self._wait_until(due, stop_event, clock, stamp_ns, anchor):
@@ -374,19 +476,21 @@ class BagReplayer:
                     break
                 if clock is not None:
                     clock.publish(stamp_ns)
-                wall_ns = time.time_ns()
-                if topic in restamped_topics:
-                    patched = restamp_cdr(data, wall_ns)
-                    if patched is not None:
-                        data = patched
-                        restamped += 1
-                if on_published is not None:
-                    on_published(topic, stamp_ns,
-                                 read_cdr_stamp_ns(data) if topic in header_topics else None,
-                                 wall_ns)
-                lateness_s.append(time.monotonic() - due)
-                publishers[topic].publish(data)
-                counts[topic] += 1
+                for name, output, publisher in outgoing:
+                    out = data
+                    wall_ns = time.time_ns()
+                    if self.restamp and topic in header_topics:
+                        patched = restamp_cdr(data, wall_ns)
+                        if patched is not None:
+                            out = patched
+                            restamped += 1
+                    if on_published is not None:
+                        on_published(name, stamp_ns,
+                                     read_cdr_stamp_ns(out) if topic in header_topics
+                                     else None, wall_ns)
+                    lateness_s.append(time.monotonic() - due)
+                    publisher.publish(out)
+                    counts[output] += 1
                 bag_elapsed_ns = loops * pass_ns + offset_ns
                 if progress is not None and time.monotonic() - last_progress >= 0.1:
                     last_progress = time.monotonic()
@@ -396,16 +500,15 @@ class BagReplayer:
         if progress is not None:
             progress(bag_elapsed_ns / NS_PER_S)
         late_ms = sorted(x * 1000.0 for x in lateness_s)
-        outputs = {t.name: t.output for t in self.topics}
         return ReplayStats(
-            published=tuple(sorted((outputs[name], n) for name, n in counts.items())),
+            published=tuple(sorted(counts.items())),
             messages=sum(counts.values()), restamped=restamped,
             clock_messages=clock.count if clock is not None else 0, loops=loops,
             stopped=stopped, bag_elapsed_s=bag_elapsed_ns / NS_PER_S,
             wall_s=time.monotonic() - first_anchor if first_anchor is not None else 0.0,
             late_mean_ms=sum(late_ms) / len(late_ms) if late_ms else 0.0,
             late_p99_ms=percentile(late_ms, 0.99) if late_ms else 0.0,
-            late_max_ms=late_ms[-1] if late_ms else 0.0)
+            late_max_ms=late_ms[-1] if late_ms else 0.0, skipped=skipped)
 
     def _wait_until(self, due: float, stop_event: Optional[threading.Event],
                     clock: Optional['_ClockPublisher'], stamp_ns: int, anchor: float) -> bool:

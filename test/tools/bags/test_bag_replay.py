@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """BagReplayer with real rclpy: every message, in order, on time; restamp, clock, errors.
 
-Also QoS as recorded (transient local and best effort publishers) and on_published, the
-callback that maps published stamps back to bag times.
+Also QoS as recorded (transient local and best effort publishers), on_published, the
+callback that maps published stamps back to bag times, keep (messages left out) and
+copies (a second stream of a topic from a bag time on).
 """
 
 import threading
@@ -25,7 +26,7 @@ from std_msgs.msg import Int16MultiArray, String
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.tools.bags.bag_replay import (BagReplayer, read_cdr_stamp_ns, replay_qos,
-                                                ReplayQos, restamp_cdr)
+                                                ReplayQos, restamp_cdr, TopicCopy)
 from blastnet_ros.tools.scenes.scenario_bag import write_scenario_bag
 
 CAMERA, AUDIO = '/camera/image_raw', '/audio'
@@ -277,3 +278,111 @@ def test_restamp_patches_the_header_in_either_byte_order():
         assert (back.header.stamp.sec, back.header.stamp.nanosec) == (1_700_000_000, 123)
         assert back.header.frame_id == 'cam' and list(back.data) == list(range(6))
     assert restamp_cdr(b'\x00\x07' + bytes(20), 0) is None   # not plain CDR: left alone
+
+
+def test_keep_leaves_messages_out_and_the_rest_keeps_its_time(ros, bag):
+    info, stamps, _ = bag
+    received = subscribe(ros)
+    asked = []
+
+    def keep(topic, bag_time_ns):
+        asked.append((topic, bag_time_ns))
+        return topic == CAMERA and round(bag_time_ns * 15 / NS_PER_S) % 2 == 1  # odd frames
+
+    published = []
+    node = ros.node('replayer')
+    assert ros.wait_for(lambda: node.count_subscribers(CAMERA) > 0)
+    stats = BagReplayer(info.path, rate=2.0, topics=[CAMERA, AUDIO], keep=keep).run(
+        node, on_published=lambda *args: published.append(args))
+    kept = stamps[1::2]
+    assert ros.wait_for(lambda: len(received) == len(kept), 5.0), len(received)
+    assert [x[1] for x in received] == kept            # odd frames only, no audio
+    assert [x[1] for x in published] == kept and stats.messages == len(kept) == 7
+    assert stats.skipped == 15 + 10 - 7 and stats.published == ((AUDIO, 0), (CAMERA, 7))
+    # keep saw every message, with bag times from the bag's first message
+    assert len(asked) == 25 and asked[0] == (CAMERA, 0)
+    assert [t for topic, t in asked if topic == CAMERA] == [s - info.start_ns for s in stamps]
+    # each kept frame went out at its recorded time (rate 2), counted from the first
+    # message read (a skipped one): nothing was shifted by what was left out
+    first_wall = published[0][3]
+    for _, bag_ns, _, wall_ns in published:
+        expected_s = (bag_ns - kept[0]) / NS_PER_S / 2.0
+        assert abs((wall_ns - first_wall) / NS_PER_S - expected_s) < 0.03
+    assert stats.wall_s >= (kept[-1] - info.start_ns) / NS_PER_S / 2.0 - 0.001
+    assert stats.wall_s < (kept[-1] - info.start_ns) / NS_PER_S / 2.0 + 0.1
+
+
+def test_a_copy_starts_at_its_start_time_on_its_own_topic_with_its_own_stamps(ros, bag):
+    info, stamps, _ = bag
+    target = '/camera_2/image_raw'
+    received = subscribe(ros)
+    copied = []
+    ros.node('copy_probe').create_subscription(
+        Image, target, lambda msg: copied.append(
+            msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec), 100)
+    start_ns = NS_PER_S // 2
+    asked = []
+
+    def keep(topic, bag_time_ns):
+        asked.append((topic, bag_time_ns))
+        return True
+
+    node = ros.node('replayer')
+    assert ros.wait_for(lambda: node.count_subscribers(target) > 0)
+    replayer = BagReplayer(info.path, rate=4.0, topics=[CAMERA], restamp=True, keep=keep,
+                           copies=[TopicCopy(CAMERA, target, start_ns)])
+    assert replayer.copies == (TopicCopy(CAMERA, target, start_ns, 'sensor_msgs/msg/Image'),)
+    qos = {}
+    published = []
+
+    def on_published(*args):
+        published.append(args)
+        if args[0] not in qos:
+            qos[args[0]] = [(i.qos_profile.reliability, i.qos_profile.durability)
+                            for i in node.get_publishers_info_by_topic(args[0])]
+
+    stats = replayer.run(node, on_published=on_published)
+    late = [s for s in stamps if s - info.start_ns >= start_ns]
+    assert len(late) == 7
+    assert ros.wait_for(lambda: len(copied) == 7 and len(received) == 15, 5.0), (
+        len(copied), len(received))
+    assert stats.count(target) == 7 and stats.count(CAMERA) == 15 and stats.restamped == 22
+    # on_published: each copy right after its source message, same bag time, later stamp
+    names = [x[0] for x in published]
+    assert names == [CAMERA] * 8 + [CAMERA, target] * 7
+    for source, copy in zip(published[8::2], published[9::2]):
+        assert copy[1] == source[1] and copy[2] == copy[3] >= source[2]
+    assert [x[1] for x in published if x[0] == target] == late
+    assert copied == [x[2] for x in published if x[0] == target]   # its own fresh stamps
+    assert not set(copied) & set(stamps)
+    assert qos[target] == qos[CAMERA]
+    assert [t for topic, t in asked if topic == target] == [s - info.start_ns for s in late]
+
+
+def test_bad_copies_and_keep_are_named(bag):
+    info, _, _ = bag
+    cases = [
+        (dict(topics=[CAMERA], copies=[TopicCopy(AUDIO, '/audio_2')]),
+         "copy source '/audio' is not a replayed topic"),
+        (dict(copies=[TopicCopy(CAMERA, AUDIO)]),
+         f"copy target '{AUDIO}' of {CAMERA} is already published by replayed topic {AUDIO}"),
+        (dict(remap={AUDIO: '/mic'}, copies=[TopicCopy(CAMERA, '/mic')]),
+         f"copy target '/mic' of {CAMERA} is already published by replayed topic {AUDIO}"),
+        (dict(copies=[TopicCopy(CAMERA, '/c2'), TopicCopy(AUDIO, '/c2')]),
+         f"copy target '/c2' of {AUDIO} is already published by the copy of {CAMERA}"),
+        (dict(publish_clock=True, copies=[TopicCopy(CAMERA, '/clock')]),
+         f"copy target '/clock' of {CAMERA} is already published by the bag clock"),
+        (dict(copies=[TopicCopy(CAMERA, '/c2', -1)]), f'copy of {CAMERA} starts at -1 ns'),
+        (dict(copies=[TopicCopy(CAMERA, '/c2', msgtype='std_msgs/msg/String')]),
+         f'copy of {CAMERA} is declared std_msgs/msg/String, but the topic carries '
+         'sensor_msgs/msg/Image'),
+        (dict(keep=True), 'keep True is not callable'),
+    ]
+    for options, cause in cases:
+        with pytest.raises(BadInputError) as error:
+            BagReplayer(info.path, **options)
+        assert error.value.cause == cause
+    with pytest.raises(BadInputError) as error:
+        BagReplayer(info.path, topics=[CAMERA], copies=[TopicCopy(AUDIO, '/audio_2')])
+    assert error.value.fix == ('copy one of the replayed topics: /camera/image_raw (bag topic '
+                               'names, before remapping)')
