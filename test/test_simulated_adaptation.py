@@ -141,8 +141,12 @@ def test_a_ladder_without_min_level_takes_the_tasks_min_level():
 
 def test_a_min_level_the_profile_left_out_becomes_the_smallest_kept_one_above_it():
     ladder = ['m', 'm:w0.75', 'm:w0.5', 'm:w0.25']
-    assert kept_min_level('m:w0.25', ladder, {'m', 'm:w0.75', 'm:w0.5'}) == 'm:w0.5'
-    assert kept_min_level('m:w0.5', ladder, {'m', 'm:w0.75', 'm:w0.25'}) == 'm:w0.75'
-    assert kept_min_level('m:w0.5', ladder, {'m', 'm:w0.5'}) == 'm:w0.5'
-    assert kept_min_level('', ladder, {'m'}) == ''
-    assert kept_min_level('x', ladder, {'m'}) == ''
+    full, half = task('a', 'm', 20), task('a', 'm:w0.5', 20)
+    assert kept_min_level(full, 'm:w0.25', ladder, ['m', 'm:w0.75', 'm:w0.5']) == 'm:w0.5'
+    assert kept_min_level(full, 'm:w0.5', ladder, ['m', 'm:w0.75', 'm:w0.25']) == 'm:w0.75'
+    assert kept_min_level(full, 'm:w0.5', ladder, ['m', 'm:w0.5']) == 'm:w0.5'
+    assert kept_min_level(full, '', ladder, ['m']) == ''
+    # already below its min_level (a compressing policy chose m:w0.5): its level is the floor
+    assert kept_min_level(half, 'm:w0.75', ladder, ['m', 'm:w0.75', 'm:w0.5']) == 'm:w0.5'
+    with pytest.raises(BadInputError, match="task 'a': min_level 'x' is not in its ladder"):
+        kept_min_level(full, 'x', ladder, ['m'])

@@ -51,7 +51,8 @@ ladders are core.level_controller.profiled_ladder's, as the live executor's: a l
 lane time per job is its whole-model time on the task's first lane, a level the profile
 lacks or no faster than a larger one is left out (a ladder without a min_level takes its
 task's TaskSpec.min_level; a min_level left out becomes the smallest kept level above it,
-as in the live executor, the ladder's last when there is none); each level is planned as
+and a task that already runs below its min_level keeps its own level as the floor, as in
+the live executor: kept_min_level); each level is planned as
 the task's model is (`plans` by model name, else the policy's granularity). The
 controller hears every job end (response = end - release) and is asked after each event
 batch; a change it returns is applied at once: the task's jobs that have not started run
@@ -538,9 +539,9 @@ class _Adapter:
                                              profile.model(option.model), plan)
                     self._estimates[(spec.name, option.model)] = task_estimates_from_profile(
                         profile, spec.name, option.model, plan, lane_names)
-            kept = {option.model for option in options}
-            min_level = kept_min_level(ladder.min_level or spec.min_level,
-                                       [level.model for level in ladder.levels], kept)
+            wanted = ladder.min_level or (spec.min_level if spec.name in ladders else '')
+            min_level = kept_min_level(spec, wanted, [level.model for level in ladder.levels],
+                                       [option.model for option in options])
             configs.append(task_levels(spec, options, min_level))
         try:
             self.controller = LevelController(configs, adaptation.settings)
@@ -568,19 +569,26 @@ class _Adapter:
         self._loop.set_num_blocks(task, self._plans[(task, to_model)].num_blocks)
 
 
-def kept_min_level(wanted: str, ladder: Sequence[str], kept) -> str:
-    """Return the min_level to use: `wanted`, or the smallest kept level above it.
+def kept_min_level(spec: TaskSpec, wanted: str, ladder: Sequence[str],
+                   kept: Sequence[str]) -> str:
+    """Return the smallest level the controller may switch `spec` to ('' = the last kept).
 
-    `ladder` is the task's level names, largest first, `kept` those its profiled ladder
-    kept. '' (the profiled ladder's last) when `wanted` is '', not in `ladder`, or has no
-    kept level above it.
+    `wanted` is the min_level asked for, `ladder` the task's level names and `kept` those
+    its profiled ladder kept, both largest first. A wanted level the profiled ladder left
+    out gives the smallest kept level above it; a task that already runs below `wanted` (a
+    policy that compresses models chose its level) keeps its own level as the floor.
+    Raises BadInputError for a wanted level not in `ladder`.
     """
-    if not wanted or wanted in kept:
-        return wanted
-    if wanted not in ladder:
+    if not wanted:
         return ''
-    above = [name for name in ladder[:ladder.index(wanted)] if name in kept]
-    return above[-1] if above else ''
+    if wanted not in ladder:
+        raise BadInputError(f"task '{spec.name}': min_level '{wanted}' is not in its ladder "
+                            f"({', '.join(ladder)})",
+                            "give a min_level of the task's ladder, or '' for its smallest")
+    allowed = ladder[:ladder.index(wanted) + 1]     # wanted and every larger level
+    if spec.model not in allowed:
+        return spec.model
+    return [model for model in kept if model in allowed][-1]
 
 
 def _level_plan(spec: TaskSpec, model: str, scenario: Scenario, profile: MachineProfile,
