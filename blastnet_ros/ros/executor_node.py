@@ -61,8 +61,9 @@ from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
 from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, job_trace_json, JobTraceEntry
 from blastnet_ros.runtime.level_adaptation import (AppliedChange, build_adaptation,
-                                                   LEVEL_CHANGES_TOPIC, level_change_json,
-                                                   shipped_accuracies, SwitchStats)
+                                                   level_change_json, shipped_accuracies,
+                                                   SwitchStats)
+from blastnet_ros.runtime.level_change_topic import LEVEL_CHANGES_TOPIC
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult
 
 STALE_INPUT_NS = 5 * NS_PER_S

@@ -47,7 +47,6 @@ from blastnet_ros.runtime.live_engine import JobFailure, JobResult, LiveEngine
 from blastnet_ros.runtime.task_levels import level_label, TaskLevels
 
 
-LEVEL_CHANGES_TOPIC = 'blastnet/level_changes'   # std_msgs/String, one JSON object a change
 
 
 @dataclass(frozen=True)
