@@ -47,22 +47,33 @@ The rules (LevelControllerSettings, defaults in brackets):
 3. Headroom. A task steps up one level only when no task is in trouble, every task's
    windowed miss rate is at most `step_up_miss_rate` [0], a whole `window_ns` has passed
    since the last switch of any task (every window then speaks of the levels now), the
-   task has at least `min_jobs` completed jobs in its window, and their median slack
-   (deadline - response) exceeds `headroom_factor` [2.0] x the time the next larger
-   level adds to a job (and so does the slack of its prediction, if it has one), and so
-   does every other task's median slack: the added time lands on lanes the tasks share
-   (the controller does not know which), and a task stepped down for another's misses
-   would otherwise step back up on its own slack and bring those misses back. Among
-   such tasks the one that gains the most accuracy per ms added (weighed by rate as in
-   rule 2) goes first.
+   task has at least `min_jobs` completed jobs in its window, the next larger level is
+   more accurate (a larger level no better than the smaller is not worth its time), and
+   the slack (deadline - response) of its jobs at the `slack_quantile` [0.9] of their
+   responses (its tail: a bound of a few per cent is about the slowest jobs, not the
+   median) exceeds `headroom_factor` [1.5] x the time the next larger level adds to a
+   job (and so does the slack of its prediction, if it has one), and so does every other
+   task's slack at that quantile: the added time lands on lanes the tasks share (the
+   controller does not know which), and a task stepped down for another's misses would
+   otherwise step back up on its own slack and bring those misses back. Among such tasks
+   the one that gains the most accuracy per ms added (weighed by rate as in rule 2) goes
+   first.
 4. Hysteresis. Between a miss rate of `step_up_miss_rate` and the step-down threshold
    nothing moves: a steady load in that band causes no switch. A step up needs a slack
    of twice the added time, so after it the task still has slack left and does not fall
    back at once.
-5. Dwell. A task is not switched again, either way, within `dwell_ns` [2 s] of its last
-   applied or rejected switch: the effect of a switch takes jobs in flight and the
-   estimator's average time to show, and a rejected change is not re-proposed at once.
-6. One switch per decision: `decide` returns at most one LevelChange.
+5. Dwell. A task is not stepped up within `dwell_ns` [2 s] of its last applied or
+   rejected switch, nor stepped down within `down_dwell_ns` [0.5 s] of it (`dwell_ns`
+   after a rejection): the effect of a switch takes jobs in flight and the estimator's
+   average time to show, and a rejected change is not re-proposed at once; a step down
+   shows within a few jobs (only jobs released after it count), and a load that jumps
+   may need several steps, so they come at 0.5 s, not 2 s, apart.
+6. Back-off. A task that steps down from a level is not stepped back up to it for
+   `up_hold_ns` [4 s] x 2^(n - 1), at most `max_hold_ns` [32 s], where n counts its
+   step downs from that level since it last ran there for `proven_ns` [10 s] in a row:
+   a step up that failed (the load is still there) waits twice as long the next time,
+   as TCP backs off, instead of failing every few seconds.
+7. One switch per decision: `decide` returns at most one LevelChange.
 """
 
 from __future__ import annotations
@@ -145,9 +156,14 @@ class LevelControllerSettings:
     min_jobs: int = 5                   # jobs a window needs before its miss rate counts
     step_down_fraction: float = 0.6     # step down at this fraction of the bound
     step_up_miss_rate: float = 0.0      # step up only at or below this miss rate
-    headroom_factor: float = 2.0        # median slack > this x the time a step up adds
-    dwell_ns: int = 2 * NS_PER_S        # per task, between switches (applied or rejected)
+    headroom_factor: float = 1.5        # tail slack > this x the time a step up adds
+    dwell_ns: int = 2 * NS_PER_S        # per task, from a switch (or rejection) to a step up
     weigh_by_rate: bool = True          # cost per ms of lane time per second, not per job
+    slack_quantile: float = 0.9         # the response quantile whose slack a step up needs
+    down_dwell_ns: int = NS_PER_S // 2  # per task, from an applied switch to a step down
+    up_hold_ns: int = 4 * NS_PER_S      # back-off before returning to a level left
+    max_hold_ns: int = 32 * NS_PER_S    # the longest back-off
+    proven_ns: int = 10 * NS_PER_S      # a level held this long resets its back-off
 
     def __post_init__(self) -> None:
         if self.window_ns <= 0:
@@ -163,8 +179,12 @@ class LevelControllerSettings:
         if not self.headroom_factor >= 1.0:
             raise ValueError('settings: headroom_factor must be >= 1 (a step up needs at '
                              f'least the time it adds), got {self.headroom_factor}')
-        if self.dwell_ns < 0:
-            raise ValueError(f'settings: dwell_ns must be >= 0, got {self.dwell_ns}')
+        for name in ('dwell_ns', 'down_dwell_ns', 'up_hold_ns', 'max_hold_ns', 'proven_ns'):
+            if getattr(self, name) < 0:
+                raise ValueError(f'settings: {name} must be >= 0, got {getattr(self, name)}')
+        if not 0.0 < self.slack_quantile < 1.0:
+            raise ValueError('settings: slack_quantile must be in (0, 1), got '
+                             f'{self.slack_quantile}')
 
 
 @dataclass(frozen=True)
@@ -209,6 +229,10 @@ class _TaskState:
     ended: Deque[_Ended] = field(default_factory=deque)
     prediction: Optional[_Prediction] = None
     last_event_ns: Optional[int] = None   # last applied or rejected switch
+    last_rejected: bool = False           # whether that last event was a rejection
+    arrived_ns: Optional[int] = None      # when the task reached its current level
+    retreats: Dict[int, int] = field(default_factory=dict)     # level index -> step downs
+    hold_until_ns: Dict[int, int] = field(default_factory=dict)   # level index -> back-off
 
 
 @dataclass(frozen=True)
@@ -217,7 +241,7 @@ class _View:
 
     stats: TaskStatsSnapshot
     span_ns: int
-    median_slack_ns: Optional[int]
+    tail_slack_ns: Optional[int]   # the slack at the settings' slack_quantile
     completed: int
     predicted_ns: Optional[int]
     trouble: str      # why the task is in trouble ('' when it is not)
@@ -339,8 +363,20 @@ class LevelController:
             raise ValueError(f'applied({change.task!r}): to_model {change.to_model!r} is not '
                              f'a level of its ladder at or above its minimum '
                              f'{models[:state.min_index + 1]}')
-        state.index = models.index(change.to_model)
+        new_index = models.index(change.to_model)
+        if new_index > state.index:   # a step down: back off before returning
+            settings = self._settings
+            held_ns = change.time_ns - (state.arrived_ns if state.arrived_ns is not None
+                                        else change.time_ns)
+            count = 1 if held_ns >= settings.proven_ns else \
+                state.retreats.get(state.index, 0) + 1
+            state.retreats[state.index] = count
+            state.hold_until_ns[state.index] = change.time_ns + min(
+                settings.max_hold_ns, settings.up_hold_ns * 2 ** (count - 1))
+        state.index = new_index
+        state.arrived_ns = change.time_ns
         state.last_event_ns = change.time_ns
+        state.last_rejected = False
         state.prediction = None
         self._seen(change.time_ns)
         if self._last_switch_ns is None or change.time_ns > self._last_switch_ns:
@@ -351,6 +387,7 @@ class LevelController:
         """Record that `change` was not made; the task is not proposed again for a dwell."""
         state = self._state(change.task)
         state.last_event_ns = change.time_ns
+        state.last_rejected = True
         self._rejections.append(Rejection(change, why))
 
     # The decision.
@@ -443,12 +480,18 @@ class LevelController:
         elif predicted_ns is not None and predicted_ns > config.deadline_ns:
             trouble = (f'predicted response {_ms(predicted_ns)} > deadline '
                        f'{_ms(config.deadline_ns)}')
-        median_slack_ns = int(percentile(slacks, 0.50)) if slacks else None
-        return _View(stats, span_ns, median_slack_ns, len(responses), predicted_ns, trouble)
+        # the slack of the response at the quantile: slacks fall as responses grow
+        tail_slack_ns = (int(percentile(slacks, 1.0 - settings.slack_quantile))
+                         if slacks else None)
+        return _View(stats, span_ns, tail_slack_ns, len(responses), predicted_ns, trouble)
 
-    def _dwelling(self, state: _TaskState, now_ns: int) -> bool:
-        return (state.last_event_ns is not None
-                and now_ns - state.last_event_ns < self._settings.dwell_ns)
+    def _dwelling(self, state: _TaskState, now_ns: int, direction: str = STEP_UP) -> bool:
+        if state.last_event_ns is None:
+            return False
+        settings = self._settings
+        dwell_ns = settings.dwell_ns if direction == STEP_UP or state.last_rejected \
+            else settings.down_dwell_ns
+        return now_ns - state.last_event_ns < dwell_ns
 
     def _rate_weight(self, state: _TaskState) -> float:
         """Return jobs per second when weighing by rate, else 1 (cost per job)."""
@@ -479,7 +522,8 @@ class LevelController:
     def _step_down(self, now_ns: int, troubled: Sequence[str],
                    views: Mapping[str, _View]) -> Optional[LevelChange]:
         def can_step(state: _TaskState) -> bool:
-            return state.index < state.min_index and not self._dwelling(state, now_ns)
+            return (state.index < state.min_index
+                    and not self._dwelling(state, now_ns, STEP_DOWN))
 
         if len(troubled) == 1:
             state = self._tasks[troubled[0]]
@@ -511,21 +555,25 @@ class LevelController:
             return None
         if any(view.stats.miss_rate > settings.step_up_miss_rate for view in views.values()):
             return None
-        # the tightest median slack of any task: the added time lands on shared lanes, so
+        # the tightest tail slack of any task: the added time lands on shared lanes, so
         # every task must have room for it (not only the one stepping up)
-        tightest_ns = min((view.median_slack_ns for view in views.values()
-                           if view.median_slack_ns is not None), default=None)
+        tightest_ns = min((view.tail_slack_ns for view in views.values()
+                           if view.tail_slack_ns is not None), default=None)
         candidates = []
         for name, state in self._tasks.items():
             view = views[name]
             if state.index == 0 or self._dwelling(state, now_ns):
                 continue
-            if view.completed < settings.min_jobs or view.median_slack_ns is None:
+            if view.completed < settings.min_jobs or view.tail_slack_ns is None:
                 continue
             ladder = state.config.ladder
+            if ladder[state.index - 1].accuracy <= ladder[state.index].accuracy:
+                continue   # no more accurate: not worth the time it adds
+            if now_ns < state.hold_until_ns.get(state.index - 1, 0):
+                continue   # backing off: it stepped down from that level recently
             added_ns = ladder[state.index - 1].job_ns - ladder[state.index].job_ns
             needed_ns = settings.headroom_factor * added_ns
-            if view.median_slack_ns <= needed_ns or tightest_ns <= needed_ns:
+            if view.tail_slack_ns <= needed_ns or tightest_ns <= needed_ns:
                 continue
             if (view.predicted_ns is not None
                     and state.config.deadline_ns - view.predicted_ns <= needed_ns):
@@ -536,6 +584,7 @@ class LevelController:
         state, view, added_ns = max(candidates, key=lambda c: self._up_gain(c[0]))
         return self._change(
             now_ns, state, -1, STEP_UP,
-            f'{state.config.task}: median slack {_ms(view.median_slack_ns)} > '
+            f'{state.config.task}: p{100 * settings.slack_quantile:g} slack '
+            f'{_ms(view.tail_slack_ns)} > '
             f'{settings.headroom_factor:g} x {_ms(added_ns)} added; miss rate '
             f'{_pct(view.stats.miss_rate)} over {view.span_ns / NS_PER_S:.1f} s')
