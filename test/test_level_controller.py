@@ -108,14 +108,16 @@ def test_steps_down_before_the_bound_when_misses_rise():
 def test_steps_back_up_when_the_load_falls_after_the_dwell():
     """Interference of 30 ms until 0.5 s makes det miss; then it is gone.
 
-    0 ... 0.25 s: 5 misses -> down to w0.5 (20 ms + 30 ms = 50 ms: met, no slack)
+    0 ... 0.25 s: every 4th job 30 ms longer: 1 miss in 5 -> one step down, to w0.5
+    (20 ms + 30 ms = 50 ms: met, no slack)
     0.5 s: load gone, slack 30 ms > 1.5 x 10 ms added; up only once the 3 s dwell is over
     (no back-off here: up_hold_ns 0).
     """
     config = det()
     settings = LevelControllerSettings(window_ns=1 * S, dwell_ns=3 * S, up_hold_ns=0)
     controller = LevelController([config], settings)
-    load = exec_plus(config, lambda end_ns: 30 * MS if end_ns <= 500 * MS else 0)
+    load = exec_plus(config, lambda end_ns: 30 * MS if end_ns <= 500 * MS
+                     and end_ns // (50 * MS) % 4 == 0 else 0)
     changes = drive(controller, [config], {'det': load}, 6 * S)
     assert [(c.direction, c.from_model, c.to_model) for c in changes] == [
         (STEP_DOWN, 'det', 'det:w0.5'), (STEP_UP, 'det:w0.5', 'det')]
@@ -171,6 +173,21 @@ def feed(controller: LevelController, task: str, start_ns: int, count: int,
         end_ns = start_ns + k * period_ns
         controller.job_ended(task, end_ns, outcome,
                              response_ns if outcome != DROPPED else -1)
+    return end_ns
+
+
+def feed_quarter_missed(controller: LevelController, task: str, start_ns: int, count: int,
+                        period_ns: int = 50 * MS) -> int:
+    """Record `count` jobs, every 4th missed (60 ms), the rest met (40 ms); return the last end.
+
+    A quarter missed asks for one step down of LADDER (30 ms x 0.75 >= 20 ms), not two.
+    """
+    end_ns = start_ns
+    for k in range(count):
+        end_ns = start_ns + k * period_ns
+        missed = k % 4 == 3
+        controller.job_ended(task, end_ns, MISSED if missed else MET,
+                             60 * MS if missed else 40 * MS)
     return end_ns
 
 
@@ -247,7 +264,7 @@ def test_a_task_alone_in_trouble_steps_down_itself_even_if_another_is_cheaper():
 def test_a_task_alone_in_trouble_in_its_dwell_is_waited_for():
     cheap = det(name='c', ladder=ladder('c', (0.9, 0.89), (40, 10)))
     controller = LevelController([det(), cheap], LevelControllerSettings(down_dwell_ns=2 * S))
-    end_ns = feed(controller, 'det', 0, 10, MISSED)
+    end_ns = feed_quarter_missed(controller, 'det', 0, 10)
     first = controller.decide(end_ns)
     assert (first.task, first.to_model) == ('det', 'det:w0.5')
     controller.applied(first)
@@ -313,7 +330,7 @@ def test_a_rejected_change_is_not_proposed_again_before_the_dwell():
         feed(controller, 'det', later_ns, 1, MISSED)
         assert controller.decide(later_ns) is None
     again = controller.decide(end_ns + 2 * S)
-    assert again is not None and again.to_model == 'det:w0.5'
+    assert again is not None and again.to_model == 'det:w0.25'   # all missed: the smallest
     assert controller.level('det') == 'det'
     assert controller.changes() == ()
 
@@ -410,8 +427,9 @@ def test_a_profiled_ladder_leaves_out_missing_levels_and_levels_no_faster():
 def test_a_step_down_may_follow_a_step_down_after_the_short_dwell():
     """Still missing 0.5 s after a step down: the next one comes then, not 2 s later."""
     controller = LevelController([det()])
-    end_ns = feed(controller, 'det', 0, 10, MISSED)
+    end_ns = feed_quarter_missed(controller, 'det', 0, 10)
     first = controller.decide(end_ns)
+    assert first.to_model == 'det:w0.5'
     controller.applied(first)
     end_ns = feed(controller, 'det', end_ns + 50 * MS, 6, MISSED)
     assert end_ns - first.time_ns < 500 * MS
@@ -426,7 +444,7 @@ def test_a_failed_step_up_backs_off_twice_as_long_the_next_time():
     """Down, up after the hold, down again at once: the next hold is twice the first."""
     settings = LevelControllerSettings(window_ns=1 * S, up_hold_ns=3 * S, dwell_ns=1 * S)
     controller = LevelController([det()], settings)
-    end_ns = feed(controller, 'det', 0, 10, MISSED)
+    end_ns = feed_quarter_missed(controller, 'det', 0, 10)
     down = controller.decide(end_ns)
     controller.applied(down)
     end_ns = feed(controller, 'det', end_ns, 80, MET, response_ns=10 * MS)   # 4 s, slack
@@ -434,7 +452,7 @@ def test_a_failed_step_up_backs_off_twice_as_long_the_next_time():
     assert [(c.direction, c.to_model) for c in ups] == [(STEP_UP, 'det')]
     assert ups[0].time_ns - down.time_ns >= 3 * S
     controller.applied(ups[0])
-    end_ns = feed(controller, 'det', end_ns + 50 * MS, 10, MISSED)
+    end_ns = feed_quarter_missed(controller, 'det', end_ns + 50 * MS, 10)
     again = controller.decide(end_ns)
     controller.applied(again)
     assert again.direction == STEP_DOWN
@@ -454,3 +472,24 @@ def test_no_step_up_to_a_level_that_is_no_more_accurate():
     controller = LevelController([flat], LevelControllerSettings(up_hold_ns=0))
     changes = drive(controller, [flat], {'det': lambda m, i, t: 5 * MS}, 10 * S)
     assert changes == []
+
+
+def test_a_task_far_over_its_bound_steps_down_several_levels_at_once():
+    """Three of four jobs missed: a job a quarter as long is needed: w0.25 (10 of 30 ms)."""
+    controller = LevelController([det()])
+    end_ns = 0
+    for k in range(12):
+        end_ns = k * 50 * MS
+        missed = k % 4 != 0
+        controller.job_ended('det', end_ns, MISSED if missed else MET,
+                             60 * MS if missed else 40 * MS)
+    change = controller.decide(end_ns)
+    assert (change.from_model, change.to_model) == ('det', 'det:w0.25')
+    assert '2 levels at once' in change.reason
+
+
+def test_several_levels_at_once_stop_at_the_minimum_level():
+    """All missed asks for the smallest, but min_level w0.5 is as far as it goes."""
+    controller = LevelController([det(min_level='det:w0.5')])
+    end_ns = feed(controller, 'det', 0, 10, MISSED)
+    assert controller.decide(end_ns).to_model == 'det:w0.5'

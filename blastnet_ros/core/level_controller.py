@@ -33,10 +33,13 @@ The rules (LevelControllerSettings, defaults in brackets):
    x its bound [0.6: a 5 % bound steps down at 3 %, before the bound is reached] over at
    least `min_jobs` jobs [5: one early job decides nothing], or when its predicted
    response time exceeds its relative deadline (before any miss).
-2. Who gives. When one task alone is in trouble, it steps down one level itself, even if
-   another would be cheaper: its misses may be its own (its job no longer fits its
-   deadline, or it ranks low and time freed elsewhere goes to others first), and the
-   point is every task within its bound. If it is in its dwell time the controller waits
+2. Who gives. When one task alone is in trouble, it steps down itself, even if
+   another would be cheaper, by as many levels as its misses say: to the first level
+   whose job time is at most (1 - miss rate) x its current level's (a load that jumped
+   well past the lanes' capacity makes most jobs miss: 75 % missed asks for a job a
+   quarter as long; below a miss rate that one step covers, one step). Its misses may
+   be its own (its job no longer fits its deadline, or it ranks low and time freed
+   elsewhere goes to others first), and the point is every task within its bound. If it is in its dwell time the controller waits
    for it; only when it is at its minimum level does another task give. When several
    tasks are in trouble the load is shared, so the task that gives is the one, among
    all tasks that can step down, that loses the least accuracy per ms of lane time
@@ -519,6 +522,15 @@ class LevelController:
                            to_model=ladder[state.index + step].model,
                            direction=direction, reason=reason)
 
+    def _steps_for(self, state: _TaskState, miss_rate: float) -> int:
+        """Return how many levels a task alone in trouble steps down (rule 2)."""
+        ladder = state.config.ladder
+        target_ns = ladder[state.index].job_ns * (1.0 - miss_rate)
+        index = state.index + 1
+        while index < state.min_index and ladder[index].job_ns > target_ns:
+            index += 1
+        return index - state.index
+
     def _step_down(self, now_ns: int, troubled: Sequence[str],
                    views: Mapping[str, _View]) -> Optional[LevelChange]:
         def can_step(state: _TaskState) -> bool:
@@ -529,7 +541,12 @@ class LevelController:
             state = self._tasks[troubled[0]]
             cause = f'{troubled[0]}: {views[troubled[0]].trouble}'
             if can_step(state):
-                return self._change(now_ns, state, 1, STEP_DOWN, cause)
+                steps = self._steps_for(state, views[troubled[0]].stats.miss_rate)
+                if steps > 1:
+                    cause += (f'; {steps} levels at once: a job time of at most '
+                              f'{100 * (1 - views[troubled[0]].stats.miss_rate):.0f} % of '
+                              "the current level's")
+                return self._change(now_ns, state, steps, STEP_DOWN, cause)
             if state.index < state.min_index:
                 return None   # in its dwell time: wait for its own step to show
             candidates = [s for name, s in self._tasks.items()

@@ -113,7 +113,10 @@ def summary(all_runs: Sequence[ScenarioRuns], losses: Mapping[str, float]) -> Di
                 'tasks': [outcome.__dict__ for outcome in task_outcomes(run, bounds, losses)],
                 'changes': [change.__dict__ for change in run.changes],
                 'miss_rate_timeline': {task: window_miss_rates(run, task)
-                                       for task in run.tasks()}})
+                                       for task in run.tasks()},
+                # every job: [task, stamp in ms from the run's start, outcome]
+                'jobs': [[job.task, round(job.stamp_ns / 1e6, 3), job.outcome]
+                         for job in run.jobs]})
         scenarios.append(entry)
     return {'scenarios': scenarios}
 
