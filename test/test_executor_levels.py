@@ -66,7 +66,8 @@ def test_a_level_the_model_lacks_stops_the_node_before_it_loads_anything(tmp_pat
 def test_with_adaptation_a_step_the_controller_asks_for_is_published_and_run(tmp_path):
     with RosHarness() as ros:
         node = ros.make(ExecutorNode, tasks_file=tasks_file(tmp_path, TASKS),
-                        policy='dm-model', adaptation=True, diagnostics_period_s=0.1)
+                        policy='dm-model', adaptation=True, adaptation_warmup_s=0.0,
+                        diagnostics_period_s=0.1)
         probe = ros.node('change_probe')
         changes = []
         probe.create_subscription(String, '/blastnet/level_changes', changes.append, 10)
@@ -96,7 +97,8 @@ def drop_sound_jobs(node, count=8):
 def test_each_tasks_switches_and_their_time_are_in_diagnostics(tmp_path):
     with RosHarness() as ros:
         node = ros.make(ExecutorNode, tasks_file=tasks_file(tmp_path, TASKS),
-                        policy='dm-model', adaptation=True, diagnostics_period_s=0.1)
+                        policy='dm-model', adaptation=True, adaptation_warmup_s=0.0,
+                        diagnostics_period_s=0.1)
         probe = ros.node('switch_probe')
         arrays, changes = [], []
         probe.create_subscription(DiagnosticArray, '/diagnostics', arrays.append, 10)
@@ -127,7 +129,8 @@ def test_adaptation_runs_with_every_policy(tmp_path, policy):
     """Each policy: the controller starts where the engine runs, steps down, jobs run on."""
     with RosHarness() as ros:
         node = ros.make(ExecutorNode, tasks_file=tasks_file(tmp_path, TASKS), policy=policy,
-                        adaptation=True, diagnostics_period_s=0.1, drop_late=False)
+                        adaptation=True, adaptation_warmup_s=0.0, diagnostics_period_s=0.1,
+                        drop_late=False)
         start = node.engine.active_models()
         # dm-mc compresses the models first: the controller starts from its levels
         assert node._adaptation.levels() == start

@@ -493,3 +493,27 @@ def test_several_levels_at_once_stop_at_the_minimum_level():
     controller = LevelController([det(min_level='det:w0.5')])
     end_ns = feed(controller, 'det', 0, 10, MISSED)
     assert controller.decide(end_ns).to_model == 'det:w0.5'
+
+
+def test_the_levels_a_big_step_passes_over_are_held_too():
+    """All missed: det -> w0.25 at once; w0.5, passed over, is not returned to at once."""
+    settings = LevelControllerSettings(window_ns=1 * S, dwell_ns=1 * S, up_hold_ns=5 * S)
+    controller = LevelController([det()], settings)
+    end_ns = feed(controller, 'det', 0, 10, MISSED)
+    down = controller.decide(end_ns)
+    controller.applied(down)
+    assert down.to_model == 'det:w0.25'
+    end_ns = feed(controller, 'det', end_ns, 80, MET, response_ns=10 * MS)   # 4 s of slack
+    assert controller.decide(end_ns) is None                 # w0.5 held 5 s
+    end_ns = feed(controller, 'det', end_ns, 25, MET, response_ns=10 * MS)
+    assert controller.decide(end_ns).to_model == 'det:w0.5'
+
+
+def test_jobs_in_the_warm_up_are_not_counted():
+    """Misses in the first second of a run move nothing; the same misses later do."""
+    controller = LevelController([det()], LevelControllerSettings(warmup_ns=1 * S))
+    end_ns = feed(controller, 'det', 0, 10, MISSED)          # 0 .. 0.45 s
+    assert controller.decide(end_ns) is None
+    assert controller.window_stats('det', end_ns).released == 0
+    end_ns = feed(controller, 'det', 1 * S, 10, MISSED)
+    assert controller.decide(end_ns) is not None

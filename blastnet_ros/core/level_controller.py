@@ -39,8 +39,9 @@ The rules (LevelControllerSettings, defaults in brackets):
    well past the lanes' capacity makes most jobs miss: 75 % missed asks for a job a
    quarter as long; below a miss rate that one step covers, one step). Its misses may
    be its own (its job no longer fits its deadline, or it ranks low and time freed
-   elsewhere goes to others first), and the point is every task within its bound. If it is in its dwell time the controller waits
-   for it; only when it is at its minimum level does another task give. When several
+   elsewhere goes to others first), and the point is every task within its bound. If
+   it is in its dwell time the controller waits for it; only when it is at its minimum
+   level does another task give. When several
    tasks are in trouble the load is shared, so the task that gives is the one, among
    all tasks that can step down, that loses the least accuracy per ms of lane time
    saved by its next step: (acc_now - acc_next) / (job_ms_now - job_ms_next), divided
@@ -63,7 +64,7 @@ The rules (LevelControllerSettings, defaults in brackets):
    first.
 4. Hysteresis. Between a miss rate of `step_up_miss_rate` and the step-down threshold
    nothing moves: a steady load in that band causes no switch. A step up needs a slack
-   of twice the added time, so after it the task still has slack left and does not fall
+   of 1.5 x the added time, so after it the task still has slack left and does not fall
    back at once.
 5. Dwell. A task is not stepped up within `dwell_ns` [2 s] of its last applied or
    rejected switch, nor stepped down within `down_dwell_ns` [0.5 s] of it (`dwell_ns`
@@ -75,8 +76,14 @@ The rules (LevelControllerSettings, defaults in brackets):
    `up_hold_ns` [4 s] x 2^(n - 1), at most `max_hold_ns` [32 s], where n counts its
    step downs from that level since it last ran there for `proven_ns` [10 s] in a row:
    a step up that failed (the load is still there) waits twice as long the next time,
-   as TCP backs off, instead of failing every few seconds.
-7. One switch per decision: `decide` returns at most one LevelChange.
+   as TCP backs off, instead of failing every few seconds. The levels a step of several
+   levels passes over are held as long.
+7. Warm-up. Jobs that end within `warmup_ns` [0; the live executor's 1 s,
+   runtime/level_adaptation.py] of the first job the controller hears of are not
+   counted: live, the first frames of a run meet cold caches and lazily built state
+   (seen: the first one or two detector jobs miss, and 2 misses of the first 5 jobs sent
+   the detector three levels down at 0.2 s); the simulator has no such start.
+8. One switch per decision: `decide` returns at most one LevelChange.
 """
 
 from __future__ import annotations
@@ -167,6 +174,7 @@ class LevelControllerSettings:
     up_hold_ns: int = 4 * NS_PER_S      # back-off before returning to a level left
     max_hold_ns: int = 32 * NS_PER_S    # the longest back-off
     proven_ns: int = 10 * NS_PER_S      # a level held this long resets its back-off
+    warmup_ns: int = 0                  # jobs ending this soon after the first are ignored
 
     def __post_init__(self) -> None:
         if self.window_ns <= 0:
@@ -182,7 +190,8 @@ class LevelControllerSettings:
         if not self.headroom_factor >= 1.0:
             raise ValueError('settings: headroom_factor must be >= 1 (a step up needs at '
                              f'least the time it adds), got {self.headroom_factor}')
-        for name in ('dwell_ns', 'down_dwell_ns', 'up_hold_ns', 'max_hold_ns', 'proven_ns'):
+        for name in ('dwell_ns', 'down_dwell_ns', 'up_hold_ns', 'max_hold_ns', 'proven_ns',
+                     'warmup_ns'):
             if getattr(self, name) < 0:
                 raise ValueError(f'settings: {name} must be >= 0, got {getattr(self, name)}')
         if not 0.0 < self.slack_quantile < 1.0:
@@ -323,6 +332,7 @@ class LevelController:
         self._changes: List[LevelChange] = []
         self._rejections: List[Rejection] = []
         self._first_ns: Optional[int] = None
+        self._first_job_ns: Optional[int] = None
         self._last_switch_ns: Optional[int] = None
 
     # Inputs.
@@ -340,6 +350,10 @@ class LevelController:
             raise ValueError(f'job_ended({task!r}): a {outcome} job needs response_ns >= 0, '
                              f'got {response_ns}')
         self._seen(now_ns)
+        if self._first_job_ns is None:
+            self._first_job_ns = now_ns
+        if now_ns - self._first_job_ns < self._settings.warmup_ns:
+            return   # warm-up (rule 8)
         release_ns = now_ns - response_ns if response_ns >= 0 else now_ns
         state.ended.append(_Ended(now_ns, release_ns, outcome, response_ns))
         horizon_ns = now_ns - self._window_ns(state)
@@ -374,8 +388,10 @@ class LevelController:
             count = 1 if held_ns >= settings.proven_ns else \
                 state.retreats.get(state.index, 0) + 1
             state.retreats[state.index] = count
-            state.hold_until_ns[state.index] = change.time_ns + min(
-                settings.max_hold_ns, settings.up_hold_ns * 2 ** (count - 1))
+            until_ns = change.time_ns + min(settings.max_hold_ns,
+                                            settings.up_hold_ns * 2 ** (count - 1))
+            for left in range(state.index, new_index):   # a level stepped over is left too
+                state.hold_until_ns[left] = max(state.hold_until_ns.get(left, 0), until_ns)
         state.index = new_index
         state.arrived_ns = change.time_ns
         state.last_event_ns = change.time_ns

@@ -30,7 +30,7 @@ Every topic name is relative, so a namespace or a remap moves them all.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, List, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -61,8 +61,8 @@ from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.runtime.engine_assembly import assemble_engine, EngineOptions
 from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, job_trace_json, JobTraceEntry
 from blastnet_ros.runtime.level_adaptation import (AppliedChange, build_adaptation,
-                                                   level_change_json, shipped_accuracies,
-                                                   SwitchStats)
+                                                   level_change_json, LIVE_SETTINGS,
+                                                   shipped_accuracies, SwitchStats)
 from blastnet_ros.runtime.level_change_topic import LEVEL_CHANGES_TOPIC
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult
 
@@ -101,6 +101,12 @@ class ExecutorNode(Node):
         result_format = self.declare_parameter('result_format', '').value
         trace_blocks = self.declare_parameter('publish_block_trace', False).value
         adaptation = self.declare_parameter('adaptation', False).value
+        warmup_s = self.declare_parameter('adaptation_warmup_s',
+                                          LIVE_SETTINGS.warmup_ns / NS_PER_S).value
+        if not (isinstance(warmup_s, (int, float)) and 0 <= warmup_s < 3600):
+            raise BadInputError(f'adaptation_warmup_s is {warmup_s!r}',
+                                'give the seconds of a run the level controller ignores, '
+                                'e.g. 1.0 (0: none)')
         self._max_feature_frames = self.declare_parameter(
             'max_feature_frames', DEFAULT_MAX_FEATURE_FRAMES).value
         self._detection_pixels = self.declare_parameter('detection_pixels', CAMERA_PIXELS).value
@@ -160,7 +166,8 @@ class ExecutorNode(Node):
             self._adaptation = build_adaptation(
                 self.engine, list(assembled.task_set.tasks), assembled.levels,
                 assembled.profile, shipped_accuracies(), lambda: self._clock.now().nanoseconds,
-                self._publish_level_change, log=logger.info)
+                self._publish_level_change, log=logger.info,
+                settings=replace(LIVE_SETTINGS, warmup_ns=round(warmup_s * NS_PER_S)))
             steady_timer(self, ADAPTATION_PERIOD_S, self._adaptation.step)
         # Detector inputs are letterboxed camera frames: their frame sizes come paired by
         # stamp on <input>/camera_info (ros/camera_info.py) to map boxes back.

@@ -40,13 +40,12 @@ from blastnet_ros.core.level_controller import (LevelChange, LevelController,
 from blastnet_ros.core.levels import base_model
 from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import TaskSpec
+from blastnet_ros.core.units import NS_PER_S
 from blastnet_ros.core.units import NS_PER_MS
 from blastnet_ros.models.level_table import level_accuracies, read_training_record
 from blastnet_ros.models.specs import level_names
 from blastnet_ros.runtime.live_engine import JobFailure, JobResult, LiveEngine
 from blastnet_ros.runtime.task_levels import level_label, TaskLevels
-
-
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,11 @@ def level_change_json(applied: AppliedChange) -> str:
                        'from': change.from_model, 'to': change.to_model,
                        'direction': change.direction, 'reason': change.reason,
                        'switch_ms': round(applied.switch_ns / NS_PER_MS, 6)})
+
+
+# the controller as the executor runs it: the core defaults, and a warm-up of 1 s (the first
+# frames of a live run meet cold caches: core/level_controller.py rule 8)
+LIVE_SETTINGS = LevelControllerSettings(warmup_ns=NS_PER_S)
 
 
 def shipped_accuracies() -> Dict[str, float]:
@@ -208,7 +212,7 @@ def build_adaptation(engine: LiveEngine, tasks: List[TaskSpec], levels: TaskLeve
                      profile: Optional[MachineProfile], accuracies: Mapping[str, float],
                      clock_ns: Callable[[], int],
                      on_change: Callable[[AppliedChange], None] = lambda applied: None,
-                     settings: LevelControllerSettings = LevelControllerSettings(),
+                     settings: LevelControllerSettings = LIVE_SETTINGS,
                      log: Callable[[str], None] = lambda line: None) -> LevelAdaptation:
     """Return a LevelAdaptation of `engine`, every level of its ladders built and warmed up.
 
