@@ -110,7 +110,7 @@ def test_steps_back_up_when_the_load_falls_after_the_dwell():
 
     0 ... 0.25 s: every 4th job 30 ms longer: 1 miss in 5 -> one step down, to w0.5
     (20 ms + 30 ms = 50 ms: met, no slack)
-    0.5 s: load gone, slack 30 ms > 1.5 x 10 ms added; up only once the 3 s dwell is over
+    0.5 s: load gone, slack 30 ms > 2 x 10 ms added; up only once the 3 s dwell is over
     (no back-off here: up_hold_ns 0).
     """
     config = det()
@@ -125,13 +125,13 @@ def test_steps_back_up_when_the_load_falls_after_the_dwell():
     assert down.time_ns == 250 * MS
     assert up.time_ns - down.time_ns >= settings.dwell_ns
     assert up.time_ns - down.time_ns <= settings.dwell_ns + config.period_ns
-    assert up.reason == 'det: p90 slack 30.0 ms > 1.5 x 10.0 ms added; miss rate 0.0 % ' \
+    assert up.reason == 'det: p90 slack 30.0 ms > 2 x 10.0 ms added; miss rate 0.0 % ' \
         'over 1.0 s'
     assert controller.changes() == tuple(changes)
 
 
 def test_no_step_up_without_the_headroom_margin():
-    """Slack of 15 ms is more than the 10 ms a step up adds, but not 1.5 x it."""
+    """Slack of 15 ms is more than the 10 ms a step up adds, but not twice it."""
     config = det('det:w0.5')
     controller = LevelController([config])
     changes = drive(controller, [config], {'det': lambda m, i, t: 35 * MS}, 20 * S)

@@ -55,7 +55,7 @@ The rules (LevelControllerSettings, defaults in brackets):
    more accurate (a larger level no better than the smaller is not worth its time), and
    the slack (deadline - response) of its jobs at the `slack_quantile` [0.9] of their
    responses (its tail: a bound of a few per cent is about the slowest jobs, not the
-   median) exceeds `headroom_factor` [1.5] x the time the next larger level adds to a
+   median) exceeds `headroom_factor` [2.0] x the time the next larger level adds to a
    job (and so does the slack of its prediction, if it has one), and so does every other
    task's slack at that quantile: the added time lands on lanes the tasks share (the
    controller does not know which), and a task stepped down for another's misses would
@@ -64,7 +64,7 @@ The rules (LevelControllerSettings, defaults in brackets):
    first.
 4. Hysteresis. Between a miss rate of `step_up_miss_rate` and the step-down threshold
    nothing moves: a steady load in that band causes no switch. A step up needs a slack
-   of 1.5 x the added time, so after it the task still has slack left and does not fall
+   of twice the added time (profiled: live a level may take longer), so after it the task still has slack left and does not fall
    back at once.
 5. Dwell. A task is not stepped up within `dwell_ns` [2 s] of its last applied or
    rejected switch, nor stepped down within `down_dwell_ns` [0.5 s] of it (`dwell_ns`
@@ -166,7 +166,7 @@ class LevelControllerSettings:
     min_jobs: int = 5                   # jobs a window needs before its miss rate counts
     step_down_fraction: float = 0.6     # step down at this fraction of the bound
     step_up_miss_rate: float = 0.0      # step up only at or below this miss rate
-    headroom_factor: float = 1.5        # tail slack > this x the time a step up adds
+    headroom_factor: float = 2.0        # tail slack > this x the time a step up adds
     dwell_ns: int = 2 * NS_PER_S        # per task, from a switch (or rejection) to a step up
     weigh_by_rate: bool = True          # cost per ms of lane time per second, not per job
     slack_quantile: float = 0.9         # the response quantile whose slack a step up needs

@@ -273,6 +273,46 @@ def live_run(record: Any, name: str, task_set: TaskSet, duration_ns: int) -> Ada
                          changes=changes)
 
 
+def measured_slowdown(blocks: Sequence[Any], change: LoadChange, start_ns: int
+                      ) -> Optional[Tuple[float, int]]:
+    """Return (how much longer blocks ran, block kinds compared) under a lane change.
+
+    The median own time (runtime/block_trace.py: less transfer, pre- and postprocessing)
+    of each kind of block (task, block index, level) in the change against before it:
+    for a slowdown its window against the time before it; for a drift the last quarter of
+    its ramp against the first. The median over the kinds with at least 5 blocks in both;
+    None when none has.
+    """
+    span = change.end_ns - change.start_ns
+    if change.kind == SLOWDOWN:
+        base, loaded = (0, change.start_ns), (change.start_ns, change.end_ns)
+    elif change.kind == DRIFT:
+        base = (change.start_ns, change.start_ns + span // 4)
+        loaded = (change.end_ns - span // 4, change.end_ns)
+    else:
+        return None
+    samples: Dict[Tuple[str, int, str], Tuple[List[int], List[int]]] = {}
+    for entry in blocks:
+        if change.lanes and entry.lane not in change.lanes:
+            continue
+        at_ns = entry.start_ns - start_ns
+        kind = (entry.task, entry.block, getattr(entry, 'model', ''))
+        for index, (low, high) in enumerate((base, loaded)):
+            if low <= at_ns < high:
+                samples.setdefault(kind, ([], []))[index].append(entry.own_ns)
+    ratios = sorted(_median(after) / _median(before) for before, after in samples.values()
+                    if len(before) >= 5 and len(after) >= 5 and _median(before) > 0)
+    if not ratios:
+        return None
+    return _median(ratios), len(ratios)
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def live_runs(scenario: Scenario, name: str, folder: Path, policy: str,
               configurations: Sequence[str], repeat: int,
               log: TextIO = sys.stderr) -> Tuple[List[AdaptationRun], List[str]]:
@@ -316,7 +356,15 @@ def live_runs(scenario: Scenario, name: str, folder: Path, policy: str,
             if record.machine_load is not None and record.machine_load.interfered:
                 notes.append(f'{name} {configuration} run {turn + 1}: '
                              f'{record.machine_load.describe()}')
-            runs.append(live_run(record, configuration, task_set, scenario.duration_ns))
+            run = live_run(record, configuration, task_set, scenario.duration_ns)
+            runs.append(run)
+            start_ns = min(message.stamp_ns for message in record.published)
+            for change in scenario.load_changes:
+                found = measured_slowdown(record.blocks, change, start_ns)
+                if found is not None:
+                    notes.append(f'{name} {configuration} run {turn + 1}: {change.describe()}; '
+                                 f'measured: blocks took {found[0]:.2f}x (median of '
+                                 f'{found[1]} kinds of block)')
     return runs, notes
 
 

@@ -163,8 +163,12 @@ def plot_scenario(runs: ScenarioRuns, losses: Mapping[str, float], path: Path) -
     for run in runs.runs:
         colour, line = styles.get((run.source, run.name), ('grey', '-'))
         times = [step / 4 for step in range(int(duration_s * 4) + 1)]
+        # a task counts from its first job on (a camera that starts mid-run)
+        first_s = {task: min((job.stamp_ns / NS_PER_S for job in run.jobs if job.task == task),
+                             default=duration_s) for task in tasks}
         loss_axis.plot(times, [100 * sum(losses.get(run.level_at(task, round(t * NS_PER_S)),
-                                                    0.0) for task in tasks) for t in times],
+                                                    0.0) for task in tasks if t >= first_s[task])
+                               for t in times],
                        color=colour, linestyle=line, label=f'{run.source} {run.name}')
     loss_axis.set_ylabel('LOSS %\n(sum of tasks)')
     loss_axis.set_xlabel('time (s)')
