@@ -41,13 +41,12 @@ The rules (LevelControllerSettings, defaults in brackets):
    be its own (its job no longer fits its deadline, or it ranks low and time freed
    elsewhere goes to others first), and the point is every task within its bound. If
    it is in its dwell time the controller waits for it; only when it is at its minimum
-   level does another task give. When several
-   tasks are in trouble the load is shared, so the task that gives is the one, among
-   all tasks that can step down, that loses the least accuracy per ms of lane time
-   saved by its next step: (acc_now - acc_next) / (job_ms_now - job_ms_next), divided
-   by its job rate when `weigh_by_rate` [True]: what the lanes must shed is time per
-   second, and a 30 Hz task saving 2 ms a job frees as much as a 10 Hz one saving 6 ms.
-   Ties go to the task listed first. No task goes below its minimum level.
+   level does another task give. When several tasks are in trouble the load is shared,
+   so the task that gives is the one, among all tasks that can step down, that loses
+   the least accuracy per ms of lane time saved by its next step: (acc_now - acc_next)
+   / (job_ms_now - job_ms_next), divided by its job rate when `weigh_by_rate` [True]:
+   what the lanes must shed is time per second, and a 30 Hz task saving 2 ms a job
+   frees as much as a 10 Hz one saving 6 ms. Ties go to the task listed first. No task goes below its minimum level.
 3. Headroom. A task steps up one level only when no task is in trouble, every task's
    windowed miss rate is at most `step_up_miss_rate` [0], a whole `window_ns` has passed
    since the last switch of any task (every window then speaks of the levels now), the
@@ -64,8 +63,8 @@ The rules (LevelControllerSettings, defaults in brackets):
    first.
 4. Hysteresis. Between a miss rate of `step_up_miss_rate` and the step-down threshold
    nothing moves: a steady load in that band causes no switch. A step up needs a slack
-   of twice the added time (profiled: live a level may take longer), so after it the task still has slack left and does not fall
-   back at once.
+   of twice the added time (profiled: live a level may take longer), so after it the
+   task still has slack left and does not fall back at once.
 5. Dwell. A task is not stepped up within `dwell_ns` [2 s] of its last applied or
    rejected switch, nor stepped down within `down_dwell_ns` [0.5 s] of it (`dwell_ns`
    after a rejection): the effect of a switch takes jobs in flight and the estimator's

@@ -80,9 +80,11 @@ class ScenarioRuns:
 def with_levels(scenario: Scenario, levels: TaskSet) -> Scenario:
     """Return `scenario` with each task at the level `levels` gives it.
 
-    A task of `levels` with the same name gives it its model (level), priority and
-    min_level; a task `levels` lacks (a second camera's detector) takes the level of the
-    first task there with the same base model.
+    A task of `levels` with the same name gives it its model (level), priority,
+    min_level and cascade (crop_from, crop_label: scenario files do not hold them, so a
+    live run feeds a stage its detector's crops, as the static task set says); a task
+    `levels` lacks (a second camera's detector) takes the level of the first task there
+    with the same base model.
     """
     by_name = {task.name: task for task in levels.tasks}
     tasks = []
@@ -95,7 +97,8 @@ def with_levels(scenario: Scenario, levels: TaskSet) -> Scenario:
             continue
         changed = {'model': given.model, 'min_level': given.min_level}
         if given.name == task.name:
-            changed['priority'] = given.priority
+            changed.update(priority=given.priority, crop_from=given.crop_from,
+                           crop_label=given.crop_label)
         tasks.append(dataclasses.replace(task, **changed))
     return dataclasses.replace(scenario, task_set=dataclasses.replace(scenario.task_set,
                                                                       tasks=tuple(tasks)))
@@ -393,7 +396,9 @@ DEFAULT_STATIC_TASKS = REPO_ROOT / 'docs' / 'adaptation' / 'static_tasks.yaml'
 
 def scenario_files() -> Tuple[Path, ...]:
     """Return the shipped adaptation scenarios (config/scenarios/adaptation_*.yaml)."""
-    return tuple(sorted((REPO_ROOT / 'config' / 'scenarios').glob('adaptation_*.yaml')))
+    from blastnet_ros.runtime.config_files import config_path
+
+    return tuple(sorted(config_path('scenarios').glob('adaptation_*.yaml')))
 
 
 def read_profile(path: str = '') -> MachineProfile:
