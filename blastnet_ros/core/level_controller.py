@@ -46,7 +46,8 @@ The rules (LevelControllerSettings, defaults in brackets):
    the least accuracy per ms of lane time saved by its next step: (acc_now - acc_next)
    / (job_ms_now - job_ms_next), divided by its job rate when `weigh_by_rate` [True]:
    what the lanes must shed is time per second, and a 30 Hz task saving 2 ms a job
-   frees as much as a 10 Hz one saving 6 ms. Ties go to the task listed first. No task goes below its minimum level.
+   frees as much as a 10 Hz one saving 6 ms. Ties go to the task listed first. No task
+   goes below its minimum level.
 3. Headroom. A task steps up one level only when no task is in trouble, every task's
    windowed miss rate is at most `step_up_miss_rate` [0], a whole `window_ns` has passed
    since the last switch of any task (every window then speaks of the levels now), the
