@@ -16,7 +16,8 @@ import pytest
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.level_controller import STEP_DOWN
-from blastnet_ros.core.simulator import (Adaptation, kept_min_level, LadderLevel, simulate,
+from blastnet_ros.core.level_controller import kept_min_level
+from blastnet_ros.core.simulator import (Adaptation, LadderLevel, simulate,
                                          TaskLadder)
 from simulation_support import machine_profile, model_profile, MS, scenario, task
 

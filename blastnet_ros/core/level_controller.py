@@ -95,6 +95,7 @@ from typing import Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import (
     DROPPED, MET, MISSED, OUTCOMES, percentile, TaskStatsSnapshot)
+from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import TaskSpec
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
@@ -148,6 +149,28 @@ def profiled_ladder(spec: TaskSpec, levels: Sequence[Tuple[str, float]],
         elif name == spec.model:
             ladder[-1] = option
     return tuple(ladder)
+
+
+def kept_min_level(spec: TaskSpec, wanted: str, ladder: Sequence[str],
+                   kept: Sequence[str]) -> str:
+    """Return the smallest level the controller may switch `spec` to ('' = the last kept).
+
+    `wanted` is the min_level asked for, `ladder` the task's level names and `kept` those
+    its profiled ladder kept, both largest first. A wanted level the profiled ladder left
+    out gives the smallest kept level above it; a task that already runs below `wanted` (a
+    policy that compresses models chose its level) keeps its own level as the floor.
+    Raises BadInputError for a wanted level not in `ladder`.
+    """
+    if not wanted:
+        return ''
+    if wanted not in ladder:
+        raise BadInputError(f"task '{spec.name}': min_level '{wanted}' is not in its ladder "
+                            f"({', '.join(ladder)})",
+                            "give a min_level of the task's ladder, or '' for its smallest")
+    allowed = ladder[:ladder.index(wanted) + 1]     # wanted and every larger level
+    if spec.model not in allowed:
+        return spec.model
+    return [model for model in kept if model in allowed][-1]
 
 
 def task_levels(spec: TaskSpec, ladder: Sequence[LevelOption],

@@ -78,7 +78,7 @@ from blastnet_ros.core.event_loop import BlockStart, JobEnd, SchedulingLoop
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.latency_estimator import (estimator_from_profile, LatencyEstimator,
                                                  task_estimates_from_profile, TaskEstimates)
-from blastnet_ros.core.level_controller import (LevelChange, LevelController,
+from blastnet_ros.core.level_controller import (kept_min_level, LevelChange, LevelController,
                                                 LevelControllerSettings, profiled_ladder,
                                                 task_levels)
 from blastnet_ros.core.load_changes import LoadChange, slowdown_factor, slows_lanes
@@ -567,28 +567,6 @@ class _Adapter:
         self._estimator.set_task_estimates(task, self._estimates.pop((task, to_model)))
         self._executor.set_model(task, to_model)
         self._loop.set_num_blocks(task, self._plans[(task, to_model)].num_blocks)
-
-
-def kept_min_level(spec: TaskSpec, wanted: str, ladder: Sequence[str],
-                   kept: Sequence[str]) -> str:
-    """Return the smallest level the controller may switch `spec` to ('' = the last kept).
-
-    `wanted` is the min_level asked for, `ladder` the task's level names and `kept` those
-    its profiled ladder kept, both largest first. A wanted level the profiled ladder left
-    out gives the smallest kept level above it; a task that already runs below `wanted` (a
-    policy that compresses models chose its level) keeps its own level as the floor.
-    Raises BadInputError for a wanted level not in `ladder`.
-    """
-    if not wanted:
-        return ''
-    if wanted not in ladder:
-        raise BadInputError(f"task '{spec.name}': min_level '{wanted}' is not in its ladder "
-                            f"({', '.join(ladder)})",
-                            "give a min_level of the task's ladder, or '' for its smallest")
-    allowed = ladder[:ladder.index(wanted) + 1]     # wanted and every larger level
-    if spec.model not in allowed:
-        return spec.model
-    return [model for model in kept if model in allowed][-1]
 
 
 def _level_plan(spec: TaskSpec, model: str, scenario: Scenario, profile: MachineProfile,

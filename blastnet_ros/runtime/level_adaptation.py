@@ -34,7 +34,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import DROPPED, MET, MISSED
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.level_controller import (LevelChange, LevelController,
+from blastnet_ros.core.level_controller import (kept_min_level, LevelChange, LevelController,
                                                 LevelControllerSettings, LevelOption,
                                                 profiled_ladder, task_levels)
 from blastnet_ros.core.levels import base_model
@@ -194,13 +194,11 @@ def ladder_floor(task: TaskSpec, ladder: Sequence[LevelOption]) -> Tuple[str, st
                             f'of model {base}',
                             f"set min_level to one of {', '.join(names)} or leave it out "
                             '(the smallest)')
-    allowed = names[:names.index(task.min_level) + 1]   # min_level and every larger level
-    kept = [index for index, model in enumerate(models) if model in allowed]
-    current = models.index(task.model)
-    if not kept or kept[-1] < current:
-        return task.model, (f'it runs {task.model}, below its min_level {task.min_level}: '
-                            'it is not stepped down')
-    floor = models[kept[-1]]
+    floor = kept_min_level(task, task.min_level, names, models)   # core's one rule
+    if floor == task.model and task.model != task.min_level \
+            and names.index(task.model) > names.index(task.min_level):
+        return floor, (f'it runs {task.model}, below its min_level {task.min_level}: '
+                       'it is not stepped down')
     if floor != task.min_level:
         return floor, (f'its min_level {task.min_level} is not in the ladder (not profiled, '
                        f'or no faster than a larger level): the smallest level it may run is '
