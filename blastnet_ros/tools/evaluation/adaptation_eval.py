@@ -41,7 +41,8 @@ from blastnet_ros.core.deadline_stats import DROPPED, MET, MISSED
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.level_controller import LevelControllerSettings
 from blastnet_ros.core.levels import base_model
-from blastnet_ros.core.load_changes import DRIFT, LoadChange, RATE, rate_factor, SLOWDOWN, START
+from blastnet_ros.core.load_changes import (DRIFT, LoadChange, RATE, rate_factor, SLOWDOWN,
+                                            slows_lanes, START)
 from blastnet_ros.core.profile import load_profile, MachineProfile
 from blastnet_ros.core.scenario import Scenario
 from blastnet_ros.core.simulator import Adaptation, LadderLevel, simulate, TaskLadder
@@ -357,8 +358,10 @@ def live_runs(scenario: Scenario, name: str, folder: Path, policy: str,
             record = evaluator.run_policy(policy, logs, progress.update, hooks)
             progress.close()
             if record.machine_load is not None and record.machine_load.interfered:
+                own = (' (this counts the scenario\'s own busy loops: they have ended when '
+                       'the load is sampled)' if slows_lanes(scenario.load_changes) else '')
                 notes.append(f'{name} {configuration} run {turn + 1}: '
-                             f'{record.machine_load.describe()}')
+                             f'{record.machine_load.describe()}{own}')
             run = live_run(record, configuration, task_set, scenario.duration_ns)
             runs.append(run)
             start_ns = min(message.stamp_ns for message in record.published)
