@@ -15,9 +15,12 @@ import socket
 import pytest
 import torch
 
+from blastnet_ros.core.bottlenecks import find_bottlenecks
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.profile import load_profile, save_profile
+from blastnet_ros.core.profile import (load_profile, MachineProfile, ModelProfile,
+                                       save_profile, UnitProfile)
 from blastnet_ros.core.task import LaneSpec
+from blastnet_ros.runtime import config_files
 from blastnet_ros.runtime import profiler as profiler_module
 from blastnet_ros.runtime.backends import available_backends
 from blastnet_ros.runtime.profiler import (default_lanes, example_input, machine_name,
@@ -29,6 +32,7 @@ from blastnet_ros.tools.cli.profile import add_parser, parse_lanes
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO_ROOT / 'config' / 'profiles').glob('*.json'))
 CPU_LANES = (LaneSpec('cpu0', 'cpu', 1), LaneSpec('cpu1', 'cpu', 1))
+MS = 1_000_000
 
 
 @pytest.fixture(scope='module')
@@ -177,6 +181,8 @@ def test_profile_command_end_to_end(tmp_path, capsys, cache_dir):
     assert '  partition: ' in out
     assert 'ONNX Runtime against torch' in out
     assert 'blocks measured as one piece' in out
+    assert 'bottlenecks: time share >= 15% of the model on a lane kind' in out
+    assert 'sign_vgg units on cpu (one lane kind (cpu)' in out
     assert 'blastnet profile: cpu0: sign_vgg, 7 units x torch-cpu/onnx-cpu' in err
     assert f'blastnet profile: wrote {output}' in err
 
@@ -191,6 +197,45 @@ def test_profile_command_default_output_is_the_machine_file(tmp_path, monkeypatc
     written = tmp_path / 'profiles' / f'{machine_slug(profiler_module.machine_name())}.json'
     assert load_profile(written).models['sbcnn'].units[0].backend == {'cpu0': 'torch-cpu'}
     assert main(['profile', '--lanes', 'cpu0:gpu']) == 2
+
+
+def test_profile_bottlenecks_lists_yolo_car_units_of_the_shipped_profile(capsys):
+    path, shipped = config_files.find_shipped_profile(config_files.load_task_set().lanes)
+    expected = find_bottlenecks(shipped.model('yolo_car'), shipped.lanes).bottlenecks
+    assert '0:ConvBnActPool' in [hit.label for hit in expected]
+    assert main(['profile', '--bottlenecks', '--models', 'yolo_car']) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f'profile {path} ')
+    assert 'yolo_car units on cpu (one lane kind (cpu): time share only' in out
+    unit_table = out.split('yolo_car units on cpu')[1].split('\n\n')[0].splitlines()[2:]
+    assert [line.split()[:2] for line in unit_table] == [
+        [str(hit.index), hit.label] for hit in expected]
+    assert all(line.endswith('time share') for line in unit_table)
+    assert 'sign_resnet' not in out and 'median ms' not in out   # nothing measured
+
+
+def test_profile_bottlenecks_of_a_two_kind_profile(tmp_path, capsys):
+    units = tuple(UnitProfile(f'{index}:Unit', {'cpu0': 4 * MS, 'gpu0': gpu * MS})
+                  for index, gpu in enumerate([1, 1, 1, 1, 4]))
+    machine = MachineProfile('m', '', '', (LaneSpec('cpu0', 'cpu', 1),
+                                           LaneSpec('gpu0', 'cuda:0', 1)),
+                             {'net': ModelProfile('net', units, tuple({} for _ in units))})
+    save_profile(machine, tmp_path / 'two.json')
+    common = ['profile', '--bottlenecks', '--profile', str(tmp_path / 'two.json')]
+    assert main(common + ['--imbalance', '2.5']) == 0
+    out = capsys.readouterr().out
+    assert 'net units on cpu, cuda\n' in out
+    assert [line.split() for line in out.splitlines() if line.startswith('  4 ')] == [
+        ['4', '4:Unit', 'cuda', '4.000', '50.0%', '1.00', 'vs', 'cpu', '2.50', 'time', 'share'],
+        ['4', '4:Unit', 'cuda', '4.000', '50.0%', '1.00', 'vs', 'cpu', '2.50', 'imbalance',
+         '(slow', 'on', 'cuda)']]
+    assert main(common + ['--imbalance', '2.6']) == 0
+    assert '(slow on' not in capsys.readouterr().out
+    assert main(common + ['--share', '0']) == 2
+    assert 'bottleneck share 0.0 is not in (0, 1]' in capsys.readouterr().err
+    assert main(common + ['--models', 'other']) == 2
+    assert "has no model 'other'" in capsys.readouterr().err
+    assert main(common + ['--from-trace', str(tmp_path)]) == 2
 
 
 @pytest.mark.parametrize('path', SHIPPED, ids=[path.name for path in SHIPPED])

@@ -8,11 +8,15 @@
                      [--backends torch-cpu,onnx-cpu,torch-cuda,tensorrt]
                      [--output FILE] [--cache-dir DIR] [--no-block-check]
                      [--one-lane-at-a-time]
+                     [--share F] [--imbalance F]
     blastnet profile --from-trace REPORT [--profile FILE] [--output FILE]
+    blastnet profile --bottlenecks [--profile FILE] [--models A,B] [--share F]
+                     [--imbalance F]
 
 Progress goes to stderr; the report (per-unit table, partition chosen per model, block
-checks, ONNX Runtime against torch) to stdout. The profile is written to --output,
-by default config/profiles/<machine>.json in the source tree.
+checks, ONNX Runtime against torch, then the bottleneck table of every model) to
+stdout. The profile is written to --output, by default config/profiles/<machine>.json in
+the source tree.
 
 With --from-trace nothing is measured: the traces a `blastnet evaluate` run recorded
 (REPORT/traces/<policy>/, or one such folder) calibrate the profile they were planned
@@ -22,6 +26,12 @@ jitter per task, each model's job-time variation and quantiles
 (runtime/trace_calibration.py) -- and the calibrated profile is written to --output
 (default: DIR/calibrated_profile.json). The simulator (`blastnet simulate
 --profile`) and the executor (profile_file) read it like any profile.
+
+With --bottlenecks nothing is measured either: the bottleneck units of each model of
+--models (default every model in the profile) in --profile (default the shipped one of the
+default task set's lanes), and the bottleneck blocks of its duo-block plan, are printed
+by the rules of core/bottlenecks.py (time share at least --share of the model's time on a
+lane kind; imbalance at least --imbalance times the model's ratio between two lane kinds).
 """
 
 from __future__ import annotations
@@ -32,8 +42,11 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from blastnet_ros.core.block_plan import block_latencies_ns
+from blastnet_ros.core.block_plan import block_latencies_ns, DUO_BLOCK
+from blastnet_ros.core.bottlenecks import (BottleneckSettings, DEFAULT_IMBALANCE,
+                                           DEFAULT_SHARE, machine_bottlenecks, SHARE)
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.partitioner import plan_on_machine
 from blastnet_ros.core.profile import calibrated_profile, load_profile, save_profile
 from blastnet_ros.core.task import LaneSpec
 from blastnet_ros.models.specs import level_names, MODEL_SPECS, model_spec
@@ -90,9 +103,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     'their units. Writes the profile JSON the executor and the simulator '
                     'read.')
     parser.add_argument('--lanes', default='', help=LANES_HELP)
-    parser.add_argument('--models', default=','.join(MODEL_SPECS),
+    parser.add_argument('--models', default=None,
                         help='comma-separated models (default: every shipped model, '
-                             f"{','.join(MODEL_SPECS)})")
+                             f"{','.join(MODEL_SPECS)}; with --bottlenecks every model in "
+                             'the profile)')
     parser.add_argument('--levels', action='store_true',
                         help='also every level of the scaled models named (yolo_car:w0.75, '
                              '...; models/specs.py MODEL_LEVELS); needs weights trained with '
@@ -120,14 +134,32 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help='measure nothing: calibrate --profile from the traces of a '
                              '`blastnet evaluate` report (or one traces/<policy> folder)')
     parser.add_argument('--profile', type=Path, default=None,
-                        help='with --from-trace: the profile the traced runs used (default '
-                             'the shipped profile of the default task set\'s lanes)')
+                        help='with --from-trace: the profile the traced runs used; with '
+                             '--bottlenecks: the profile to read (default the shipped '
+                             'profile of the default task set\'s lanes)')
+    parser.add_argument('--bottlenecks', action='store_true',
+                        help='measure nothing: list the bottleneck units and blocks of '
+                             '--models in --profile (core/bottlenecks.py)')
+    parser.add_argument('--share', type=float, default=DEFAULT_SHARE,
+                        help='a unit or block taking at least this share of its model\'s '
+                             'time on a lane kind (and more than an even split) is a '
+                             f'bottleneck (default {DEFAULT_SHARE})')
+    parser.add_argument('--imbalance', type=float, default=DEFAULT_IMBALANCE,
+                        help='so is one whose time ratio between two lane kinds is at least '
+                             'this many times its model\'s (default '
+                             f'{DEFAULT_IMBALANCE})')
     parser.set_defaults(run=run_profile)
     return parser
 
 
 def run_profile(args: argparse.Namespace) -> int:
     """Run `blastnet profile` with parsed `args`; return the exit status."""
+    settings = BottleneckSettings(share=args.share, imbalance=args.imbalance)
+    if args.bottlenecks:
+        if args.from_trace is not None:
+            raise BadInputError('--bottlenecks and --from-trace both given',
+                                'list bottlenecks or calibrate, one at a time')
+        return run_bottlenecks(args, settings)
     if args.from_trace is not None:
         return run_calibration(args)
     # the profiler loads torch: only when `blastnet profile` runs, not for `blastnet --help`
@@ -146,7 +178,7 @@ def run_profile(args: argparse.Namespace) -> int:
         if kept.calibration is not None:
             raise BadInputError(f'--add-to {args.add_to} is a calibrated profile',
                                 'add to the measured profile it was calibrated from')
-    models = _names(args.models)
+    models = _names(args.models if args.models is not None else ','.join(MODEL_SPECS))
     if not models:
         raise BadInputError('--models is empty', 'name at least one model')
     for name in models:
@@ -174,16 +206,66 @@ def run_profile(args: argparse.Namespace) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     save_profile(measured, output)
     print(format_report(result))
+    print('\n' + format_bottlenecks(machine_bottlenecks(measured, list(result.profile.models),
+                                                        settings, result.plans), settings))
     progress(f'wrote {output} ({result.duration_s:.1f} s)')
     return 0
 
 
+def _default_profile_path() -> Path:
+    return config_files.find_shipped_profile(config_files.load_task_set().lanes)[0]
+
+
+def run_bottlenecks(args: argparse.Namespace, settings: BottleneckSettings) -> int:
+    """Print the bottleneck table of the models in an existing profile; measure nothing."""
+    path = args.profile if args.profile is not None else _default_profile_path()
+    profile = load_profile(path)
+    models = list(profile.models) if args.models is None else _names(args.models)
+    if not models:
+        raise BadInputError('--models is empty', 'name at least one model, or leave '
+                            '--models out for every model in the profile')
+    plans = {name: plan_on_machine(DUO_BLOCK, profile, name, profile.lanes)
+             for name in models}
+    print(f'profile {path} (machine {profile.machine})')
+    print(format_bottlenecks(machine_bottlenecks(profile, models, settings, plans), settings))
+    return 0
+
+
+def format_bottlenecks(found, settings: BottleneckSettings) -> str:
+    """Return the table of core.bottlenecks.ModelBottlenecks `found`, one per model."""
+    lines = [f'bottlenecks: time share >= {settings.share:.0%} of the model on a lane kind '
+             f'(and above an even split); imbalance >= {settings.imbalance:g}x the model\'s '
+             'time ratio between two lane kinds']
+    for model in found:
+        title = f'{model.model} {model.piece}s on {", ".join(model.lane_kinds)}'
+        lines += ['', title + (f' ({model.note})' if model.note else '')]
+        if not model.bottlenecks:
+            lines.append(f'  none: no {model.piece} passes a rule')
+            continue
+        two_kinds = len(model.lane_kinds) > 1
+        lines.append(f'  {model.piece:<19} {"label":<28} {"kind":<5} {"ms":>8} {"share":>6}'
+                     + (f' {"ratio":>14} {"x model":>8}' if two_kinds else '') + ' rule')
+        for hit in model.bottlenecks:
+            start, stop = hit.units
+            what = str(hit.index) if model.piece == 'unit' else (
+                f'{hit.index} (unit{"s" if stop - start > 1 else ""} {start}'
+                + (f'-{stop - 1})' if stop - start > 1 else ')'))
+            label = hit.label if len(hit.label) <= 28 else hit.label[:25] + '...'
+            row = (f'  {what:<19} {label:<28} {hit.lane_kind:<5} {_ms(hit.latency_ns):>8} '
+                   f'{hit.share:>6.1%}')
+            if two_kinds:
+                ratio = '-' if hit.ratio is None else f'{hit.ratio:.2f} vs {hit.other_kind}'
+                imbalance = '-' if hit.imbalance is None else f'{hit.imbalance:.2f}'
+                row += f' {ratio:>14} {imbalance:>8}'
+            rule = ('time share' if hit.rule == SHARE
+                    else f'imbalance (slow on {hit.lane_kind})')
+            lines.append(f'{row} {rule}')
+    return '\n'.join(lines)
+
+
 def run_calibration(args: argparse.Namespace) -> int:
     """Write the profile calibrated from the traces under args.from_trace."""
-    if args.profile is not None:
-        base_path = args.profile
-    else:
-        base_path = config_files.find_shipped_profile(config_files.load_task_set().lanes)[0]
+    base_path = args.profile if args.profile is not None else _default_profile_path()
     base = load_profile(base_path)
     runs = recorded_runs(args.from_trace)
     calibration = calibration_from_runs(runs, base, str(args.from_trace))
