@@ -39,6 +39,7 @@ import time
 from typing import Any, Optional, TextIO
 
 from blastnet_ros.core.input_errors import BadInputError
+from blastnet_ros.core.load_changes import time_compressed
 from blastnet_ros.core.load_scaling import time_compressed_task_set
 from blastnet_ros.core.policies import make_policy, POLICY_FACTORIES
 from blastnet_ros.core.profile import load_profile, MachineProfile
@@ -142,7 +143,7 @@ def run_optimise(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     space = build_space(task_set, profile, read_training_record(table_path),
                         level_table=f'the level table {table_path}')
     scenario = build_scenario(task_set, profile, args.scenario, args.duration,
-                              args.exec_variation)
+                              args.exec_variation, args.rate)
     seeds = tuple(scenario.seed + offset for offset in range(args.seeds))
     context = ScoringContext(space, scenario, profile, policy, seeds).with_counts()
     settings = SearchSettings(generations=args.generations, population=args.population,
@@ -187,8 +188,13 @@ def read_task_set(path: Path) -> TaskSet:
 
 
 def build_scenario(task_set: TaskSet, profile: MachineProfile, scenario_file: str,
-                   duration_s: Optional[float], exec_variation: float) -> Scenario:
-    """Return the scenario candidates are simulated on (module docstring)."""
+                   duration_s: Optional[float], exec_variation: float,
+                   rate: float = 1.0) -> Scenario:
+    """Return the scenario candidates are simulated on (module docstring).
+
+    With `rate` (the task set's periods divided by it) a scenario file's load changes come
+    that much sooner too (core.load_changes.time_compressed).
+    """
     if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
         raise BadInputError(f'--duration {duration_s}', 'use a positive number of seconds')
     if scenario_file:
@@ -199,7 +205,9 @@ def build_scenario(task_set: TaskSet, profile: MachineProfile, scenario_file: st
             raise BadInputError(
                 f'scenario {scenario_file} has the tasks {", ".join(theirs)}, the task set '
                 f'{", ".join(ours)}', 'give a scenario with the same task names')
-        scenario = dataclasses.replace(scenario, task_set=task_set)
+        scenario = dataclasses.replace(scenario, task_set=task_set,
+                                       load_changes=time_compressed(scenario.load_changes,
+                                                                    rate))
     else:
         if not 0.0 <= exec_variation < 1.0:
             raise BadInputError(f'--exec-variation {exec_variation}',

@@ -158,3 +158,20 @@ def test_a_rate_searches_faster_inputs_and_writes_the_task_set_at_its_own_rates(
     assert [t.model for t in fast.tasks] != [t.model for t in slow.tasks]
     assert 'periods and deadlines / 2' in out.read_text()
     assert main(['optimise', '--rate', '0', '--output', str(tmp_path / 'x.yaml')]) == 2
+
+
+def test_a_scenarios_load_changes_come_sooner_at_a_faster_rate():
+    """--rate 2: the burst of a scenario at 10..20 s is simulated at 5..10 s."""
+    from blastnet_ros.core.load_scaling import time_compressed_task_set
+    from blastnet_ros.runtime.config_files import load_task_set
+    from blastnet_ros.runtime.simulation_files import scenario_path
+    from blastnet_ros.tools.cli.optimise import build_scenario
+    from blastnet_ros.tools.evaluation.adaptation_eval import read_profile
+
+    task_set = time_compressed_task_set(load_task_set(''), 2.0)
+    path = str(scenario_path('adaptation_burst.yaml'))
+    scenario = build_scenario(task_set, read_profile(), path, None, 0.1, 2.0)
+    burst = scenario.load_changes[0]
+    assert (burst.start_ns, burst.end_ns, burst.factor) == (5_000_000_000, 10_000_000_000, 2.0)
+    same = build_scenario(task_set, read_profile(), path, None, 0.1)
+    assert same.load_changes[0].start_ns == 10_000_000_000
