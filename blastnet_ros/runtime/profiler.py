@@ -114,6 +114,18 @@ def percentile_ns(samples: Sequence[int], fraction: float) -> int:
     return int(percentile(sorted(samples), fraction))
 
 
+def time_backend(backend, tensor: torch.Tensor, repeats: int, warmup: int) -> List[int]:
+    """Run `backend` on `tensor` `warmup` times, then return `repeats` timed runs (ns)."""
+    for _ in range(warmup):
+        backend.run(tensor)
+    samples = []
+    for _ in range(repeats):
+        start_ns = time.perf_counter_ns()
+        backend.run(tensor)
+        samples.append(time.perf_counter_ns() - start_ns)
+    return samples
+
+
 def cpu_model() -> str:
     """Return the CPU model ('AMD EPYC'), the board model on ARM, or the architecture."""
     try:
@@ -385,13 +397,7 @@ class Profiler:
                     self._skip(str(error))
 
     def _time(self, backend, tensor: torch.Tensor) -> Tuple[int, int]:
-        for _ in range(self.warmup):
-            backend.run(tensor)
-        samples = []
-        for _ in range(self.repeats):
-            start_ns = time.perf_counter_ns()
-            backend.run(tensor)
-            samples.append(time.perf_counter_ns() - start_ns)
+        samples = time_backend(backend, tensor, self.repeats, self.warmup)
         return int(statistics.median(samples)), percentile_ns(samples, 0.99)
 
     def _prepared(self, name: str, lane: LaneSpec, subject: _Subject, start: int, stop: int):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import queue
 import statistics
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -34,6 +33,7 @@ from torch import nn
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.profile import device_kind
 from blastnet_ros.core.task import LaneSpec
+from blastnet_ros.core.units import NS_PER_MS
 from blastnet_ros.models.block_candidates import unit_candidates, unit_cost
 from blastnet_ros.models.task_model import load_task_model, TaskModel
 from blastnet_ros.models.units import UnitNetwork
@@ -41,11 +41,10 @@ from blastnet_ros.runtime.backends import (available_backends, BackendUnavailabl
                                            make_backend)
 from blastnet_ros.runtime.lanes import LaneRun, ProcessorLane
 from blastnet_ros.runtime.profiler import (default_lanes, DEFAULT_REPEATS, DEFAULT_WARMUP,
-                                           example_input, unit_label)
+                                           example_input, time_backend, unit_label)
 
 DEFAULT_MARGIN = 0.10
 ORIGINAL = 'original'
-NS_PER_MS = 1_000_000
 
 Progress = Callable[[str], None]
 
@@ -170,14 +169,8 @@ class BackendTimer:
         self.skipped: List[str] = []
 
     def _median_ns(self, backend, tensor: torch.Tensor) -> int:
-        for _ in range(self.warmup):
-            backend.run(tensor)
-        samples = []
-        for _ in range(self.repeats):
-            start_ns = time.perf_counter_ns()
-            backend.run(tensor)
-            samples.append(time.perf_counter_ns() - start_ns)
-        return int(statistics.median(samples))
+        return int(statistics.median(time_backend(backend, tensor, self.repeats,
+                                                  self.warmup)))
 
     def __call__(self, model: TaskModel, example: torch.Tensor, lane: LaneSpec) -> LaneTiming:
         """Return the fastest backend's median of units 0:1 of `model` on `lane`."""
