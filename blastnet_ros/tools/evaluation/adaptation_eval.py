@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+from statistics import median
 import sys
 import threading
 import time
@@ -245,22 +246,27 @@ def load_generators(changes: Sequence[LoadChange], duration_s: float, started: f
             hog.stop()
 
 
-def live_run(record: Any, name: str, task_set: TaskSet, duration_ns: int) -> AdaptationRun:
-    """Return the AdaptationRun of a live PolicyRun (tools/evaluation/evaluation_records).
-
-    Times count from the first message the replay published (its stamp); a job is missed
-    when its result came later than its deadline after its stamp, dropped when the trace
-    says so.
-    """
+def replay_start_ns(record: Any) -> int:
+    """Return the stamp of the first message a live PolicyRun's replay published."""
     if not record.published:
         raise BadInputError('the live run published nothing', 'check the bag and the logs')
-    start_ns = min(message.stamp_ns for message in record.published)
+    return min(message.stamp_ns for message in record.published)
+
+
+def live_run(record: Any, name: str, task_set: TaskSet, duration_ns: int,
+             start_ns: int) -> AdaptationRun:
+    """Return the AdaptationRun of a live PolicyRun (tools/evaluation/evaluation_records).
+
+    Times count from `start_ns`, the replay's first stamp (replay_start_ns); a job is
+    missed when its result came later than its deadline after its stamp, dropped when the
+    trace says so.
+    """
     deadlines = {task.name: task.deadline_ns for task in task_set.tasks}
     jobs = []
     for entry in record.jobs:
         if entry.task not in deadlines:
             continue
-        if getattr(entry, 'dropped', False):
+        if entry.dropped:
             outcome = DROPPED
         elif entry.result_ns - entry.job_stamp_ns > deadlines[entry.task]:
             outcome = MISSED
@@ -300,21 +306,15 @@ def measured_slowdown(blocks: Sequence[Any], change: LoadChange, start_ns: int
         if change.lanes and entry.lane not in change.lanes:
             continue
         at_ns = entry.start_ns - start_ns
-        kind = (entry.task, entry.block, getattr(entry, 'model', ''))
+        kind = (entry.task, entry.block, entry.model)
         for index, (low, high) in enumerate((base, loaded)):
             if low <= at_ns < high:
                 samples.setdefault(kind, ([], []))[index].append(entry.own_ns)
-    ratios = sorted(_median(after) / _median(before) for before, after in samples.values()
-                    if len(before) >= 5 and len(after) >= 5 and _median(before) > 0)
+    ratios = [median(after) / median(before) for before, after in samples.values()
+              if len(before) >= 5 and len(after) >= 5 and median(before) > 0]
     if not ratios:
         return None
-    return _median(ratios), len(ratios)
-
-
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return median(ratios), len(ratios)
 
 
 def live_runs(scenario: Scenario, name: str, folder: Path, policy: str,
@@ -362,9 +362,9 @@ def live_runs(scenario: Scenario, name: str, folder: Path, policy: str,
                        'the load is sampled)' if slows_lanes(scenario.load_changes) else '')
                 notes.append(f'{name} {configuration} run {turn + 1}: '
                              f'{record.machine_load.describe()}{own}')
-            run = live_run(record, configuration, task_set, scenario.duration_ns)
-            runs.append(run)
-            start_ns = min(message.stamp_ns for message in record.published)
+            start_ns = replay_start_ns(record)
+            runs.append(live_run(record, configuration, task_set, scenario.duration_ns,
+                                 start_ns))
             for change in scenario.load_changes:
                 found = measured_slowdown(record.blocks, change, start_ns)
                 if found is not None:

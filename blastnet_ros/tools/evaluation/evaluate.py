@@ -338,13 +338,9 @@ class Evaluator:
                 _wait_for_publishers(listener.node, topics)
                 print(f'[evaluate] {policy}: nodes ready in {time.monotonic() - started:.1f} s',
                       file=self.log)
-                extra = {}
-                if hooks.keep is not None:
-                    extra['keep'] = hooks.keep
-                if hooks.copies:
-                    extra['copies'] = hooks.copies
                 replayer = BagReplayer(self.options.bag, rate=self.options.rate, restamp=True,
-                                       topics=[camera.name, audio.name], **extra)
+                                       topics=[camera.name, audio.name], keep=hooks.keep,
+                                       copies=hooks.copies)
                 replay_started = time.monotonic()
                 with (hooks.during_replay(replay_started) if hooks.during_replay
                       else contextlib.nullcontext()):
