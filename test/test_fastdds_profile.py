@@ -136,11 +136,33 @@ def profile_variable():
     return 'FASTDDS_DEFAULT_PROFILES_FILE'  # Fast DDS 3.x: Kilted (the pip venv) and later
 
 
-def udp_sockets():
-    """Return [(address, port)] of every IPv4 UDP socket of this machine (Linux)."""
+def socket_inodes(pids):
+    """Return the inodes of the sockets the processes `pids` hold open (Linux /proc)."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f'/proc/{pid}/fd').iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:   # closed meanwhile
+                continue
+            if target.startswith('socket:['):
+                inodes.add(target[len('socket:['):-1])
+    return inodes
+
+
+def udp_sockets(pids):
+    """Return [(address, port)] of the IPv4 UDP sockets of the processes `pids` (Linux).
+
+    Only theirs: another process of the machine may hold an ephemeral UDP port that falls
+    in the domain's port range (seen in CI: 192.0.2.2:46742, not a DDS socket).
+    """
+    inodes = socket_inodes(pids)
     sockets = []
     for line in Path('/proc/net/udp').read_text().splitlines()[1:]:
-        address_hex, port_hex = line.split()[1].split(':')
+        fields = line.split()
+        if fields[9] not in inodes:
+            continue
+        address_hex, port_hex = fields[1].split(':')
         address = '.'.join(str(int(address_hex[i:i + 2], 16)) for i in (6, 4, 2, 0))
         sockets.append((address, int(port_hex, 16)))
     return sockets
@@ -163,7 +185,8 @@ def test_two_processes_exchange_vga_frames_on_loopback_only(ros_domain_id):
     try:
         assert subscriber.stdout.readline().strip() == 'matched'
         first_port = 7400 + 250 * ros_domain_id
-        domain_sockets = [(address, port) for address, port in udp_sockets()
+        domain_sockets = [(address, port) for address, port
+                          in udp_sockets((subscriber.pid, publisher.pid))
                           if first_port <= port < first_port + 250]
         subscriber.stdin.write('\n')
         subscriber.stdin.flush()
