@@ -172,8 +172,9 @@ class BackendTimer:
         return int(statistics.median(time_backend(backend, tensor, self.repeats,
                                                   self.warmup)))
 
-    def __call__(self, model: TaskModel, example: torch.Tensor, lane: LaneSpec) -> LaneTiming:
-        """Return the fastest backend's median of units 0:1 of `model` on `lane`."""
+    def __call__(self, model: TaskModel, example: torch.Tensor, lane: LaneSpec,
+                 stop: int = 1) -> LaneTiming:
+        """Return the fastest backend's median of units 0:stop of `model` on `lane`."""
         names = [name for name in available_backends(lane.device)
                  if self.backends is None or name in self.backends]
         tensor = example.to(lane.device)
@@ -183,7 +184,7 @@ class BackendTimer:
             try:
                 backend = make_backend(name, lane.device, threads=lane.threads,
                                        cache_dir=self.cache_dir)
-                backend.prepare(model, 0, 1, example)
+                backend.prepare(model, 0, stop, example)
             except BackendUnavailable as error:
                 reasons.append(f'{name}: {error}')
                 self.skipped.append(f'{name} on {lane.name} for {model.spec.name}: {error}')
