@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from blastnet_ros.core.bottlenecks import BottleneckSettings, find_bottlenecks, SHARE
 from blastnet_ros.core.input_errors import BadInputError
@@ -106,7 +105,7 @@ class SearchSettings:
     units: Tuple[int, ...] = ()             # () = the bottlenecks of the profile
 
 
-@dataclass
+@dataclass(eq=False)
 class Trial:
     """One candidate of one unit through the rungs: its latency, its scores per rung."""
 
@@ -135,7 +134,7 @@ class Trial:
         return base - score
 
 
-@dataclass
+@dataclass(eq=False)
 class Combination:
     """Replacements of several units together, predicted then (if tried) measured."""
 
@@ -188,6 +187,7 @@ class SearchResult:
     stage_seconds: Dict[str, float]
     notes: List[str]
     fine_tune_config: Optional[mt.TrainConfig] = None
+    held_out: Optional[td.DetectionSet] = field(default=None, repr=False)
 
 
 class Budget:
@@ -304,9 +304,11 @@ def _subset(data: td.DetectionSet, count: int) -> td.DetectionSet:
 class BlockSearch:
     """One `search_blocks` run (see the module doc)."""
 
-    def __init__(self, settings: SearchSettings, say: Say) -> None:
+    def __init__(self, settings: SearchSettings, say: Say,
+                 timer: Optional[BackendTimer] = None) -> None:
         check_settings(settings)
         self.settings = settings
+        self.timer = timer or BackendTimer()
         self.say = say
         self.budget = Budget(settings.budget_s)
         self.notes: List[str] = []
@@ -347,6 +349,7 @@ class BlockSearch:
         units = bottleneck_units(settings)
         self.say(f'bottleneck units of {settings.model}: {", ".join(map(str, units))}')
         train, held = self._data()
+        self.held = held
 
         started = time.monotonic()
         baseline = self._score(teacher, held)
@@ -360,6 +363,7 @@ class BlockSearch:
         started = time.monotonic()
         tables = tuple(profile_candidates(settings.model, unit, lanes=self.lanes,
                                           margin=settings.margin, model=teacher_model,
+                                          timer=self.timer,
                                           progress=self.say) for unit in units)
         self._stage('profile candidates', started)
         trials = self._trials(teacher, tables)
@@ -517,7 +521,7 @@ class BlockSearch:
         example = example_input(settings.model)
         original = _task_model(settings.model, teacher)
         searched = _task_model(settings.model, chosen.network)
-        timer = BackendTimer()
+        timer = self.timer
         timings = []
         started = time.monotonic()
         for lane in self.lanes:
@@ -545,12 +549,17 @@ class BlockSearch:
         return SearchResult(self.settings, tuple(units), tuple(tables), tuple(trials),
                             tuple(tried), chosen, baseline, dict(subsets), tuple(timings),
                             dict(self.stage_seconds), list(self.notes),
-                            getattr(self, 'fine_tune_config', None))
+                            getattr(self, 'fine_tune_config', None), getattr(self, 'held', None))
 
 
-def search_blocks(settings: SearchSettings, say: Optional[Say] = None) -> SearchResult:
-    """Run the block search of `settings` (see the module doc); return its result."""
-    return BlockSearch(settings, say or (lambda message: None)).run()
+def search_blocks(settings: SearchSettings, say: Optional[Say] = None,
+                  timer: Optional[BackendTimer] = None) -> SearchResult:
+    """Run the block search of `settings` (see the module doc); return its result.
+
+    `timer` times candidates and whole models (default BackendTimer(): the profiler's
+    repeats and warm-up on every backend of a lane).
+    """
+    return BlockSearch(settings, say or (lambda message: None), timer).run()
 
 
 def replacements_of(combination: Combination) -> List[Dict[str, Any]]:

@@ -23,12 +23,12 @@ from typing import Optional, Sequence
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.tools.cli import (adaptation, demo, evaluate, levels, optimise, profile,
-                                    replay, scenario, simulate, train)
+                                    replay, scenario, search_blocks, simulate, train)
 from blastnet_ros.tools.processes.node_processes import NodeError
 
 # The sub-commands, in the order `blastnet --help` lists them.
 COMMANDS = (demo, scenario, replay, evaluate, train, profile, simulate, levels, optimise,
-            adaptation)
+            adaptation, search_blocks)
 
 
 def build_parser() -> argparse.ArgumentParser:

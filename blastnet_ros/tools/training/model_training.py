@@ -539,6 +539,19 @@ def evaluate_detector(model: TaskModel, data: DetectionSet,
     return DetectorScores(detection_map(low), detection_map(high), time.monotonic() - start)
 
 
+def detector_metrics(scores: DetectorScores) -> Dict[str, object]:
+    """Return the held-out record of a detector's scores, as TRAINING.json keeps it."""
+    low, high = scores.low_threshold, scores.executor_threshold
+    return {'map50': round(low.map50, 4),
+            'per_label_ap50': {label: round(ap, 4) for label, ap in low.per_label},
+            'score_threshold': MAP_SCORE_THRESHOLD,
+            'map50_at_executor_threshold': round(high.map50, 4),
+            'per_label_ap50_at_executor_threshold': {label: round(ap, 4)
+                                                     for label, ap in high.per_label},
+            'executor_threshold': EXECUTOR_SCORE_THRESHOLD,
+            'images': low.images, 'truths': low.truths, 'min_truth_box_px': MIN_EVAL_BOX_PX}
+
+
 def evaluate_classifier(model: TaskModel, data: ClassificationSet) -> ClassificationAccuracy:
     """Return the top-1 accuracy of `model` (run through TaskModel.infer) on `data`."""
     pairs = []
