@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -20,6 +21,7 @@ from blastnet_ros.tools.block_search.distillation import (capture_part_activatio
                                                           distil_candidate, network_with,
                                                           relative_error,
                                                           start_distillation)
+from blastnet_ros.tools.training.model_training import image_batch
 from blastnet_ros.tools.block_search.search import (check_settings, pareto_survivors,
                                                     predicted_combinations, SearchSettings,
                                                     Trial)
@@ -27,14 +29,13 @@ from blastnet_ros.tools.block_search.search import (check_settings, pareto_survi
 SIDE = 64
 
 
-def _images(count: int, seed: int = 0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.rand((count, 3, SIDE, SIDE), generator=generator)
+def _images(count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, SIDE, SIDE, 3), np.uint8)
 
 
-def _input_of(network, unit: int, images: torch.Tensor) -> torch.Tensor:
+def _input_of(network, unit: int, images: np.ndarray) -> torch.Tensor:
     with torch.no_grad():
-        return network.eval().run_units(images, 0, unit)
+        return network.eval().run_units(image_batch(images), 0, unit)
 
 
 def test_capture_records_each_part_input_and_its_output_before_pooling():
@@ -92,7 +93,7 @@ def test_distillation_lowers_the_held_out_error_and_continues_its_schedule():
         distil_candidate(state, captured[unit_index] * 2, steps=1, total_steps=1)
     network = network_with(teacher, {unit_index: state.unit})
     assert network.units[unit_index] is not state.unit
-    assert network(images[:2]).shape == teacher(images[:2]).shape
+    assert network(image_batch(images[:2])).shape == teacher(image_batch(images[:2])).shape
     assert len(conv_parts(network.units[unit_index])) == 1
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -67,56 +67,72 @@ class PartActivations:
         return 4 * (self.inputs[0].numel() + self.outputs[0].numel())
 
 
-def _part_hooks(part: nn.Module, store: Dict[str, List[torch.Tensor]]) -> List:
-    def on_input(module, args):
-        store['inputs'].append(args[0].detach().to(torch.float16))
+class _PartStore:
+    """What the hooks of one part have kept: chunks of inputs and outputs, up to a limit."""
 
-    def on_output(module, args, output):
-        store['outputs'].append(output.detach().to(torch.float16))
-    return [part.conv.register_forward_pre_hook(on_input),
-            part.act.register_forward_hook(on_output)]
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.limit = 0                  # samples; set from the first batch's sizes
+        self.inputs: List[torch.Tensor] = []
+        self.outputs: List[torch.Tensor] = []
+        self.pending = 0                # samples of the batch whose input was kept
+
+    @property
+    def count(self) -> int:
+        return sum(len(chunk) for chunk in self.outputs)
+
+    @property
+    def full(self) -> bool:
+        return self.limit > 0 and self.count >= self.limit
+
+    def on_input(self, module, args) -> None:
+        x = args[0]
+        if self.limit == 0:
+            sample = x[0].numel() * 3   # the output is sized on arrival; input x 3 bounds it
+            self.limit = max(2, self.max_bytes // (2 * sample))
+        room = self.limit - self.count
+        self.pending = max(0, min(room, len(x)))
+        if self.pending:
+            self.inputs.append(x[:self.pending].detach().to(torch.float16).clone())
+
+    def on_output(self, module, args, output) -> None:
+        if self.pending:
+            self.outputs.append(output[:self.pending].detach().to(torch.float16).clone())
+            self.pending = 0
 
 
-def capture_part_activations(teacher: UnitNetwork, units: Sequence[int], images: torch.Tensor,
+def capture_part_activations(teacher: UnitNetwork, units: Sequence[int], images: np.ndarray,
                              batch_size: int = 8, max_part_bytes: int = MAX_PART_BYTES,
                              progress: Progress = None) -> Dict[int, List[PartActivations]]:
     """Return {unit: activations of each of its conv parts} of `teacher` on `images`.
 
-    `images`: (n, 3, H, W) float inputs as TaskModel.preprocess gives them. A part keeps
-    the first samples whose float16 input and output fit `max_part_bytes` (at least two:
-    one to train on, one held out); every image runs through the teacher once for all
-    parts. The teacher is run in eval mode under no_grad and left as it was.
+    `images`: (n, H, W, 3) uint8 RGB model inputs (a DetectionSet's images), turned into
+    network inputs a batch at a time as TaskModel.preprocess does. A part keeps the first
+    samples whose float16 input (and output, bounded by three times the input) fit
+    `max_part_bytes` (at least two: one to train on, one held out); the images run
+    through the teacher until every part is full. The teacher is run in eval mode under
+    no_grad and left as it was.
     """
+    from blastnet_ros.tools.training.model_training import image_batch
     parts = {unit: conv_parts(teacher.units[unit]) for unit in units}
-    stores = {(unit, index): {'inputs': [], 'outputs': []}
+    stores = {(unit, index): _PartStore(max_part_bytes)
               for unit, unit_parts in parts.items() for index in range(len(unit_parts))}
     handles = []
     for unit, unit_parts in parts.items():
         for index, part in enumerate(unit_parts):
-            handles += _part_hooks(part, stores[(unit, index)])
+            store = stores[(unit, index)]
+            handles += [part.conv.register_forward_pre_hook(store.on_input),
+                        part.act.register_forward_hook(store.on_output)]
     was_training = teacher.training
     teacher.eval()
-    limits: Dict[Tuple[int, int], int] = {}
-    count = int(images.shape[0])
+    count = len(images)
     try:
         with torch.no_grad():
             for start in range(0, count, batch_size):
-                teacher(images[start:start + batch_size].float())
-                for key, store in stores.items():
-                    if key not in limits:
-                        sample = store['inputs'][0][0].numel() + store['outputs'][0][0].numel()
-                        limits[key] = max(2, max_part_bytes // (2 * sample))
-                    kept = sum(len(chunk) for chunk in store['inputs'])
-                    while kept > limits[key]:      # drop what is past the limit
-                        excess = kept - limits[key]
-                        for name in ('inputs', 'outputs'):
-                            last = store[name][-1]
-                            store[name][-1] = last[:max(0, len(last) - excess)]
-                        kept = limits[key]
+                teacher(image_batch(images[start:start + batch_size]))
                 if progress is not None:
                     progress(min(1.0, (start + batch_size) / count))
-                if all(sum(len(chunk) for chunk in store['inputs']) >= limits[key]
-                       for key, store in stores.items()):
+                if all(store.full for store in stores.values()):
                     break
     finally:
         for handle in handles:
@@ -124,7 +140,7 @@ def capture_part_activations(teacher: UnitNetwork, units: Sequence[int], images:
         teacher.train(was_training)
     result: Dict[int, List[PartActivations]] = {unit: [] for unit in units}
     for (unit, index), store in stores.items():
-        inputs, outputs = torch.cat(store['inputs']), torch.cat(store['outputs'])
+        inputs, outputs = torch.cat(store.inputs), torch.cat(store.outputs)
         held = max(1, int(round(len(inputs) * HELD_SHARE)))
         result[unit].append(PartActivations(unit, index, inputs, outputs, held))
     return result

@@ -69,8 +69,8 @@ from blastnet_ros.tools.training import model_training as mt
 from blastnet_ros.tools.training import training_data as td
 from blastnet_ros.tools.training.plans import PLANS
 
-RUNG_STEPS = (120, 360, 900)     # distillation steps in all by the end of each rung
-RUNG_IMAGES = (64, 128, 320)     # held-out frames each rung scores on
+RUNG_STEPS = (100, 300, 600)     # distillation steps in all by the end of each rung
+RUNG_IMAGES = (64, 160, 320)     # held-out frames each rung scores on
 ETA = 2
 FINE_TUNE_STEPS = 120
 FINE_TUNE_LR_SHARE = 0.3         # of the model's training learning rate
@@ -223,7 +223,7 @@ def check_settings(settings: SearchSettings) -> None:
                             'give one step count and one image count per rung')
     if list(settings.rung_steps) != sorted(settings.rung_steps) or settings.eta < 2:
         raise BadInputError('rung steps must grow and eta be at least 2',
-                            'e.g. steps 120,360,900 and eta 2')
+                            'e.g. steps 100,300,600 and eta 2')
     if not 0 < settings.max_map_loss < 1:
         raise BadInputError(f'mAP loss bound {settings.max_map_loss}',
                             'give it as a fraction of mAP, e.g. 0.01 for one point')
@@ -375,10 +375,7 @@ class BlockSearch:
             return self._result(units, tables, [], [], None, baseline, subsets, ())
 
         started = time.monotonic()
-        images = mt.image_batch(train.images)
-        activations = capture_part_activations(teacher, units, images,
-                                               progress=None)
-        del images
+        activations = capture_part_activations(teacher, units, train.images)
         self._stage('capture activations', started)
         self.say('captured ' + ', '.join(
             f'unit {unit}: {parts[0].inputs.shape[0]} samples'

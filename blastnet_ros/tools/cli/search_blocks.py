@@ -103,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
     from blastnet_ros.runtime.profiler import cpu_model
     from blastnet_ros.tools.block_search.search import search_blocks, SearchSettings
     from blastnet_ros.tools.block_search.search_report import search_document, search_markdown
-    from blastnet_ros.tools.block_search.variant_files import write_searched_variant
     from blastnet_ros.tools.cli.profile import parse_lanes
     from blastnet_ros.tools.evaluation import machine_load
     from blastnet_ros.tools.training.model_training import set_threads
@@ -128,16 +127,23 @@ def run(args: argparse.Namespace) -> int:
                                                                flush=True))
     load = machine_load.machine_load(start, machine_load.sample(),
                                      machine_load.descendants([os.getpid()]))
-    record = None
-    if result.chosen is not None:
-        print(f'writing variant {name}', file=sys.stderr)
-        record = write_searched_variant(result, name, result.held_out, command, args.output)
     machine = {'cpu': cpu_model(), 'cpus': os.cpu_count(), 'torch_threads': threads,
                'load': load.describe(),
                'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
                'command': command}
-    document = search_document(result, machine, record, name if record else '')
     args.report.mkdir(parents=True, exist_ok=True)
+    (args.report / 'search.json').write_text(   # kept should writing the variant fail
+        json.dumps(search_document(result, machine), indent=2) + '\n', encoding='utf-8')
+    record = None
+    if result.chosen is not None:
+        import torch
+        torch.save({'replacements': [(t.unit, t.candidate) for t in result.chosen.trials],
+                    'state_dict': result.chosen.network.state_dict()},
+                   args.report / 'chosen_network.pt')
+        from blastnet_ros.tools.block_search.variant_files import write_searched_variant
+        print(f'writing variant {name}', file=sys.stderr)
+        record = write_searched_variant(result, name, result.held_out, command, args.output)
+    document = search_document(result, machine, record, name if record else '')
     (args.report / 'search.json').write_text(json.dumps(document, indent=2) + '\n',
                                              encoding='utf-8')
     markdown = search_markdown(document)
