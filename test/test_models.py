@@ -307,8 +307,8 @@ def test_weights_round_trip_through_state_dict_checkpoint_and_torchscript(tmp_pa
 
 def test_empty_weights_mean_the_shipped_default_and_untrained_means_random(tmp_path,
                                                                            monkeypatch):
-    from blastnet_ros.models import task_model
-    monkeypatch.setattr(task_model, 'WEIGHTS_DIR', tmp_path)
+    from blastnet_ros.models import weight_files
+    monkeypatch.setattr(weight_files, 'WEIGHTS_DIR', tmp_path)
     assert default_weights_path('sbcnn') is None
     assert load_task_model('sbcnn').weights_source == ''  # nothing shipped: untrained
     source = perturbed(build_network('sbcnn'))

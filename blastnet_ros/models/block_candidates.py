@@ -30,13 +30,17 @@ part has none, e.g. ResidualBlock.conv_b), the last is the part's. With 'same' p
 every candidate's output shape equals the unit's; `unit_candidates` checks that on a zero
 tensor of the unit's input shape and raises if one does not. Candidates are untrained
 (a fixed seed): they are for profiling before any training.
+
+`candidate_unit(unit, kind)` builds one candidate (the one place candidates are built);
+`apply_replacements(network, replacements)` rebuilds the units a block variant
+(models/variants.py) names, which is how models/networks.py builds a variant.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -44,7 +48,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models.detector import DetectTap, MergeDetect
-from blastnet_ros.models.units import Carry, ConvBnAct, FusionUnit, ResidualBlock
+from blastnet_ros.models.units import (Carry, ConvBnAct, FusionUnit, ResidualBlock,
+                                       UnitNetwork)
+from blastnet_ros.models.variants import UnitReplacement
 
 Kernel = Tuple[int, int]
 CANDIDATE_SEED = 0
@@ -238,12 +244,11 @@ def unit_cost(unit: nn.Module, input_shape: Sequence[int]) -> Tuple[int, int, to
             int(counter.get_total_flops()), output.shape)
 
 
-def unit_candidates(unit: nn.Module, input_shape: Sequence[int],
-                    seed: int = CANDIDATE_SEED) -> Tuple[BlockCandidate, ...]:
-    """Return every candidate kind that applies to `unit` for inputs of `input_shape`.
+def _kind_plans(unit: nn.Module) -> Dict[str, List[StackPlan]]:
+    """Return {kind name: one plan per conv part} of every kind that applies to `unit`.
 
-    Raises BadInputError for a unit without a conv part (DetectConv, a head) and
-    RuntimeError if a candidate's output shape differs from the unit's (a bug here).
+    A kind is named by its plan for the unit's first conv part. Raises BadInputError for
+    a module that is not a fusion unit or has no conv part (DetectConv, a head).
     """
     if not isinstance(unit, FusionUnit):
         raise BadInputError(f'{type(unit).__name__} is not a fusion unit',
@@ -254,22 +259,85 @@ def unit_candidates(unit: nn.Module, input_shape: Sequence[int],
                             'choose a ConvBnAct, Carry, DetectTap, MergeDetect or '
                             'ResidualBlock unit')
     geometries = [geometry_of(part) for part in parts]
-    _, _, expected = unit_cost(unit, input_shape)
-    candidates = []
+    kinds: Dict[str, List[StackPlan]] = {}
+    for kind in KINDS:
+        plans = [kind(geometry) for geometry in geometries]
+        if all(plan is not None for plan in plans):
+            kinds[plans[0][0]] = plans
+    return kinds
+
+
+def candidate_unit(unit: nn.Module, kind: str, seed: int = CANDIDATE_SEED) -> nn.Module:
+    """Return a copy of `unit` with every conv part replaced by the stack of kind `kind`.
+
+    `kind` as unit_candidates names it ('depthwise-separable', 'kernel-1x1', ...); the
+    stacks' weights are drawn from `seed` (the same unit, kind and seed give the same
+    candidate), the copy is in `unit`'s training mode. BadInputError naming the kinds
+    that apply when `kind` does not apply to the unit or is unknown.
+    """
+    kinds = _kind_plans(unit)
+    plans = kinds.get(kind)
+    if plans is None:
+        raise BadInputError(
+            f"candidate kind {kind!r} does not apply to this {type(unit).__name__}"
+            f' ({_unit_text(unit)})',
+            f"use one of: {', '.join(kinds)}")
+    candidate = copy.deepcopy(unit)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for kind in KINDS:
-            plans = [kind(geometry) for geometry in geometries]
-            if any(plan is None for plan in plans):
-                continue
-            candidate = copy.deepcopy(unit)
-            for part, plan, geometry in zip(conv_parts(candidate), plans, geometries):
-                _replace_part(part, ConvStack(plan[2](geometry)))
-            params, flops, shape = unit_cost(candidate, input_shape)
-            if shape != expected:
-                raise RuntimeError(f'candidate {plans[0][0]} of {type(unit).__name__} gives '
-                                   f'{tuple(shape)}, the unit {tuple(expected)}')
-            details = '; '.join(dict.fromkeys(plan[1] for plan in plans))
-            candidates.append(BlockCandidate(plans[0][0], details,
-                                             candidate.eval(), params, flops))
+        for part, plan in zip(conv_parts(candidate), plans):
+            _replace_part(part, ConvStack(plan[2](geometry_of(part))))
+    return candidate.train(unit.training)
+
+
+def _unit_text(unit: nn.Module) -> str:
+    return ', '.join(f'{_kernel_text(geometry.kernel)} conv {geometry.in_channels} -> '
+                     f'{geometry.out_channels}'
+                     for geometry in map(geometry_of, conv_parts(unit)))
+
+
+def apply_replacements(network: UnitNetwork,
+                       replacements: Sequence[UnitReplacement]) -> UnitNetwork:
+    """Replace network.units[r.unit] by candidate_unit(that unit, r.candidate); return it.
+
+    In place. BadInputError for a unit index outside the network, a unit named twice, or
+    a kind that does not apply to its unit (the error names the unit).
+    """
+    count = len(network.units)
+    seen = set()
+    for replacement in replacements:
+        index = replacement.unit
+        if not 0 <= index < count:
+            raise BadInputError(f'unit {index} does not exist: the network has units '
+                                f'0..{count - 1}',
+                                'replace units of the base model (its network.units)')
+        if index in seen:
+            raise BadInputError(f'unit {index} is replaced twice', 'replace each unit once')
+        seen.add(index)
+        try:
+            network.units[index] = candidate_unit(network.units[index], replacement.candidate)
+        except BadInputError as error:
+            raise BadInputError(f'unit {index}: {error.cause}', error.fix) from None
+    return network
+
+
+def unit_candidates(unit: nn.Module, input_shape: Sequence[int],
+                    seed: int = CANDIDATE_SEED) -> Tuple[BlockCandidate, ...]:
+    """Return every candidate kind that applies to `unit` for inputs of `input_shape`.
+
+    Each is candidate_unit(unit, kind, seed), in eval mode, with its costs. Raises
+    BadInputError for a unit without a conv part (DetectConv, a head) and RuntimeError if
+    a candidate's output shape differs from the unit's (a bug here).
+    """
+    kinds = _kind_plans(unit)
+    _, _, expected = unit_cost(unit, input_shape)
+    candidates = []
+    for name, plans in kinds.items():
+        candidate = candidate_unit(unit, name, seed).eval()
+        params, flops, shape = unit_cost(candidate, input_shape)
+        if shape != expected:
+            raise RuntimeError(f'candidate {name} of {type(unit).__name__} gives '
+                               f'{tuple(shape)}, the unit {tuple(expected)}')
+        details = '; '.join(dict.fromkeys(plan[1] for plan in plans))
+        candidates.append(BlockCandidate(name, details, candidate, params, flops))
     return tuple(candidates)

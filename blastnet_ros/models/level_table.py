@@ -10,6 +10,10 @@ held-out set), measured the way `blastnet train` scores every model (load_task_m
 TaskModel.infer on the written file). The shared file's size is what serving every level
 costs. Latency per lane kind is the profile's (`blastnet profile --levels`), joined in by
 tools/evaluation/level_report.py. Nothing here is typed in.
+
+A block variant's record (models/variants.py; the record has "variant_of": its base)
+is one row: the variant at its full level, with the record's own "flops" and "params",
+its weight file's bytes as both bytes_alone and shared_file_bytes.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.levels import level_name, split_level
+from blastnet_ros.core.levels import FULL_LEVEL, level_name, split_level
 from blastnet_ros.models.specs import DETECTION, MODEL_LEVELS, model_spec
+# WEIGHTS_DIR: the shipped folder, still imported from here by tools/cli/optimise.py
+from blastnet_ros.models.weight_files import WEIGHTS_DIR, weights_dir  # noqa: F401
 
 TRAINING_RECORD = 'TRAINING.json'
-WEIGHTS_DIR = Path(__file__).resolve().parent / 'weights'
+VARIANT_OF = 'variant_of'   # a block variant's record: the model it is a variant of
 MAP50, TOP1 = 'mAP@0.5', 'top-1'
 
 
@@ -44,7 +50,10 @@ class LevelRow:
 
 
 def headline_accuracy(name: str, metrics: Mapping[str, Any]) -> Tuple[str, float]:
-    """Return (metric, value) a model's held-out metrics are summed up by."""
+    """Return (metric, value) a model's held-out metrics are summed up by.
+
+    `name` is the model whose kind says which metric (a variant's base, for a variant).
+    """
     if model_spec(name).kind == DETECTION:
         return MAP50, float(metrics['scene_frames']['map50'])
     return TOP1, float(metrics['all_generated']['top1'])
@@ -52,7 +61,7 @@ def headline_accuracy(name: str, metrics: Mapping[str, Any]) -> Tuple[str, float
 
 def read_training_record(path: Optional[Path] = None) -> Dict[str, Any]:
     """Return the models of a TRAINING.json (default: the shipped weights')."""
-    path = Path(path) if path is not None else WEIGHTS_DIR / TRAINING_RECORD
+    path = Path(path) if path is not None else weights_dir() / TRAINING_RECORD
     try:
         content = json.loads(path.read_text(encoding='utf-8'))
     except FileNotFoundError:
@@ -65,15 +74,46 @@ def read_training_record(path: Optional[Path] = None) -> Dict[str, Any]:
     return dict(content.get('models', {}))
 
 
-def level_rows(models: Mapping[str, Any], names: Sequence[str] = ()) -> Tuple[LevelRow, ...]:
-    """Return the level table of the scaled models in a TRAINING.json's `models`.
+def _variant_row(name: str, record: Mapping[str, Any]) -> LevelRow:
+    """Return the one row of block variant `name`'s record (see the module doc)."""
+    missing = [key for key in ('bytes', 'flops', 'params', 'metrics') if key not in record]
+    if missing:
+        raise BadInputError(f"the training record of block variant {name} lacks "
+                            f"{', '.join(missing)}",
+                            'train the variant again (`blastnet search-blocks`)')
+    try:
+        metric, accuracy = headline_accuracy(str(record[VARIANT_OF]), record['metrics'])
+        return LevelRow(model=name, base=name, level=FULL_LEVEL, flops=int(record['flops']),
+                        params=int(record['params']), bytes_alone=int(record['bytes']),
+                        metric=metric, accuracy=accuracy,
+                        shared_file_bytes=int(record['bytes']))
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadInputError(f'the training record of block variant {name} has a bad value '
+                            f'({type(error).__name__}: {error})',
+                            'train the variant again (`blastnet search-blocks`): its record '
+                            'holds whole-number bytes, flops and params, and metrics '
+                            'as `blastnet train` writes them') from None
 
-    `names` limits it to those models (default: every model with levels). Raises
-    BadInputError for a model asked for whose record has no levels.
+
+def variant_records(models: Mapping[str, Any]) -> Tuple[str, ...]:
+    """Return the names of the block variants a TRAINING.json's `models` has records of."""
+    return tuple(sorted(name for name, record in models.items()
+                        if isinstance(record, Mapping) and record.get(VARIANT_OF)))
+
+
+def level_rows(models: Mapping[str, Any], names: Sequence[str] = ()) -> Tuple[LevelRow, ...]:
+    """Return the level table of the scaled models and variants in a TRAINING.json's `models`.
+
+    `names` limits it to those models (default: every model with levels and every block
+    variant). Raises BadInputError for a model asked for whose record has no levels.
     """
     rows = []
-    for base in names or sorted(MODEL_LEVELS):
+    variants = set(variant_records(models))
+    for base in names or sorted(MODEL_LEVELS) + sorted(variants):
         record = models.get(base, {})
+        if base in variants:
+            rows.append(_variant_row(base, record))
+            continue
         levels = record.get('levels')
         if not levels:
             if names:

@@ -7,6 +7,10 @@ with every scaled channel count multiplied by the level's width, the detector bu
 the level's input side and a residual network keeping `depth` blocks a stage: the same
 constructor, smaller arguments. Its weights are slices of the full model's
 (models/levels.py).
+
+A block variant (models/variants.py) is its base model's network, built from the same
+seed, with the units its recipe names rebuilt as block candidates
+(models/block_candidates.apply_replacements).
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from typing import Callable, Dict
 
 import torch
 
+from blastnet_ros.models.block_candidates import apply_replacements
 from blastnet_ros.models.detector import TinyYoloDetector
 from blastnet_ros.models.sign_classifier import SignResNet, SignVgg
 from blastnet_ros.models.sound_classifier import Sbcnn
-from blastnet_ros.models.specs import model_level, model_spec, ModelLevel, ModelSpec, split_level
+from blastnet_ros.models.specs import (model_level, model_spec, ModelLevel, ModelSpec,
+                                       split_level, variant_of)
 from blastnet_ros.models.units import UnitNetwork
 
 INIT_SEED = 0  # untrained networks start from the same weights every run
@@ -53,9 +59,12 @@ NETWORK_FACTORIES: Dict[str, NetworkFactory] = {
 
 
 def build_network(name: str) -> UnitNetwork:
-    """Return the untrained network of model (or level) `name`, the same weights every call."""
+    """Return the untrained network of model, level or variant `name`, the same every call."""
     spec = model_spec(name)
     level = model_level(name)
+    variant = variant_of(split_level(name)[0])
+    if variant is not None:
+        return apply_replacements(build_network(variant.base), variant.replacements)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
         return NETWORK_FACTORIES[split_level(name)[0]](spec, level)

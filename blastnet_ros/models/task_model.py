@@ -24,12 +24,12 @@ from blastnet_ros.models.postprocessing import detections_from_yolo, top_k_class
 from blastnet_ros.models.results import Classification, Detection
 from blastnet_ros.models.specs import DETECTION, level_names, model_spec, ModelSpec, split_level
 from blastnet_ros.models.units import UnitNetwork
+from blastnet_ros.models.weight_files import weights_dir
 
 FEATURE_EPSILON = 1e-5
 MAX_DETECTIONS = 100
 _SHOWN_KEYS = 3
 UNTRAINED = 'untrained'  # `weights: untrained`: random initial weights on purpose
-WEIGHTS_DIR = Path(__file__).resolve().parent / 'weights'  # the shipped defaults
 
 Result = Union[Tuple[Detection, ...], Classification]
 
@@ -225,10 +225,11 @@ def load_weights(network: UnitNetwork, path: str, name: str) -> LevelStatistics:
 def default_weights_path(name: str) -> Optional[Path]:
     """Return the shipped default weights file of model `name`, or None when not shipped.
 
-    `blastnet train` writes them to blastnet_ros/models/weights/<name>.pt.
+    `blastnet train` writes them to the weights folder (models/weight_files.weights_dir(),
+    blastnet_ros/models/weights/) as <name>.pt; a block variant's are <variant>.pt there.
     """
     model_spec(name)
-    path = WEIGHTS_DIR / f'{name}.pt'
+    path = weights_dir() / f'{name}.pt'
     return path if path.is_file() else None
 
 

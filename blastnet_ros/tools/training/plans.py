@@ -11,7 +11,7 @@ import dataclasses
 from typing import Dict
 
 from blastnet_ros.core.levels import base_model
-from blastnet_ros.models.specs import DETECTION, MODEL_SPECS
+from blastnet_ros.models.specs import DETECTION, model_spec
 
 DETECTOR, SIGNS, SOUND = 'detector', 'signs', 'sound'
 TRAINING_ORDER = ('sbcnn', 'sbcnn_car', 'sign_vgg', 'sign_resnet', 'tiny_yolo', 'yolo_car')
@@ -67,7 +67,7 @@ PLANS: Dict[str, ModelPlan] = {
 
 def model_role(name: str) -> str:
     """Return what model `name` does: DETECTOR, SIGNS (image classifier) or SOUND."""
-    spec = MODEL_SPECS[base_model(name)]   # a level does what its model does
+    spec = model_spec(base_model(name))   # a level or a variant does what its model does
     if spec.kind == DETECTION:
         return DETECTOR
     return SIGNS if spec.input_encoding == 'rgb8' else SOUND

@@ -44,8 +44,9 @@ import torch
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models import task_model
+from blastnet_ros.models.weight_files import weights_dir
 from blastnet_ros.models.levels import save_level_weights
-from blastnet_ros.models.specs import level_names, MODEL_SPECS
+from blastnet_ros.models.specs import level_names, model_spec
 from blastnet_ros.runtime.profiler import cpu_model
 from blastnet_ros.tools.progress import ProgressLine
 from blastnet_ros.tools.training import dataset_loaders as dl
@@ -62,7 +63,7 @@ TRAINING_RECORD = 'TRAINING.json'
 
 def default_output_dir() -> Path:
     """Return blastnet_ros/models/weights of this source tree (or installed package)."""
-    return task_model.WEIGHTS_DIR
+    return weights_dir()
 
 
 class _Clock:
@@ -120,7 +121,7 @@ class Trainer:
                 continue
             counts = plan.train_samples if split == td.TRAIN else plan.held_out_samples
             wanted = detectors if role == DETECTOR else signs
-            size = MODEL_SPECS[name].input_width
+            size = model_spec(name).input_width
             wanted[size] = max(wanted.get(size, 0), counts['scene_frames'])
         return detectors, signs
 
@@ -139,7 +140,7 @@ class Trainer:
             line.close()
             self.scene_seconds += time.monotonic() - started
         detections, crops = self.scene_cache[split]
-        size = MODEL_SPECS[name].input_width
+        size = model_spec(name).input_width
         return detections[size] if model_role(name) == DETECTOR else crops[size]
 
     def _sound(self, split: str, counts: Dict[str, int], line: Any, base: int) -> Any:
@@ -176,7 +177,7 @@ class Trainer:
             return None
         task_model.load_weights(network, str(path), name)
         return {'model': plan.init_from, 'file': path.name,
-                'shipped': path.parent == task_model.WEIGHTS_DIR,
+                'shipped': path.parent == weights_dir(),
                 'sha256': _file_sha256(path)}
 
     def _own_weights(self, name: str, network: Any) -> Dict[str, Any]:
@@ -194,7 +195,7 @@ class Trainer:
         task_model.load_weights(network, str(path), name)
         previous = self._previous_records(path.parent).get(name, {})
         return {'model': name, 'file': path.name,
-                'shipped': path.parent == task_model.WEIGHTS_DIR,
+                'shipped': path.parent == weights_dir(),
                 'sha256': _file_sha256(path),
                 'metrics': previous.get('levels', {}).get(name, {}).get('metrics')
                 or previous.get('metrics')}
@@ -311,7 +312,7 @@ class Trainer:
                     train, self.real[name], 'urbansound8k', notes)
             return train, held, real_held, notes
         if role == SIGNS:
-            size = MODEL_SPECS[name].input_width
+            size = model_spec(name).input_width
             train_crops = self._scenes(td.TRAIN, name)
             held_crops = self._scenes(td.HELD_OUT, name)
             line = self._progress('render sign patches',
@@ -346,7 +347,7 @@ class Trainer:
         sound: Any = None
         for name in names:
             role = model_role(name)
-            size = MODEL_SPECS[name].input_width
+            size = model_spec(name).input_width
             if role == SIGNS and self.args.dataset_gtsrb:
                 self.real[name] = dl.load_gtsrb_folder(self.args.dataset_gtsrb, size=size)
             elif role == SOUND and self.args.dataset_urbansound:
