@@ -32,8 +32,9 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*']),
-    # Trained default weights, where shipped, travel inside the Python package.
-    package_data={'blastnet_ros.models': ['weights/*.pt']},
+    # Trained default weights, where shipped, travel inside the Python package, with
+    # their training record (TRAINING.json) and block variants' recipes (*.variant.json).
+    package_data={'blastnet_ros.models': ['weights/*.pt', 'weights/*.json']},
     data_files=data_files,
     install_requires=['setuptools'],
     zip_safe=True,

@@ -23,6 +23,7 @@ from blastnet_ros.core.task_set import parse_task_set, TaskSet
 from blastnet_ros.models.level_table import (check_storage_bound, model_storage_bytes,
                                              read_training_record)
 from blastnet_ros.models.specs import MODEL_LEVELS, MODEL_SPECS, model_spec, ModelSpec
+from blastnet_ros.models.variants import known_variants
 
 PACKAGE = 'blastnet_ros'
 SOURCE_CONFIG_DIR = Path(__file__).resolve().parents[2] / 'config'
@@ -41,16 +42,20 @@ def config_path(file_name: str) -> Path:
 
 
 def known_model_specs() -> Dict[str, ModelSpec]:
-    """Return the spec of every model and of every level of one, by model name.
+    """Return the spec of every model, of every level of one and of every block variant.
 
     What parse_task_set and parse_scenario check `model:` and `level:` against: the
-    levels of each model largest first ('yolo_car', 'yolo_car:w0.75', ...).
+    levels of each model largest first ('yolo_car', 'yolo_car:w0.75', ...), then the
+    variants whose recipes are in the weights folder (models/variants.py), each a model
+    without levels.
     """
     specs = dict(MODEL_SPECS)
     for base, levels in MODEL_LEVELS.items():
         for level in levels:
             name = level_name(base, level.name)
             specs.setdefault(name, model_spec(name))
+    for name in sorted(known_variants()):
+        specs[name] = model_spec(name)
     return specs
 
 
