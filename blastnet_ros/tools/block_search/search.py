@@ -23,7 +23,9 @@ time budget:
    (tools/training/model_training.train_detector, the same data `blastnet train` uses)
    and scored on the whole held-out set, as `blastnet train` scores (TaskModel.infer);
    the first that loses less than `max_map_loss` is the result (the largest saving that
-   meets the bound), the others tried are reported;
+   meets the bound), the others tried are reported; then the original itself is
+   fine-tuned alike (the control: the shipped weights need not have converged, so the
+   extra training alone may add accuracy) and scored the same way;
 5. timing: the whole original and the whole searched network, each as one block on each
    lane, the fastest backend, alternately over several rounds (median and range of the
    ratio).
@@ -71,11 +73,11 @@ from blastnet_ros.tools.training.plans import PLANS
 
 RUNG_STEPS = (100, 300, 600)     # distillation steps in all by the end of each rung
 RUNG_IMAGES = (64, 160, 320)     # held-out frames each rung scores on
-ETA = 2
+ETA = 3
 FINE_TUNE_STEPS = 120
 FINE_TUNE_LR_SHARE = 0.3         # of the model's training learning rate
 MAX_MAP_LOSS = 0.01              # 1 point of mAP@0.5
-PREDICTED_LOSS_LIMIT = 0.05      # combinations predicted to lose more are not fine-tuned
+PREDICTED_LOSS_LIMIT = 0.10      # combinations predicted to lose more are not fine-tuned
 TIMING_ROUNDS = 3
 
 Say = Callable[[str], None]
@@ -188,6 +190,7 @@ class SearchResult:
     notes: List[str]
     fine_tune_config: Optional[mt.TrainConfig] = None
     held_out: Optional[td.DetectionSet] = field(default=None, repr=False)
+    control: Optional[Combination] = None    # the original fine-tuned alike
 
 
 class Budget:
@@ -223,7 +226,7 @@ def check_settings(settings: SearchSettings) -> None:
                             'give one step count and one image count per rung')
     if list(settings.rung_steps) != sorted(settings.rung_steps) or settings.eta < 2:
         raise BadInputError('rung steps must grow and eta be at least 2',
-                            'e.g. steps 100,300,600 and eta 2')
+                            'e.g. steps 100,300,600 and eta 3')
     if not 0 < settings.max_map_loss < 1:
         raise BadInputError(f'mAP loss bound {settings.max_map_loss}',
                             'give it as a fraction of mAP, e.g. 0.01 for one point')
@@ -357,6 +360,7 @@ class BlockSearch:
                    for count in sorted(set(settings.rung_images)) if count < len(held)}
         subsets[len(held)] = baseline.low_threshold.map50
         self._stage('baseline', started)
+        self._per_image_s = baseline.seconds / max(1, len(held))
         self.say(f'original mAP@0.5 {baseline.low_threshold.map50:.4f} on {len(held)} '
                  f'held-out frames ({baseline.seconds:.0f} s)')
 
@@ -385,6 +389,8 @@ class BlockSearch:
         combinations = predicted_combinations(survivors, self.kinds,
                                               settings.predicted_loss_limit)
         chosen, tried = self._combine(teacher, combinations, train, held, baseline)
+        if chosen is not None:
+            self.control = self._control(teacher, chosen, train, held)
         timings = self._time(teacher, chosen) if chosen else ()
         return self._result(units, tables, trials, tried, chosen, baseline, subsets, timings)
 
@@ -435,6 +441,10 @@ class BlockSearch:
                 break
             done_steps = steps
             last = rung == len(settings.rung_steps) - 1
+            if len(scored) < len(alive):
+                # the budget stopped this rung: the rest keep their last rung's score and
+                # go to the combinations with the ones trained further
+                return alive
             keep = len(scored) if last else max(1, math.ceil(len(scored) / settings.eta))
             survivors = pareto_survivors(scored, self.kinds, keep)
             for trial in scored:
@@ -453,13 +463,13 @@ class BlockSearch:
         return getattr(self, '_per_image_s', 0.08)
 
     def _step_seconds(self) -> float:
-        return getattr(self, '_per_step_s', 2.5)
+        return getattr(self, '_per_step_s', 2.0)
 
     def _reserve(self) -> float:
-        """Return the seconds one fine-tune, its scoring and the timing take."""
+        """Return the seconds two fine-tunes (a combination, the control), scoring, timing."""
         settings = self.settings
-        return (settings.fine_tune_steps * self._step_seconds()
-                + self.held_frames * self._image_seconds() + 60.0)
+        return 2 * (settings.fine_tune_steps * self._step_seconds()
+                    + self.held_frames * self._image_seconds()) + 60.0
 
     def _fine_tune_config(self, steps: int) -> mt.TrainConfig:
         plan = PLANS.get(self.settings.model)
@@ -513,6 +523,35 @@ class BlockSearch:
                 return combination, tried
         return None, tried
 
+    def _control(self, teacher: UnitNetwork, chosen: Combination, train: td.DetectionSet,
+                 held: td.DetectionSet) -> Optional[Combination]:
+        """Fine-tune the original alike and score it: what the extra training alone gives.
+
+        The chosen combination is fine-tuned from the shipped weights, which may not have
+        converged; the original fine-tuned the same steps with the same settings tells
+        the replacement's own cost apart from that extra training.
+        """
+        steps = chosen.fine_tune.steps if chosen.fine_tune else 0
+        needed = steps * self._step_seconds() + len(held) * self._image_seconds() + 60.0
+        if not steps or not self.budget.fits(needed):
+            self.notes.append('the original was not fine-tuned alike (control): '
+                              f'{self.budget.left_s():.0f} s of the budget left')
+            return None
+        started = time.monotonic()
+        self.say(f'control: the original fine-tuned alike ({steps} steps)')
+        network = copy.deepcopy(teacher)
+        control = Combination((), {kind: 0 for kind in self.kinds}, 0.0)
+        control.fine_tune = mt.train_detector(network, train, self._fine_tune_config(steps))
+        self._stage('control fine-tune', started)
+        started = time.monotonic()
+        scores = self._score(network, held)
+        self._stage('final scoring', started)
+        control.map50 = scores.low_threshold.map50
+        control.map50_executor = scores.executor_threshold.map50
+        control.per_label = dict(scores.low_threshold.per_label)
+        self.say(f'control: mAP {control.map50:.4f} (the chosen {chosen.map50:.4f})')
+        return control
+
     def _time(self, teacher: UnitNetwork, chosen: Combination) -> Tuple[ModelTiming, ...]:
         settings = self.settings
         example = example_input(settings.model)
@@ -546,7 +585,8 @@ class BlockSearch:
         return SearchResult(self.settings, tuple(units), tuple(tables), tuple(trials),
                             tuple(tried), chosen, baseline, dict(subsets), tuple(timings),
                             dict(self.stage_seconds), list(self.notes),
-                            getattr(self, 'fine_tune_config', None), getattr(self, 'held', None))
+                            getattr(self, 'fine_tune_config', None), getattr(self, 'held', None),
+                            getattr(self, 'control', None))
 
 
 def search_blocks(settings: SearchSettings, say: Optional[Say] = None,

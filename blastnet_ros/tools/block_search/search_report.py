@@ -65,7 +65,7 @@ def _combination_entry(combination: Combination, base_map: float) -> Dict[str, A
 
 def search_document(result: SearchResult, machine: Mapping[str, Any],
                     variant: Optional[Mapping[str, Any]] = None,
-                    name: str = '') -> Dict[str, Any]:
+                    name: str = '', folder: str = '') -> Dict[str, Any]:
     """Return the JSON of a search: settings, tables, trials, combinations, verdict."""
     settings = result.settings
     base_map = result.baseline.low_threshold.map50
@@ -82,7 +82,7 @@ def search_document(result: SearchResult, machine: Mapping[str, Any],
     profile_model = settings.profile.model(settings.model)
     lane = settings.profile.lanes[0].name
     return {
-        'model': settings.model, 'variant': name or None,
+        'model': settings.model, 'variant': name or None, 'variant_folder': folder or None,
         'settings': {'budget_minutes': round(settings.budget_s / 60.0, 2),
                      'margin': settings.margin, 'share': settings.share,
                      'max_map_loss': settings.max_map_loss,
@@ -111,6 +111,8 @@ def search_document(result: SearchResult, machine: Mapping[str, Any],
         'pruned_by_profiling': pruned,
         'combinations': [_combination_entry(c, base_map) for c in result.combinations],
         'chosen': result.chosen.name if result.chosen else None,
+        'control': (_combination_entry(result.control, base_map)
+                    if result.control is not None else None),
         'timings': timings,
         'verdict': verdict(result),
         'variant_record': dict(variant) if variant else None,
@@ -138,9 +140,13 @@ def verdict(result: SearchResult, target: float = TARGET_SAVING) -> Dict[str, An
         why = f'CPU time saving {saving:.1%} under {target:.0%}'
     else:
         why = f'mAP loss {loss:.4f} not under {result.settings.max_map_loss}'
+    control = result.control
     return {'met': met, 'cpu_time_saving': round(saving, 4) if saving is not None else None,
             'map_loss': round(loss, 4), 'target_saving': target,
-            'max_map_loss': result.settings.max_map_loss, 'why': why}
+            'max_map_loss': result.settings.max_map_loss, 'why': why,
+            'map_loss_against_control': (round(control.map50 - chosen.map50, 4)
+                                         if control is not None and control.map50 is not None
+                                         else None)}
 
 
 def _row(cells: List[Any]) -> str:
@@ -187,6 +193,11 @@ def search_markdown(document: Mapping[str, Any]) -> str:
         lines.append(_row([c['name'], saving, f"{c['predicted_map_loss']:.4f}",
                            c['fine_tune_steps'], c['map50'], c['map_loss'],
                            c['map50_at_executor_threshold']]))
+    control = document.get('control')
+    if control:
+        lines += ['', f"Control: the original fine-tuned alike ({control['fine_tune_steps']} "
+                      f"steps): mAP@0.5 {control['map50']}, "
+                      f"{control['map50_at_executor_threshold']} at 0.25."]
     lines += ['', '## Whole model, one block per lane (alternate rounds)', '']
     for t in document['timings']:
         lines.append(f"- {t['lane']} ({t['kind']}, {t['backend']}): original "
@@ -199,12 +210,16 @@ def search_markdown(document: Mapping[str, Any]) -> str:
     lines += ['', '## Verdict', '']
     if v['met']:
         lines.append(f"Met: {document['chosen']} takes {v['cpu_time_saving']:.1%} less CPU "
-                     f"time and loses {v['map_loss'] * 100:.2f} points of mAP@0.5 (bound "
-                     f"{v['max_map_loss'] * 100:.1f}).")
+                     f"time and loses {v['map_loss'] * 100:.2f} points of mAP@0.5 against the "
+                     f"shipped original (bound {v['max_map_loss'] * 100:.1f}; negative: a gain).")
     else:
         lines.append(f"Not met: {v['why']}.")
+    if v.get('map_loss_against_control') is not None:
+        lines.append(f"Against the original fine-tuned alike it loses "
+                     f"{v['map_loss_against_control'] * 100:.2f} points.")
     if document.get('variant'):
-        lines.append(f"Written as model `{document['variant']}` (models/weights/).")
+        lines.append(f"Written as model `{document['variant']}` "
+                     f"({document.get('variant_folder') or 'models/weights/'}).")
     if document['notes']:
         lines += ['', '## Notes', ''] + [f'- {note}' for note in document['notes']]
     return '\n'.join(lines) + '\n'

@@ -15,7 +15,8 @@ the weights folder (default models/weights/, models/weight_files.weights_dir())
   records are kept as they are.
 
 The held-out metrics are measured again on the written file (load_task_model of the new
-name: the path the executor takes), not copied from the search.
+name, the path the executor takes, when it is written to the weights folder), not copied
+from the search.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ import datetime
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-from blastnet_ros.models.block_candidates import unit_cost
+from blastnet_ros.models.block_candidates import apply_replacements, unit_cost
 from blastnet_ros.models.levels import save_torch_file, stored_tensors
-from blastnet_ros.models.task_model import load_task_model
+from blastnet_ros.models.networks import build_network
+from blastnet_ros.models.specs import model_spec
+from blastnet_ros.models.task_model import load_task_model, load_weights, TaskModel
 from blastnet_ros.models.variants import BlockVariant, UnitReplacement, write_variant
 from blastnet_ros.models import weight_files
 from blastnet_ros.runtime.profiler import cpu_model
@@ -80,7 +84,7 @@ def write_searched_variant(result: SearchResult, name: str, held: td.DetectionSe
     size = save_torch_file(stored_tensors(chosen.network.state_dict(), half=True), weights)
     summary = search_summary(result, command)
     write_variant(variant, folder, extra={'search': summary})
-    model = load_task_model(name, str(weights))
+    model = _written_model(variant, weights, folder)
     scores = mt.evaluate_detector(model, held)
     side = model.spec.input_width
     params, flops, _ = unit_cost(model.network, (1, 3, side, side))
@@ -95,6 +99,21 @@ def write_searched_variant(result: SearchResult, name: str, held: td.DetectionSe
     }
     add_training_record(folder, name, record)
     return record
+
+
+def _written_model(variant: BlockVariant, weights: Path, folder: Path) -> TaskModel:
+    """Return the variant's TaskModel from its written file.
+
+    In the weights folder by name, as the executor loads it (load_task_model); elsewhere
+    (--output DIR) the same network built from the recipe, since a name is only found in
+    the weights folder.
+    """
+    if folder.resolve() == weight_files.weights_dir().resolve():
+        return load_task_model(variant.name, str(weights))
+    network = apply_replacements(build_network(variant.base), variant.replacements)
+    load_weights(network, str(weights), variant.name)
+    return TaskModel(replace(model_spec(variant.base), name=variant.name), network.eval(),
+                     str(weights))
 
 
 def search_summary(result: SearchResult, command: str) -> Dict[str, Any]:

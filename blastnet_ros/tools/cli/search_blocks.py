@@ -143,7 +143,10 @@ def run(args: argparse.Namespace) -> int:
         from blastnet_ros.tools.block_search.variant_files import write_searched_variant
         print(f'writing variant {name}', file=sys.stderr)
         record = write_searched_variant(result, name, result.held_out, command, args.output)
-    document = search_document(result, machine, record, name if record else '')
+    from blastnet_ros.models.weight_files import weights_dir
+    folder = str(args.output or weights_dir())
+    document = search_document(result, machine, record, name if record else '',
+                               folder if record else '')
     (args.report / 'search.json').write_text(json.dumps(document, indent=2) + '\n',
                                              encoding='utf-8')
     markdown = search_markdown(document)
