@@ -22,13 +22,14 @@ import threading
 from typing import Optional, Sequence
 
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.tools.cli import (adaptation, demo, evaluate, levels, optimise, profile,
-                                    replay, scenario, search_blocks, simulate, train)
+from blastnet_ros.tools.cli import (adaptation, compare_models, demo, evaluate, levels,
+                                    optimise, profile, replay, scenario, search_blocks,
+                                    simulate, train)
 from blastnet_ros.tools.processes.node_processes import NodeError
 
 # The sub-commands, in the order `blastnet --help` lists them.
 COMMANDS = (demo, scenario, replay, evaluate, train, profile, simulate, levels, optimise,
-            adaptation, search_blocks)
+            adaptation, search_blocks, compare_models)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -317,23 +317,66 @@ def measured_slowdown(blocks: Sequence[Any], change: LoadChange, start_ns: int
     return median(ratios), len(ratios)
 
 
-def live_runs(scenario: Scenario, name: str, folder: Path, policy: str,
-              configurations: Sequence[str], repeat: int,
-              log: TextIO = sys.stderr) -> Tuple[List[AdaptationRun], List[str]]:
-    """Run the real nodes over a bag of `scenario` for each configuration; return the runs."""
-    from blastnet_ros.tools.bags.bag_replay import TopicCopy
+def scenario_bag(scenario: Scenario, name: str, folder: Path, label: str = 'adaptation',
+                 log: TextIO = sys.stderr) -> Path:
+    """Return the generated bag of `scenario` in `folder`/bags/, written once, then reused.
+
+    Its camera runs at camera_fps(scenario) for the scenario's duration, from its seed.
+    """
     from blastnet_ros.tools.cli.scenario import write_bag_atomically
-    from blastnet_ros.tools.evaluation.evaluate import EvaluateOptions, Evaluator, ReplayHooks
-    from blastnet_ros.tools.evaluation.load_sweep import write_task_set
-    from blastnet_ros.tools.progress import ProgressLine
 
     fps = camera_fps(scenario)
     duration_s = scenario.duration_ns / NS_PER_S
     bag = folder / 'bags' / f'{name}_{duration_s:g}s_{fps:g}fps_seed{scenario.seed}'
     if not (bag / 'metadata.yaml').exists():
-        print(f'[adaptation] {name}: writing a {duration_s:g} s bag at {fps:g} fps', file=log)
+        print(f'[{label}] {name}: writing a {duration_s:g} s bag at {fps:g} fps', file=log)
         write_bag_atomically(bag, force=True, duration_s=duration_s, seed=scenario.seed,
                              fps=fps)
+    return bag
+
+
+def live_scenario_run(scenario: Scenario, bag: Path, tasks_file: Path, policy: str,
+                      logs: Path, label: str, executor_params: Sequence[str] = (),
+                      rate: float = 1.0, install_dir: Path = REPO_ROOT / 'install',
+                      log: TextIO = sys.stderr) -> Any:
+    """Run the real nodes once over `scenario`'s bag, its load changes made real.
+
+    `bag` is scenario_bag's, `tasks_file` the task set the nodes run (live_task_set's, or
+    it time-compressed by `rate`); the bag is replayed `rate` x as fast, the busy loops of
+    the load changes come that much sooner. `label` heads the progress line on `log`.
+    Returns the evaluator's PolicyRun (tools/evaluation/evaluation_records.py).
+    """
+    from blastnet_ros.core.load_changes import time_compressed
+    from blastnet_ros.tools.bags.bag_replay import TopicCopy
+    from blastnet_ros.tools.evaluation.evaluate import EvaluateOptions, Evaluator, ReplayHooks
+    from blastnet_ros.tools.progress import ProgressLine
+
+    duration_s = scenario.duration_ns / NS_PER_S
+    evaluator = Evaluator(EvaluateOptions(
+        bag=bag, policies=(policy,), output=logs, rate=rate, tasks_file=str(tasks_file),
+        install_dir=install_dir, executor_params=tuple(executor_params)), log)
+    camera = evaluator.bag.camera.name
+    copies = tuple(TopicCopy(camera, task.camera_topic, change.start_ns)
+                   for change in scenario.load_changes if change.kind == START
+                   for task in live_task_set(scenario).tasks if task.name == change.task)
+    changes = time_compressed(scenario.load_changes, rate)
+    hooks = ReplayHooks(
+        keep=frame_filter(scenario, camera, camera_fps(scenario)), copies=copies,
+        during_replay=lambda started: load_generators(changes, duration_s / rate, started,
+                                                      log))
+    progress = ProgressLine(label, duration_s, 's', stream=log)
+    record = evaluator.run_policy(policy, logs, progress.update, hooks)
+    progress.close()
+    return record
+
+
+def live_runs(scenario: Scenario, name: str, folder: Path, policy: str,
+              configurations: Sequence[str], repeat: int,
+              log: TextIO = sys.stderr) -> Tuple[List[AdaptationRun], List[str]]:
+    """Run the real nodes over a bag of `scenario` for each configuration; return the runs."""
+    from blastnet_ros.tools.evaluation.load_sweep import write_task_set
+
+    bag = scenario_bag(scenario, name, folder, log=log)
     task_set = live_task_set(scenario)
     tasks_file = write_task_set(task_set, folder / 'task_sets' / f'{name}.yaml')
     notes = []
@@ -341,22 +384,10 @@ def live_runs(scenario: Scenario, name: str, folder: Path, policy: str,
     for turn in range(repeat):
         for configuration in configurations:
             params = ('adaptation:=true',) if configuration == ADAPTIVE else ()
-            evaluator = Evaluator(EvaluateOptions(
-                bag=bag, policies=(policy,), output=folder / 'unused', rate=1.0,
-                tasks_file=str(tasks_file), executor_params=params), log)
-            camera = evaluator.bag.camera.name
-            copies = tuple(TopicCopy(camera, task.camera_topic, change.start_ns)
-                           for change in scenario.load_changes if change.kind == START
-                           for task in task_set.tasks if task.name == change.task)
-            hooks = ReplayHooks(
-                keep=frame_filter(scenario, camera, fps), copies=copies,
-                during_replay=lambda started: load_generators(scenario.load_changes,
-                                                              duration_s, started, log))
-            progress = ProgressLine(f'[adaptation] {name} {configuration}', duration_s, 's',
-                                    stream=log)
             logs = folder / 'logs' / name / f'{configuration}.run{turn + 1}'
-            record = evaluator.run_policy(policy, logs, progress.update, hooks)
-            progress.close()
+            record = live_scenario_run(scenario, bag, tasks_file, policy, logs,
+                                       f'[adaptation] {name} {configuration}', params,
+                                       log=log)
             if record.machine_load is not None and record.machine_load.interfered:
                 own = (' (this counts the scenario\'s own busy loops: they have ended when '
                        'the load is sampled)' if slows_lanes(scenario.load_changes) else '')
