@@ -151,3 +151,33 @@ def test_settings_are_checked():
     with pytest.raises(BadInputError, match='mAP loss bound'):
         check_settings(SearchSettings('yolo_car', profile, max_map_loss=1.0))
     check_settings(SearchSettings('yolo_car', profile, lanes=(LaneSpec('cpu0', 'cpu', 1),)))
+
+
+def test_search_blocks_writes_a_variant_that_loads_by_name(tmp_path, monkeypatch, capsys):
+    """A tiny search of tiny_yolo unit 6 writes weights, recipe, record and report."""
+    import json
+    import shutil
+    from blastnet_ros.models import weight_files
+    from blastnet_ros.tools.cli.main import main
+    shutil.copy(weight_files.weights_dir() / 'TRAINING.json', tmp_path / 'TRAINING.json')
+    shutil.copy(weight_files.weights_dir() / 'tiny_yolo.pt', tmp_path / 'tiny_yolo.pt')
+    monkeypatch.setattr(weight_files, 'WEIGHTS_DIR', tmp_path)
+    report = tmp_path / 'report'
+    status = main(['search-blocks', '--model', 'tiny_yolo', '--units', '6',
+                   '--budget-minutes', '5', '--rung-steps', '5,10', '--rung-images', '4,8',
+                   '--fine-tune-steps', '2', '--train-frames', '24', '--held-out-frames', '8',
+                   '--max-map-loss', '0.9', '--name', 'tiny_searched', '--report', str(report)])
+    assert status == 0
+    document = json.loads((report / 'search.json').read_text())
+    assert document['chosen'] and document['variant'] == 'tiny_searched'
+    assert document['control']['fine_tune_steps'] == 2
+    assert {trial['unit'] for trial in document['trials']} == {6}
+    assert len(document['timings'][0]['searched_ms']) == 3    # alternate rounds
+    record = json.loads((tmp_path / 'TRAINING.json').read_text())['models']['tiny_searched']
+    assert record['variant_of'] == 'tiny_yolo' and record['replacements'][0]['unit'] == 6
+    assert 'tiny_yolo' in json.loads((tmp_path / 'TRAINING.json').read_text())['models']
+    model = load_task_model('tiny_searched')             # found by name in the folder
+    assert model.weights_source.endswith('tiny_searched.pt')
+    assert record['metrics']['scene_frames']['images'] == 8
+    assert '## Verdict' in (report / 'search.md').read_text()
+    assert 'Block search of tiny_yolo' in capsys.readouterr().out

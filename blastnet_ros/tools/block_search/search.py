@@ -14,8 +14,9 @@ time budget:
    is distilled block-wise (tools/block_search/distillation.py) for RUNG_STEPS[r] steps
    in all, put in place of its unit in the trained model (nothing else changed) and
    scored by held-out mAP@0.5 on the first RUNG_IMAGES[r] held-out frames; the survivors
-   of a rung are the first 1/eta by non-dominated rank (pymoo's NonDominatedSorting) of
-   (time saved on each lane kind, mAP lost), ties by mAP lost;
+   of a rung are, within each unit (so that every unit keeps options to combine), the
+   first 1/eta by non-dominated rank (pymoo's NonDominatedSorting) of (time saved on each
+   lane kind, mAP lost), ties by mAP lost;
 4. combination: the last rung's survivors combined (at most one per unit), the saving and
    the mAP loss predicted as the sums of their own; in order of predicted saving (those
    whose predicted loss is under `predicted_loss_limit`), each combination is built, the
@@ -445,8 +446,12 @@ class BlockSearch:
                 # the budget stopped this rung: the rest keep their last rung's score and
                 # go to the combinations with the ones trained further
                 return alive
-            keep = len(scored) if last else max(1, math.ceil(len(scored) / settings.eta))
-            survivors = pareto_survivors(scored, self.kinds, keep)
+            survivors = []
+            for unit in sorted({trial.unit for trial in scored}):
+                # halved within each unit: every unit keeps options for the combinations
+                of_unit = [trial for trial in scored if trial.unit == unit]
+                keep = len(of_unit) if last else max(1, math.ceil(len(of_unit) / settings.eta))
+                survivors += pareto_survivors(of_unit, self.kinds, keep)
             for trial in scored:
                 if trial not in survivors:
                     trial.eliminated_at = rung

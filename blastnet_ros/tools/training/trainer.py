@@ -415,18 +415,7 @@ class Trainer:
                 line = self._progress(f'evaluate {name} on {key}', 100.0, '%')
                 scores = mt.evaluate_detector(model, data, lambda f: line.update(100 * f))
                 line.close()
-                metrics[key] = {
-                    'map50': round(scores.low_threshold.map50, 4),
-                    'per_label_ap50': {label: round(ap, 4)
-                                       for label, ap in scores.low_threshold.per_label},
-                    'score_threshold': mt.MAP_SCORE_THRESHOLD,
-                    'map50_at_executor_threshold': round(scores.executor_threshold.map50, 4),
-                    'per_label_ap50_at_executor_threshold': {
-                        label: round(ap, 4) for label, ap in scores.executor_threshold.per_label},
-                    'executor_threshold': mt.EXECUTOR_SCORE_THRESHOLD,
-                    'images': scores.low_threshold.images,
-                    'truths': scores.low_threshold.truths,
-                    'min_truth_box_px': mt.MIN_EVAL_BOX_PX}
+                metrics[key] = mt.detector_metrics(scores)
             return metrics
         for key, data in sets.items():
             accuracy = mt.evaluate_classifier(model, data)
