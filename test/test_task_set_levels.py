@@ -9,6 +9,7 @@ import pytest
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.scenario import parse_scenario
 from blastnet_ros.core.task_set import parse_task_set, task_set_document
+from blastnet_ros.models.variants import known_variants
 from blastnet_ros.runtime.config_files import known_model_specs
 
 SPECS = known_model_specs()
@@ -84,8 +85,9 @@ def test_the_unknown_model_error_lists_models_not_levels():
     document['tasks'][1]['model'] = 'resnet'
     with pytest.raises(BadInputError) as raised:
         parsed(document)
-    assert raised.value.fix == ('set model to one of: sbcnn, sbcnn_car, sign_resnet, sign_vgg, '
-                                'tiny_yolo, yolo_car')
+    models = ['sbcnn', 'sbcnn_car', 'sign_resnet', 'sign_vgg', 'tiny_yolo', 'yolo_car']
+    models += list(known_variants())       # the shipped block variants are models too
+    assert raised.value.fix == f"set model to one of: {', '.join(sorted(models))}"
 
 
 def test_names_without_levels_give_no_model_levels():
