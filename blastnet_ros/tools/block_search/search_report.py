@@ -159,7 +159,7 @@ def search_markdown(document: Mapping[str, Any]) -> str:
                    ) if document['original']['unit_ms'] else ['cpu']
     lines = [f"# Block search of {document['model']}", '',
              f"Machine: {document['machine'].get('cpu', '?')}, "
-             f"{document['machine'].get('cpus', '?')} CPUs; load "
+             f"{document['machine'].get('cpus', '?')} CPUs; "
              f"{document['machine'].get('load', '?')}; {document['machine'].get('date', '')}.",
              f"Budget {document['settings']['budget_minutes']} min; stages (s): " + ', '.join(
                  f'{k} {v}' for k, v in document['stage_seconds'].items()) + '.', '',
