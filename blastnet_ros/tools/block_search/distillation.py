@@ -24,6 +24,7 @@ in the `DistillState` it returns.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -258,7 +259,6 @@ def distil_candidate(state: DistillState, activations: Sequence[PartActivations]
 
 def network_with(base: UnitNetwork, replacements: Dict[int, nn.Module]) -> UnitNetwork:
     """Return a deep copy of `base` with units[i] = replacements[i] (copies), in eval mode."""
-    import copy
     network = copy.deepcopy(base)
     for index, unit in replacements.items():
         network.units[index] = copy.deepcopy(unit)

@@ -325,6 +325,11 @@ class BlockSearch:
         self.held_frames = settings.held_out_frames or (
             plan.held_out_samples['scene_frames'] if plan else 320)
         self.learning_rate = plan.learning_rate if plan else 1e-3
+        self._per_image_s = 0.08      # measured on the baseline scoring, then each scoring
+        self._per_step_s = 2.0        # measured on each fine-tune
+        self.held: Optional[td.DetectionSet] = None
+        self.control: Optional[Combination] = None
+        self.fine_tune_config: Optional[mt.TrainConfig] = None
 
     def _stage(self, name: str, started: float) -> None:
         self.stage_seconds[name] = round(self.stage_seconds.get(name, 0.0)
@@ -465,10 +470,10 @@ class BlockSearch:
         return per_step * steps + images * self._image_seconds()
 
     def _image_seconds(self) -> float:
-        return getattr(self, '_per_image_s', 0.08)
+        return self._per_image_s
 
     def _step_seconds(self) -> float:
-        return getattr(self, '_per_step_s', 2.0)
+        return self._per_step_s
 
     def _reserve(self) -> float:
         """Return the seconds two fine-tunes (a combination, the control), scoring, timing."""
@@ -590,8 +595,7 @@ class BlockSearch:
         return SearchResult(self.settings, tuple(units), tuple(tables), tuple(trials),
                             tuple(tried), chosen, baseline, dict(subsets), tuple(timings),
                             dict(self.stage_seconds), list(self.notes),
-                            getattr(self, 'fine_tune_config', None), getattr(self, 'held', None),
-                            getattr(self, 'control', None))
+                            self.fine_tune_config, self.held, self.control)
 
 
 def search_blocks(settings: SearchSettings, say: Optional[Say] = None,
