@@ -20,8 +20,9 @@ EVAL_ARGS ?=
 # bag faster, every period and deadline shorter by the same factor), the policies in turn
 # EVAL_REPEAT times per point (about 19 s a run on a 2-core machine: 3 points x 3
 # policies x 3 runs, ~9 min); the bag is kept in .eval/ and reused for the same settings.
-# Loads are model time (the profile) over the lanes' capacity: live, pre/postprocessing,
-# the input path and DDS come on top, and at 0.8 every policy misses most detector jobs.
+# Loads are model time (the measured profile) over the lanes' capacity: live, pre- and
+# postprocessing, the input path and DDS come on top, and at 0.8 every policy misses
+# most detector jobs.
 # EVAL_LOADS= (empty) evaluates once at EVAL_RATE instead.
 EVAL_DURATION ?= 10
 EVAL_SEED ?= 1
@@ -30,6 +31,12 @@ EVAL_LOADS ?= 0.5,0.6,0.7
 EVAL_RATE ?= 1
 EVAL_POLICIES ?= blastnet,dm-model,edf-block
 EVAL_BAG := .eval/scenario_$(EVAL_DURATION)s_30fps_seed$(EVAL_SEED)
+# The load points are shares of the lanes' capacity as measured now: `make eval` first
+# profiles the task set's models on this machine (~15 s; a VM's speed moves from day to
+# day, by 44 % here between two days) into EVAL_MEASURED_PROFILE, which the executor plans
+# with and the simulator starts from. EVAL_PROFILE=FILE uses that profile instead.
+EVAL_PROFILE ?=
+EVAL_MEASURED_PROFILE := .eval/profile.json
 
 .PHONY: demo eval test lint setup clean distclean
 
@@ -43,7 +50,11 @@ eval: setup
 	@source scripts/ros_env.sh \
 		&& { [ -f $(EVAL_BAG)/metadata.yaml ] || .venv/bin/blastnet scenario \
 			--duration $(EVAL_DURATION) --fps 30 --seed $(EVAL_SEED) --output $(EVAL_BAG); } \
+		&& { [ -n "$(EVAL_PROFILE)" ] || { mkdir -p .eval && .venv/bin/blastnet profile \
+			--tasks-file config/eval_tasks.yaml --repeats 30 --no-block-check \
+			--output $(EVAL_MEASURED_PROFILE) > .eval/profile.txt; }; } \
 		&& .venv/bin/blastnet evaluate $(EVAL_BAG) --policies $(EVAL_POLICIES) \
+			--profile $(or $(EVAL_PROFILE),$(EVAL_MEASURED_PROFILE)) \
 			$(if $(EVAL_LOADS),--load $(EVAL_LOADS),--rate $(EVAL_RATE)) \
 			--repeat $(EVAL_REPEAT) --tasks-file config/eval_tasks.yaml \
 			--output .eval/report $(EVAL_ARGS)

@@ -14,6 +14,7 @@ import socket
 
 import pytest
 import torch
+import yaml
 
 from blastnet_ros.core.bottlenecks import find_bottlenecks
 from blastnet_ros.core.input_errors import BadInputError
@@ -197,6 +198,28 @@ def test_profile_command_default_output_is_the_machine_file(tmp_path, monkeypatc
     written = tmp_path / 'profiles' / f'{machine_slug(profiler_module.machine_name())}.json'
     assert load_profile(written).models['sbcnn'].units[0].backend == {'cpu0': 'torch-cpu'}
     assert main(['profile', '--lanes', 'cpu0:gpu']) == 2
+
+
+def test_profile_tasks_file_measures_the_task_sets_models_on_its_lanes(tmp_path, cache_dir):
+    tasks = tmp_path / 'tasks.yaml'
+    tasks.write_text(yaml.safe_dump({
+        'lanes': [{'name': 'lane_a', 'device': 'cpu', 'threads': 1}],
+        'tasks': [{'name': 'hear', 'model': 'sbcnn', 'period_ms': 500, 'deadline_ms': 300,
+                   'source': 'audio', 'lanes': ['lane_a']},
+                  {'name': 'hear_again', 'model': 'sbcnn', 'period_ms': 500,
+                   'deadline_ms': 300, 'source': 'audio', 'lanes': ['lane_a']}]}))
+    common = ['--repeats', '1', '--warmup', '0', '--backends', 'torch-cpu',
+              '--no-block-check', '--cache-dir', str(cache_dir)]
+    output = tmp_path / 'profile.json'
+    assert main(['profile', '--tasks-file', str(tasks), '--output', str(output)]
+                + common) == 0
+    profile = load_profile(output)
+    assert list(profile.models) == ['sbcnn']
+    assert [(lane.name, lane.device, lane.threads) for lane in profile.lanes] == [
+        ('lane_a', 'cpu', 1)]
+    for extra in (['--models', 'sbcnn'], ['--lanes', 'cpu0:cpu:1'],
+                  ['--add-to', str(output)]):
+        assert main(['profile', '--tasks-file', str(tasks)] + extra + common) == 2
 
 
 def test_profile_bottlenecks_lists_yolo_car_units_of_the_shipped_profile(capsys):

@@ -75,6 +75,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument('--max-camera-fps', type=float, default=DEFAULT_MAX_CAMERA_FPS,
                         metavar='FPS', help='with --load: the fastest camera a point may '
                                             f'replay (default {DEFAULT_MAX_CAMERA_FPS:g})')
+    parser.add_argument('--profile', default='', metavar='FILE',
+                        help='the profile the executor plans with, the load points are set '
+                             'from and the simulator starts from (default: the params '
+                             "file's profile_file, else the shipped profile of the lanes); "
+                             '`make eval` measures one first')
     parser.add_argument('--params-file', default='',
                         help='node parameters (default: the installed config/blastnet.yaml)')
     parser.add_argument('--tasks-file', default='',
@@ -93,7 +98,7 @@ def run_evaluate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     options = EvaluateOptions(
         bag=args.bag, policies=policies, output=args.output, rate=args.rate,
         params_file=args.params_file, tasks_file=args.tasks_file,
-        install_dir=args.install_dir, repeat=args.repeat)
+        install_dir=args.install_dir, repeat=args.repeat, profile_file=args.profile)
     configurations = [parse_configuration(text) for text in args.configuration]
     if configurations and not args.load:
         raise BadInputError('--configuration compares task sets at load points',

@@ -9,6 +9,7 @@
                      [--output FILE] [--cache-dir DIR] [--no-block-check]
                      [--one-lane-at-a-time]
                      [--share F] [--imbalance F]
+    blastnet profile --tasks-file FILE [--repeats N] [--output FILE] ...
     blastnet profile --from-trace REPORT [--profile FILE] [--output FILE]
     blastnet profile --bottlenecks [--profile FILE] [--models A,B] [--share F]
                      [--imbalance F]
@@ -16,7 +17,9 @@
 Progress goes to stderr; the report (per-unit table, partition chosen per model, block
 checks, ONNX Runtime against torch, then the bottleneck table of every model) to
 stdout. The profile is written to --output, by default config/profiles/<machine>.json in
-the source tree.
+the source tree. --tasks-file FILE measures the models of that task set on its lanes:
+the profile of this machine as it is now, which `blastnet evaluate --profile` sets its
+load points from (`make eval` measures one first: a machine's speed moves from day to day).
 
 With --from-trace nothing is measured: the traces a `blastnet evaluate` run recorded
 (REPORT/traces/<policy>/, or one such folder) calibrate the profile they were planned
@@ -107,6 +110,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help='comma-separated models (default: every shipped model, '
                              f"{','.join(MODEL_SPECS)}; with --bottlenecks every model in "
                              'the profile)')
+    parser.add_argument('--tasks-file', default='', metavar='FILE',
+                        help='measure the models of this task set on its lanes (instead of '
+                             '--models and --lanes): the profile `blastnet evaluate '
+                             '--profile` needs, as `make eval` does first')
     parser.add_argument('--levels', action='store_true',
                         help='also every level of the scaled models named (yolo_car:w0.75, '
                              '...; models/specs.py MODEL_LEVELS); needs weights trained with '
@@ -165,11 +172,21 @@ def run_profile(args: argparse.Namespace) -> int:
     # the profiler loads torch: only when `blastnet profile` runs, not for `blastnet --help`
     from blastnet_ros.runtime.profiler import default_lanes, machine_slug, Profiler
 
-    lanes = parse_lanes(args.lanes) if args.lanes else default_lanes()
+    lanes_given, models_text = bool(args.lanes), args.models
+    if args.tasks_file:
+        if args.lanes or args.models is not None or args.add_to is not None:
+            raise BadInputError('--tasks-file names the lanes and models itself',
+                                'give --tasks-file, or --lanes, --models and --add-to, '
+                                'not both')
+        task_set = config_files.load_task_set(args.tasks_file)
+        lanes, lanes_given = tuple(task_set.lanes), True
+        models_text = ','.join(dict.fromkeys(task.model for task in task_set.tasks))
+    else:
+        lanes = parse_lanes(args.lanes) if args.lanes else default_lanes()
     kept = None
     if args.add_to is not None:
         kept = load_profile(args.add_to)
-        if not args.lanes:
+        if not lanes_given:
             lanes = kept.lanes
         mismatch = kept.lane_mismatch(lanes)
         if mismatch:
@@ -178,7 +195,7 @@ def run_profile(args: argparse.Namespace) -> int:
         if kept.calibration is not None:
             raise BadInputError(f'--add-to {args.add_to} is a calibrated profile',
                                 'add to the measured profile it was calibrated from')
-    models = _names(args.models if args.models is not None else ','.join(MODEL_SPECS))
+    models = _names(models_text if models_text is not None else ','.join(MODEL_SPECS))
     if not models:
         raise BadInputError('--models is empty', 'name at least one model')
     for name in models:

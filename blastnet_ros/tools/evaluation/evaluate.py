@@ -88,6 +88,9 @@ class EvaluateOptions:
     drain_timeout_s: float = 20.0
     repeat: int = 1   # runs per policy, the policies taken in turn each time
     executor_params: Tuple[str, ...] = ()   # more `name:=value` for the executor
+    # the profile the executor plans with and the load and the simulator rest on ('' = the
+    # params file's profile_file, else the shipped one of the lanes)
+    profile_file: str = ''
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,16 @@ class Evaluator:
         self.tasks_file = str(Path(options.tasks_file).resolve()) if options.tasks_file else \
             str(executor.get('tasks_file') or '')
         self.task_set = load_task_set(self.tasks_file)
-        self.profile = find_profile(self.task_set.lanes, str(executor.get('profile_file') or ''))
+        self.profile_file = (str(Path(options.profile_file).resolve()) if options.profile_file
+                             else str(executor.get('profile_file') or ''))
+        if options.profile_file and not Path(self.profile_file).is_file():
+            raise BadInputError(f'--profile {options.profile_file}: no such file',
+                                'give a profile `blastnet profile` wrote')
+        self.profile = find_profile(self.task_set.lanes, self.profile_file)
+        if options.profile_file:
+            self.profile.check_lanes(self.task_set.lanes)
+            for task in self.task_set.tasks:
+                self.profile.model(task.model)   # says how to measure a model it lacks
         self.truth = read_ground_truth(options.bag)
         self.duration_ns = max(1, self.bag.summary.end_ns - self.bag.summary.start_ns)
         # The live run's length on the executor's clock: the bag at the replay rate.
@@ -304,6 +316,8 @@ class Evaluator:
         camera, audio = self.bag.camera, self.bag.audio
         node_params = {
             'executor': [f'policy:={policy}', 'publish_block_trace:=true',
+                         *([f'profile_file:={self.profile_file}'] if self.options.profile_file
+                           else []),
                          *self.options.executor_params],
             'camera_input': [f'camera_topic:={camera.name}', f'camera_type:={camera.msgtype}'],
             'audio_input': [f'audio_topic:={audio.name}', f'audio_type:={audio.msgtype}'],

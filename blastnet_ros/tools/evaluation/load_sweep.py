@@ -412,7 +412,9 @@ def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
         bounds = {task.name: task.miss_rate_bound for task in probe.task_set.tasks}
         rows = sweep_rows(done, _level_losses(), bounds)
         write_sweep(partial, rows, [
-            f'bag {options.bag} ({bag_fps:.1f} fps), profile {probe.profile.machine}',
+            f'bag {options.bag} ({bag_fps:.1f} fps), profile '
+            f'{probe.profile_file or "shipped"} (machine {probe.profile.machine}, measured '
+            f'{probe.profile.created})',
             'load = model time over the lanes\' capacity at the live job rates; a point '
             'replays the bag faster and divides every period and deadline by the same '
             'factor',

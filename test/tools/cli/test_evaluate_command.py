@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """`blastnet evaluate`: unusable bags and policies refused with nothing written; end to end."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -104,6 +105,30 @@ def test_an_unknown_policy_is_refused_naming_the_known_ones(tmp_path, capsys, sm
     assert "unknown policy 'fifo'" in error and 'dm-model' in error and 'edf-block' in error
 
 
+def test_a_profile_that_is_missing_or_lacks_a_model_is_refused(tmp_path, capsys, small_bag):
+    error = run_refused(tmp_path, capsys, small_bag, '--profile', str(tmp_path / 'none.json'))
+    assert 'none.json: no such file' in error and 'blastnet profile' in error
+    from blastnet_ros.core.profile import save_profile
+    from blastnet_ros.runtime.config_files import find_profile, load_task_set
+    profile = find_profile(load_task_set().lanes)
+    save_profile(dataclasses.replace(profile, models={'sbcnn': profile.models['sbcnn']}),
+                 tmp_path / 'sbcnn_only.json')
+    error = run_refused(tmp_path, capsys, small_bag, '--profile',
+                        str(tmp_path / 'sbcnn_only.json'))
+    assert "has no model 'yolo_car'" in error and 'blastnet profile' in error
+
+
+def slower_profile(profile, factor):
+    """Return `profile` with every unit's latency `factor` times as long."""
+    def scaled(times):
+        return {lane: round(ns * factor) for lane, ns in times.items()}
+    return dataclasses.replace(profile, models={
+        name: dataclasses.replace(model, units=tuple(
+            dataclasses.replace(unit, latency_ns=scaled(unit.latency_ns),
+                                p99_ns=scaled(unit.p99_ns)) for unit in model.units))
+        for name, model in profile.models.items()})
+
+
 def evaluate(bag, output, install, *extra, timeout=300):
     env = dict(os.environ, ROS_DOMAIN_ID=str(allocate_domain_id()))
     return subprocess.run(
@@ -186,12 +211,15 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
 
 
 def test_a_load_sweep_writes_a_report_per_point_and_the_sweep(colcon_install, tmp_path):
+    from blastnet_ros.core.profile import save_profile
     from blastnet_ros.runtime.config_files import find_profile, load_task_set
     from blastnet_ros.tools.evaluation.load_sweep import live_demand, live_rates_hz
     bag = write_scenario_bag(tmp_path / 'bag', duration_s=3, fps=15, seed=3).path
     tasks_file = REPO / 'config' / 'eval_tasks.yaml'
     task_set = load_task_set(str(tasks_file))
-    profile = find_profile(task_set.lanes)
+    # a machine half as fast as the shipped profile's: the loads rest on the profile given
+    profile = slower_profile(find_profile(task_set.lanes), 2.0)
+    save_profile(profile, tmp_path / 'measured.json')
     demand = live_demand(task_set, profile, live_rates_hz(task_set, 15.0, 0.5))
     loads = [round(demand, 4), round(1.5 * demand, 4)]   # replayed at 1 x and 1.5 x
     output = tmp_path / 'sweep'
@@ -202,6 +230,7 @@ def test_a_load_sweep_writes_a_report_per_point_and_the_sweep(colcon_install, tm
     (tmp_path / 'scaled.yaml').write_text(yaml.safe_dump(scaled))
     result = evaluate(bag, output, colcon_install, '--policies', 'dm-model', '--repeat', '1',
                       '--tasks-file', str(tasks_file), '--json',
+                      '--profile', str(tmp_path / 'measured.json'),
                       '--load', ','.join(str(load) for load in loads),
                       '--configuration', f'scaled=dm-model@{tmp_path / "scaled.yaml"}')
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -227,3 +256,8 @@ def test_a_load_sweep_writes_a_report_per_point_and_the_sweep(colcon_install, tm
     assert compressed.task('detector').deadline_ns == pytest.approx(   # rate to 4 digits
         task_set.task('detector').deadline_ns / rates[loads[1]], abs=2000)
     assert not (tmp_path / 'sweep.partial').exists()
+    overrides = yaml.safe_load(next((output / f'load_{loads[0]:g}' / 'logs').glob(
+        '*/executor.overrides.yaml')).read_text())
+    assert overrides['/**/executor']['ros__parameters']['profile_file'] == str(
+        tmp_path / 'measured.json')   # the executor plans with it too
+    assert f"profile {tmp_path / 'measured.json'}" in (output / 'sweep.md').read_text()
