@@ -18,16 +18,16 @@ EVAL_ARGS ?=
 # make eval: a load sweep. A 30 fps scenario bag of EVAL_DURATION s, replayed into the task
 # set of config/eval_tasks.yaml at each share of the lanes' capacity in EVAL_LOADS (the
 # bag faster, every period and deadline shorter by the same factor), the policies in turn
-# EVAL_REPEAT times per point (about 19 s a run on a 2-core machine: 3 points x 3
-# policies x 3 runs, ~9 min); the bag is kept in .eval/ and reused for the same settings.
+# EVAL_REPEAT times per point (about 22 s a run on a 2-core machine, node start-up and
+# drain included: 3 points x 3 policies x 3 runs, ~10 min); the bag is kept in .eval/ and
+# reused for the same settings.
 # Loads are model time (the measured profile) over the lanes' capacity: live, pre- and
-# postprocessing, the input path and DDS come on top, and at 0.8 every policy misses
-# most detector jobs.
+# postprocessing, the input path and DDS come on top: at 0.8 the lanes are about full.
 # EVAL_LOADS= (empty) evaluates once at EVAL_RATE instead.
-EVAL_DURATION ?= 10
+EVAL_DURATION ?= 8
 EVAL_SEED ?= 1
 EVAL_REPEAT ?= 3
-EVAL_LOADS ?= 0.5,0.6,0.7
+EVAL_LOADS ?= 0.6,0.7,0.8
 EVAL_RATE ?= 1
 EVAL_POLICIES ?= blastnet,dm-model,edf-block
 EVAL_BAG := .eval/scenario_$(EVAL_DURATION)s_30fps_seed$(EVAL_SEED)

@@ -184,10 +184,16 @@ def test_two_processes_exchange_vga_frames_on_loopback_only(ros_domain_id):
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert subscriber.stdout.readline().strip() == 'matched'
+        # the RTPS well-known ports of the domain (PB 7400, DG 250, PG 2; d0 0, d1 10,
+        # d2 1, d3 11): multicast first_port + 0 / + 1, unicast first_port + 10 + 2 i /
+        # + 11 + 2 i for participant i. Only those: an ephemeral send socket of the same
+        # processes may fall in the domain's range (seen: 192.0.2.2:50872, offset 222).
         first_port = 7400 + 250 * ros_domain_id
+        well_known = {first_port, first_port + 1} | {
+            first_port + 10 + 2 * index + unicast for index in range(8) for unicast in (0, 1)}
         domain_sockets = [(address, port) for address, port
                           in udp_sockets((subscriber.pid, publisher.pid))
-                          if first_port <= port < first_port + 250]
+                          if port in well_known]
         subscriber.stdin.write('\n')
         subscriber.stdin.flush()
         result = json.loads(subscriber.stdout.readline())

@@ -225,3 +225,60 @@ def test_blastnet_keeps_a_task_whole_when_its_model_takes_most_of_its_deadline()
     assert plan_on_machine(DUO_BLOCK, machine, 'net', lanes, 60 * MS).num_blocks > 1
     assert plan_on_machine(DUO_BLOCK, machine, 'net', lanes).num_blocks > 1
     assert plan_on_machine(UNIT, machine, 'net', lanes, 30 * MS).num_blocks == 4
+
+
+def test_a_wait_bound_cuts_the_fewest_blocks_that_keep_every_block_within_it():
+    # units 2 ms x 8 (16 ms): rule 3 alone cuts 8 blocks of 2 ms; a wait of 5 ms needs
+    # only blocks of 4 ms (4 blocks), 8 ms: 2 blocks, 16 ms or more: whole
+    model = cpu_profile(*[2.0] * 8)
+    lanes = [CPU0, CPU1]
+    assert partition(model, lanes).num_blocks == 8
+    assert partition(model, lanes, wait_ns=5 * MS).unit_ranges == (
+        (0, 2), (2, 4), (4, 6), (6, 8))
+    assert partition(model, lanes, wait_ns=8 * MS).unit_ranges == ((0, 4), (4, 8))
+    assert partition(model, lanes, wait_ns=16 * MS).num_blocks == 1
+    # a wait no plan meets (under the largest unit): the smallest largest block, as without
+    assert partition(cpu_profile(3, 1, 1, 1, 3), lanes, wait_ns=MS).unit_ranges == (
+        (0, 1), (1, 4), (4, 5))
+
+
+def test_blastnet_cuts_a_task_only_as_far_as_the_tasks_sharing_its_lanes_can_wait():
+    from blastnet_ros.core.partitioner import (plan_on_machine, policy_plan_limits,
+                                               tolerated_wait_ns, WAIT_SHARE)
+    from blastnet_ros.core.policies import make_policy
+    from simulation_support import machine_profile, model_profile, task
+    machine = machine_profile({'net': model_profile('net', [2.0] * 8),
+                               'urgent': model_profile('urgent', [4.0])})
+    slow = task('slow', 'net', 100, 100, lanes=('cpu0', 'cpu1'))
+    urgent = task('urgent', 'urgent', 20, 20, lanes=('cpu0',))   # slack 16 ms
+    elsewhere = task('elsewhere', 'urgent', 20, 20, lanes=('gpu9',))
+    lanes = (CPU0, CPU1)
+    assert WAIT_SHARE == 0.5
+    assert tolerated_wait_ns(slow, [slow, urgent, elsewhere], machine) == 8 * MS
+    assert tolerated_wait_ns(slow, [slow, elsewhere], machine) == 0   # nobody waits
+    blastnet, edf = make_policy('blastnet'), make_policy('edf-block')
+    limits = policy_plan_limits(blastnet, slow, [slow, urgent], machine)
+    assert limits == (100 * MS, 8 * MS)
+    assert plan_on_machine(DUO_BLOCK, machine, 'net', lanes, *limits).unit_ranges == (
+        (0, 4), (4, 8))
+    alone = policy_plan_limits(blastnet, slow, [slow], machine)
+    assert plan_on_machine(DUO_BLOCK, machine, 'net', lanes, *alone).num_blocks == 1
+    assert policy_plan_limits(edf, slow, [slow, urgent], machine) == (0, None)
+    assert policy_plan_limits(blastnet, slow, None, machine) == (100 * MS, None)
+    assert plan_on_machine(DUO_BLOCK, machine, 'net', lanes, 100 * MS).num_blocks == 8
+    # lanes of two kinds: a cut may buy a faster processor, the wait bound does not apply
+    mixed = (CPU0, LaneSpec('gpu0', 'cuda:0', 1))
+    gpu_machine = machine_profile({'net': model_profile('net', [2.0] * 8, lanes=mixed,
+                                                        switch_ms={'cpu>cuda': 0.01,
+                                                                   'cuda>cpu': 0.01})},
+                                  lanes=mixed)
+    assert plan_on_machine(DUO_BLOCK, gpu_machine, 'net', mixed, 100 * MS, 0).num_blocks > 1
+    # the simulator and the executor plan alike: both go through policy_plan_limits
+    from blastnet_ros.core.simulator import plan_tasks
+    from simulation_support import scenario
+    plans = plan_tasks(scenario((slow, urgent), 100), machine, blastnet)
+    assert plans['slow'].unit_ranges == ((0, 4), (4, 8)) and plans['urgent'].num_blocks == 1
+    assert plan_tasks(scenario((slow, urgent), 100), machine, edf)['slow'].num_blocks == 8
+    from blastnet_ros.runtime.execution_plan import plan_task
+    assert plan_task(slow, 'net', None, lanes, blastnet, machine, (slow, urgent)) == \
+        plans['slow']

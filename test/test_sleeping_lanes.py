@@ -32,8 +32,16 @@ TASKS = (task('detector', 'det', 40, 48, lanes=('cpu0', 'cpu1'), priority=3),
 SCENARIO = scenario(TASKS, 3000, drop_late=True, queue_limit=2,
                     timings=[TaskTiming(t.name, jitter_ns=2 * MS, exec_variation=0.2)
                              for t in TASKS])
-# The engine's overhead may add misses (a block ends ~0.1-1 ms late), never many.
+# The engine's overhead only makes blocks longer (a block ends ~0.1-1 ms late, more on a
+# busy machine): the live miss rate lies between the simulator's at the profile and at
+# the profile with every unit ENGINE_OVERHEAD longer, give or take MISS_RATE_TOLERANCE
+# (the sleeps' own scatter). One fresh-clone CI run on a slow day had signs at 0.14 live
+# against 0.06 simulated at the profile alone.
+ENGINE_OVERHEAD = 1.1
 MISS_RATE_TOLERANCE = 0.08
+SLOWER_PROFILE = machine_profile({'det': model_profile('det', [8 * ENGINE_OVERHEAD] * 3),
+                                  'sig': model_profile('sig', [6 * ENGINE_OVERHEAD] * 2),
+                                  'snd': model_profile('snd', [10 * ENGINE_OVERHEAD])})
 
 
 def test_a_sleeping_block_sleeps_its_profiled_time_scaled_plus_the_switch_it_pays():
@@ -52,11 +60,13 @@ def test_a_sleeping_block_sleeps_its_profiled_time_scaled_plus_the_switch_it_pay
 @pytest.mark.parametrize('policy', ['blastnet', 'dm-model', 'edf-block'])
 def test_the_live_engine_on_sleeping_lanes_misses_what_the_simulator_predicts(policy):
     simulated = simulate(SCENARIO, PROFILE, policy)
+    with_overhead = simulate(SCENARIO, SLOWER_PROFILE, policy)
     live = run_scenario_on_sleeping_lanes(SCENARIO, PROFILE, policy)
     assert simulated.task('signs').miss_rate > 0.0   # the scenario is not trivially met
-    for predicted in simulated.tasks:
+    for predicted, slower in zip(simulated.tasks, with_overhead.tasks):
         measured = live.task(predicted.task)
         assert measured.released == predicted.released
         assert measured.in_flight == 0
-        assert measured.miss_rate == pytest.approx(predicted.miss_rate,
-                                                   abs=MISS_RATE_TOLERANCE), predicted.task
+        low, high = sorted((predicted.miss_rate, slower.miss_rate))
+        assert low - MISS_RATE_TOLERANCE <= measured.miss_rate <= high + MISS_RATE_TOLERANCE, (
+            predicted.task, measured.miss_rate, predicted.miss_rate, slower.miss_rate)

@@ -84,7 +84,7 @@ from blastnet_ros.core.level_controller import (kept_min_level, LevelChange, Lev
 from blastnet_ros.core.load_changes import LoadChange, slowdown_factor, slows_lanes
 from blastnet_ros.core.model_compression import (CompressedTaskSet, compressed_task_set,
                                                  LevelsOf, no_levels)
-from blastnet_ros.core.partitioner import plan_on_machine
+from blastnet_ros.core.partitioner import plan_on_machine, policy_plan_limits
 from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.profile import INPUT_LANE, MachineProfile, ModelProfile, switch_key
 from blastnet_ros.core.scenario import Scenario, ScheduledRelease, task_releases
@@ -270,16 +270,15 @@ def plan_tasks(scenario: Scenario, profile: MachineProfile, policy: Policy,
                plans: Optional[Mapping[str, BlockPlan]] = None) -> Dict[str, BlockPlan]:
     """Return {task: block plan}: from `plans` (by task or model name), else the policy's."""
     granularity = getattr(policy, 'granularity', MODEL)
-    whole_when_tight = getattr(policy, 'keeps_tight_tasks_whole', False)
     return {task.name: _plan(task.name, task.model, granularity, profile,
                              [lane for lane in scenario.lanes if lane.name in task.lanes],
-                             plans, task.deadline_ns if whole_when_tight else 0)
+                             plans, *policy_plan_limits(policy, task, scenario.tasks, profile))
             for task in scenario.tasks}
 
 
 def _plan(task: str, model: str, granularity: str, profile: MachineProfile,
           lanes: Sequence[LaneSpec], plans: Optional[Mapping[str, BlockPlan]],
-          deadline_ns: int = 0) -> BlockPlan:
+          deadline_ns: int = 0, wait_ns: Optional[int] = None) -> BlockPlan:
     model_profile = profile.model(model)
     given = None if plans is None else plans.get(task, plans.get(model))
     if given is not None:
@@ -289,7 +288,7 @@ def _plan(task: str, model: str, granularity: str, profile: MachineProfile,
                 f"not tile the {len(model_profile.units)} units of its model '{model}'",
                 "give a plan made for the task's model")
         return given
-    return plan_on_machine(granularity, profile, model, lanes, deadline_ns)
+    return plan_on_machine(granularity, profile, model, lanes, deadline_ns, wait_ns)
 
 
 def _decisions(loop: SchedulingLoop) -> Optional[TimingSummary]:
@@ -573,11 +572,10 @@ def _level_plan(spec: TaskSpec, model: str, scenario: Scenario, profile: Machine
                 policy: Policy, plans: Optional[Mapping[str, BlockPlan]]) -> BlockPlan:
     """Return the plan of `spec` running level `model`, as plan_tasks plans its own model."""
     granularity = getattr(policy, 'granularity', MODEL)
-    whole_when_tight = getattr(policy, 'keeps_tight_tasks_whole', False)
     given = None if plans is None or model not in plans else {model: plans[model]}
     return _plan(spec.name, model, granularity, profile,
                  [lane for lane in scenario.lanes if lane.name in spec.lanes], given,
-                 spec.deadline_ns if whole_when_tight else 0)
+                 *policy_plan_limits(policy, spec, scenario.tasks, profile))
 
 
 def _job_record(end: JobEnd) -> JobRecord:

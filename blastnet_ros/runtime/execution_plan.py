@@ -25,7 +25,7 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.latency_estimator import (LatencyEstimator, NO_ESTIMATES,
                                                  task_estimates_from_profile, TaskEstimates)
 from blastnet_ros.core.levels import split_level
-from blastnet_ros.core.partitioner import plan_on_machine
+from blastnet_ros.core.partitioner import plan_on_machine, policy_plan_limits
 from blastnet_ros.core.profile import MachineProfile
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.models.task_model import TaskModel
@@ -54,14 +54,17 @@ def profiled(profile: Optional[MachineProfile], model_name: str) -> bool:
 
 def plan_task(task: TaskSpec, model_name: str, model: TaskModel,
               lanes: Sequence[LaneSpec], policy,
-              profile: Optional[MachineProfile]) -> BlockPlan:
-    """Return the block plan of `task` running `model_name` (its model or a level)."""
+              profile: Optional[MachineProfile],
+              tasks: Optional[Sequence[TaskSpec]] = None) -> BlockPlan:
+    """Return the block plan of `task` running `model_name` (its model or a level).
+
+    `tasks`: the task set `task` is one of (what its blocks keep waiting, plan_on_machine).
+    """
     granularity = getattr(policy, 'granularity', MODEL)
-    units = len(model.network.units)
     if profiled(profile, model_name):
-        return plan_on_machine(
-            granularity, profile, model_name, lanes,
-            task.deadline_ns if getattr(policy, 'keeps_tight_tasks_whole', False) else 0)
+        return plan_on_machine(granularity, profile, model_name, lanes,
+                               *policy_plan_limits(policy, task, tasks, profile))
+    units = len(model.network.units)
     if profile is not None:
         return BlockPlan(model_name, ((0, units),))   # a level never profiled: whole
     if granularity not in (MODEL, UNIT):
@@ -108,7 +111,7 @@ def build_execution_plan(tasks: Sequence[TaskSpec], lanes: Sequence[LaneSpec], p
     lanes_by_name = {lane.name: lane for lane in lanes}
     task_lanes = {task.name: [lanes_by_name[name] for name in task.lanes] for task in tasks}
     plans = {task.name: plan_task(task, task.model, models[task.name], task_lanes[task.name],
-                                  policy, profile) for task in tasks}
+                                  policy, profile, tasks) for task in tasks}
     if profile is not None:
         profile.check_lanes(lanes)
     estimator = LatencyEstimator(lane_devices={lane.name: lane.device for lane in lanes})

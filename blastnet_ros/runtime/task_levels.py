@@ -129,7 +129,8 @@ class TaskLevels:
             task = self._tasks[task_name]
             model = self._weights.model(task, name)
             lanes = [self._lanes[lane] for lane in task.lanes]
-            plan = plan_task(task, name, model, lanes, self._policy, self._profile)
+            plan = plan_task(task, name, model, lanes, self._policy, self._profile,
+                             tuple(self._tasks.values()))
             blocks = task_blocks(name, model, plan, lanes, self._profile)
             warm_up(blocks, name, lanes)
             built = self._built[(task_name, name)] = TaskLevel(

@@ -61,7 +61,10 @@ class BlastNetPolicy:
     than TIGHT_SHARE (0.4) of its deadline runs whole: live, a cut costs a hand-over, a
     decision and slower per-block sessions (yolo_car as 5 blocks: 22.6 ms of blocks and
     0.7 ms of boundaries against 20.1 ms whole, in make eval at load 0.5), which a job
-    with little slack cannot afford; it still goes to whichever lane ends it first.
+    with little slack cannot afford; it still goes to whichever lane ends it first. On
+    lanes of one kind the others are cut only as far as the tasks sharing their lanes
+    can wait (half the least slack among them, core.partitioner.tolerated_wait_ns), and
+    run whole where no other task shares a lane.
 
     Hopeless jobs are dropped by the scheduler (drop_hopeless) before the policy is asked;
     estimates are refined online by the scheduler's LatencyEstimator.
