@@ -65,9 +65,10 @@ def test_the_sweep_table_gives_the_mean_spread_and_prediction_per_point():
     rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.1, 0.2, 0.15), 0.12),
             SweepRow(1.2, 2.4, 'dm-model', 'sound', (0.0,), float('nan'))]
     assert sweep_table(rows) == [
-        ('0.8', '1.60', 'blastnet', 'detector', '-', '15.0', '10.0', '3', '12.0', 'NO', '-',
-         '0.0'),
-        ('1.2', '2.40', 'dm-model', 'sound', '-', '0.0', '0.0', '1', '-', '-', '-', '0.0')]
+        ('0.8', '1.60', 'blastnet', 'detector', '-', '15.0', '10.0', '3', '12.0', 'NO', 'yes',
+         '-', '0.0'),
+        ('1.2', '2.40', 'dm-model', 'sound', '-', '0.0', '0.0', '1', '-', '-', '-', '-',
+         '0.0')]
 
 
 def test_live_and_simulated_agree_within_2_pp_or_10_percent_whichever_is_larger():
@@ -78,13 +79,24 @@ def test_live_and_simulated_agree_within_2_pp_or_10_percent_whichever_is_larger(
     assert row(0.0, float('nan')).agrees is None
 
 
+def test_a_prediction_within_the_live_runs_range_counts_beside_agreement():
+    def row(runs, simulated):
+        return SweepRow(1.0, 2.0, 'blastnet', 'detector', runs, simulated)
+    assert row((0.1, 0.3, 0.5), 0.12).within_runs and not row((0.1, 0.3, 0.5), 0.12).agrees
+    assert row((0.1, 0.3, 0.5), 0.5).within_runs
+    assert not row((0.1, 0.3, 0.5), 0.08).within_runs   # under the lowest run, 22 pp off
+    assert row((0.3,), 0.31).within_runs                 # agrees
+    assert row((0.3,), float('nan')).within_runs is None
+
+
 def test_the_headline_compares_at_the_first_load_where_the_baseline_misses_over_5_percent():
     rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.0,), 0.0),
             SweepRow(0.8, 1.6, 'dm-model', 'detector', (0.04,), 0.06),
             SweepRow(1.0, 2.0, 'blastnet', 'detector', (0.03, 0.05), 0.02),
             SweepRow(1.0, 2.0, 'dm-model', 'detector', (0.10,), 0.30)]
     lines = headline_lines(rows)
-    assert lines[0] == 'live and simulated agree (within 2 pp or 10%) at 3 of 4 points'
+    assert lines[0] == ('live and simulated agree (within 2 pp or 10%) at 3 of 4 points; '
+                        'the simulated rate agrees or lies within the live runs\' range at 3')
     assert lines[1] == ('live: at load 1, the first where dm-model misses more than 5% (mean '
                         'over tasks 10.0 %), blastnet misses 4.0 % (0.40x)')
     assert lines[2] == ('simulated: at load 0.8, the first where dm-model misses more than '
@@ -97,7 +109,7 @@ def test_a_configuration_row_names_its_level_accuracy_loss_and_bound():
             SweepRow(1.0, 1.5, 'optimised', 'signs', (0.09,), 0.1, 'sign_resnet', 0.97, 0.0,
                      0.05)]
     assert sweep_table(rows)[0] == ('1', '1.50', 'optimised', 'detector', 'w0.75', '2.0', '0.0',
-                                    '1', '3.0', 'yes', '71.0', '13.4')
+                                    '1', '3.0', 'yes', 'yes', '71.0', '13.4')
     assert configuration_lines(rows) == [
         'load 1, optimised: accuracy loss 13.4 %, worst live miss 9.0 % (signs), over their '
         'bound: signs']
