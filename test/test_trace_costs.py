@@ -150,3 +150,20 @@ def test_a_block_trace_keeps_the_model_each_block_ran_and_reads_traces_without_i
     old = parse_block_trace('[{"task": "t", "job_stamp_ns": 1, "block": 0, "lane": "cpu0", '
                             '"start_ns": 2, "end_ns": 3, "model": null}]')
     assert old[0].model == ''
+
+
+def test_a_block_after_another_tasks_block_on_its_lane_counts_cold():
+    from blastnet_ros.runtime.trace_costs import lane_warmth_costs, LaneWarmthCost
+    ms = 1_000_000
+
+    def run(task, lane, start_ms, own_ms, block=0):
+        return BlockTraceEntry(task, start_ms, block, lane, start_ms * ms,
+                               (start_ms + own_ms) * ms)
+    blocks = [run('det', 'cpu0', 0, 10), run('det', 'cpu0', 20, 10),   # first, then warm
+              run('sig', 'cpu0', 40, 6), run('det', 'cpu0', 50, 12),   # sig first on cpu0: cold
+              run('det', 'cpu0', 70, 10), run('sig', 'cpu1', 0, 5),    # cpu1: sig's first
+              run('sig', 'cpu1', 10, 5)]                               # warm, sig 5 ms
+    costs = lane_warmth_costs(blocks)
+    assert costs[0] == LaneWarmthCost('det', warm=2, cold=1, cold_over_warm=1.2)
+    assert costs[1].task == 'sig' and (costs[1].warm, costs[1].cold) == (1, 1)
+    assert costs[1].cold_over_warm != costs[1].cold_over_warm   # nan: cold on cpu0 only

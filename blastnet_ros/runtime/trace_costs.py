@@ -28,12 +28,15 @@ stamp   received   submitted     start0 .. end0  start1 .. end1   result  publis
 What the profile and the simulator are calibrated from: per pair of lanes, the median
 hand-over of the boundaries whose block was dispatched as soon as it was ready (no
 queueing; block 0 counts from INPUT, the release), told apart from the wait of the
-blocks that queued for a lane; per model, the median pre- and postprocessing. Torch-free.
+blocks that queued for a lane; per model, the median pre- and postprocessing. And, not
+calibrated from yet, per task how much longer its blocks ran on a lane another task had
+used last (lane_warmth_costs; make eval measured 1.03-1.28x). Torch-free.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import percentile
@@ -235,3 +238,44 @@ def stage_costs(blocks: Iterable[BlockTraceEntry],
             post[model].append(entry.postprocess_ns)
     return tuple(StageCost(model, _median_ns(pre[model]), len(pre[model]),
                            _median_ns(post[model]), len(post[model])) for model in sorted(pre))
+
+
+@dataclass(frozen=True)
+class LaneWarmthCost:
+    """How much longer a task's blocks ran on a lane another task had used last.
+
+    Warm: the block before it on the same lane was of the same task; cold: of another
+    task (that lane's caches held another model). `cold_over_warm`: over the (block,
+    lane) pairs with both kinds, the cold medians over the warm medians, weighted by the
+    cold count (nan without such a pair). A lane's first block counts as neither.
+    """
+
+    task: str
+    warm: int
+    cold: int
+    cold_over_warm: float
+
+
+def lane_warmth_costs(blocks: Iterable[BlockTraceEntry]) -> Tuple[LaneWarmthCost, ...]:
+    """Return each task's warm and cold block counts and their time ratio, by task."""
+    by_lane: Dict[str, List[BlockTraceEntry]] = {}
+    for entry in blocks:
+        by_lane.setdefault(entry.lane, []).append(entry)
+    # (task, block, lane) -> [warm own ns], [cold own ns]
+    groups: Dict[Tuple[str, int, str], Tuple[List[int], List[int]]] = {}
+    for lane, entries in by_lane.items():
+        entries.sort(key=lambda entry: entry.start_ns)
+        for before, entry in zip(entries, entries[1:]):
+            warm, cold = groups.setdefault((entry.task, entry.block, lane), ([], []))
+            (warm if before.task == entry.task else cold).append(entry.own_ns)
+    counts: Dict[str, List[float]] = {}   # task -> [warm, cold, cold ns, warm ns (paired)]
+    for (task, _, _), (warm, cold) in groups.items():
+        summed = counts.setdefault(task, [0, 0, 0.0, 0.0])
+        summed[0] += len(warm)
+        summed[1] += len(cold)
+        if warm and cold:
+            summed[2] += _median_ns(cold) * len(cold)
+            summed[3] += _median_ns(warm) * len(cold)
+    return tuple(LaneWarmthCost(task, int(warm), int(cold),
+                                cold_ns / warm_ns if warm_ns else math.nan)
+                 for task, (warm, cold, cold_ns, warm_ns) in sorted(counts.items()))

@@ -61,7 +61,8 @@ from blastnet_ros.runtime.engine_description import task_plans_from_key_values
 from blastnet_ros.runtime.job_trace import JobTraceEntry
 from blastnet_ros.runtime.model_levels import levels_of
 from blastnet_ros.runtime.trace_costs import (boundary_costs, BoundaryCost, job_time_splits,
-                                              JobTimeSplit, stage_costs, StageCost)
+                                              JobTimeSplit, lane_warmth_costs,
+                                              LaneWarmthCost, stage_costs, StageCost)
 from blastnet_ros.tools.evaluation.machine_load import MachineLoad
 
 GROUND_TRUTH_OBJECTS_TOPIC = '/ground_truth/objects'
@@ -482,7 +483,8 @@ class PolicyMetrics:
     """One policy's figures: per task, per lane, the job latencies for the CDF, and costs.
 
     `time_splits`: per task with traced jobs, where their time went; `boundaries`: a block
-    boundary's cost per pair of lanes; `stages`: pre/postprocessing per model.
+    boundary's cost per pair of lanes; `stages`: pre/postprocessing per model; `warmth`:
+    per task, its blocks on a lane it had used last against one another task had.
     """
 
     policy: str
@@ -493,6 +495,7 @@ class PolicyMetrics:
     time_splits: Tuple[TaskTimeSplit, ...] = ()
     boundaries: Tuple[BoundaryCost, ...] = ()
     stages: Tuple[StageCost, ...] = ()
+    warmth: Tuple[LaneWarmthCost, ...] = ()
     machine_loads: Tuple[Optional[MachineLoad], ...] = ()   # per repeat, this run first
 
     def task(self, name: str) -> TaskMetrics:
@@ -553,6 +556,7 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
                          time_splits=time_splits, boundaries=boundary_costs(run.blocks),
                          stages=stage_costs(run.blocks, {task.name: task.model
                                                          for task in tasks}),
+                         warmth=lane_warmth_costs(run.blocks),
                          machine_loads=tuple(other.machine_load for other in every_run))
 
 

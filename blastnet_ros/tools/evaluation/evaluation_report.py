@@ -183,6 +183,17 @@ def stage_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
             for policy in metrics for stage in policy.stages]
 
 
+WARMTH_HEADER = ('policy', 'task', 'blocks after its own task', 'after another task',
+                 'time cold / warm')
+
+
+def warmth_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
+    """Return per policy and task how much longer its blocks ran on a lane gone cold."""
+    return [(policy.policy, cost.task, str(cost.warm), str(cost.cold),
+             '-' if math.isnan(cost.cold_over_warm) else f'{cost.cold_over_warm:.2f}')
+            for policy in metrics for cost in policy.warmth]
+
+
 REPEAT_HEADER = ('policy', 'task', 'runs', 'miss % per run', 'mean miss %', 'spread pp')
 MACHINE_HEADER = ('policy', 'run', 'load average', 'other CPU %', 'busiest others',
                   'interfered')
@@ -300,7 +311,10 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
                 'preprocess_samples': stage.preprocess_samples,
                 'postprocess_median_ms': _number(stage.postprocess_median_ns / NS_PER_MS),
                 'postprocess_samples': stage.postprocess_samples}
-                for stage in policy.stages]})
+                for stage in policy.stages],
+            'lane_warmth': [{
+                'task': cost.task, 'warm': cost.warm, 'cold': cost.cold,
+                'cold_over_warm': _number(cost.cold_over_warm)} for cost in policy.warmth]})
     return {
         'created': context.created, 'machine': dict(context.machine),
         'bag': {'path': context.bag_path, 'duration_s': round(context.bag_duration_s, 3),
@@ -542,6 +556,11 @@ NOTES = (
     'dispatched as soon as they were ready (no queueing); queued = blocks that waited for '
     'a lane, with the median wait. Pre/postprocessing: medians per model over the traced '
     'first and last blocks.',
+    'Lane warmth: a block is warm when the block before it on the same lane was of the '
+    'same task, cold when of another task (that lane\'s caches held another model); '
+    'cold / warm = per block and lane with both, the cold median over the warm median, '
+    'weighted by the cold count. The simulator does not model it: it is in the '
+    'calibrated slowdowns on average only.',
 )
 
 
@@ -591,7 +610,8 @@ def report_markdown(context: ReportContext, metrics: Sequence[PolicyMetrics]) ->
              _md_table(BLOCK_SPLIT_HEADER, block_split_rows(metrics)), '',
              '## Block boundaries and pre/postprocessing', '',
              _md_table(BOUNDARY_HEADER, boundary_rows(metrics)), '',
-             _md_table(STAGE_HEADER, stage_rows(metrics)), '', '## Plots', '',
+             _md_table(STAGE_HEADER, stage_rows(metrics)), '',
+             _md_table(WARMTH_HEADER, warmth_rows(metrics)), '', '## Plots', '',
              f'![miss rate by policy and task]({MISS_RATE_PNG})', '',
              f'![latency CDF per task]({LATENCY_CDF_PNG})', '',
              f'![blocks on lanes]({TIMELINE_PNG})', '',
@@ -638,6 +658,7 @@ def report_html(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> str
             + '<h2>Block boundaries and pre/postprocessing</h2>'
             + _html_table(BOUNDARY_HEADER, boundary_rows(metrics))
             + _html_table(STAGE_HEADER, stage_rows(metrics))
+            + _html_table(WARMTH_HEADER, warmth_rows(metrics))
             + f'<h2>Plots</h2>{images}<h2>Definitions</h2><ul>{notes}</ul></body></html>\n')
 
 
