@@ -23,9 +23,16 @@ MS = 1_000_000
 # predicts misses for the signs task under every policy, none for the others. Blocks of
 # 6-10 ms keep the engine's overhead (thread wake-ups, which grow when the machine is
 # busy) small beside them.
-PROFILE = machine_profile({'det': model_profile('det', [8, 8, 8]),
-                           'sig': model_profile('sig', [6, 6]),
-                           'snd': model_profile('snd', [10])})
+UNIT_MS = {'det': [8, 8, 8], 'sig': [6, 6], 'snd': [10]}
+
+
+def profile_of(factor=1.0):
+    """Return the scenario's profile, every unit `factor` times as long."""
+    return machine_profile({name: model_profile(name, [factor * ms for ms in units])
+                            for name, units in UNIT_MS.items()})
+
+
+PROFILE = profile_of()
 TASKS = (task('detector', 'det', 40, 48, lanes=('cpu0', 'cpu1'), priority=3),
          task('signs', 'sig', 30, 20, lanes=('cpu1', 'cpu0'), priority=2),
          task('sound', 'snd', 60, 30, lanes=('cpu1', 'cpu0'), priority=1))
@@ -39,9 +46,7 @@ SCENARIO = scenario(TASKS, 3000, drop_late=True, queue_limit=2,
 # against 0.06 simulated at the profile alone.
 ENGINE_OVERHEAD = 1.1
 MISS_RATE_TOLERANCE = 0.08
-SLOWER_PROFILE = machine_profile({'det': model_profile('det', [8 * ENGINE_OVERHEAD] * 3),
-                                  'sig': model_profile('sig', [6 * ENGINE_OVERHEAD] * 2),
-                                  'snd': model_profile('snd', [10 * ENGINE_OVERHEAD])})
+SLOWER_PROFILE = profile_of(ENGINE_OVERHEAD)
 
 
 def test_a_sleeping_block_sleeps_its_profiled_time_scaled_plus_the_switch_it_pays():

@@ -203,18 +203,19 @@ def partition(profile: ModelProfile, lanes: Sequence[LaneSpec], *,
             low = middle + 1
         else:
             high = middle
-    chosen = None
-    if wait_ns > 0:   # the fewest blocks that keep every wait within wait_ns
-        for limit_ns in reversed([limit for limit in limits[low:] if limit <= wait_ns]):
+
+    def first_balanced(candidates) -> Optional[_Score]:
+        for limit_ns in candidates:
             score = feasible(limit_ns)
             if score is not None and _balanced(costs, score[2]):
-                chosen = score
-                break
-    if chosen is None:
-        for limit_ns in limits[low:]:
-            chosen = feasible(limit_ns)
-            if chosen is not None and _balanced(costs, chosen[2]):
-                break
+                return score
+        return None
+
+    chosen = None
+    if wait_ns > 0:   # the fewest blocks that keep every wait within wait_ns
+        chosen = first_balanced(reversed([limit for limit in limits[low:] if limit <= wait_ns]))
+    if chosen is None:   # the whole model, the last limit, is always balanced
+        chosen = first_balanced(limits[low:])
     bounds = (0,) + chosen[2] + (count,)
     return BlockPlan(profile.model, tuple(zip(bounds[:-1], bounds[1:])))
 
@@ -258,9 +259,8 @@ def plan_on_machine(granularity: str, profile: MachineProfile, model: str,
     model_profile = profile.model(model)
     if granularity == DUO_BLOCK and deadline_ns > 0:
         _check_lanes(model_profile, lanes)
-        whole_ns = min(model_profile.range_latency_ns(0, len(model_profile.units), lane.name)
-                       for lane in lanes)
-        if whole_ns > TIGHT_SHARE * deadline_ns:
+        if _fastest_whole_ns(model_profile, [lane.name for lane in lanes]) > \
+                TIGHT_SHARE * deadline_ns:
             return whole_model_plan(model_profile)
     options = {}
     if granularity == DUO_BLOCK and profile.calibration is not None:
@@ -304,12 +304,15 @@ def tolerated_wait_ns(task: TaskSpec, tasks: Sequence[TaskSpec],
         if other.name == task.name or not lanes & set(other.lanes) or \
                 other.model not in profile.models:
             continue
-        model = profile.models[other.model]
-        whole_ns = min((model.range_latency_ns(0, len(model.units), lane)
-                        for lane in other.lanes if lane in model.units[0].latency_ns),
-                       default=0)
+        whole_ns = _fastest_whole_ns(profile.models[other.model], other.lanes)
         slacks.append(max(0, other.deadline_ns - whole_ns))
     return round(WAIT_SHARE * min(slacks)) if slacks else 0
+
+
+def _fastest_whole_ns(model: ModelProfile, lanes: Sequence[str]) -> int:
+    """Return the whole model's time on the fastest of `lanes` it was profiled on (0: none)."""
+    return min((model.range_latency_ns(0, len(model.units), lane) for lane in lanes
+                if lane in model.units[0].latency_ns), default=0)
 
 
 def block_backend(profile: ModelProfile, start: int, stop: int, lane: str) -> str:

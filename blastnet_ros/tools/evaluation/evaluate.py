@@ -259,9 +259,6 @@ class Evaluator:
         self.task_set = load_task_set(self.tasks_file)
         self.profile_file = (str(Path(options.profile_file).resolve()) if options.profile_file
                              else str(executor.get('profile_file') or ''))
-        if options.profile_file and not Path(self.profile_file).is_file():
-            raise BadInputError(f'--profile {options.profile_file}: no such file',
-                                'give a profile `blastnet profile` wrote')
         self.profile = find_profile(self.task_set.lanes, self.profile_file)
         if options.profile_file:
             self.profile.check_lanes(self.task_set.lanes)

@@ -41,7 +41,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 from blastnet_ros.core.deadline_stats import DROPPED
 from blastnet_ros.core.input_errors import BadInputError
@@ -289,12 +289,19 @@ def _sorted_ms(values_ns: Sequence[int]) -> Tuple[float, ...]:
     return tuple(sorted(value / NS_PER_MS for value in values_ns))
 
 
+def _lane_ns_per_job(blocks: Iterable[Tuple[str, int, int, int]]
+                     ) -> Dict[Tuple[str, int], int]:
+    """Return {(task, job key): lane time summed} of (task, job key, start, end) blocks."""
+    lane_ns: Dict[Tuple[str, int], int] = {}
+    for task, job, start_ns, end_ns in blocks:
+        lane_ns[(task, job)] = lane_ns.get((task, job), 0) + end_ns - start_ns
+    return lane_ns
+
+
 def simulated_figures(result: SimulationResult, task_set: TaskSet) -> Tuple[TaskFigures, ...]:
     """Return every task's figures of a traced simulation (simulate(..., trace=True))."""
-    lane_ns: Dict[Tuple[str, int], int] = {}
-    for block in result.timeline:
-        key = (block.task, block.seq)
-        lane_ns[key] = lane_ns.get(key, 0) + block.end_ns - block.start_ns
+    lane_ns = _lane_ns_per_job((block.task, block.seq, block.start_ns, block.end_ns)
+                               for block in result.timeline)
     figures = []
     for task in task_set.tasks:
         stats = result.task(task.name)
@@ -312,10 +319,8 @@ def live_figures(record: Any, task_set: TaskSet) -> Tuple[TaskFigures, ...]:
     Counts from the executor's final /diagnostics; times from its job trace (a job that
     was not dropped completed) and its block trace (the blocks of those jobs).
     """
-    lane_ns: Dict[Tuple[str, int], int] = {}
-    for block in record.blocks:
-        key = (block.task, block.job_stamp_ns)
-        lane_ns[key] = lane_ns.get(key, 0) + block.end_ns - block.start_ns
+    lane_ns = _lane_ns_per_job((block.task, block.job_stamp_ns, block.start_ns, block.end_ns)
+                               for block in record.blocks)
     figures = []
     for task in task_set.tasks:
         snap = record.task(task.name)

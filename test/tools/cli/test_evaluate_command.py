@@ -107,7 +107,7 @@ def test_an_unknown_policy_is_refused_naming_the_known_ones(tmp_path, capsys, sm
 
 def test_a_profile_that_is_missing_or_lacks_a_model_is_refused(tmp_path, capsys, small_bag):
     error = run_refused(tmp_path, capsys, small_bag, '--profile', str(tmp_path / 'none.json'))
-    assert 'none.json: no such file' in error and 'blastnet profile' in error
+    assert 'none.json not found' in error and 'blastnet profile' in error
     from blastnet_ros.core.profile import save_profile
     from blastnet_ros.runtime.config_files import find_profile, load_task_set
     profile = find_profile(load_task_set().lanes)
