@@ -77,6 +77,23 @@ def test_traces_give_slowdown_stages_handovers_and_release_delay():
     assert calibration.source == 'runs (1 run(s), 6 jobs)'
 
 
+def test_stages_and_handovers_are_means_over_every_run():
+    # one run's sixth job has 6.5 ms postprocessing (the others 0.5 ms): a long tail the
+    # simulator must add on average, so 1.5 ms, not the median 0.5 ms; a second run of 6
+    # jobs at 0.5 ms pools to 1 ms
+    jobs, blocks = zip(*(traced_job(index) for index in range(6)))
+    blocks = [list(pair) for pair in blocks]
+    last = blocks[5][1]
+    blocks[5][1] = replace(last, end_ns=last.end_ns + 6 * MS, postprocess_ns=13 * MS // 2)
+    tailed = RecordedRun(tuple(jobs), tuple(entry for pair in blocks for entry in pair),
+                         ENGINE)
+    assert calibration_from_runs([tailed], PROFILE, 'runs').postprocess_ns == \
+        {'net': 3 * MS // 2}
+    pooled = calibration_from_runs([tailed, recorded()], PROFILE, 'runs')
+    assert pooled.postprocess_ns == {'net': MS}
+    assert pooled.handover_ns == {'input>cpu0': MS // 2, 'cpu0>cpu1': 300_000}
+
+
 def test_a_calibration_gives_a_scenario_the_jitter_and_variation_it_measured():
     calibration = Calibration(source='test', release_jitter_ns={'det': 3 * MS, 'slow': 50 * MS},
                               exec_variation={'net': 0.08, 'big': 0.95})
@@ -188,6 +205,11 @@ def test_profile_from_trace_writes_a_calibrated_profile(tmp_path, capsys):
     write_recorded_traces(tmp_path / 'report' / 'traces' / 'blastnet', run.jobs, run.blocks,
                           run.engine)
     assert len(recorded_runs(tmp_path / 'report')) == 1
+    # a repeat of the policy's run counts too, from the report or the policy's folder
+    write_recorded_traces(tmp_path / 'report' / 'traces' / 'blastnet' / 'repeat_2', run.jobs,
+                          run.blocks, run.engine)
+    assert len(recorded_runs(tmp_path / 'report')) == 2
+    assert len(recorded_runs(tmp_path / 'report' / 'traces' / 'blastnet')) == 2
     save_profile(PROFILE, tmp_path / 'profile.json')
     assert main(['profile', '--from-trace', str(tmp_path / 'report'),
                  '--profile', str(tmp_path / 'profile.json')]) == 0

@@ -83,21 +83,21 @@ def test_a_job_whose_blocks_are_not_all_traced_is_left_out():
 
 def test_a_boundary_costs_its_hand_over_per_pair_of_lanes_apart_from_queueing():
     assert boundary_costs(BLOCKS) == (
-        # block 0: release -> start: A 1 us, B 3 us (median of two: the lower, nearest rank)
-        BoundaryCost(INPUT, 'cpu0', 2, 1 * US, 0, 0),
+        # block 0: release -> start: A 1 us, B 3 us; the mean
+        BoundaryCost(INPUT, 'cpu0', 2, 2 * US, 0, 0),
         # A: 8 -> 9 us plus 0.5 us transfer; B: 8 -> 8.5 us
-        BoundaryCost('cpu0', 'cpu1', 2, 500, 0, 0),
+        BoundaryCost('cpu0', 'cpu1', 2, 1 * US, 0, 0),
         # A waited 0.8 us for a lane (not a hand-over); B: 10 -> 10.2 us
         BoundaryCost('cpu1', 'cpu1', 1, 200, 1, 800),
     )   # the sound job and job C have no ready/dispatch times: not counted
 
 
-def test_pre_and_postprocessing_medians_per_model():
+def test_pre_and_postprocessing_means_per_model():
     models = {'detector': 'tiny_yolo', 'sound': 'sbcnn'}
     assert stage_costs(BLOCKS, models) == (
         StageCost('sbcnn', 2 * US, 1, 4 * US, 1),
         # block 0 of A, B, C: 1, 3, 0 us; last block (2) of A, B, C: 1, 2, 0 us
-        StageCost('tiny_yolo', 1 * US, 3, 1 * US, 3))
+        StageCost('tiny_yolo', round(4 * US / 3), 3, 1 * US, 3))
     assert [stage.model for stage in stage_costs(BLOCKS)] == ['detector', 'sound']
 
 

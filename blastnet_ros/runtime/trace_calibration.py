@@ -12,9 +12,11 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
   block's units come from the engine description recorded with the run;
 - model_slowdown, per model and lane: that model's blocks there, live time summed over
   profiled time summed (models differ: yolo_car 1.17x and sign_resnet 1.46x in one run);
-- preprocess_ns, postprocess_ns, per model: the medians of trace_costs.stage_costs;
-- handover_ns, per pair of lanes ("input" for a job's release): the median hand-over of
-  the blocks dispatched at once (trace_costs.boundary_costs), over all runs;
+- preprocess_ns, postprocess_ns, per model: the means of trace_costs.stage_costs;
+- handover_ns, per pair of lanes ("input" for a job's release): the mean hand-over of
+  the blocks dispatched at once (trace_costs.boundary_costs), over all runs. Means: the
+  simulator adds these to every job, so that its jobs take as long as the live ones on
+  average (trace_costs module docstring);
 - release_delay_ns and release_jitter_ns, per task: the 5th percentile of stamp ->
   release (the job trace's submitted_ns - job_stamp_ns, 0 where the stamp was ahead of
   the clock), and the 95th less the 5th;
@@ -23,7 +25,7 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
 - exec_quantiles, per model: the 0th, 5th, ..., 100th percentile of the same, over the
   model's live time summed over its profiled time summed (what its units are scaled by).
 
-Runs are pooled: every figure is a median over all of them. A figure with fewer than
+Runs are pooled: every figure is over all of them. A figure with fewer than
 MIN_SAMPLES samples is left out (the simulator then adds nothing for it). Torch-free.
 """
 
@@ -57,6 +59,13 @@ class RecordedRun:
     engine: Tuple[Tuple[str, str], ...]
 
 
+def _add_mean(sums: Dict[str, List[int]], key: str, mean_ns: int, samples: int) -> None:
+    """Fold `samples` samples of mean `mean_ns` into sums[key] ([ns summed, samples])."""
+    summed = sums.setdefault(key, [0, 0])
+    summed[0] += mean_ns * samples
+    summed[1] += samples
+
+
 def _median(values: Sequence[float]) -> float:
     return float(percentile(sorted(values), 0.5))
 
@@ -68,6 +77,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     Raises BadInputError when the runs hold no traced block of a model the profile has.
     """
     slowdowns: Dict[str, List[float]] = {}
+    # [ns summed, samples] over the runs
     handovers: Dict[str, List[int]] = {}
     pre: Dict[str, List[int]] = {}
     post: Dict[str, List[int]] = {}
@@ -105,13 +115,12 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
         job_blocks.clear()
         for cost in stage_costs(run.blocks, models):
             if cost.model in profile.models:
-                pre.setdefault(cost.model, []).extend(
-                    [cost.preprocess_median_ns] * cost.preprocess_samples)
-                post.setdefault(cost.model, []).extend(
-                    [cost.postprocess_median_ns] * cost.postprocess_samples)
+                _add_mean(pre, cost.model, cost.preprocess_mean_ns, cost.preprocess_samples)
+                _add_mean(post, cost.model, cost.postprocess_mean_ns,
+                          cost.postprocess_samples)
         for cost in boundary_costs(run.blocks):
-            handovers.setdefault(handover_key(cost.from_lane, cost.to_lane), []).extend(
-                [cost.handover_median_ns] * cost.at_once)
+            _add_mean(handovers, handover_key(cost.from_lane, cost.to_lane),
+                      cost.handover_mean_ns, cost.at_once)
         for job in run.jobs:
             delays.setdefault(job.task, []).append(max(0, job.submitted_ns - job.job_stamp_ns))
     if not slowdowns:
@@ -125,8 +134,9 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
         return {key: _median(values) for key, values in sorted(samples.items())
                 if len(values) >= MIN_SAMPLES}
 
-    def medians_ns(samples: Mapping[str, Sequence[int]]) -> Dict[str, int]:
-        return {key: int(round(value)) for key, value in medians(samples).items()}
+    def means_ns(sums: Mapping[str, Sequence[int]]) -> Dict[str, int]:
+        return {key: round(summed / count) for key, (summed, count) in sorted(sums.items())
+                if count >= MIN_SAMPLES}
 
     enough = {key: sorted(values) for key, values in delays.items()
               if len(values) >= MIN_SAMPLES}
@@ -147,8 +157,8 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
         model_slowdown={model_lane_key(model, lane): round(own / profiled, 4)
                         for (model, lane), (own, profiled, blocks) in sorted(model_lane.items())
                         if blocks >= MIN_SAMPLES},
-        preprocess_ns=medians_ns(pre), postprocess_ns=medians_ns(post),
-        handover_ns=medians_ns(handovers),
+        preprocess_ns=means_ns(pre), postprocess_ns=means_ns(post),
+        handover_ns=means_ns(handovers),
         release_delay_ns={task: int(percentile(values, 0.05))
                           for task, values in enough.items()},
         release_jitter_ns={task: int(percentile(values, 0.95) - percentile(values, 0.05))
@@ -159,15 +169,19 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
 def recorded_runs(path: Path) -> Tuple[RecordedRun, ...]:
     """Return the runs recorded under `path`: a traces/<policy> folder, or a report.
 
-    A report folder (or its traces/ folder) gives every traces/<policy>/ below it.
+    A report folder (or its traces/ folder) gives every traces/<policy>/ below it; a
+    traces/<policy>/ folder its own run and its repeats' (repeat_<n>/).
     """
     path = Path(path)
     if (path / BLOCK_TRACE_FILE).is_file():
-        folders = [path]
+        policies = [path]
     else:
         below = path / TRACES_DIR if (path / TRACES_DIR).is_dir() else path
-        folders = sorted(folder for folder in below.glob('*')
-                         if (folder / BLOCK_TRACE_FILE).is_file())
+        policies = sorted(folder for folder in below.glob('*')
+                          if (folder / BLOCK_TRACE_FILE).is_file())
+    folders = [found for folder in policies
+               for found in [folder] + sorted(folder.glob('repeat_*'))
+               if (found / BLOCK_TRACE_FILE).is_file()]
     if not folders:
         raise BadInputError(f"no recorded traces under '{path}'",
                             f'give a `blastnet evaluate` report folder or one of its '

@@ -10,9 +10,10 @@ clock, as the demo does) while recording which bag message went out with which s
 record every result, the executor's /diagnostics, its job trace and its block trace, wait
 until no job is in flight, and stop the nodes. Then match results to the bag's ground
 truth, compute the figures per policy and task (where the jobs' time went among them),
-ask the simulator what it predicts for the same task rates and profile, and write the
-report (tools/evaluation/evaluation_report.py). The traces recorded go beside it, in
-traces/<policy>/ (runtime/recorded_traces.py).
+ask the simulator what it predicts for each run's jobs (with the profile calibrated from
+that run's traces, running the blocks its executor ran), and write the report
+(tools/evaluation/evaluation_report.py). The traces recorded go beside it, in
+traces/<policy>/ (runtime/recorded_traces.py), a repeat's in traces/<policy>/repeat_<n>/.
 
 Everything is written into OUTPUT.partial, renamed to OUTPUT at the very end (replacing an
 existing OUTPUT only then); on any error or Ctrl-C the partial folder is removed.
@@ -412,27 +413,31 @@ class Evaluator:
         executor = self.parameters['executor']
         metrics = []
         runs = [policy_runs[0] for policy_runs in runs_by_policy.values()]
-        # one profile calibrated from every run, for the user; and one per policy from
-        # its own runs, for the prediction: the policy sets how busy the cores are (two
-        # lanes kept busy leave the input path only lane time), so what a block costs
+        # one profile calibrated from every run, for the user; and one per run from its
+        # own traces, for that run's prediction: the policy sets how busy the cores are
+        # (two lanes kept busy leave the input path only lane time), so what a block
+        # costs, and this machine's speed drifts from one run to the next
         profile = self._calibrated_profile(
             folder, [run for policy_runs in runs_by_policy.values() for run in policy_runs],
             CALIBRATED_PROFILE, "this evaluation's traces")
         for run in runs:
             matcher = StampMatcher(run.published, self.bag.camera.name, self.bag.audio.name)
-            predicted = None
-            policy_profile = self._calibrated_profile(
-                folder / TRACES_DIR / run.policy, runs_by_policy[run.policy],
-                CALIBRATED_PROFILE, f"{run.policy}'s runs")
-            if policy_profile is not None:
-                predicted = predict_miss_rates(
-                    run, self.task_set, policy_profile, self.live_duration_ns,
+            predictions = []
+            for index, each in enumerate(runs_by_policy[run.policy]):
+                run_folder = repeat_folder(folder / TRACES_DIR / run.policy, index)
+                run_profile = self._calibrated_profile(
+                    run_folder, [each], CALIBRATED_PROFILE, f"{run.policy}'s run {index + 1}")
+                if run_profile is None:
+                    break
+                predictions.append(predict_miss_rates(
+                    each, self.task_set, run_profile, self.live_duration_ns,
                     drop_late=bool(executor.get('drop_late', True)),
-                    queue_limit=int(executor.get('queue_limit', 4)))
+                    queue_limit=int(executor.get('queue_limit', 4)), seed=index))
             metrics.append(policy_metrics(
-                run, self.task_set.tasks, self.truth, matcher, audio_window_s, predicted,
+                run, self.task_set.tasks, self.truth, matcher, audio_window_s,
+                predictions[0] if predictions else None,
                 str(executor.get('detection_pixels') or CAMERA_PIXELS),
-                repeats=runs_by_policy[run.policy][1:]))
+                repeats=runs_by_policy[run.policy][1:], repeat_predictions=predictions[1:]))
         summary = self.bag.summary
         context = ReportContext(
             created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
@@ -446,10 +451,16 @@ class Evaluator:
             rate=self.options.rate, tasks_file=self.tasks_file,
             params_file=str(self.params_path))
         write_report(folder, context, metrics, [(run.policy, run.blocks) for run in runs])
-        for run in runs:
-            write_recorded_traces(folder / TRACES_DIR / run.policy, run.jobs, run.blocks,
-                                  run.executor_values)
+        for policy, policy_runs in runs_by_policy.items():
+            for index, run in enumerate(policy_runs):
+                write_recorded_traces(repeat_folder(folder / TRACES_DIR / policy, index),
+                                      run.jobs, run.blocks, run.executor_values)
         return Evaluation(folder, context, tuple(metrics))
+
+
+def repeat_folder(policy_folder: Path, index: int) -> Path:
+    """Return where run `index` of a policy keeps its traces: the first in the folder itself."""
+    return policy_folder / f'repeat_{index + 1}' if index else policy_folder
 
 
 def profile_line(profile: Optional[MachineProfile]) -> str:
@@ -460,8 +471,10 @@ def profile_line(profile: Optional[MachineProfile]) -> str:
     if profile.calibration is not None:
         line += (f', calibrated from {profile.calibration.source} ({CALIBRATED_PROFILE}: '
                  'slowdowns, pre/postprocessing, hand-overs, release delays, job times); the '
-                 'simulator runs each policy with the profile calibrated from its own runs '
-                 f'({TRACES_DIR}/<policy>/{CALIBRATED_PROFILE})')
+                 'simulator predicts each run with the profile calibrated from that run '
+                 f'({TRACES_DIR}/<policy>/{CALIBRATED_PROFILE} for the first, '
+                 f'{TRACES_DIR}/<policy>/repeat_<n>/ for the others), running the blocks '
+                 'the executor ran')
     return line
 
 

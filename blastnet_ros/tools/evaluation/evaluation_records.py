@@ -44,9 +44,11 @@ import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.typesys import get_typestore, Stores
 
+from blastnet_ros.core.block_plan import BlockPlan
 from blastnet_ros.core.deadline_stats import percentile, TaskStatsSnapshot
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.lane_stats import LaneStatsSnapshot
+from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.scenario import calibrated_timings, Scenario
 from blastnet_ros.core.simulator import simulate
 from blastnet_ros.core.task import AUDIO, CAMERA, TaskSpec
@@ -410,14 +412,21 @@ class TaskMetrics:
     results: int              # results received
     coverage: float           # results received / released
     accuracy: Optional[TaskAccuracy] = None
-    predicted_miss_rate: float = math.nan   # the simulator's, same definition
+    predicted_miss_rate: float = math.nan   # the simulator's for this run, same definition
     run_miss_rates: Tuple[float, ...] = ()  # every repeat's, this run first
     model: str = ''   # what the executor ran, a level's name where it ran one ('' unknown)
+    run_predicted_miss_rates: Tuple[float, ...] = ()   # every repeat's prediction, alike
 
     @property
     def gap_pp(self) -> float:
         """Return live - predicted miss rate in percentage points (nan without a prediction)."""
         return (self.miss_rate - self.predicted_miss_rate) * 100.0
+
+    @property
+    def predicted_mean(self) -> float:
+        """Return the mean prediction over the runs (this run's where only it has one)."""
+        rates = self.run_predicted_miss_rates or (self.predicted_miss_rate,)
+        return sum(rates) / len(rates)
 
 
 @dataclass(frozen=True)
@@ -514,14 +523,19 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
                    matcher: StampMatcher, window_s: float,
                    predicted_miss_rates: Optional[Mapping[str, float]] = None,
                    detection_pixels: str = CAMERA_PIXELS,
-                   repeats: Sequence[PolicyRun] = ()) -> PolicyMetrics:
+                   repeats: Sequence[PolicyRun] = (),
+                   repeat_predictions: Sequence[Mapping[str, float]] = ()) -> PolicyMetrics:
     """Return the figures of one policy's run: statistics, accuracy, prediction, lanes.
 
     `repeats`: the policy's other runs over the same bag; their miss rates and machine
     loads come beside this run's (run_miss_rates, machine_loads), everything else is
-    this run's.
+    this run's. `repeat_predictions`: the simulator's miss rates for each of them
+    (run_predicted_miss_rates, with this run's first), when every run has one.
     """
     every_run = (run,) + tuple(repeats)
+    every_prediction = ()
+    if predicted_miss_rates is not None and len(repeat_predictions) == len(repeats):
+        every_prediction = (predicted_miss_rates,) + tuple(repeat_predictions)
     ran = {task: model for task, (model, _) in
            task_plans_from_key_values(run.executor_values).items()}
     by_task: Dict[str, List[ResultRecord]] = {}
@@ -543,7 +557,9 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
             predicted_miss_rate=predicted,
             run_miss_rates=tuple(other.task(task.name).miss_rate if other.task(task.name)
                                  else 0.0 for other in every_run),
-            model=ran.get(task.name, '')))
+            model=ran.get(task.name, ''),
+            run_predicted_miss_rates=tuple(prediction.get(task.name, math.nan)
+                                           for prediction in every_prediction)))
     lanes = tuple(LaneMetrics(lane.lane, lane.utilisation, lane.busy_ns / NS_PER_MS,
                               lane.blocks_run) for lane in run.lanes)
     latencies = tuple((task.name, job_latencies_ms(task.name, by_task.get(task.name, []),
@@ -609,8 +625,10 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
     and arrivals, recorded_releases) or, where the trace is incomplete, one every mean
     live release interval; a calibrated profile adds the release jitter (periodic tasks
     only) and execution variation it measured (core.scenario.calibrated_timings). Tasks
-    that released nothing are not simulated. A policy that compresses models (dm-mc) picks
-    its levels in the simulator from this profile and these rates.
+    that released nothing are not simulated. Each task runs the blocks the executor ran
+    (live_plans), not the ones the policy would cut from this profile: a calibrated
+    profile can move a cut. A policy that compresses models (dm-mc) picks its levels in
+    the simulator from this profile and these rates.
     """
     periods = live_periods_ns(run, task_set.tasks, duration_ns)
     tasks = tuple(replace(task, period_ns=periods[task.name]) for task in task_set.tasks
@@ -624,5 +642,30 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                         duration_ns=duration_ns, seed=seed, timings=timings,
                         drop_late=drop_late, queue_limit=queue_limit,
                         recorded_releases=recorded_releases(run, tasks))
-    result = simulate(scenario, profile, run.policy, levels_of=levels_of)
+    plans = None
+    if not getattr(make_policy(run.policy), 'compresses_models', False):
+        plans = live_plans(run.executor_values, tasks, profile)
+    result = simulate(scenario, profile, run.policy, plans, levels_of=levels_of)
     return {stats.task: stats.miss_rate for stats in result.tasks}
+
+
+def live_plans(executor_values: Sequence[Tuple[str, str]], tasks: Sequence[TaskSpec],
+               profile) -> Dict[str, BlockPlan]:
+    """Return {task: the block plan the executor ran} from its engine description.
+
+    Only the tasks that ran their task-set model, with blocks that tile that model's
+    units in `profile`; the others are left to the policy's own plan.
+    """
+    ran = task_plans_from_key_values(executor_values)
+    plans = {}
+    for task in tasks:
+        model, ranges = ran.get(task.name, ('', ()))
+        if model != task.model or model not in profile.models:
+            continue
+        try:
+            plan = BlockPlan(model, tuple(ranges))
+        except ValueError:
+            continue
+        if plan.unit_ranges[-1][1] == len(profile.models[model].units):
+            plans[task.name] = plan
+    return plans

@@ -159,26 +159,26 @@ def block_split_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
             for policy in metrics for split in policy.time_splits]
 
 
-BOUNDARY_HEADER = ('policy', 'from', 'to', 'hand-over median ms', 'at once', 'queued',
-                   'queue wait median ms')
+BOUNDARY_HEADER = ('policy', 'from', 'to', 'hand-over mean ms', 'at once', 'queued',
+                   'queue wait mean ms')
 
 
 def boundary_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
     """Return a block boundary's cost per policy and pair of lanes."""
     return [(policy.policy, cost.from_lane, cost.to_lane,
-             f'{cost.handover_median_ns / NS_PER_MS:.3f}' if cost.at_once else '-',
+             f'{cost.handover_mean_ns / NS_PER_MS:.3f}' if cost.at_once else '-',
              str(cost.at_once), str(cost.queued),
-             f'{cost.queue_wait_median_ns / NS_PER_MS:.3f}' if cost.queued else '-')
+             f'{cost.queue_wait_mean_ns / NS_PER_MS:.3f}' if cost.queued else '-')
             for policy in metrics for cost in policy.boundaries]
 
 
-STAGE_HEADER = ('policy', 'model', 'preprocess median ms', 'postprocess median ms', 'blocks')
+STAGE_HEADER = ('policy', 'model', 'preprocess mean ms', 'postprocess mean ms', 'blocks')
 
 
 def stage_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
-    """Return the median pre- and postprocessing per policy and model."""
-    return [(policy.policy, stage.model, f'{stage.preprocess_median_ns / NS_PER_MS:.3f}',
-             f'{stage.postprocess_median_ns / NS_PER_MS:.3f}',
+    """Return the mean pre- and postprocessing per policy and model."""
+    return [(policy.policy, stage.model, f'{stage.preprocess_mean_ns / NS_PER_MS:.3f}',
+             f'{stage.postprocess_mean_ns / NS_PER_MS:.3f}',
              f'{stage.preprocess_samples} / {stage.postprocess_samples}')
             for policy in metrics for stage in policy.stages]
 
@@ -194,7 +194,8 @@ def warmth_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
             for policy in metrics for cost in policy.warmth]
 
 
-REPEAT_HEADER = ('policy', 'task', 'runs', 'miss % per run', 'mean miss %', 'spread pp')
+REPEAT_HEADER = ('policy', 'task', 'runs', 'miss % per run', 'mean miss %', 'spread pp',
+                 'simulated % per run', 'simulated mean %')
 MACHINE_HEADER = ('policy', 'run', 'load average', 'other CPU %', 'busiest others',
                   'interfered')
 
@@ -205,10 +206,13 @@ def repeat_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
     for policy in metrics:
         for task in policy.tasks:
             rates = task.run_miss_rates or (task.miss_rate,)
+            predicted = task.run_predicted_miss_rates
             rows.append((policy.policy, task.task, str(len(rates)),
                          ' / '.join(f'{rate * 100:.1f}' for rate in rates),
                          f'{sum(rates) / len(rates) * 100:.1f}',
-                         f'{(max(rates) - min(rates)) * 100:.1f}'))
+                         f'{(max(rates) - min(rates)) * 100:.1f}',
+                         ' / '.join(_percent(rate) for rate in predicted) or '-',
+                         _percent(task.predicted_mean) if predicted else '-'))
     return rows
 
 
@@ -281,7 +285,9 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
                     'samples': accuracy.samples, 'unmatched': accuracy.unmatched},
                 'predicted_miss_rate': _number(task.predicted_miss_rate),
                 'gap_pp': _number(task.gap_pp, 2),
-                'run_miss_rates': [_number(rate) for rate in task.run_miss_rates]})
+                'run_miss_rates': [_number(rate) for rate in task.run_miss_rates],
+                'run_predicted_miss_rates': [_number(rate)
+                                             for rate in task.run_predicted_miss_rates]})
         policies.append({
             'policy': policy.policy, 'tasks': tasks,
             'machine_loads': [None if load is None or not load.available else {
@@ -301,15 +307,15 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
                 'total_p99_ms': _number(split.total_p99_ms)} for split in policy.time_splits],
             'boundaries': [{
                 'from': cost.from_lane, 'to': cost.to_lane, 'at_once': cost.at_once,
-                'handover_median_ms': _number(cost.handover_median_ns / NS_PER_MS),
+                'handover_mean_ms': _number(cost.handover_mean_ns / NS_PER_MS),
                 'queued': cost.queued,
-                'queue_wait_median_ms': _number(cost.queue_wait_median_ns / NS_PER_MS)}
+                'queue_wait_mean_ms': _number(cost.queue_wait_mean_ns / NS_PER_MS)}
                 for cost in policy.boundaries],
             'stages': [{
                 'model': stage.model,
-                'preprocess_median_ms': _number(stage.preprocess_median_ns / NS_PER_MS),
+                'preprocess_mean_ms': _number(stage.preprocess_mean_ns / NS_PER_MS),
                 'preprocess_samples': stage.preprocess_samples,
-                'postprocess_median_ms': _number(stage.postprocess_median_ns / NS_PER_MS),
+                'postprocess_mean_ms': _number(stage.postprocess_mean_ns / NS_PER_MS),
                 'postprocess_samples': stage.postprocess_samples}
                 for stage in policy.stages],
             'lane_warmth': [{
@@ -552,9 +558,9 @@ NOTES = (
     'negative transport is a stamp ahead of the executor\'s clock (audio replayed faster '
     'than real time: audio_input stamps windows by its sample clock).',
     'Block boundaries: per pair of lanes (from "input" = the job\'s release, for block 0), '
-    'hand-over = the median of previous block end -> next block start over the blocks '
+    'hand-over = the mean of previous block end -> next block start over the blocks '
     'dispatched as soon as they were ready (no queueing); queued = blocks that waited for '
-    'a lane, with the median wait. Pre/postprocessing: medians per model over the traced '
+    'a lane, with the mean wait. Pre/postprocessing: means per model over the traced '
     'first and last blocks.',
     'Lane warmth: a block is warm when the block before it on the same lane was of the '
     'same task, cold when of another task (that lane\'s caches held another model); '

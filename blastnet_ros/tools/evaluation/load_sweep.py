@@ -16,7 +16,8 @@ tasks and divided by the number of lanes. A load point L is replayed at r = L / 
 refused when the camera would then run faster than `max_camera_fps`. Each point is a
 whole evaluation (its own report in OUTPUT/load_<L>/, every policy, --repeat runs);
 OUTPUT/sweep.md, sweep.json and sweep.png put the points side by side: the live miss rate
-per policy and task (mean and spread over the runs) and the simulator's beside it.
+per policy and task (mean and spread over the runs) and the simulator's beside it (the
+mean of its predictions for the runs).
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def sweep_rows(points: Sequence[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]],
                 accuracy = task.accuracy.value if task.accuracy is not None else math.nan
                 rows.append(SweepRow(point.target, point.replay_rate, policy.policy, task.task,
                                      task.run_miss_rates or (task.miss_rate,),
-                                     task.predicted_miss_rate, task.model, accuracy,
+                                     task.predicted_mean, task.model, accuracy,
                                      (level_losses or {}).get(task.model, 0.0),
                                      bounds.get(task.task, math.inf)))
     return rows
@@ -436,9 +437,10 @@ def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
             'load = model time over the lanes\' capacity at the live job rates; a point '
             'replays the bag faster and divides every period and deadline by the same '
             'factor',
-            'live: mean over the runs and their spread; simulated: the simulator for the '
-            'same jobs, with the profile calibrated from the policy\'s runs at that point '
-            '(load_<L>/traces/<policy>/calibrated_profile.json)'])
+            'live: mean over the runs and their spread; simulated: the mean over the runs '
+            'of the simulator for each run\'s jobs and blocks, with the profile '
+            'calibrated from that run (load_<L>/traces/<policy>/calibrated_profile.json, '
+            'repeat_<n>/ for the others)'])
         replace_folder(partial, output)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

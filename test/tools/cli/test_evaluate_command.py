@@ -200,9 +200,16 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
         assert splits['detector']['total_mean_ms'] > splits['detector']['mean_ms']['blocks'] > 0
         assert {cost['from'] for cost in policy['boundaries']} >= {'input'}
         # two runs each: every run's miss rate (the first is the table's), and the load
+        # and each run's prediction, from the profile calibrated from that run's traces
         for task in tasks.values():
             assert len(task['run_miss_rates']) == 2
             assert task['run_miss_rates'][0] == task['miss_rate']
+            if task['released']:
+                assert len(task['run_predicted_miss_rates']) == 2
+                assert task['run_predicted_miss_rates'][0] == task['predicted_miss_rate']
+        repeat = output / 'traces' / policy['policy'] / 'repeat_2'
+        for name in ('job_trace.json', 'block_trace.json', 'calibrated_profile.json'):
+            assert (repeat / name).is_file(), name
         assert len(policy['machine_loads']) == 2
         for load in policy['machine_loads']:
             assert load is not None and 0.0 <= load['others_share'] <= 1.0

@@ -224,3 +224,36 @@ def test_the_prediction_replays_the_releases_the_job_trace_recorded():
     short = PolicyRun('dm-model', (snapshot,), (), jobs=jobs[:40])
     assert recorded_releases(short, task_set.tasks) == ()
     assert predict_miss_rates(short, task_set, profile, S)['detector'] == 0.0
+
+
+def test_the_prediction_runs_the_blocks_the_executor_ran():
+    # One lane. Task b (6 ms in three 2 ms units) is stamped at 0, 10, ... ms; task a
+    # (2 ms, due 4 ms after its stamp) 1 ms after each. With b run whole, a waits for it
+    # and misses; cut where the executor cut it, a runs after b's first block and meets.
+    from blastnet_ros.runtime.job_trace import JobTraceEntry
+    from blastnet_ros.tools.evaluation.evaluation_records import live_plans
+    profile = machine_profile({'net_a': model_profile('net_a', [2]),
+                               'net_b': model_profile('net_b', [2, 2, 2])})
+    task_set = TaskSet(tasks=(spec('a', 'net_a', period_ms=10, deadline_ms=4),
+                              spec('b', 'net_b', period_ms=10, deadline_ms=10)),
+                       lanes=CPU_LANES[:1])
+    t0 = 10**18
+    jobs = tuple(JobTraceEntry(name, stamp, stamp, stamp, 0, 0)
+                 for index in range(20) for name, stamp in
+                 (('b', t0 + index * 10 * MS), ('a', t0 + index * 10 * MS + MS)))
+    snapshots = tuple(TaskStatsSnapshot(name, 20, 0, 0, 0, 0, math.nan, math.nan)
+                      for name in ('a', 'b'))
+
+    def predicted(b_blocks):
+        engine = (('task.a.model', 'net_a'), ('task.a.blocks', '0-1 cpu0:onnx-cpu'),
+                  ('task.b.model', 'net_b'), ('task.b.blocks', b_blocks))
+        run = PolicyRun('edf-block', snapshots, (), jobs=jobs, executor_values=engine)
+        return predict_miss_rates(run, task_set, profile, S // 5)['a']
+    assert predicted('0-3 cpu0:onnx-cpu') == 1.0
+    assert predicted('0-1 cpu0:onnx-cpu | 1-2 cpu0:onnx-cpu | 2-3 cpu0:onnx-cpu') == 0.0
+    # what cannot be the task's plan is left to the policy: another model, units that do
+    # not tile the model's
+    other = (('task.b.model', 'net_a'), ('task.b.blocks', '0-1 cpu0:onnx-cpu'))
+    short = (('task.b.model', 'net_b'), ('task.b.blocks', '0-2 cpu0:onnx-cpu'))
+    assert live_plans(other, task_set.tasks, profile) == {}
+    assert live_plans(short, task_set.tasks, profile) == {}

@@ -190,16 +190,16 @@ def test_where_live_time_goes_from_the_traces_to_the_tables_and_the_plot(tmp_pat
     assert '| blastnet | input | cpu0 | 1.000 | 1 | 1 | 2.000 |' in markdown
     assert '| blastnet | cpu0 | cpu0 | 0.500 | 1 | 0 | - |' in markdown
     assert '| blastnet | cpu0 | cpu1 | 1.000 | 1 | 0 | - |' in markdown
-    assert '| blastnet | tiny_yolo | 2.000 | 1.000 | 2 / 2 |' in markdown
+    assert '| blastnet | tiny_yolo | 2.000 | 2.000 | 2 / 2 |' in markdown
     assert f'![where live time goes]({TIME_SPLIT_PNG})' in markdown
     assert f'<img src="{TIME_SPLIT_PNG}"' in (tmp_path / 'index.html').read_text()
     summary = json.loads((tmp_path / 'summary.json').read_text())['policies'][0]
     assert summary['time_split'][0]['mean_ms']['boundaries'] == 0.75
     assert summary['boundaries'][0] == {'from': 'input', 'to': 'cpu0', 'at_once': 1,
-                                        'handover_median_ms': 1.0, 'queued': 1,
-                                        'queue_wait_median_ms': 2.0}
-    assert summary['stages'] == [{'model': 'tiny_yolo', 'preprocess_median_ms': 2.0,
-                                  'preprocess_samples': 2, 'postprocess_median_ms': 1.0,
+                                        'handover_mean_ms': 1.0, 'queued': 1,
+                                        'queue_wait_mean_ms': 2.0}
+    assert summary['stages'] == [{'model': 'tiny_yolo', 'preprocess_mean_ms': 2.0,
+                                  'preprocess_samples': 2, 'postprocess_mean_ms': 2.0,
                                   'postprocess_samples': 2}]
     terminal = format_summary([metrics])
     assert 'where live time goes' in terminal and '31.00' in terminal
@@ -213,10 +213,12 @@ def test_every_run_and_the_machine_load_are_tabled():
     busy = MachineLoad(True, 2, 1.5, 2.5, 0.4, (('make', 0.35), ('cc1', 0.05)))
     detector, sound = METRICS[0].tasks
     policy = replace(METRICS[0], machine_loads=(quiet, busy, None), tasks=(
-        replace(detector, run_miss_rates=(0.1, 0.15, 0.05)), sound))
+        replace(detector, run_miss_rates=(0.1, 0.15, 0.05),
+                run_predicted_miss_rates=(0.08, 0.12, 0.1)), sound))
     assert repeat_rows([policy]) == [
-        ('blastnet', 'detector', '3', '10.0 / 15.0 / 5.0', '10.0', '10.0'),
-        ('blastnet', 'sound', '1', '0.0', '0.0', '0.0')]
+        ('blastnet', 'detector', '3', '10.0 / 15.0 / 5.0', '10.0', '10.0', '8.0 / 12.0 / 10.0',
+         '10.0'),
+        ('blastnet', 'sound', '1', '0.0', '0.0', '0.0', '-', '-')]
     assert machine_rows([policy]) == [
         ('blastnet', '1', '0.25 -> 0.50', '2.0', 'sshd 1 %', 'no'),
         ('blastnet', '2', '1.50 -> 2.50', '40.0', 'make 35 %, cc1 5 %', 'yes'),

@@ -71,6 +71,21 @@ def test_the_sweep_table_gives_the_mean_spread_and_prediction_per_point():
          '0.0')]
 
 
+def test_the_simulated_rate_of_a_point_is_the_mean_of_its_runs_predictions():
+    from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics, TaskMetrics
+    from blastnet_ros.tools.evaluation.load_sweep import sweep_rows
+    point, = live_load_plan(TASKS, PROFILE, [0.2], bag_fps=30.0, audio_hop_s=0.5)
+    each = TaskMetrics('detector', 100, 80, 20, 0, 0.2, 0.0, 1.0, 2.0, 100, 1.0,
+                       predicted_miss_rate=0.1, run_miss_rates=(0.2, 0.3),
+                       run_predicted_miss_rates=(0.1, 0.2))
+    only = TaskMetrics('sound', 10, 10, 0, 0, 0.0, 0.0, 1.0, 2.0, 10, 1.0,
+                       predicted_miss_rate=0.05)   # one run, or the repeats unpredicted
+    row, sound = sweep_rows([(point, [PolicyMetrics('blastnet', (each, only), ())])])
+    assert (row.live_mean, row.predicted_miss_rate) == (pytest.approx(0.25),
+                                                        pytest.approx(0.15))
+    assert sound.predicted_miss_rate == 0.05
+
+
 def test_live_and_simulated_agree_within_2_pp_or_10_percent_whichever_is_larger():
     def row(live, simulated):
         return SweepRow(1.0, 2.0, 'blastnet', 'detector', (live,), simulated)
