@@ -116,6 +116,36 @@ def test_the_execution_variation_is_that_of_whole_jobs():
     assert len(table) == 21 and table[0] == pytest.approx(0.8, abs=0.01)
     assert table[10] == pytest.approx(1.0, abs=0.01)
     assert table[-1] == pytest.approx(1.2, abs=0.01)
+    # each block alike (both stretched with their job), around its lane's factor
+    blocks = calibration.block_quantiles['net']
+    assert len(blocks) == 21 and blocks[0] == pytest.approx(0.8, abs=0.01)
+    assert blocks[-1] == pytest.approx(1.2, abs=0.01)
+
+
+def test_blocks_that_vary_apart_give_block_factors_wider_than_the_jobs():
+    # block 0 of even jobs 1.2x, of odd ones 0.8x; block 1 the other way round: every
+    # job takes its usual time, its blocks do not
+    jobs, blocks = [], []
+    for index in range(10):
+        job, pair = traced_job(index)
+        up = 1.2 if index % 2 else 0.8
+        first = replace(pair[0], end_ns=pair[0].start_ns + MS + round(6 * MS * up))
+        shift = first.end_ns - pair[0].end_ns
+        second = replace(pair[1], start_ns=pair[1].start_ns + shift, ready_ns=first.end_ns,
+                         dispatch_ns=first.end_ns,
+                         end_ns=pair[1].start_ns + shift + MS // 2 + round(5 * MS * (2 - up)))
+        jobs.append(job)
+        blocks += [first, second]
+    calibration = calibration_from_runs([RecordedRun(tuple(jobs), tuple(blocks), ENGINE)],
+                                        PROFILE, 'runs')
+    assert calibration.exec_quantiles['net'][-1] - calibration.exec_quantiles['net'][0] < 0.05
+    assert calibration.block_quantiles['net'][0] == pytest.approx(0.8, abs=0.01)
+    assert calibration.block_quantiles['net'][-1] == pytest.approx(1.2, abs=0.01)
+    # a scenario built from it draws per block (block factors), not per job
+    det = task('det', 'net', 100)
+    timing, = calibrated_timings(calibration, [det])
+    assert timing.block_factors == calibration.block_quantiles['net']
+    assert (timing.exec_factors, timing.exec_variation) == ((), 0.0)
 
 
 def test_figures_with_too_few_samples_are_left_out():
@@ -219,6 +249,7 @@ def test_profile_from_trace_writes_a_calibrated_profile(tmp_path, capsys):
     assert 'lane cpu0: blocks run 1.500x their profiled time' in out
     assert 'task det: released 2.000 ms after its stamp (+ up to 0.000 ms)' in out
     assert 'net: jobs vary -/+ 0%' in out
+    assert 'net: a block takes 1.00x (5th percentile) to 1.00x (95th) its usual time' in out
     document = json.loads((tmp_path / 'report' / 'calibrated_profile.json').read_text())
     assert document['calibration']['handover_ns'] == {'cpu0>cpu1': 300000,
                                                       'input>cpu0': 500000}
@@ -258,8 +289,35 @@ def test_job_factors_are_drawn_from_the_measured_quantiles():
                  timings=(TaskTiming('det', exec_factors=(1.2, 1.0)),))
 
 
+def test_the_simulator_draws_a_factor_for_every_block():
+    det = task('det', 'net', 20)   # 3 units of 2, 2, 4 ms; planned whole or as given
+    plan = {'det': BlockPlan('net', ((0, 2), (2, 3)))}
+    base = scenario([det], 400)
+
+    def block_times(factors, seed=0):
+        noisy = replace(base, seed=seed, timings=(TaskTiming('det', block_factors=factors),))
+        result = simulate(noisy, PROFILE, 'dm-model', plan, trace=True)
+        return [(run.block_index, run.end_ns - run.start_ns) for run in result.timeline]
+    doubled = block_times((1.99, 2.01))
+    assert len(doubled) == 40
+    assert all(7.9 * MS <= ns <= 8.1 * MS for _, ns in doubled)   # each block 2 x 4 ms
+    spread = block_times((0.5, 1.5))
+    firsts = [ns / (4 * MS) for block, ns in spread if block == 0]
+    assert 0.5 <= min(firsts) < 0.7 and 1.3 < max(firsts) <= 1.5
+    # the two blocks of a job draw apart, and the same seed draws the same again
+    ratios = [ns / (4 * MS) for _, ns in spread]
+    assert sum(abs(a - b) > 0.2 for a, b in zip(ratios[::2], ratios[1::2])) > 5
+    assert block_times((0.5, 1.5)) == spread != block_times((0.5, 1.5), seed=1)
+    with pytest.raises(ValueError, match='block_factors'):
+        replace(base, timings=(TaskTiming('det', block_factors=(1.2, 1.0)),))
+
+
 def test_a_bad_quantile_table_names_the_model():
     document = calibrated_profile(PROFILE, CALIBRATION).to_dict()
     document['calibration']['exec_quantiles'] = {'net': [1.2, 1.0]}
     with pytest.raises(BadInputError, match=r'exec_quantiles\.net is not a rising list'):
+        profile_from_dict(document)
+    document['calibration']['exec_quantiles'] = {}
+    document['calibration']['block_quantiles'] = {'net': [2.0, 1.0]}
+    with pytest.raises(BadInputError, match=r'block_quantiles\.net is not a rising list'):
         profile_from_dict(document)

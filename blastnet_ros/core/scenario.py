@@ -69,6 +69,9 @@ class TaskTiming:
     # quantiles of each job's execution factor, evenly spaced from the 0th to the 100th
     # percentile: drawn from (piecewise linear) instead of exec_variation when given
     exec_factors: Tuple[float, ...] = ()
+    # quantiles of each block's execution factor, alike: the simulator draws one for every
+    # block it runs, on top of the job's
+    block_factors: Tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,10 @@ class Scenario:
                                  '[0, period)')
             if not 0.0 <= timing.exec_variation < 1.0 or timing.offset_ns < 0:
                 raise ValueError(f'{timing}: exec_variation must be in [0, 1), offset_ns >= 0')
-            if timing.exec_factors and not rising_factors(timing.exec_factors):
-                raise ValueError(f'{timing}: exec_factors must be 2 or more rising factors '
-                                 'above 0')
+            for factors in (timing.exec_factors, timing.block_factors):
+                if factors and not rising_factors(factors):
+                    raise ValueError(f'{timing}: exec_factors and block_factors must be 2 or '
+                                     'more rising factors above 0')
         lanes = {lane.name for lane in self.task_set.lanes}
         for change in self.load_changes:
             if change.kind not in KINDS or (change.task and change.task not in periods) \
@@ -159,18 +163,22 @@ def calibrated_timings(calibration: Calibration,
     """Return each task's timing noise as a live run measured it (a profile's calibration).
 
     Release jitter: the calibration's per task (below the task's period); execution
-    variation: its model's (below 1), and its model's factor quantiles where measured
-    (drawn from instead). A task with none of them gets no timing noise.
+    variation: its model's block factor quantiles where measured (one drawn per block,
+    none per job), else its job factor quantiles (one per job), else its variation
+    (below 1). A task with none of them gets no timing noise.
     """
     timings = []
     for task in tasks:
         jitter_ns = min(int(calibration.release_jitter_ns.get(task.name, 0)),
                         task.period_ns - 1)
-        variation = min(float(calibration.exec_variation.get(task.model, 0.0)), 0.9)
-        factors = tuple(calibration.exec_quantiles.get(task.model, ()))
-        if jitter_ns > 0 or variation > 0 or factors:
+        blocks = tuple(calibration.block_quantiles.get(task.model, ()))
+        variation, factors = 0.0, ()
+        if not blocks:
+            variation = min(float(calibration.exec_variation.get(task.model, 0.0)), 0.9)
+            factors = tuple(calibration.exec_quantiles.get(task.model, ()))
+        if jitter_ns > 0 or variation > 0 or factors or blocks:
             timings.append(TaskTiming(task.name, jitter_ns=jitter_ns, exec_variation=variation,
-                                      exec_factors=factors))
+                                      exec_factors=factors, block_factors=blocks))
     return tuple(timings)
 
 

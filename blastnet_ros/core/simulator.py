@@ -69,6 +69,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 import heapq
+import random
 import time
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -87,7 +88,7 @@ from blastnet_ros.core.model_compression import (CompressedTaskSet, compressed_t
 from blastnet_ros.core.partitioner import plan_on_machine, policy_plan_limits
 from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.profile import INPUT_LANE, MachineProfile, ModelProfile, switch_key
-from blastnet_ros.core.scenario import Scenario, ScheduledRelease, task_releases
+from blastnet_ros.core.scenario import quantile_draw, Scenario, ScheduledRelease, task_releases
 from blastnet_ros.core.scheduler import Policy
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 
@@ -315,7 +316,9 @@ class VirtualBlockExecutor:
     profile's switching cost at the block's first cut when it runs on another kind of
     device than its input, after the profile's calibrated hand-over from the job's
     previous lane (0 uncalibrated). When `load_changes` slow lanes, the block's execution
-    time is also multiplied by slowdown_factor(load_changes, lane, block start).
+    time is also multiplied by slowdown_factor(load_changes, lane, block start). A task in
+    `block_factors` ({task: quantiles}, TaskTiming.block_factors) has every block's time
+    multiplied by a factor drawn from its quantiles too (seeded by `seed` and the task).
     Each block started is queued in `queued_ends` as (end_ns, lane index) for the caller's
     event heap; end_block(lane index) hands back (start, switch_ns, exec_ns). A job runs
     the model its task runs when its first block starts (set_model switches later jobs).
@@ -323,8 +326,13 @@ class VirtualBlockExecutor:
 
     def __init__(self, profile: MachineProfile, tasks, task_plans: Mapping[str, BlockPlan],
                  lanes: Sequence[LaneSpec], trace: bool,
-                 load_changes: Sequence[LoadChange] = ()) -> None:
+                 load_changes: Sequence[LoadChange] = (),
+                 block_factors: Optional[Mapping[str, Sequence[float]]] = None,
+                 seed: int = 0) -> None:
         self._slowdowns = tuple(load_changes) if slows_lanes(load_changes) else ()
+        # task -> (its quantiles, the generator its draws come from)
+        self._block_draws = {task: (tuple(factors), random.Random(f'{seed}/{task}/blocks'))
+                             for task, factors in (block_factors or {}).items()}
         self._lane_index = {lane.name: index for index, lane in enumerate(lanes)}
         self._lane_names = tuple(lane.name for lane in lanes)
         lane_names = self._lane_names
@@ -385,6 +393,10 @@ class VirtualBlockExecutor:
         factor = start.value
         if self._slowdowns:
             factor *= slowdown_factor(self._slowdowns, start.lane, start.start_ns)
+        if self._block_draws:
+            draws = self._block_draws.get(task)
+            if draws is not None:
+                factor *= quantile_draw(draws[0], draws[1].random())
         if factor != 1.0:
             exec_ns = round(exec_ns * factor)
         switch_ns = 0
@@ -419,8 +431,10 @@ class _Run:
         self.tasks = scenario.tasks
         self.lanes = scenario.lanes
         self.trace = trace
-        self.executor = VirtualBlockExecutor(profile, self.tasks, task_plans, self.lanes,
-                                             trace, scenario.load_changes)
+        self.executor = VirtualBlockExecutor(
+            profile, self.tasks, task_plans, self.lanes, trace, scenario.load_changes,
+            {timing.task: timing.block_factors for timing in scenario.timings
+             if timing.block_factors}, scenario.seed)
         self.estimator = estimator = estimator_from_profile(
             profile, {task.name: (task.model, task_plans[task.name]) for task in self.tasks},
             lane_devices={lane.name: lane.device for lane in self.lanes})

@@ -23,7 +23,10 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
 - exec_variation, per model: half the 5th-95th percentile range of its jobs' live over
   profiled time (the jobs whose every block is traced), over the median;
 - exec_quantiles, per model: the 0th, 5th, ..., 100th percentile of the same, over the
-  model's live time summed over its profiled time summed (what its units are scaled by).
+  model's live time summed over its profiled time summed (what its units are scaled by);
+- block_quantiles, per model: the same percentiles of each traced block's own execution
+  over its profiled time, over its model's factor on that lane (model_slowdown): what
+  the simulator draws each block's time from.
 
 Runs are pooled: every figure is over all of them. A figure with fewer than
 MIN_SAMPLES samples is left out (the simulator then adds nothing for it). Torch-free.
@@ -66,6 +69,11 @@ def _add_mean(sums: Dict[str, List[int]], key: str, mean_ns: int, samples: int) 
     summed[1] += samples
 
 
+def _twentieths(ordered: Sequence[float], over: float) -> Tuple[float, ...]:
+    """Return the 0th, 5th, ..., 100th percentile of `ordered` (sorted), each over `over`."""
+    return tuple(round(percentile(ordered, step / 20) / over, 4) for step in range(21))
+
+
 def _median(values: Sequence[float]) -> float:
     return float(percentile(sorted(values), 0.5))
 
@@ -86,6 +94,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     # (model, lane): [live ns, profiled ns, blocks] summed over its traced blocks
     model_lane: Dict[Tuple[str, str], List[int]] = {}
     job_blocks: Dict[Tuple[str, int], Dict[int, Tuple[int, int]]] = {}
+    block_ratios: List[Tuple[str, str, float]] = []   # (model, lane, live / profiled)
     lanes = {lane.name for lane in profile.lanes}
     for run in runs:
         plans = task_plans_from_key_values(run.engine)
@@ -105,6 +114,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                 summed[0] += own
                 summed[1] += profiled
                 summed[2] += 1
+                block_ratios.append((model, entry.lane, own / profiled))
                 key = (entry.task, entry.job_stamp_ns)
                 job_blocks.setdefault(key, {})[entry.block] = (own, profiled)
         for (task, _), blocks in job_blocks.items():   # whole jobs: live / profiled
@@ -149,11 +159,19 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
             mine = [summed for (name, _), summed in model_lane.items() if name == model]
             # the factor the calibrated units hold, on average over the model's lanes
             held = sum(summed[0] for summed in mine) / sum(summed[1] for summed in mine)
-            quantiles[model] = tuple(round(percentile(ordered, step / 20) / held, 4)
-                                     for step in range(21))
+            quantiles[model] = _twentieths(ordered, held)
+    lane_medians = medians(slowdowns)
+    per_block: Dict[str, List[float]] = {}
+    for model, lane, ratio in block_ratios:   # over the factor the units hold there
+        own, profiled, blocks = model_lane[(model, lane)]
+        held = own / profiled if blocks >= MIN_SAMPLES else lane_medians.get(lane, 1.0)
+        per_block.setdefault(model, []).append(ratio / held)
+    block_quantiles = {model: _twentieths(sorted(values), 1.0)
+                       for model, values in sorted(per_block.items())
+                       if len(values) >= MIN_SAMPLES}
     return Calibration(
         source=f'{source} ({len(runs)} run(s), {sum(len(run.jobs) for run in runs)} jobs)',
-        lane_slowdown={lane: round(value, 4) for lane, value in medians(slowdowns).items()},
+        lane_slowdown={lane: round(value, 4) for lane, value in lane_medians.items()},
         model_slowdown={model_lane_key(model, lane): round(own / profiled, 4)
                         for (model, lane), (own, profiled, blocks) in sorted(model_lane.items())
                         if blocks >= MIN_SAMPLES},
@@ -163,7 +181,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                           for task, values in enough.items()},
         release_jitter_ns={task: int(percentile(values, 0.95) - percentile(values, 0.05))
                            for task, values in enough.items()},
-        exec_variation=variation, exec_quantiles=quantiles)
+        exec_variation=variation, exec_quantiles=quantiles, block_quantiles=block_quantiles)
 
 
 def recorded_runs(path: Path) -> Tuple[RecordedRun, ...]:

@@ -311,6 +311,9 @@ def format_calibration(calibration) -> str:
               for task, ns in calibration.release_delay_ns.items()]
     lines += [f'  {model}: jobs vary -/+ {variation:.0%}'
               for model, variation in calibration.exec_variation.items()]
+    lines += [f'  {model}: a block takes {table[1]:.2f}x (5th percentile) to {table[19]:.2f}x '
+              f'(95th) its usual time, {table[-1]:.2f}x at most'
+              for model, table in calibration.block_quantiles.items()]
     return '\n'.join(lines)
 
 

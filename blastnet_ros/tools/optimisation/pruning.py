@@ -7,7 +7,8 @@ policy does (it holds for block-level policies on several lanes as well as for d
 
 - A met job of task i ran all its model's units, one after another, each on some lane of
   the task. Its work is at least W_i = (the least execution factor the scenario can draw:
-  1 - exec_variation, or the lowest quantile) x the sum over its units of the unit's
+  1 - exec_variation, or the lowest job quantile, times the lowest block quantile where
+  it has them) x the sum over its units of the unit's
   least latency over the task's lanes (switching and hand-overs only add).
 - Single job: a job's blocks run in order, so its response is at least W_i. W_i above
   the relative deadline D_i means every job misses: miss rate 1.
@@ -72,9 +73,8 @@ def release_counts(scenario: Scenario) -> ReleaseCounts:
 def least_factor(scenario: Scenario, task: str) -> float:
     """Return the smallest execution factor the scenario can draw for `task`."""
     timing = scenario.timing(task)
-    if timing.exec_factors:
-        return min(timing.exec_factors)
-    return 1.0 - timing.exec_variation
+    job = min(timing.exec_factors) if timing.exec_factors else 1.0 - timing.exec_variation
+    return job * min(timing.block_factors, default=1.0)
 
 
 def least_work_ns(task: TaskSpec, profile: MachineProfile, factor: float) -> float:
