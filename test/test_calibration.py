@@ -141,10 +141,16 @@ def test_blocks_that_vary_apart_give_block_factors_wider_than_the_jobs():
     assert calibration.exec_quantiles['net'][-1] - calibration.exec_quantiles['net'][0] < 0.05
     assert calibration.block_quantiles['net'][0] == pytest.approx(0.8, abs=0.01)
     assert calibration.block_quantiles['net'][-1] == pytest.approx(1.2, abs=0.01)
+    # and per unit range: block 0 is units 0-2, block 1 unit 2-3
+    assert calibration.block_quantiles['net@0-2'][0] == pytest.approx(0.8, abs=0.01)
+    assert calibration.range_quantiles('net') == (
+        (0, 2, calibration.block_quantiles['net@0-2']),
+        (2, 3, calibration.block_quantiles['net@2-3']))
     # a scenario built from it draws per block (block factors), not per job
     det = task('det', 'net', 100)
     timing, = calibrated_timings(calibration, [det])
     assert timing.block_factors == calibration.block_quantiles['net']
+    assert timing.range_factors == calibration.range_quantiles('net')
     assert (timing.exec_factors, timing.exec_variation) == ((), 0.0)
 
 
@@ -308,6 +314,12 @@ def test_the_simulator_draws_a_factor_for_every_block():
     ratios = [ns / (4 * MS) for _, ns in spread]
     assert sum(abs(a - b) > 0.2 for a, b in zip(ratios[::2], ratios[1::2])) > 5
     assert block_times((0.5, 1.5)) == spread != block_times((0.5, 1.5), seed=1)
+    # a unit range with factors of its own draws from them; the others from the model's
+    ranged = replace(base, timings=(TaskTiming('det', block_factors=(0.99, 1.01),
+                                               range_factors=((0, 2, (1.99, 2.01)),)),))
+    result = simulate(ranged, PROFILE, 'dm-model', plan, trace=True)
+    times = {(run.block_index, round((run.end_ns - run.start_ns) / MS)) for run in result.timeline}
+    assert times == {(0, 8), (1, 4)}
     with pytest.raises(ValueError, match='block_factors'):
         replace(base, timings=(TaskTiming('det', block_factors=(1.2, 1.0)),))
 

@@ -32,7 +32,8 @@ it (`calibrated_profile`)::
                      "release_jitter_ns": {"detector": 1900000, "signs": 16000000},
                      "exec_variation": {"yolo_car": 0.08},
                      "exec_quantiles": {"yolo_car": [0.93, 0.95, ..., 1.52]},
-                     "block_quantiles": {"yolo_car": [0.9, 0.94, ..., 1.61]}}
+                     "block_quantiles": {"yolo_car": [0.9, 0.94, ..., 1.61],
+                                         "yolo_car@0-3": [0.86, ..., 1.4]}}
 
 - lane_slowdown: live block execution over the profiled latency of the same units on
   that lane (the input nodes, DDS and the executor's own threads share the cores), the
@@ -58,8 +59,11 @@ it (`calibrated_profile`)::
   (the factor the units already hold): a scenario built from a live run draws each job's
   factor from these (core.scenario.calibrated_timings), long tail included;
 - block_quantiles: per model, the same percentiles of each block's live over profiled
-  time, over that factor: a scenario built from a live run draws a factor for each block
-  from these instead of one per job. Live, the blocks of one job vary about as if
+  time, over that factor; and per unit range a block ran ("model@start-stop"), those of
+  that range's blocks alone, its own level and spread (a model's last block holds its
+  postprocessing, its first the input's hand-over from another task): a scenario built
+  from a live run draws a factor for each block from its range's, else its model's,
+  instead of one per job. Live, the blocks of one job vary about as if
   independently (make eval, sign_resnet in 4 blocks: each block's coefficient of
   variation 0.19-0.37, the job's 0.11-0.13, against 0.13-0.15 were they independent), so
   one factor per job gave each block a job's narrow spread and left out the long blocks
@@ -136,6 +140,11 @@ def rising_factors(factors: Sequence[float]) -> bool:
         earlier <= later for earlier, later in zip(factors, factors[1:]))
 
 
+def block_range_key(model: str, start: int, stop: int) -> str:
+    """Return the block_quantiles key of `model`'s units start..stop ("yolo_car@0-3")."""
+    return f'{model}@{start}-{stop}'
+
+
 def handover_key(from_lane: str, to_lane: str) -> str:
     """Return the handover_ns key of a hand-over from one lane (or INPUT_LANE) to another."""
     return f'{from_lane}>{to_lane}'
@@ -161,6 +170,16 @@ class Calibration:
         """Return the factor a model's units take on `lane`: its own, else the lane's."""
         return float(self.model_slowdown.get(model_lane_key(model, lane),
                                              self.lane_slowdown.get(lane, 1.0)))
+
+    def range_quantiles(self, model: str) -> Tuple[Tuple[int, int, Tuple[float, ...]], ...]:
+        """Return (start unit, stop unit, quantiles) of each unit range of `model` measured."""
+        found = []
+        for key, table in sorted(self.block_quantiles.items()):
+            name, _, units = key.rpartition('@')
+            start, _, stop = units.partition('-')
+            if name == model and start.isdigit() and stop.isdigit():
+                found.append((int(start), int(stop), tuple(table)))
+        return tuple(found)
 
     def handover(self, from_lane: str, to_lane: str) -> int:
         """Return the measured hand-over between two lanes (0 where none was measured)."""

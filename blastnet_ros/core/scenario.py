@@ -70,8 +70,10 @@ class TaskTiming:
     # percentile: drawn from (piecewise linear) instead of exec_variation when given
     exec_factors: Tuple[float, ...] = ()
     # quantiles of each block's execution factor, alike: the simulator draws one for every
-    # block it runs, on top of the job's
+    # block it runs, on top of the job's; from range_factors' (start unit, stop unit,
+    # quantiles) of the task's model for a block of those units
     block_factors: Tuple[float, ...] = ()
+    range_factors: Tuple[Tuple[int, int, Tuple[float, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ class Scenario:
                                  '[0, period)')
             if not 0.0 <= timing.exec_variation < 1.0 or timing.offset_ns < 0:
                 raise ValueError(f'{timing}: exec_variation must be in [0, 1), offset_ns >= 0')
-            for factors in (timing.exec_factors, timing.block_factors):
+            for factors in (timing.exec_factors, timing.block_factors,
+                            *(table for _, _, table in timing.range_factors)):
                 if factors and not rising_factors(factors):
                     raise ValueError(f'{timing}: exec_factors and block_factors must be 2 or '
                                      'more rising factors above 0')
@@ -164,21 +167,24 @@ def calibrated_timings(calibration: Calibration,
 
     Release jitter: the calibration's per task (below the task's period); execution
     variation: its model's block factor quantiles where measured (one drawn per block,
-    none per job), else its job factor quantiles (one per job), else its variation
-    (below 1). A task with none of them gets no timing noise.
+    none per job; a block of a unit range measured on its own draws from that range's),
+    else its job factor quantiles (one per job), else its variation (below 1). A task
+    with none of them gets no timing noise.
     """
     timings = []
     for task in tasks:
         jitter_ns = min(int(calibration.release_jitter_ns.get(task.name, 0)),
                         task.period_ns - 1)
         blocks = tuple(calibration.block_quantiles.get(task.model, ()))
+        ranges = calibration.range_quantiles(task.model)
         variation, factors = 0.0, ()
         if not blocks:
             variation = min(float(calibration.exec_variation.get(task.model, 0.0)), 0.9)
             factors = tuple(calibration.exec_quantiles.get(task.model, ()))
         if jitter_ns > 0 or variation > 0 or factors or blocks:
             timings.append(TaskTiming(task.name, jitter_ns=jitter_ns, exec_variation=variation,
-                                      exec_factors=factors, block_factors=blocks))
+                                      exec_factors=factors, block_factors=blocks,
+                                      range_factors=ranges if blocks else ()))
     return tuple(timings)
 
 

@@ -71,7 +71,7 @@ from dataclasses import dataclass, field, replace
 import heapq
 import random
 import time
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from blastnet_ros.core.block_plan import block_latencies_ns, block_switch_ns, BlockPlan, MODEL
 from blastnet_ros.core.deadline_stats import DeadlineStats, percentile, TaskStatsSnapshot
@@ -88,7 +88,8 @@ from blastnet_ros.core.model_compression import (CompressedTaskSet, compressed_t
 from blastnet_ros.core.partitioner import plan_on_machine, policy_plan_limits
 from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.profile import INPUT_LANE, MachineProfile, ModelProfile, switch_key
-from blastnet_ros.core.scenario import quantile_draw, Scenario, ScheduledRelease, task_releases
+from blastnet_ros.core.scenario import (quantile_draw, Scenario, ScheduledRelease,
+                                        task_releases, TaskTiming)
 from blastnet_ros.core.scheduler import Policy
 from blastnet_ros.core.task import LaneSpec, TaskSpec
 
@@ -316,9 +317,10 @@ class VirtualBlockExecutor:
     profile's switching cost at the block's first cut when it runs on another kind of
     device than its input, after the profile's calibrated hand-over from the job's
     previous lane (0 uncalibrated). When `load_changes` slow lanes, the block's execution
-    time is also multiplied by slowdown_factor(load_changes, lane, block start). A task in
-    `block_factors` ({task: quantiles}, TaskTiming.block_factors) has every block's time
-    multiplied by a factor drawn from its quantiles too (seeded by `seed` and the task).
+    time is also multiplied by slowdown_factor(load_changes, lane, block start). A task
+    with block factors in `timings` (TaskTiming.block_factors, range_factors) has every
+    block's time multiplied by a factor drawn from its block's unit range's quantiles, or
+    its model's for a range without them (seeded by `seed` and the task).
     Each block started is queued in `queued_ends` as (end_ns, lane index) for the caller's
     event heap; end_block(lane index) hands back (start, switch_ns, exec_ns). A job runs
     the model its task runs when its first block starts (set_model switches later jobs).
@@ -327,12 +329,15 @@ class VirtualBlockExecutor:
     def __init__(self, profile: MachineProfile, tasks, task_plans: Mapping[str, BlockPlan],
                  lanes: Sequence[LaneSpec], trace: bool,
                  load_changes: Sequence[LoadChange] = (),
-                 block_factors: Optional[Mapping[str, Sequence[float]]] = None,
-                 seed: int = 0) -> None:
+                 timings: Sequence[TaskTiming] = (), seed: int = 0) -> None:
         self._slowdowns = tuple(load_changes) if slows_lanes(load_changes) else ()
-        # task -> (its quantiles, the generator its draws come from)
-        self._block_draws = {task: (tuple(factors), random.Random(f'{seed}/{task}/blocks'))
-                             for task, factors in (block_factors or {}).items()}
+        self._block_timings = {timing.task: timing for timing in timings
+                               if timing.block_factors or timing.range_factors}
+        self._task_models = {task.name: task.model for task in tasks}
+        self._random = {task: random.Random(f'{seed}/{task}/blocks')
+                        for task in self._block_timings}
+        # (task, model, block) -> (the quantiles its factor is drawn from, the generator)
+        self._block_draws: Dict[Tuple[str, str, int], Tuple[Tuple[float, ...], Any]] = {}
         self._lane_index = {lane.name: index for index, lane in enumerate(lanes)}
         self._lane_names = tuple(lane.name for lane in lanes)
         lane_names = self._lane_names
@@ -361,6 +366,14 @@ class VirtualBlockExecutor:
             self._exec_ns[(task, name, block, lane)] = latency_ns
         for block, costs in enumerate(block_switch_ns(model, plan)):
             self._switch_ns[(task, name, block)] = costs
+        timing = self._block_timings.get(task)
+        if timing is not None:   # a unit range's own factors hold for the task's model only
+            ranges = ({(start, stop): table for start, stop, table in timing.range_factors}
+                      if name == self._task_models.get(task) else {})
+            for block, unit_range in enumerate(plan.unit_ranges):
+                table = ranges.get(unit_range, timing.block_factors)
+                if table:
+                    self._block_draws[(task, name, block)] = (table, self._random[task])
 
     def follow_levels(self) -> None:
         """Keep each job's model from its first block on, for set_model (before any start)."""
@@ -394,7 +407,7 @@ class VirtualBlockExecutor:
         if self._slowdowns:
             factor *= slowdown_factor(self._slowdowns, start.lane, start.start_ns)
         if self._block_draws:
-            draws = self._block_draws.get(task)
+            draws = self._block_draws.get((task, model, block))
             if draws is not None:
                 factor *= quantile_draw(draws[0], draws[1].random())
         if factor != 1.0:
@@ -433,8 +446,7 @@ class _Run:
         self.trace = trace
         self.executor = VirtualBlockExecutor(
             profile, self.tasks, task_plans, self.lanes, trace, scenario.load_changes,
-            {timing.task: timing.block_factors for timing in scenario.timings
-             if timing.block_factors}, scenario.seed)
+            scenario.timings, scenario.seed)
         self.estimator = estimator = estimator_from_profile(
             profile, {task.name: (task.model, task_plans[task.name]) for task in self.tasks},
             lane_devices={lane.name: lane.device for lane in self.lanes})

@@ -25,7 +25,8 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
 - exec_quantiles, per model: the 0th, 5th, ..., 100th percentile of the same, over the
   model's live time summed over its profiled time summed (what its units are scaled by);
 - block_quantiles, per model: the same percentiles of each traced block's own execution
-  over its profiled time, over its model's factor on that lane (model_slowdown): what
+  over its profiled time, over its model's factor on that lane (model_slowdown); and per
+  unit range a block ran (profile.block_range_key), those of that range's blocks: what
   the simulator draws each block's time from.
 
 Runs are pooled: every figure is over all of them. A figure with fewer than
@@ -40,8 +41,8 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 
 from blastnet_ros.core.deadline_stats import percentile
 from blastnet_ros.core.input_errors import BadInputError
-from blastnet_ros.core.profile import (Calibration, handover_key, MachineProfile,
-                                       model_lane_key)
+from blastnet_ros.core.profile import (block_range_key, Calibration, handover_key,
+                                       MachineProfile, model_lane_key)
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.engine_description import task_plans_from_key_values
 from blastnet_ros.runtime.job_trace import JobTraceEntry
@@ -94,7 +95,8 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     # (model, lane): [live ns, profiled ns, blocks] summed over its traced blocks
     model_lane: Dict[Tuple[str, str], List[int]] = {}
     job_blocks: Dict[Tuple[str, int], Dict[int, Tuple[int, int]]] = {}
-    block_ratios: List[Tuple[str, str, float]] = []   # (model, lane, live / profiled)
+    # (model, lane, unit range, live / profiled) per traced block
+    block_ratios: List[Tuple[str, str, Tuple[int, int], float]] = []
     lanes = {lane.name for lane in profile.lanes}
     for run in runs:
         plans = task_plans_from_key_values(run.engine)
@@ -114,7 +116,7 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                 summed[0] += own
                 summed[1] += profiled
                 summed[2] += 1
-                block_ratios.append((model, entry.lane, own / profiled))
+                block_ratios.append((model, entry.lane, (start, stop), own / profiled))
                 key = (entry.task, entry.job_stamp_ns)
                 job_blocks.setdefault(key, {})[entry.block] = (own, profiled)
         for (task, _), blocks in job_blocks.items():   # whole jobs: live / profiled
@@ -162,10 +164,11 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
             quantiles[model] = _twentieths(ordered, held)
     lane_medians = medians(slowdowns)
     per_block: Dict[str, List[float]] = {}
-    for model, lane, ratio in block_ratios:   # over the factor the units hold there
+    for model, lane, (start, stop), ratio in block_ratios:   # over the units' factor there
         own, profiled, blocks = model_lane[(model, lane)]
         held = own / profiled if blocks >= MIN_SAMPLES else lane_medians.get(lane, 1.0)
         per_block.setdefault(model, []).append(ratio / held)
+        per_block.setdefault(block_range_key(model, start, stop), []).append(ratio / held)
     block_quantiles = {model: _twentieths(sorted(values), 1.0)
                        for model, values in sorted(per_block.items())
                        if len(values) >= MIN_SAMPLES}

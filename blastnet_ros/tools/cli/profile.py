@@ -313,7 +313,7 @@ def format_calibration(calibration) -> str:
               for model, variation in calibration.exec_variation.items()]
     lines += [f'  {model}: a block takes {table[1]:.2f}x (5th percentile) to {table[19]:.2f}x '
               f'(95th) its usual time, {table[-1]:.2f}x at most'
-              for model, table in calibration.block_quantiles.items()]
+              for model, table in calibration.block_quantiles.items() if '@' not in model]
     return '\n'.join(lines)
 
 
