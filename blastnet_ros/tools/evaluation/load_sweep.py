@@ -341,9 +341,10 @@ def plot_sweep(rows: Sequence[SweepRow], path: Path) -> None:
             loads = [row.load for row in mine]
             colour = f'C{index}'
             axis.errorbar(loads, [row.live_mean * 100 for row in mine],
-                          yerr=[[(row.live_mean - min(row.live_miss_rates)) * 100
+                          # the mean of equal runs can round past them: never below 0
+                          yerr=[[max(0.0, row.live_mean - min(row.live_miss_rates)) * 100
                                  for row in mine],
-                                [(max(row.live_miss_rates) - row.live_mean) * 100
+                                [max(0.0, max(row.live_miss_rates) - row.live_mean) * 100
                                  for row in mine]],
                           color=colour, marker='o', capsize=3, label=f'{policy} live')
             axis.plot(loads, [row.predicted_miss_rate * 100 for row in mine], color=colour,

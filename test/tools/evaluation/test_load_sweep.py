@@ -147,3 +147,13 @@ def test_the_level_losses_are_relative_to_each_models_best_level():
 def test_a_bad_configuration_is_refused_naming_the_form(text, words):
     with pytest.raises(BadInputError, match=words):
         parse_configuration(text)
+
+
+def test_the_plot_takes_runs_whose_mean_rounds_past_them(tmp_path):
+    # three runs of 0.1: their mean is 0.10000000000000002, above every run
+    from blastnet_ros.tools.evaluation.load_sweep import plot_sweep
+    rows = [SweepRow(0.7, 0.7, 'blastnet', 'detector', (0.1, 0.1, 0.1), 0.12),
+            SweepRow(0.8, 0.8, 'blastnet', 'detector', (0.2, 0.3, 0.25), 0.2)]
+    assert rows[0].live_mean > max(rows[0].live_miss_rates)
+    plot_sweep(rows, tmp_path / 'sweep.png')
+    assert (tmp_path / 'sweep.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
