@@ -558,8 +558,7 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
             run_miss_rates=tuple(other.task(task.name).miss_rate if other.task(task.name)
                                  else 0.0 for other in every_run),
             model=ran.get(task.name, ''),
-            run_predicted_miss_rates=tuple(prediction.get(task.name, math.nan)
-                                           for prediction in every_prediction)))
+            run_predicted_miss_rates=_run_predictions(task.name, every_prediction)))
     lanes = tuple(LaneMetrics(lane.lane, lane.utilisation, lane.busy_ns / NS_PER_MS,
                               lane.blocks_run) for lane in run.lanes)
     latencies = tuple((task.name, job_latencies_ms(task.name, by_task.get(task.name, []),
@@ -574,6 +573,18 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
                                                          for task in tasks}),
                          warmth=lane_warmth_costs(run.blocks),
                          machine_loads=tuple(other.machine_load for other in every_run))
+
+
+def _run_predictions(task: str, predictions: Sequence[Mapping[str, float]]
+                     ) -> Tuple[float, ...]:
+    """Return each run's predicted miss rate of `task`; () when no run predicted one.
+
+    A run that released none of the task's jobs was not simulated for it and counts 0,
+    as its live miss rate does (run_miss_rates), so the runs' mean stays a number.
+    """
+    if not any(task in prediction for prediction in predictions):
+        return ()
+    return tuple(prediction.get(task, 0.0) for prediction in predictions)
 
 
 def live_periods_ns(run: PolicyRun, tasks: Sequence[TaskSpec], duration_ns: int
@@ -648,13 +659,14 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
     plans = None
     if not getattr(make_policy(run.policy), 'compresses_models', False):
         plans = live_plans(run.executor_values, tasks, profile)
+    draws = max(1, draws)
     summed: Dict[str, float] = {}
-    for draw in range(max(1, draws)):
+    for draw in range(draws):
         result = simulate(replace(scenario, seed=seed + draw), profile, run.policy, plans,
                           levels_of=levels_of)
         for stats in result.tasks:
             summed[stats.task] = summed.get(stats.task, 0.0) + stats.miss_rate
-    return {task: total / max(1, draws) for task, total in summed.items()}
+    return {task: total / draws for task, total in summed.items()}
 
 
 def live_plans(executor_values: Sequence[Tuple[str, str]], tasks: Sequence[TaskSpec],

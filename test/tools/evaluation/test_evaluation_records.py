@@ -177,6 +177,19 @@ def test_policy_metrics_add_up_per_task_and_lane():
         ('cpu0', 0.25, 500.0)]
 
 
+def test_a_repeat_that_released_none_of_a_tasks_jobs_predicts_0_for_it():
+    # signs had jobs in the first run only (no crop later): the repeat counts 0 live and
+    # simulated, so the mean over the runs is a number; sound had none in any run
+    first = PolicyRun('dm-model', (TaskStatsSnapshot('signs', 10, 5, 5, 0, 0, 1.0, 2.0),), ())
+    repeat = PolicyRun('dm-model', (), ())
+    metrics = policy_metrics(first, [SIGNS, SOUND], TRUTH, MATCHER, 1.0, {'signs': 0.4},
+                             repeats=[repeat], repeat_predictions=[{}])
+    signs, sound = metrics.task('signs'), metrics.task('sound')
+    assert signs.run_miss_rates == (0.5, 0.0) and signs.run_predicted_miss_rates == (0.4, 0.0)
+    assert signs.predicted_mean == pytest.approx(0.2)
+    assert sound.run_predicted_miss_rates == () and math.isnan(sound.predicted_mean)
+
+
 def test_the_prediction_uses_the_live_release_rate():
     # A 6 ms detector on one lane: 50 jobs in a second (every 20 ms) fit, 250 (every 4 ms)
     # cannot.
