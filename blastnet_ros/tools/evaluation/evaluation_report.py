@@ -566,7 +566,7 @@ NOTES = (
     'same task, cold when of another task (that lane\'s caches held another model); '
     'cold / warm = per block and lane with both, the cold median over the warm median, '
     'weighted by the cold count. The simulator does not model it: it is in the '
-    'calibrated slowdowns on average only.',
+    'calibrated block times\' level and spread only, whichever task ran before.',
 )
 
 
