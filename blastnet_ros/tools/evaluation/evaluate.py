@@ -29,7 +29,7 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import (Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence,
                     TextIO, Tuple)
@@ -54,9 +54,8 @@ from blastnet_ros.runtime.trace_calibration import (CALIBRATED_PROFILE, calibrat
                                                     RecordedRun)
 from blastnet_ros.tools.bags.bag_inspection import inspect_bag, require_topic
 from blastnet_ros.tools.bags.bag_replay import BagReplayer
-from blastnet_ros.tools.evaluation.evaluation_records import (paired_miss_rates, policy_metrics,
-                                                              PolicyMetrics, PolicyRun,
-                                                              predict_miss_rates,
+from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, PolicyMetrics,
+                                                              PolicyRun, predict_miss_rates,
                                                               PublishedMessage, read_ground_truth,
                                                               ResultRecord, StampMatcher)
 from blastnet_ros.tools.evaluation.evaluation_report import (machine_description, ReportContext,
@@ -411,28 +410,6 @@ class Evaluator:
         save_profile(calibrated, folder / file_name)
         return calibrated
 
-    @staticmethod
-    def _runs_by_key(runs_by_policy: Mapping[str, Sequence[PolicyRun]]
-                     ) -> Dict[Tuple[str, int], PolicyRun]:
-        """Return every run by (its policy, its index among that policy's runs)."""
-        return {(policy, index): each for policy, policy_runs in runs_by_policy.items()
-                for index, each in enumerate(policy_runs)}
-
-    def _predict(self, run: PolicyRun, policy: str, executor_values: Sequence[Tuple[str, str]],
-                 profile: MachineProfile, index: int) -> Dict[str, float]:
-        """Return the simulator's miss rates of `policy` (its blocks) on `run`'s conditions.
-
-        The run's jobs (stamps, arrivals) and `profile`, calibrated from its traces; run
-        `index` seeds the draws, so every policy on one run draws alike.
-        """
-        executor = self.parameters['executor']
-        return predict_miss_rates(
-            replace(run, policy=policy, executor_values=tuple(executor_values)),
-            self.task_set, profile, self.live_duration_ns,
-            drop_late=bool(executor.get('drop_late', True)),
-            queue_limit=int(executor.get('queue_limit', 4)),
-            seed=index * PREDICTION_DRAWS, draws=PREDICTION_DRAWS)
-
     def _report(self, folder: Path, runs_by_policy: Mapping[str, Sequence[PolicyRun]]
                 ) -> Evaluation:
         audio_window_s = float(self.parameters['audio_input'].get('window_s', 1.0))
@@ -446,31 +423,25 @@ class Evaluator:
         profile = self._calibrated_profile(
             folder, [run for policy_runs in runs_by_policy.values() for run in policy_runs],
             CALIBRATED_PROFILE, "this evaluation's traces")
-        every_run = self._runs_by_key(runs_by_policy)
-        run_profiles = {key: self._calibrated_profile(
-            repeat_folder(folder / TRACES_DIR / key[0], key[1]), [each], CALIBRATED_PROFILE,
-            f"{key[0]}'s run {key[1] + 1}") for key, each in every_run.items()}
-        # every policy on every run's conditions: its own runs give its prediction, all of
-        # them its paired one (the machine's drift between runs is then the same for all)
-        predictions: Dict[Tuple[str, Tuple[str, int]], Dict[str, float]] = {}
-        if all(run_profile is not None for run_profile in run_profiles.values()):
-            for first in runs:
-                for key, each in every_run.items():
-                    ran = each if key[0] == first.policy else first   # the blocks it ran
-                    predictions[(first.policy, key)] = self._predict(
-                        each, first.policy, ran.executor_values, run_profiles[key], key[1])
         for run in runs:
             matcher = StampMatcher(run.published, self.bag.camera.name, self.bag.audio.name)
-            own = [predictions[(run.policy, (run.policy, index))]
-                   for index in range(len(runs_by_policy[run.policy]))] if predictions else []
-            paired = paired_miss_rates([prediction for (policy, _), prediction
-                                        in predictions.items() if policy == run.policy])
+            predictions = []
+            for index, each in enumerate(runs_by_policy[run.policy]):
+                run_folder = repeat_folder(folder / TRACES_DIR / run.policy, index)
+                run_profile = self._calibrated_profile(
+                    run_folder, [each], CALIBRATED_PROFILE, f"{run.policy}'s run {index + 1}")
+                if run_profile is None:
+                    break
+                predictions.append(predict_miss_rates(
+                    each, self.task_set, run_profile, self.live_duration_ns,
+                    drop_late=bool(executor.get('drop_late', True)),
+                    queue_limit=int(executor.get('queue_limit', 4)),
+                    seed=index * PREDICTION_DRAWS, draws=PREDICTION_DRAWS))
             metrics.append(policy_metrics(
                 run, self.task_set.tasks, self.truth, matcher, audio_window_s,
-                own[0] if own else None,
+                predictions[0] if predictions else None,
                 str(executor.get('detection_pixels') or CAMERA_PIXELS),
-                repeats=runs_by_policy[run.policy][1:], repeat_predictions=own[1:],
-                paired_miss_rates=paired))
+                repeats=runs_by_policy[run.policy][1:], repeat_predictions=predictions[1:]))
         summary = self.bag.summary
         context = ReportContext(
             created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),

@@ -416,8 +416,6 @@ class TaskMetrics:
     run_miss_rates: Tuple[float, ...] = ()  # every repeat's, this run first
     model: str = ''   # what the executor ran, a level's name where it ran one ('' unknown)
     run_predicted_miss_rates: Tuple[float, ...] = ()   # every repeat's prediction, alike
-    # the simulator's for this policy on every policy's runs (paired_miss_rates)
-    paired_miss_rate: float = math.nan
 
     @property
     def gap_pp(self) -> float:
@@ -526,16 +524,13 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
                    predicted_miss_rates: Optional[Mapping[str, float]] = None,
                    detection_pixels: str = CAMERA_PIXELS,
                    repeats: Sequence[PolicyRun] = (),
-                   repeat_predictions: Sequence[Mapping[str, float]] = (),
-                   paired_miss_rates: Optional[Mapping[str, float]] = None) -> PolicyMetrics:
+                   repeat_predictions: Sequence[Mapping[str, float]] = ()) -> PolicyMetrics:
     """Return the figures of one policy's run: statistics, accuracy, prediction, lanes.
 
     `repeats`: the policy's other runs over the same bag; their miss rates and machine
     loads come beside this run's (run_miss_rates, machine_loads), everything else is
     this run's. `repeat_predictions`: the simulator's miss rates for each of them
     (run_predicted_miss_rates, with this run's first), when every run has one.
-    `paired_miss_rates`: the policy's simulated miss rates over every policy's runs
-    (paired_miss_rate; module function paired_miss_rates).
     """
     every_run = (run,) + tuple(repeats)
     every_prediction = ()
@@ -563,8 +558,7 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
             run_miss_rates=tuple(other.task(task.name).miss_rate if other.task(task.name)
                                  else 0.0 for other in every_run),
             model=ran.get(task.name, ''),
-            run_predicted_miss_rates=_run_predictions(task.name, every_prediction),
-            paired_miss_rate=(paired_miss_rates or {}).get(task.name, math.nan)))
+            run_predicted_miss_rates=_run_predictions(task.name, every_prediction)))
     lanes = tuple(LaneMetrics(lane.lane, lane.utilisation, lane.busy_ns / NS_PER_MS,
                               lane.blocks_run) for lane in run.lanes)
     latencies = tuple((task.name, job_latencies_ms(task.name, by_task.get(task.name, []),
@@ -579,20 +573,6 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
                                                          for task in tasks}),
                          warmth=lane_warmth_costs(run.blocks),
                          machine_loads=tuple(other.machine_load for other in every_run))
-
-
-def paired_miss_rates(predictions: Sequence[Mapping[str, float]]) -> Dict[str, float]:
-    """Return each task's mean over `predictions`: one policy simulated on many runs.
-
-    Each prediction is the policy simulated on one run's conditions, that run's jobs and
-    its calibrated profile (predict_miss_rates), whichever policy ran it live; over the
-    runs of every policy, each policy's paired rate rests on the same runs, so the
-    machine's drift from one run to the next does not tell the policies apart. A run that
-    released none of a task's jobs counts 0 for it (_run_predictions).
-    """
-    tasks = dict.fromkeys(task for prediction in predictions for task in prediction)
-    return {task: sum(_run_predictions(task, predictions)) / len(predictions)
-            for task in tasks}
 
 
 def _run_predictions(task: str, predictions: Sequence[Mapping[str, float]]

@@ -30,7 +30,7 @@ from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.trace_costs import COMPONENTS
 from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics, TaskMetrics
-from blastnet_ros.tools.text_format import format_ms, format_percent
+from blastnet_ros.tools.text_format import format_ms
 
 TIMELINE_S = 3.0
 MISS_RATE_PNG = 'miss_rate.png'
@@ -86,6 +86,10 @@ def machine_description() -> Tuple[Tuple[str, str], ...]:
             ('Python', platform.python_version()), ('torch', torch_version))
 
 
+def _percent(value: float) -> str:
+    return '-' if value != value else f'{value * 100:.1f}'
+
+
 def _accuracy(metrics: TaskMetrics) -> str:
     accuracy = metrics.accuracy
     if accuracy is None or accuracy.value != accuracy.value:
@@ -115,16 +119,16 @@ def summary_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
     for policy in metrics:
         for task in policy.tasks:
             rows.append((policy.policy, _task_label(task), str(task.released), str(task.met),
-                         str(task.missed), str(task.dropped), format_percent(task.miss_rate),
-                         format_percent(task.dropped_share), format_ms(task.latency_p50_ms),
-                         format_ms(task.latency_p99_ms), format_percent(task.coverage),
-                         _accuracy(task), format_percent(task.predicted_miss_rate), _gap(task)))
+                         str(task.missed), str(task.dropped), _percent(task.miss_rate),
+                         _percent(task.dropped_share), format_ms(task.latency_p50_ms),
+                         format_ms(task.latency_p99_ms), _percent(task.coverage), _accuracy(task),
+                         _percent(task.predicted_miss_rate), _gap(task)))
     return rows
 
 
 def lane_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
     """Return the lane table's rows: policy, lane, busy %, busy ms, blocks."""
-    return [(policy.policy, lane.lane, format_percent(lane.utilisation), f'{lane.busy_ms:.0f}',
+    return [(policy.policy, lane.lane, _percent(lane.utilisation), f'{lane.busy_ms:.0f}',
              str(lane.blocks)) for policy in metrics for lane in policy.lanes]
 
 
@@ -191,7 +195,7 @@ def warmth_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
 
 
 REPEAT_HEADER = ('policy', 'task', 'runs', 'miss % per run', 'mean miss %', 'spread pp',
-                 'simulated % per run', 'simulated mean %', 'paired simulated %')
+                 'simulated % per run', 'simulated mean %')
 MACHINE_HEADER = ('policy', 'run', 'load average', 'other CPU %', 'busiest others',
                   'interfered')
 
@@ -207,9 +211,8 @@ def repeat_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
                          ' / '.join(f'{rate * 100:.1f}' for rate in rates),
                          f'{sum(rates) / len(rates) * 100:.1f}',
                          f'{(max(rates) - min(rates)) * 100:.1f}',
-                         ' / '.join(format_percent(rate) for rate in predicted) or '-',
-                         format_percent(task.predicted_mean) if predicted else '-',
-                         format_percent(task.paired_miss_rate)))
+                         ' / '.join(_percent(rate) for rate in predicted) or '-',
+                         _percent(task.predicted_mean) if predicted else '-'))
     return rows
 
 
@@ -284,8 +287,7 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
                 'gap_pp': _number(task.gap_pp, 2),
                 'run_miss_rates': [_number(rate) for rate in task.run_miss_rates],
                 'run_predicted_miss_rates': [_number(rate)
-                                             for rate in task.run_predicted_miss_rates],
-                'paired_predicted_miss_rate': _number(task.paired_miss_rate)})
+                                             for rate in task.run_predicted_miss_rates]})
         policies.append({
             'policy': policy.policy, 'tasks': tasks,
             'machine_loads': [None if load is None or not load.available else {

@@ -43,7 +43,6 @@ from blastnet_ros.models.level_table import (level_accuracies, read_training_rec
 from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.tools.evaluation.evaluate import Evaluator, partial_path, replace_folder
 from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics
-from blastnet_ros.tools.text_format import format_percent
 
 SWEEP_PNG = 'sweep.png'
 AGREE_PP = 2.0       # live and simulated agree within 2 percentage points
@@ -155,8 +154,6 @@ class SweepRow:
     `model` is what the executor ran (a level's name where it ran one), `accuracy` the
     live accuracy of the first run (nan: not measured), `level_loss` the level table's
     relative accuracy loss of that level against the model's largest (0 for a full model).
-    `paired_miss_rate`: the policy simulated on every policy's runs at this point
-    (evaluation_records.paired_miss_rates; nan: not simulated).
     """
 
     load: float
@@ -169,7 +166,6 @@ class SweepRow:
     accuracy: float = math.nan
     level_loss: float = 0.0
     miss_rate_bound: float = math.inf
-    paired_miss_rate: float = math.nan
 
     @property
     def live_mean(self) -> float:
@@ -227,7 +223,7 @@ def sweep_rows(points: Sequence[Tuple[LiveLoadPoint, Sequence[PolicyMetrics]]],
                                      task.run_miss_rates or (task.miss_rate,),
                                      task.predicted_mean, task.model, accuracy,
                                      (level_losses or {}).get(task.model, 0.0),
-                                     bounds.get(task.task, math.inf), task.paired_miss_rate))
+                                     bounds.get(task.task, math.inf)))
     return rows
 
 
@@ -240,9 +236,8 @@ def level_loss_table(models: Mapping[str, Any]) -> Dict[str, float]:
 
 
 SWEEP_HEADER = ('load', 'replay x', 'policy', 'task', 'level', 'live miss % (mean)',
-                'spread pp', 'runs', 'simulated miss %', 'agree', 'within runs',
-                'paired simulated %', 'accuracy %', 'level loss %')
-JUDGED = {None: '-', True: 'yes', False: 'NO'}
+                'spread pp', 'runs', 'simulated miss %', 'agree', 'within runs', 'accuracy %',
+                'level loss %')
 
 
 def sweep_table(rows: Sequence[SweepRow]) -> List[Tuple[str, ...]]:
@@ -250,9 +245,13 @@ def sweep_table(rows: Sequence[SweepRow]) -> List[Tuple[str, ...]]:
     return [(f'{row.load:g}', f'{row.replay_rate:.2f}', row.policy, row.task,
              split_level(row.model)[1] or '-',
              f'{row.live_mean * 100:.1f}', f'{row.live_spread * 100:.1f}',
-             str(len(row.live_miss_rates)), format_percent(row.predicted_miss_rate),
-             JUDGED[row.agrees], JUDGED[row.within_runs], format_percent(row.paired_miss_rate),
-             format_percent(row.accuracy), f'{row.level_loss * 100:.1f}') for row in rows]
+             str(len(row.live_miss_rates)),
+             '-' if math.isnan(row.predicted_miss_rate) else
+             f'{row.predicted_miss_rate * 100:.1f}',
+             {None: '-', True: 'yes', False: 'NO'}[row.agrees],
+             {None: '-', True: 'yes', False: 'NO'}[row.within_runs],
+             '-' if math.isnan(row.accuracy) else f'{row.accuracy * 100:.1f}',
+             f'{row.level_loss * 100:.1f}') for row in rows]
 
 
 def configuration_lines(rows: Sequence[SweepRow]) -> List[str]:
@@ -277,20 +276,10 @@ def configuration_lines(rows: Sequence[SweepRow]) -> List[str]:
     return lines
 
 
-LIVE, SIMULATED, PAIRED = 'live', 'simulated', 'paired simulated'
-
-
-def row_miss_rate(row: SweepRow, source: str) -> float:
-    """Return the row's live mean, simulated or paired simulated miss rate (`source`)."""
-    if source == LIVE:
-        return row.live_mean
-    return row.predicted_miss_rate if source == SIMULATED else row.paired_miss_rate
-
-
 def all_task_miss_rate(rows: Sequence[SweepRow], load: float, policy: str,
-                       source: str) -> float:
-    """Return a policy's mean miss rate over its tasks at one load, from `source` (LIVE...)."""
-    values = [row_miss_rate(row, source) for row in rows
+                       live: bool) -> float:
+    """Return a policy's mean miss rate over its tasks at one load (live mean or simulated)."""
+    values = [row.live_mean if live else row.predicted_miss_rate for row in rows
               if row.load == load and row.policy == policy]
     values = [value for value in values if not math.isnan(value)]
     return sum(values) / len(values) if values else math.nan
@@ -298,11 +287,10 @@ def all_task_miss_rate(rows: Sequence[SweepRow], load: float, policy: str,
 
 def headline_lines(rows: Sequence[SweepRow], policy: str = 'blastnet',
                    baseline: str = 'dm-model') -> List[str]:
-    """Return the agreement count and the headline ratio: live, simulated, paired.
+    """Return the agreement count and the headline ratio, live and simulated.
 
     The ratio: `policy`'s miss rate over `baseline`'s at the first load where the
-    baseline misses more than TARGET_MISS (means over the tasks). Paired: both simulated
-    on the same runs, every policy's (row.paired_miss_rate).
+    baseline misses more than TARGET_MISS (means over the tasks).
     """
     judged = [row for row in rows if row.agrees is not None]
     lines = [f'live and simulated agree (within {AGREE_PP:g} pp or {AGREE_SHARE:.0%}) at '
@@ -313,16 +301,14 @@ def headline_lines(rows: Sequence[SweepRow], policy: str = 'blastnet',
     policies = {row.policy for row in rows}
     if policy not in policies or baseline not in policies:
         return lines
-    for what in (LIVE, SIMULATED, PAIRED):
-        if what == PAIRED and all(math.isnan(row.paired_miss_rate) for row in rows):
-            continue
+    for live, what in ((True, 'live'), (False, 'simulated')):
         found = [load for load in loads
-                 if all_task_miss_rate(rows, load, baseline, what) > TARGET_MISS]
+                 if all_task_miss_rate(rows, load, baseline, live) > TARGET_MISS]
         if not found:
             lines.append(f'{what}: {baseline} misses at most {TARGET_MISS:.0%} at every load')
             continue
-        mine = all_task_miss_rate(rows, found[0], policy, what)
-        theirs = all_task_miss_rate(rows, found[0], baseline, what)
+        mine = all_task_miss_rate(rows, found[0], policy, live)
+        theirs = all_task_miss_rate(rows, found[0], baseline, live)
         lines.append(f'{what}: at load {found[0]:g}, the first where {baseline} misses more '
                      f'than {TARGET_MISS:.0%} (mean over tasks {theirs * 100:.1f} %), '
                      f'{policy} misses {mine * 100:.1f} % ({mine / theirs:.2f}x)')
@@ -390,9 +376,7 @@ def write_sweep(folder: Path, rows: Sequence[SweepRow], notes: Sequence[str]) ->
         'level_loss': round(row.level_loss, 4),
         'simulated_miss_rate': None if math.isnan(row.predicted_miss_rate)
         else round(row.predicted_miss_rate, 4), 'agrees': row.agrees,
-        'within_runs': row.within_runs,
-        'paired_simulated_miss_rate': None if math.isnan(row.paired_miss_rate)
-        else round(row.paired_miss_rate, 4)} for row in rows],
+        'within_runs': row.within_runs} for row in rows],
         'headline': headline}, indent=1))
     plot_sweep(rows, folder / SWEEP_PNG)
 

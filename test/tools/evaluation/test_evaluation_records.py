@@ -190,37 +190,6 @@ def test_a_repeat_that_released_none_of_a_tasks_jobs_predicts_0_for_it():
     assert sound.run_predicted_miss_rates == () and math.isnan(sound.predicted_mean)
 
 
-def test_the_paired_rate_is_the_mean_over_every_run_a_task_released_none_in_counting_0():
-    from blastnet_ros.tools.evaluation.evaluation_records import paired_miss_rates
-    # blastnet simulated on its own two runs and on dm-model's two; one had no sign crop
-    paired = paired_miss_rates([{'detector': 0.1, 'signs': 0.2}, {'detector': 0.3},
-                                {'detector': 0.0, 'signs': 0.4}, {'detector': 0.2,
-                                                                  'signs': 0.2}])
-    assert paired == {'detector': pytest.approx(0.15), 'signs': pytest.approx(0.2)}
-    assert paired_miss_rates([]) == {}
-    first = PolicyRun('blastnet', (TaskStatsSnapshot('signs', 10, 5, 5, 0, 0, 1.0, 2.0),), ())
-    metrics = policy_metrics(first, [SIGNS, SOUND], TRUTH, MATCHER, 1.0, {'signs': 0.4},
-                             paired_miss_rates=paired)
-    assert metrics.task('signs').paired_miss_rate == pytest.approx(0.2)
-    assert math.isnan(metrics.task('sound').paired_miss_rate)
-
-
-def test_a_run_predicted_as_another_policy_keeps_its_jobs_and_changes_the_schedule():
-    # Two 6 ms detectors every 10 ms that may use both lanes: dm-model fixes both to cpu0
-    # (12 ms of work per 10 ms) and misses; blastnet, given the same run, spreads them.
-    from dataclasses import replace
-    profile = machine_profile({'tiny_yolo': model_profile('tiny_yolo', [2, 2, 2])})
-    tasks = tuple(spec(name, 'tiny_yolo', period_ms=10, deadline_ms=10, lanes=('cpu0', 'cpu1'))
-                  for name in ('a', 'b'))
-    task_set = TaskSet(tasks=tasks, lanes=CPU_LANES)
-    run = PolicyRun('dm-model', tuple(TaskStatsSnapshot(name, 100, 0, 0, 0, 0, math.nan,
-                                                        math.nan) for name in ('a', 'b')), ())
-    as_run = predict_miss_rates(run, task_set, profile, S)
-    as_blastnet = predict_miss_rates(replace(run, policy='blastnet'), task_set, profile, S)
-    assert max(as_run.values()) > 0.5   # the one dm-model ranks second waits behind the other
-    assert as_blastnet == {'a': 0.0, 'b': 0.0}
-
-
 def test_the_prediction_uses_the_live_release_rate():
     # A 6 ms detector on one lane: 50 jobs in a second (every 20 ms) fit, 250 (every 4 ms)
     # cannot.

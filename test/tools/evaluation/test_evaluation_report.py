@@ -214,11 +214,11 @@ def test_every_run_and_the_machine_load_are_tabled():
     detector, sound = METRICS[0].tasks
     policy = replace(METRICS[0], machine_loads=(quiet, busy, None), tasks=(
         replace(detector, run_miss_rates=(0.1, 0.15, 0.05),
-                run_predicted_miss_rates=(0.08, 0.12, 0.1), paired_miss_rate=0.125), sound))
+                run_predicted_miss_rates=(0.08, 0.12, 0.1)), sound))
     assert repeat_rows([policy]) == [
         ('blastnet', 'detector', '3', '10.0 / 15.0 / 5.0', '10.0', '10.0', '8.0 / 12.0 / 10.0',
-         '10.0', '12.5'),
-        ('blastnet', 'sound', '1', '0.0', '0.0', '0.0', '-', '-', '-')]
+         '10.0'),
+        ('blastnet', 'sound', '1', '0.0', '0.0', '0.0', '-', '-')]
     assert machine_rows([policy]) == [
         ('blastnet', '1', '0.25 -> 0.50', '2.0', 'sshd 1 %', 'no'),
         ('blastnet', '2', '1.50 -> 2.50', '40.0', 'make 35 %, cc1 5 %', 'yes'),

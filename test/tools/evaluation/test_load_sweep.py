@@ -62,13 +62,12 @@ def test_the_written_task_set_reads_back_as_it_was(tmp_path):
 
 
 def test_the_sweep_table_gives_the_mean_spread_and_prediction_per_point():
-    rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.1, 0.2, 0.15), 0.12,
-                     paired_miss_rate=0.09),
+    rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.1, 0.2, 0.15), 0.12),
             SweepRow(1.2, 2.4, 'dm-model', 'sound', (0.0,), float('nan'))]
     assert sweep_table(rows) == [
         ('0.8', '1.60', 'blastnet', 'detector', '-', '15.0', '10.0', '3', '12.0', 'NO', 'yes',
-         '9.0', '-', '0.0'),
-        ('1.2', '2.40', 'dm-model', 'sound', '-', '0.0', '0.0', '1', '-', '-', '-', '-', '-',
+         '-', '0.0'),
+        ('1.2', '2.40', 'dm-model', 'sound', '-', '0.0', '0.0', '1', '-', '-', '-', '-',
          '0.0')]
 
 
@@ -117,20 +116,6 @@ def test_the_headline_compares_at_the_first_load_where_the_baseline_misses_over_
                         'over tasks 10.0 %), blastnet misses 4.0 % (0.40x)')
     assert lines[2] == ('simulated: at load 0.8, the first where dm-model misses more than '
                         '5% (mean over tasks 6.0 %), blastnet misses 0.0 % (0.00x)')
-    assert len(lines) == 3   # no paired simulation: no paired line
-
-
-def test_the_paired_headline_compares_both_policies_simulated_on_the_same_runs():
-    from dataclasses import replace
-    rows = [SweepRow(0.8, 1.6, 'blastnet', 'detector', (0.0,), 0.0),
-            SweepRow(0.8, 1.6, 'dm-model', 'detector', (0.04,), 0.06),
-            SweepRow(1.0, 2.0, 'blastnet', 'detector', (0.03, 0.05), 0.02),
-            SweepRow(1.0, 2.0, 'dm-model', 'detector', (0.10,), 0.30)]
-    paired = [0.01, 0.03, 0.05, 0.2]   # dm-model first over 5 % only at 1.0
-    lines = headline_lines([replace(row, paired_miss_rate=rate)
-                            for row, rate in zip(rows, paired)])
-    assert lines[3] == ('paired simulated: at load 1, the first where dm-model misses more '
-                        'than 5% (mean over tasks 20.0 %), blastnet misses 5.0 % (0.25x)')
 
 
 def test_a_configuration_row_names_its_level_accuracy_loss_and_bound():
@@ -139,7 +124,7 @@ def test_a_configuration_row_names_its_level_accuracy_loss_and_bound():
             SweepRow(1.0, 1.5, 'optimised', 'signs', (0.09,), 0.1, 'sign_resnet', 0.97, 0.0,
                      0.05)]
     assert sweep_table(rows)[0] == ('1', '1.50', 'optimised', 'detector', 'w0.75', '2.0', '0.0',
-                                    '1', '3.0', 'yes', 'yes', '-', '71.0', '13.4')
+                                    '1', '3.0', 'yes', 'yes', '71.0', '13.4')
     assert configuration_lines(rows) == [
         'load 1, optimised: accuracy loss 13.4 %, worst live miss 9.0 % (signs), over their '
         'bound: signs']
