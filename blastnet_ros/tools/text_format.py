@@ -10,3 +10,8 @@ import math
 def format_ms(value: float) -> str:
     """Return milliseconds with one decimal, '-' when there is no figure (nan)."""
     return '-' if math.isnan(value) else f'{value:.1f}'
+
+
+def format_percent(share: float) -> str:
+    """Return a share (0.25) as a percentage with one decimal (25.0), '-' when nan."""
+    return '-' if math.isnan(share) else f'{share * 100:.1f}'

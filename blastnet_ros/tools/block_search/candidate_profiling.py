@@ -220,8 +220,8 @@ def one_unit_model(model: TaskModel, unit_index: int, name: str, unit: nn.Module
     return TaskModel(spec, UnitNetwork([unit]), weights_source=model.weights_source)
 
 
-def _time_on_lane(lane: LaneSpec, work: Callable[[], Dict[str, LaneTiming]]
-                  ) -> Dict[str, LaneTiming]:
+def time_on_lane(lane: LaneSpec, work: Callable[[], Dict[str, LaneTiming]]
+                 ) -> Dict[str, LaneTiming]:
     """Run `work` on a ProcessorLane thread of `lane` (its thread count) and return it."""
     done: 'queue.Queue[LaneRun]' = queue.Queue()
     worker = ProcessorLane(lane, done.put)
@@ -268,7 +268,7 @@ def profile_candidates(model_name: str, unit_index: int, *,
 
         def work(lane=lane) -> Dict[str, LaneTiming]:
             return {name: timer(piece, example, lane) for name, piece in pieces}
-        timings[device_kind(lane.device)] = _time_on_lane(lane, work)
+        timings[device_kind(lane.device)] = time_on_lane(lane, work)
 
     def latency(name: str) -> Dict[str, int]:
         return {kind: per_piece[name].median_ns for kind, per_piece in timings.items()}

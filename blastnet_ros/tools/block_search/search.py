@@ -63,7 +63,7 @@ from blastnet_ros.tools.block_search.candidate_profiling import (BackendTimer, C
                                                                  candidate_lanes,
                                                                  DEFAULT_MARGIN,
                                                                  profile_candidates,
-                                                                 _time_on_lane)
+                                                                 time_on_lane)
 from blastnet_ros.tools.block_search.distillation import (capture_part_activations,
                                                           distil_candidate, DistillResult,
                                                           DistillState, network_with,
@@ -578,7 +578,7 @@ class BlockSearch:
                     second = timer(searched, example, lane, stop=len(chosen.network.units))
                     pairs.append((first, second))
                 return pairs
-            pairs = _time_on_lane(lane, work)
+            pairs = time_on_lane(lane, work)
             timings.append(ModelTiming(lane.name, device_kind(lane.device),
                                        tuple(p[0].median_ns for p in pairs),
                                        tuple(p[1].median_ns for p in pairs),

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
 from blastnet_ros.models.block_candidates import apply_replacements, unit_cost
+from blastnet_ros.models.level_table import TRAINING_RECORD
 from blastnet_ros.models.levels import save_torch_file, stored_tensors
 from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.specs import model_spec
@@ -41,8 +42,6 @@ from blastnet_ros.tools.block_search.search import (Combination, replacements_of
                                                     SearchResult)
 from blastnet_ros.tools.training import model_training as mt
 from blastnet_ros.tools.training import training_data as td
-
-TRAINING_RECORD = 'TRAINING.json'
 
 
 def variant_of(name: str, base: str, combination: Combination) -> BlockVariant:

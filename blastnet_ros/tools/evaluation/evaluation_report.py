@@ -30,7 +30,7 @@ from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.trace_costs import COMPONENTS
 from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics, TaskMetrics
-from blastnet_ros.tools.text_format import format_ms
+from blastnet_ros.tools.text_format import format_ms, format_percent
 
 TIMELINE_S = 3.0
 MISS_RATE_PNG = 'miss_rate.png'
@@ -86,10 +86,6 @@ def machine_description() -> Tuple[Tuple[str, str], ...]:
             ('Python', platform.python_version()), ('torch', torch_version))
 
 
-def _percent(value: float) -> str:
-    return '-' if value != value else f'{value * 100:.1f}'
-
-
 def _accuracy(metrics: TaskMetrics) -> str:
     accuracy = metrics.accuracy
     if accuracy is None or accuracy.value != accuracy.value:
@@ -119,16 +115,16 @@ def summary_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
     for policy in metrics:
         for task in policy.tasks:
             rows.append((policy.policy, _task_label(task), str(task.released), str(task.met),
-                         str(task.missed), str(task.dropped), _percent(task.miss_rate),
-                         _percent(task.dropped_share), format_ms(task.latency_p50_ms),
-                         format_ms(task.latency_p99_ms), _percent(task.coverage), _accuracy(task),
-                         _percent(task.predicted_miss_rate), _gap(task)))
+                         str(task.missed), str(task.dropped), format_percent(task.miss_rate),
+                         format_percent(task.dropped_share), format_ms(task.latency_p50_ms),
+                         format_ms(task.latency_p99_ms), format_percent(task.coverage),
+                         _accuracy(task), format_percent(task.predicted_miss_rate), _gap(task)))
     return rows
 
 
 def lane_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
     """Return the lane table's rows: policy, lane, busy %, busy ms, blocks."""
-    return [(policy.policy, lane.lane, _percent(lane.utilisation), f'{lane.busy_ms:.0f}',
+    return [(policy.policy, lane.lane, format_percent(lane.utilisation), f'{lane.busy_ms:.0f}',
              str(lane.blocks)) for policy in metrics for lane in policy.lanes]
 
 
@@ -211,8 +207,8 @@ def repeat_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
                          ' / '.join(f'{rate * 100:.1f}' for rate in rates),
                          f'{sum(rates) / len(rates) * 100:.1f}',
                          f'{(max(rates) - min(rates)) * 100:.1f}',
-                         ' / '.join(_percent(rate) for rate in predicted) or '-',
-                         _percent(task.predicted_mean) if predicted else '-'))
+                         ' / '.join(format_percent(rate) for rate in predicted) or '-',
+                         format_percent(task.predicted_mean) if predicted else '-'))
     return rows
 
 

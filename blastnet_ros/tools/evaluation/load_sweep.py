@@ -43,6 +43,7 @@ from blastnet_ros.models.level_table import (level_accuracies, read_training_rec
 from blastnet_ros.runtime.config_files import load_task_set
 from blastnet_ros.tools.evaluation.evaluate import Evaluator, partial_path, replace_folder
 from blastnet_ros.tools.evaluation.evaluation_records import PolicyMetrics
+from blastnet_ros.tools.text_format import format_percent
 
 SWEEP_PNG = 'sweep.png'
 AGREE_PP = 2.0       # live and simulated agree within 2 percentage points
@@ -238,6 +239,7 @@ def level_loss_table(models: Mapping[str, Any]) -> Dict[str, float]:
 SWEEP_HEADER = ('load', 'replay x', 'policy', 'task', 'level', 'live miss % (mean)',
                 'spread pp', 'runs', 'simulated miss %', 'agree', 'within runs', 'accuracy %',
                 'level loss %')
+JUDGED = {None: '-', True: 'yes', False: 'NO'}   # agrees, within_runs
 
 
 def sweep_table(rows: Sequence[SweepRow]) -> List[Tuple[str, ...]]:
@@ -245,12 +247,8 @@ def sweep_table(rows: Sequence[SweepRow]) -> List[Tuple[str, ...]]:
     return [(f'{row.load:g}', f'{row.replay_rate:.2f}', row.policy, row.task,
              split_level(row.model)[1] or '-',
              f'{row.live_mean * 100:.1f}', f'{row.live_spread * 100:.1f}',
-             str(len(row.live_miss_rates)),
-             '-' if math.isnan(row.predicted_miss_rate) else
-             f'{row.predicted_miss_rate * 100:.1f}',
-             {None: '-', True: 'yes', False: 'NO'}[row.agrees],
-             {None: '-', True: 'yes', False: 'NO'}[row.within_runs],
-             '-' if math.isnan(row.accuracy) else f'{row.accuracy * 100:.1f}',
+             str(len(row.live_miss_rates)), format_percent(row.predicted_miss_rate),
+             JUDGED[row.agrees], JUDGED[row.within_runs], format_percent(row.accuracy),
              f'{row.level_loss * 100:.1f}') for row in rows]
 
 

@@ -71,10 +71,15 @@ def release_counts(scenario: Scenario) -> ReleaseCounts:
 
 
 def least_factor(scenario: Scenario, task: str) -> float:
-    """Return the smallest execution factor the scenario can draw for `task`."""
+    """Return the smallest execution factor the scenario can draw for `task`.
+
+    The job's least factor times the least a block can draw: from its model's table or,
+    for a block of a unit range with its own table, from that one.
+    """
     timing = scenario.timing(task)
     job = min(timing.exec_factors) if timing.exec_factors else 1.0 - timing.exec_variation
-    return job * min(timing.block_factors, default=1.0)
+    tables = (timing.block_factors,) + tuple(table for _, _, table in timing.range_factors)
+    return job * min((factor for table in tables for factor in table), default=1.0)
 
 
 def least_work_ns(task: TaskSpec, profile: MachineProfile, factor: float) -> float:

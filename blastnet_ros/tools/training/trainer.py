@@ -44,9 +44,10 @@ import torch
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.models import task_model
-from blastnet_ros.models.weight_files import weights_dir
+from blastnet_ros.models.level_table import TRAINING_RECORD
 from blastnet_ros.models.levels import save_level_weights
 from blastnet_ros.models.specs import level_names, model_spec
+from blastnet_ros.models.weight_files import weights_dir
 from blastnet_ros.runtime.profiler import cpu_model
 from blastnet_ros.tools.progress import ProgressLine
 from blastnet_ros.tools.training import dataset_loaders as dl
@@ -58,7 +59,6 @@ from blastnet_ros.tools.training.plans import (DETECTOR, model_role, ModelPlan, 
 
 DETECTOR_EVAL_RESERVE_S = 45.0
 REAL_HELD_OUT_SHARE = 0.1
-TRAINING_RECORD = 'TRAINING.json'
 
 
 def default_output_dir() -> Path:

@@ -17,7 +17,7 @@ import pytest
 from blastnet_ros.core.scenario import Scenario, TaskTiming
 from blastnet_ros.core.simulator import simulate
 from blastnet_ros.core.units import NS_PER_S
-from blastnet_ros.tools.optimisation.pruning import release_counts, work_bound
+from blastnet_ros.tools.optimisation.pruning import least_factor, release_counts, work_bound
 from blastnet_ros.tools.optimisation.scoring import (PRUNED_STORAGE, PRUNED_WORK, score,
                                                      ScoringContext, SIMULATED)
 from blastnet_ros.tools.optimisation.space import build_space, Candidate
@@ -78,3 +78,12 @@ def test_weights_over_the_storage_bound_are_pruned_unsimulated():
     ctx = context([{'name': 'a', 'period_ms': 50, 'deadline_ms': 50}], storage_bound_mb=0.4)
     assert score(ctx, Candidate(('sbcnn_car',), (1,))).how == PRUNED_STORAGE
     assert score(ctx, Candidate(('sbcnn_car:w0.75',), (1,))).how == SIMULATED
+
+
+def test_the_least_factor_counts_every_block_table_a_unit_range_draws_from():
+    # blocks draw from their unit range's table where it has one: its least bounds the work
+    timing = TaskTiming('a', exec_factors=(1.0, 1.0), block_factors=(0.9, 1.0, 1.2),
+                        range_factors=((0, 2, (0.7, 1.0)), (2, 4, (0.95, 1.1))))
+    scenario = Scenario(task_set=task_set(TWO), duration_ns=NS_PER_S, timings=(timing,))
+    assert least_factor(scenario, 'a') == pytest.approx(0.7)
+    assert least_factor(scenario, 'b') == pytest.approx(1.0)   # no timing: as profiled
