@@ -274,3 +274,25 @@ def test_the_full_level_is_compared_with_the_model_it_was_trained_from():
             'bytes_alone': 28, 'metrics': {'all_generated': {'top1': 0.983}}}}},
         'sign_vgg': {'bytes': 5, 'metrics': {'all_generated': {'top1': 0.9}}}}
     assert separately_trained(models) == {'sbcnn_car': (TOP1, 0.99, 0.983)}
+
+
+def test_the_training_record_keeps_other_models_and_replaces_or_keeps_the_header(tmp_path):
+    from blastnet_ros.models.level_table import read_training_record, write_training_record
+    # a new file: the format and the models given
+    written = write_training_record(tmp_path, {'b': {'file': 'b.pt'}, 'a': {'file': 'a.pt'}})
+    assert written == {'format': 1, 'models': {'a': {'file': 'a.pt'}, 'b': {'file': 'b.pt'}}}
+    # a training run: its header replaces the file's, the models it trained are replaced
+    # (one that failed is dropped), the others kept
+    write_training_record(tmp_path, {'a': {'file': 'a2.pt'}}, {'format': 1, 'seed': 3},
+                          dropped=['a', 'c'])
+    assert json.loads((tmp_path / 'TRAINING.json').read_text()) == {
+        'format': 1, 'seed': 3, 'models': {'a': {'file': 'a2.pt'}, 'b': {'file': 'b.pt'}}}
+    # a searched variant: one model set, the header kept
+    write_training_record(tmp_path, {'v': {'variant_of': 'a'}})
+    content = json.loads((tmp_path / 'TRAINING.json').read_text())
+    assert content['seed'] == 3 and sorted(content['models']) == ['a', 'b', 'v']
+    assert read_training_record(tmp_path / 'TRAINING.json') == content['models']
+    assert not list(tmp_path.glob('.TRAINING.json.*'))   # the temporary file is gone
+    # a file that is not a record is written over
+    (tmp_path / 'TRAINING.json').write_text('[1, 2]')
+    assert write_training_record(tmp_path, {'a': {}}) == {'format': 1, 'models': {'a': {}}}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
@@ -57,6 +58,36 @@ def headline_accuracy(name: str, metrics: Mapping[str, Any]) -> Tuple[str, float
     if model_spec(name).kind == DETECTION:
         return MAP50, float(metrics['scene_frames']['map50'])
     return TOP1, float(metrics['all_generated']['top1'])
+
+
+def write_training_record(folder: Path, models: Mapping[str, Mapping[str, Any]],
+                          header: Optional[Mapping[str, Any]] = None,
+                          dropped: Iterable[str] = ()) -> Dict[str, Any]:
+    """Write folder/TRAINING.json (atomically) with `models` set; return what it holds.
+
+    The file's other models are kept, less those named in `dropped`; `header` gives the
+    top-level fields beside "models" (None: the file's own, or just the format). A file
+    that is missing or not a JSON object counts as empty.
+    """
+    path = Path(folder) / TRAINING_RECORD
+    try:
+        content = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        content = {}
+    if not isinstance(content, dict):
+        content = {}
+    kept = content.get('models') if isinstance(content.get('models'), dict) else {}
+    dropped = set(dropped)
+    kept = {name: record for name, record in kept.items() if name not in dropped}
+    kept.update({name: dict(record) for name, record in models.items()})
+    fields = {'format': 1, **{key: value for key, value in content.items() if key != 'models'}}
+    if header is not None:
+        fields = dict(header)
+    written = {**fields, 'models': {name: kept[name] for name in sorted(kept)}}
+    temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    temporary.write_text(json.dumps(written, indent=2) + '\n', encoding='utf-8')
+    os.replace(temporary, path)
+    return written
 
 
 def read_training_record(path: Optional[Path] = None) -> Dict[str, Any]:

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Optional
 
 from blastnet_ros.models.block_candidates import apply_replacements, unit_cost
-from blastnet_ros.models.level_table import TRAINING_RECORD
+from blastnet_ros.models.level_table import write_training_record
 from blastnet_ros.models.levels import save_torch_file, stored_tensors
 from blastnet_ros.models.networks import build_network
 from blastnet_ros.models.specs import model_spec
@@ -48,21 +47,6 @@ def variant_of(name: str, base: str, combination: Combination) -> BlockVariant:
     """Return the BlockVariant `name` of `base` with the combination's replacements."""
     return BlockVariant(name, base, tuple(UnitReplacement(item['unit'], item['candidate'])
                                           for item in replacements_of(combination)))
-
-
-def add_training_record(folder: Path, name: str, record: Mapping[str, Any]) -> Path:
-    """Set models[name] of folder/TRAINING.json to `record` (atomically); return the path."""
-    path = Path(folder) / TRAINING_RECORD
-    content: Dict[str, Any] = {'format': 1, 'models': {}}
-    if path.is_file():
-        content = json.loads(path.read_text(encoding='utf-8'))
-    models = dict(content.get('models', {}))
-    models[name] = dict(record)
-    content['models'] = {key: models[key] for key in sorted(models)}
-    temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    temporary.write_text(json.dumps(content, indent=2) + '\n', encoding='utf-8')
-    os.replace(temporary, path)
-    return path
 
 
 def write_searched_variant(result: SearchResult, name: str, held: td.DetectionSet,
@@ -96,7 +80,7 @@ def write_searched_variant(result: SearchResult, name: str, held: td.DetectionSe
         'variant_of': base, 'replacements': replacements_of(chosen),
         'search': summary,
     }
-    add_training_record(folder, name, record)
+    write_training_record(folder, {name: record})
     return record
 
 
