@@ -111,9 +111,13 @@ class BlastNetPolicy:
                                                                   available):
                 continue
             if best.free_now and index + 1 < len(ready_blocks):
-                best = lane_left_to_a_tighter_job(view, ready, best, options,
-                                                  ready_blocks[index + 1:], available,
-                                                  free) or best
+                other = lane_left_to_a_tighter_job(view, ready, best, options,
+                                                   ready_blocks[index + 1:], available, free)
+                if other is not None:
+                    if other.free_now and blocks_a_higher_priority_release(view, ready, other,
+                                                                           available):
+                        continue   # neither lane: it waits, the tighter job takes its own
+                    best = other
             available[best.lane] = best.finish_ns
             if best.free_now:
                 free.discard(best.lane)
@@ -134,11 +138,7 @@ def doomed_start(view: SchedulingView, ready, option: LaneOption) -> bool:
 
     Doomed: expected to end after its deadline, its later blocks on their fastest lanes.
     """
-    if ready.block_index:
-        return False
-    rest_ns = view.estimator.best_remaining_ns(ready.job.task, 1, ready.num_blocks,
-                                               ready.allowed_lanes)
-    return option.finish_ns + rest_ns > ready.job.deadline_ns
+    return not ready.block_index and not meets_deadline(view, ready, option)
 
 
 def meets_deadline(view: SchedulingView, ready, option: LaneOption) -> bool:
