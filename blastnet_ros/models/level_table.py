@@ -80,9 +80,8 @@ def write_training_record(folder: Path, models: Mapping[str, Mapping[str, Any]],
     dropped = set(dropped)
     kept = {name: record for name, record in kept.items() if name not in dropped}
     kept.update({name: dict(record) for name, record in models.items()})
-    fields = {'format': 1, **{key: value for key, value in content.items() if key != 'models'}}
-    if header is not None:
-        fields = dict(header)
+    fields = (dict(header) if header is not None else
+              {'format': 1, **{key: value for key, value in content.items() if key != 'models'}})
     written = {**fields, 'models': {name: kept[name] for name in sorted(kept)}}
     temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     temporary.write_text(json.dumps(written, indent=2) + '\n', encoding='utf-8')

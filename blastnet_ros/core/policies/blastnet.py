@@ -90,11 +90,15 @@ class BlastNetPolicy:
         dispatches: List[Dispatch] = []
         doomed = []   # first blocks of jobs expected to miss even if started now
         ready_blocks = view.ready
+        # in least-slack order no later block has less slack: only shortest job first (past
+        # capacity) can leave a tighter job behind a block (lane_left_to_a_tighter_job)
+        shortest_first = False
         if len(ready_blocks) > 1:
             if ready_work_fits(view):
                 ready_blocks = sorted(ready_blocks,
                                       key=lambda ready: least_slack_key(view, ready))
             else:
+                shortest_first = True
                 ready_blocks = sorted(ready_blocks,
                                       key=lambda ready: shortest_remaining_key(view, ready))
         for index, ready in enumerate(ready_blocks):
@@ -110,7 +114,7 @@ class BlastNetPolicy:
             if best.free_now and blocks_a_higher_priority_release(view, ready, best,
                                                                   available):
                 continue
-            if best.free_now and index + 1 < len(ready_blocks):
+            if shortest_first and best.free_now and index + 1 < len(ready_blocks):
                 other = lane_left_to_a_tighter_job(view, ready, best, options,
                                                    ready_blocks[index + 1:], available, free)
                 if other is not None:
