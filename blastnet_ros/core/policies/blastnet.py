@@ -188,20 +188,26 @@ def blocks_a_higher_priority_release(view: SchedulingView, ready, option: LaneOp
     that lane's block end is a coming decision, so holding this lane free never stalls
     the schedule.
     """
-    if all(available[lane] <= view.now_ns for lane in available if lane != option.lane):
+    now_ns, own_lane, finish_ns = view.now_ns, option.lane, option.finish_ns
+    for lane, free_at_ns in available.items():
+        if free_at_ns > now_ns and lane != own_lane:
+            break
+    else:
         return False
-    priority = ready.job.priority
+    priority, own_task, tasks = ready.job.priority, ready.job.task, view.tasks
     for name, stamp_ns in view.next_release_ns.items():
-        task = view.tasks[name]
-        if task.priority <= priority or name == ready.job.task or stamp_ns >= option.finish_ns:
+        if stamp_ns >= finish_ns or name == own_task:
+            continue
+        task = tasks[name]
+        if task.priority <= priority:
             continue
         allowed = tuple(lane for lane in task.lanes if lane in available)
         job_ns = view.estimator.best_remaining_ns(name, 0, view.blocks_per_task[name], allowed)
         latest_start_ns = stamp_ns + task.deadline_ns - job_ns
-        if not job_ns or option.finish_ns <= latest_start_ns or latest_start_ns < view.now_ns:
+        if not job_ns or finish_ns <= latest_start_ns or latest_start_ns < now_ns:
             continue   # no estimate, the block ends in time, or the job is not coming
         if not any(available[lane] <= latest_start_ns for lane in allowed
-                   if lane != option.lane):
+                   if lane != own_lane):
             return True
     return False
 
