@@ -71,8 +71,6 @@ class LatencyEstimator:
         self._input_kind = device_kind(input_device)
         # per task: suffix tables {(table kind, num_blocks, lanes): _SuffixTable}
         self._tables: Dict[str, Dict[tuple, _SuffixTable]] = {}
-        # best_remaining_ns's tables by (task, num_blocks, lanes), the same objects
-        self._fastest_tables: Dict[tuple, _SuffixTable] = {}
         self._matrices: Dict[tuple, tuple] = {}
         self.set_lane_devices(lane_devices or {})
 
@@ -88,7 +86,6 @@ class LatencyEstimator:
         self._lane_kinds = {lane: device_kind(device)
                             for lane, device in self._lane_devices.items()}
         self._tables.clear()
-        self._fastest_tables.clear()
         self._matrices.clear()
 
     def lane_device(self, lane: str) -> str:
@@ -117,11 +114,8 @@ class LatencyEstimator:
         faster = fastest is None or measured_ns < fastest
         if faster:
             self._fastest_ns[key] = float(measured_ns)
-        tables = self._tables.get(task)
-        if tables:
-            for table in tables.values():
-                if table.valid_from <= block_index:   # its rows from block_index on changed
-                    table.invalidate_up_to(block_index)
+        for table in self._tables.get(task, {}).values():
+            table.invalidate_up_to(block_index)
         return faster
 
     def task_estimates(self, task: str) -> TaskEstimates:
@@ -148,8 +142,6 @@ class LatencyEstimator:
                                                 for kind, cost in costs.items()}
                                 for block, costs in estimates.switch_ns.items()})
         self._tables.pop(task, None)
-        for key in [key for key in self._fastest_tables if key[0] == task]:
-            del self._fastest_tables[key]
         for key in [key for key in self._matrices if key[0] == task]:
             del self._matrices[key]
 
@@ -173,10 +165,7 @@ class LatencyEstimator:
         """Return the expected time of the remaining blocks on their fastest lanes (0: unknown)."""
         if first_block >= num_blocks or not lanes:
             return 0
-        table = self._fastest_tables.get((task, num_blocks, lanes))
-        if table is None:
-            table = self._fastest_tables[(task, num_blocks, lanes)] = self._table(
-                task, 'fastest', num_blocks, lanes)
+        table = self._table(task, 'fastest', num_blocks, lanes)
         rows = table.rows
         if first_block < table.valid_from:
             estimates = self._estimates_ns
@@ -238,11 +227,15 @@ class LatencyEstimator:
 
     def _table(self, task: str, kind: str, num_blocks: int,
                lanes: Tuple[str, ...]) -> _SuffixTable:
-        tables = self._tables.setdefault(task, {})
         key = (kind, num_blocks, lanes)
-        table = tables.get(key)
-        if table is None:
-            table = tables[key] = _SuffixTable(num_blocks, 0 if kind == 'fastest' else None)
+        tables = self._tables.get(task)
+        if tables is not None:
+            table = tables.get(key)
+            if table is not None:
+                return table
+        else:
+            tables = self._tables[task] = {}
+        table = tables[key] = _SuffixTable(num_blocks, 0 if kind == 'fastest' else None)
         return table
 
     def _switch_matrices(self, task: str, num_blocks: int, lanes: Tuple[str, ...]) -> tuple:
