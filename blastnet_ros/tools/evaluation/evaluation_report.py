@@ -193,7 +193,7 @@ def warmth_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
 REPEAT_HEADER = ('policy', 'task', 'runs', 'miss % per run', 'mean miss %', 'spread pp',
                  'simulated % per run', 'simulated mean %')
 MACHINE_HEADER = ('policy', 'run', 'load average', 'other CPU %', 'busiest others',
-                  'interfered')
+                  'steal %', 'interfered')
 
 
 def repeat_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
@@ -218,14 +218,14 @@ def machine_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
     for policy in metrics:
         for number, load in enumerate(policy.machine_loads, start=1):
             if load is None or not load.available:
-                rows.append((policy.policy, str(number), '-', '-', 'not measured', '-'))
+                rows.append((policy.policy, str(number), '-', '-', 'not measured', '-', '-'))
                 continue
             rows.append((policy.policy, str(number),
                          f'{load.load_start:.2f} -> {load.load_end:.2f}',
                          f'{load.others_share * 100:.1f}',
                          ', '.join(f'{name} {share * 100:.0f} %'
                                    for name, share in load.busiest) or '-',
-                         'yes' if load.interfered else 'no'))
+                         f'{load.steal_share * 100:.1f}', 'yes' if load.interfered else 'no'))
     return rows
 
 
@@ -290,6 +290,7 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
                 'load_start': load.load_start, 'load_end': load.load_end,
                 'others_share': _number(load.others_share),
                 'busiest': [[name, _number(share)] for name, share in load.busiest],
+                'steal_share': _number(load.steal_share),
                 'interfered': load.interfered} for load in policy.machine_loads],
             'lanes': [{'lane': lane.lane, 'utilisation': _number(lane.utilisation),
                        'busy_ms': round(lane.busy_ms, 1), 'blocks': lane.blocks}

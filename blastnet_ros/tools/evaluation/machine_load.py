@@ -9,10 +9,17 @@ run records, from /proc (Linux), over its own interval:
 - the 1-minute load average at the start and at the end;
 - the CPU time taken by everything that is not one of ours (the nodes, the replayer,
   this process and their children): the machine's busy time (/proc/stat) less our
-  processes' own (/proc/<pid>/stat), as a share of the machine's cores, with the busiest
-  other processes named;
-- `interfered`: whether that share passed `INTERFERENCE_SHARE` (a run to flag in the
-  report, and to repeat).
+  processes' own (/proc/<pid>/stat) and less steal, as a share of the machine's cores,
+  with the busiest other processes named;
+- steal: the time a virtual machine's cores were runnable but the hypervisor ran
+  something else (/proc/stat's steal column), as a share of the cores. It belongs to no
+  process of this machine and slows every one of them. On the 2-vCPU development VM
+  (2026-12-03) 0.6-0.7 % idle and 1-3 % with both cores busy, over 5 s samples, but over
+  10 % in a run of `blastnet evaluate` that other processes left alone (0.0 %). Before
+  steal was told apart, a `make eval` that morning flagged 12 of its 27 runs with other
+  processes at 10-20 % of the cores and no process named;
+- `interfered`: whether other processes and steal together passed
+  `INTERFERENCE_SHARE` (a run to flag in the report, and to repeat).
 
 Where /proc is not there, the sample says so and nothing is flagged.
 """
@@ -37,6 +44,7 @@ class CpuSample:
     ticks: Dict[Tuple[int, int], Tuple[str, int]]  # (pid, start) -> (name, utime + stime)
     monotonic_s: float
     load_1min: float
+    steal_ticks: int = 0                         # all cores, taken by the hypervisor
 
 
 @dataclass(frozen=True)
@@ -47,13 +55,14 @@ class MachineLoad:
     cores: int
     load_start: float
     load_end: float
-    others_share: float        # CPU of processes not ours / (cores x interval)
+    others_share: float        # CPU of processes not ours / (cores x interval), no steal
     busiest: Tuple[Tuple[str, float], ...]   # (command, share of the cores), top 3
+    steal_share: float = 0.0   # steal / (cores x interval): the hypervisor's
 
     @property
     def interfered(self) -> bool:
-        """Return True when other processes took more than INTERFERENCE_SHARE."""
-        return self.available and self.others_share > INTERFERENCE_SHARE
+        """Return True when other processes and steal took more than INTERFERENCE_SHARE."""
+        return self.available and self.others_share + self.steal_share > INTERFERENCE_SHARE
 
     def describe(self) -> str:
         """Return one line for people: load averages, other CPU, the busiest others."""
@@ -62,7 +71,8 @@ class MachineLoad:
         busiest = ', '.join(f'{name} {share * 100:.0f} %' for name, share in self.busiest)
         return (f'machine load: load average {self.load_start:.2f} -> {self.load_end:.2f} '
                 f'on {self.cores} cores; other processes took {self.others_share * 100:.1f} '
-                f'% of the cores{" (" + busiest + ")" if busiest else ""}'
+                f'% of the cores{" (" + busiest + ")" if busiest else ""}, steal '
+                f'(the hypervisor) {self.steal_share * 100:.1f} %'
                 f'{"; INTERFERED" if self.interfered else ""}')
 
 
@@ -71,8 +81,11 @@ def sample(proc: Path = PROC) -> Optional[CpuSample]:
     if not (proc / 'stat').exists():
         return None
     cpu = (proc / 'stat').read_text().split('\n', 1)[0].split()[1:]
-    values = [int(value) for value in cpu]
+    # user nice system idle iowait irq softirq steal guest guest_nice: guest time is
+    # counted in user and nice already
+    values = [int(value) for value in cpu[:8]]
     busy = sum(values) - values[3] - (values[4] if len(values) > 4 else 0)
+    steal = values[7] if len(values) > 7 else 0
     ticks: Dict[Tuple[int, int], Tuple[str, int]] = {}
     for entry in proc.iterdir():
         if not entry.name.isdigit():
@@ -85,7 +98,7 @@ def sample(proc: Path = PROC) -> Optional[CpuSample]:
         fields = text[text.rindex(')') + 2:].split()
         ticks[(int(entry.name), int(fields[19]))] = (name, int(fields[11]) + int(fields[12]))
     load_1min = float((proc / 'loadavg').read_text().split()[0])
-    return CpuSample(busy, ticks, time.monotonic(), load_1min)
+    return CpuSample(busy, ticks, time.monotonic(), load_1min, steal)
 
 
 def descendants(root_pids: Collection[int], proc: Path = PROC) -> set:
@@ -131,5 +144,7 @@ def machine_load(start: Optional[CpuSample], end: Optional[CpuSample],
             label = name.split('-', 1)[0] if name.startswith('kworker') else name
             others[label] = others.get(label, 0.0) + used(key, ticks) / capacity
     busiest = tuple(sorted(others.items(), key=lambda item: -item[1])[:3])
-    share = max(0.0, (end.busy_ticks - start.busy_ticks - ours_ticks) / capacity)
-    return MachineLoad(True, cores, start.load_1min, end.load_1min, min(1.0, share), busiest)
+    steal_ticks = max(0, end.steal_ticks - start.steal_ticks)
+    share = max(0.0, (end.busy_ticks - start.busy_ticks - steal_ticks - ours_ticks) / capacity)
+    return MachineLoad(True, cores, start.load_1min, end.load_1min, min(1.0, share), busiest,
+                       min(1.0, steal_ticks / capacity))

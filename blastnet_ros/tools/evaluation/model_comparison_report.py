@@ -226,6 +226,7 @@ def summary_dict(comparison: ModelComparison) -> Dict[str, Any]:
                 'others_share': _number(run.machine_load.others_share),
                 'busiest': [[name, _number(share)] for name, share in
                             run.machine_load.busiest],
+                'steal_share': _number(run.machine_load.steal_share),
                 'interfered': run.machine_load.interfered},
             'tasks': [_figures(figures) for figures in run.tasks]} for run in comparison.runs],
         'rows': [{

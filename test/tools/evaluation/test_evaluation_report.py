@@ -209,10 +209,11 @@ def test_every_run_and_the_machine_load_are_tabled():
     from dataclasses import replace
     from blastnet_ros.tools.evaluation.evaluation_report import machine_rows, repeat_rows
     from blastnet_ros.tools.evaluation.machine_load import MachineLoad
-    quiet = MachineLoad(True, 2, 0.25, 0.5, 0.02, (('sshd', 0.01),))
+    quiet = MachineLoad(True, 2, 0.25, 0.5, 0.02, (('sshd', 0.01),), 0.005)
     busy = MachineLoad(True, 2, 1.5, 2.5, 0.4, (('make', 0.35), ('cc1', 0.05)))
+    stolen = MachineLoad(True, 2, 1.0, 1.2, 0.01, (('sshd', 0.01),), 0.15)
     detector, sound = METRICS[0].tasks
-    policy = replace(METRICS[0], machine_loads=(quiet, busy, None), tasks=(
+    policy = replace(METRICS[0], machine_loads=(quiet, busy, None, stolen), tasks=(
         replace(detector, run_miss_rates=(0.1, 0.15, 0.05),
                 run_predicted_miss_rates=(0.08, 0.12, 0.1)), sound))
     assert repeat_rows([policy]) == [
@@ -220,9 +221,10 @@ def test_every_run_and_the_machine_load_are_tabled():
          '10.0'),
         ('blastnet', 'sound', '1', '0.0', '0.0', '0.0', '-', '-')]
     assert machine_rows([policy]) == [
-        ('blastnet', '1', '0.25 -> 0.50', '2.0', 'sshd 1 %', 'no'),
-        ('blastnet', '2', '1.50 -> 2.50', '40.0', 'make 35 %, cc1 5 %', 'yes'),
-        ('blastnet', '3', '-', '-', 'not measured', '-')]
+        ('blastnet', '1', '0.25 -> 0.50', '2.0', 'sshd 1 %', '0.5', 'no'),
+        ('blastnet', '2', '1.50 -> 2.50', '40.0', 'make 35 %, cc1 5 %', '0.0', 'yes'),
+        ('blastnet', '3', '-', '-', 'not measured', '-', '-'),
+        ('blastnet', '4', '1.00 -> 1.20', '1.0', 'sshd 1 %', '15.0', 'yes')]
     printed = format_summary([policy])
     assert 'every run (the table above is the first):' in printed
     assert 'what else the machine did:' in printed
