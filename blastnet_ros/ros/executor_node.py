@@ -190,6 +190,7 @@ class ExecutorNode(Node):
             f'{self._results.describe()}; results on '
             + ', '.join(self.resolve_topic_name(self._results.topic_name(name, spec.kind))
                         for name, spec in self._specs.items()))
+        self._publish_diagnostics()   # ready: say so now, not a period later
 
     def close(self) -> None:
         """Stop the engine's lanes (called before the node is destroyed)."""

@@ -33,6 +33,8 @@ republishes each message's raw CDR bytes, unchanged, at its recorded time scaled
   the source message (same due time; also when keep skipped the source). With `restamp`
   the copy gets a stamp of its own publication time; on_published is called with
   `target` as the topic. A second camera that starts mid-run is a copy.
+- `length_s`, if given, replays only that many seconds of bag time from the start
+  offset (each pass of a loop alike): the first seconds of a long recording.
 - Before the first message it waits (at most `wait_for_subscribers_s`) until every
   subscription the graph already knows on a replayed topic (or a copy's target) has
   matched, so nothing is lost to discovery.
@@ -241,7 +243,8 @@ class BagReplayer:
     """Republish a bag's messages at their recorded timing through a caller's node."""
 
     def __init__(self, bag_path: Union[str, Path], *, rate: float = 1.0,
-                 start_offset_s: float = 0.0, loop: bool = False,
+                 start_offset_s: float = 0.0, length_s: Optional[float] = None,
+                 loop: bool = False,
                  topics: Optional[Sequence[str]] = None,
                  remap: Optional[Dict[str, str]] = None, publish_clock: bool = False,
                  restamp: bool = False, qos_depth: Optional[int] = None,
@@ -253,6 +256,10 @@ class BagReplayer:
         if not (math.isfinite(start_offset_s) and start_offset_s >= 0):
             raise BadInputError(f'start offset {start_offset_s!r} s is negative or not finite',
                                 'give an offset >= 0 s from the start of the bag')
+        if length_s is not None and not (isinstance(length_s, (int, float))
+                                         and math.isfinite(length_s) and length_s > 0):
+            raise BadInputError(f'replay length {length_s!r} s is not a positive number',
+                                'give a length > 0 s of bag time, or none for the whole bag')
         if qos_depth is not None and qos_depth < 1:
             raise BadInputError(f'qos depth {qos_depth} is below 1', 'give a depth >= 1')
         self.path = Path(bag_path)
@@ -307,6 +314,9 @@ class BagReplayer:
             raise BadInputError(
                 f'start offset {start_offset_s:g} s is past the end of the bag '
                 f'({span_ns / NS_PER_S:.3f} s long)', 'give a smaller start offset')
+        # the last bag time one pass replays
+        self.end_ns = self.bag_end_ns if length_s is None else \
+            min(self.bag_end_ns, self.start_ns + int(round(length_s * NS_PER_S)))
         self.copies = self._check_copies(copies)
         self._copies_of: Dict[str, Tuple[TopicCopy, ...]] = {
             name: tuple(c for c in self.copies if c.source == name)
@@ -352,7 +362,7 @@ class BagReplayer:
     @property
     def duration_s(self) -> float:
         """Return the bag time one pass replays, from the start offset to the last message."""
-        return max(0, self.bag_end_ns - self.start_ns) / NS_PER_S
+        return max(0, self.end_ns - self.start_ns) / NS_PER_S
 
     @contextmanager
     def _open(self) -> Iterator[AnyReader]:
@@ -420,7 +430,7 @@ class BagReplayer:
     def _loop_gap_ns(self) -> int:
         """Return the pause between passes: the bag's mean message interval (0.1 s if one)."""
         total = sum(t.count for t in self.topics)
-        span_ns = max(0, self.bag_end_ns - self.start_ns)
+        span_ns = max(0, self.end_ns - self.start_ns)
         return span_ns // (total - 1) if total > 1 and span_ns > 0 else NS_PER_S // 10
 
     def _outgoing(self, topic: str, stamp_ns: int, publishers, copy_publishers,
@@ -448,7 +458,7 @@ class BagReplayer:
         lateness_s: List[float] = []
         restamped = loops = skipped = 0
         stopped = False
-        pass_ns = max(0, self.bag_end_ns - self.start_ns) + self._loop_gap_ns()
+        pass_ns = max(0, self.end_ns - self.start_ns) + self._loop_gap_ns()
         last_progress = 0.0
         bag_elapsed_ns = 0
         anchor = first_anchor = None
@@ -557,7 +567,8 @@ class _ReadAhead(threading.Thread):
                 while True:
                     count = 0
                     for connection, stamp_ns, raw in reader.messages(
-                            connections=connections, start=self._replayer.start_ns):
+                            connections=connections, start=self._replayer.start_ns,
+                            stop=self._replayer.end_ns + 1):
                         if not self._put((connection.topic, stamp_ns, bytes(raw))):
                             return
                         count += 1

@@ -59,6 +59,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='print one JSON object instead of the summary table')
     parser.add_argument('--rate', type=float, default=1.0,
                         help='replay speed factor (default 1.0 = real time)')
+    parser.add_argument('--run-seconds', type=float, default=0.0, metavar='S',
+                        help='replay only the bag\'s first S x rate seconds, so that a run '
+                             'lasts about S s at any rate or load point (default 0: the '
+                             'whole bag)')
     parser.add_argument('--repeat', type=int, default=3, metavar='N',
                         help='runs per policy, the policies in turn each time; the report '
                              'gives every run\'s miss rate and the machine\'s other load '
@@ -98,7 +102,8 @@ def run_evaluate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
     options = EvaluateOptions(
         bag=args.bag, policies=policies, output=args.output, rate=args.rate,
         params_file=args.params_file, tasks_file=args.tasks_file,
-        install_dir=args.install_dir, repeat=args.repeat, profile_file=args.profile)
+        install_dir=args.install_dir, repeat=args.repeat, profile_file=args.profile,
+        run_s=args.run_seconds)
     configurations = [parse_configuration(text) for text in args.configuration]
     if configurations and not args.load:
         raise BadInputError('--configuration compares task sets at load points',

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import math
 import os
 import shutil
 import sys
@@ -95,6 +96,9 @@ class EvaluateOptions:
     # the profile the executor plans with and the load and the simulator rest on ('' = the
     # params file's profile_file, else the shipped one of the lanes)
     profile_file: str = ''
+    # a run's length on the executor's clock: the bag's first run_s x rate seconds are
+    # replayed, so a run takes about run_s s at any rate (0 = the whole bag)
+    run_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,9 @@ class Evaluator:
         self.policies = check_policies(options.policies)
         if not options.rate > 0:
             raise BadInputError(f'--rate {options.rate}', 'give a positive replay rate')
+        if not (math.isfinite(options.run_s) and options.run_s >= 0):
+            raise BadInputError(f'--run-seconds {options.run_s}',
+                                'give a run length > 0 s, or 0 for the whole bag')
         if options.repeat < 1:
             raise BadInputError(f'--repeat {options.repeat}', 'run each policy at least once')
         check_output(options.output)
@@ -270,8 +277,11 @@ class Evaluator:
                 self.profile.model(task.model)   # says how to measure a model it lacks
         self.truth = read_ground_truth(options.bag)
         self.duration_ns = max(1, self.bag.summary.end_ns - self.bag.summary.start_ns)
-        # The live run's length on the executor's clock: the bag at the replay rate.
-        self.live_duration_ns = max(1, round(self.duration_ns / options.rate))
+        # what a run replays of the bag: all of it, or its first run_s x rate seconds
+        self.replayed_ns = min(self.duration_ns, round(options.run_s * options.rate * NS_PER_S)
+                               ) if options.run_s > 0 else self.duration_ns
+        # The live run's length on the executor's clock: that at the replay rate.
+        self.live_duration_ns = max(1, round(self.replayed_ns / options.rate))
 
     def run(self) -> Evaluation:
         """Run every policy, write the report into OUTPUT; return the figures."""
@@ -281,7 +291,7 @@ class Evaluator:
             shutil.rmtree(partial)
         partial.mkdir(parents=True)
         try:
-            bag_s = self.duration_ns / NS_PER_S
+            bag_s = self.replayed_ns / NS_PER_S
             repeat = self.options.repeat
             progress = ProgressLine('[evaluate] replaying',
                                     bag_s * len(self.policies) * repeat, 's', stream=self.log)
@@ -354,6 +364,8 @@ class Evaluator:
                 print(f'[evaluate] {policy}: nodes ready in {time.monotonic() - started:.1f} s',
                       file=self.log)
                 replayer = BagReplayer(self.options.bag, rate=self.options.rate, restamp=True,
+                                       length_s=self.replayed_ns / NS_PER_S
+                                       if self.options.run_s > 0 else None,
                                        topics=[camera.name, audio.name], keep=hooks.keep,
                                        copies=hooks.copies)
                 replay_started = time.monotonic()
@@ -446,7 +458,7 @@ class Evaluator:
         context = ReportContext(
             created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
             machine=machine_description(), bag_path=str(Path(self.options.bag).resolve()),
-            bag_duration_s=summary.duration_s,
+            bag_duration_s=summary.duration_s, replayed_s=self.replayed_ns / NS_PER_S,
             bag_topics=tuple((t.name, t.msgtype, t.count) for t in summary.topics),
             replayed_topics=(self.bag.camera.name, self.bag.audio.name),
             tasks=self.task_set.tasks, lanes=self.task_set.lanes,

@@ -58,6 +58,7 @@ class ReportContext:
     rate: float = 1.0
     tasks_file: str = ''
     params_file: str = ''
+    replayed_s: float = math.nan   # bag seconds a run replays from the start (nan: all)
 
 
 def machine_description() -> Tuple[Tuple[str, str], ...]:
@@ -323,7 +324,8 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
         'bag': {'path': context.bag_path, 'duration_s': round(context.bag_duration_s, 3),
                 'topics': [{'name': name, 'type': msgtype, 'messages': count}
                            for name, msgtype, count in context.bag_topics],
-                'replayed': list(context.replayed_topics), 'rate': context.rate},
+                'replayed': list(context.replayed_topics), 'rate': context.rate,
+                'replayed_s': round(_replayed_s(context), 3)},
         'tasks_file': context.tasks_file, 'params_file': context.params_file,
         'weights': dict(context.weights), 'profile': context.profile, 'policies': policies}
 
@@ -584,13 +586,27 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return '\n'.join([line(header), line(['---'] * len(header))] + [line(r) for r in rows])
 
 
+def _replayed_s(context: ReportContext) -> float:
+    """Return the bag seconds a run replayed (the whole bag unless it was cut short)."""
+    return context.bag_duration_s if math.isnan(context.replayed_s) else \
+        min(context.replayed_s, context.bag_duration_s)
+
+
+def _replayed_text(context: ReportContext) -> str:
+    replayed = _replayed_s(context)
+    if replayed >= context.bag_duration_s - 1e-9:
+        return 'the whole bag'
+    return (f'its first {replayed:.2f} s ({replayed / context.rate:.1f} s a run)')
+
+
 def _header_pairs(context: ReportContext) -> List[Tuple[str, str]]:
     topics = ', '.join(f'{name} ({msgtype}, {count})' for name, msgtype, count
                        in context.bag_topics)
     return ([('date', context.created)] + list(context.machine)
             + [('bag', context.bag_path), ('bag duration', f'{context.bag_duration_s:.2f} s'),
                ('bag topics', topics), ('replayed', ', '.join(context.replayed_topics)
-                                        + f' at rate {context.rate:g}, restamped'),
+                                        + f', {_replayed_text(context)} at rate '
+                                        f'{context.rate:g}, restamped'),
                ('lanes', ', '.join(f'{lane.name} ({lane.device} x{lane.threads})'
                                    for lane in context.lanes)),
                ('task set', context.tasks_file or 'the package config/tasks.yaml'),

@@ -435,7 +435,9 @@ def run_load_sweep(options: Any, loads: Sequence[float], max_camera_fps: float,
             f'{probe.profile.created})',
             'load = model time over the lanes\' capacity at the live job rates; a point '
             'replays the bag faster and divides every period and deadline by the same '
-            'factor',
+            'factor' + (f'; each run replays the bag\'s first {options.run_s:g} s x the '
+                        f'replay rate ({options.run_s:g} s live)' if options.run_s > 0
+                        else ''),
             'live: mean over the runs and their spread; simulated: the mean over the runs '
             'of the simulator for each run\'s jobs and blocks, with the profile '
             'calibrated from that run (load_<L>/traces/<policy>/calibrated_profile.json, '

@@ -234,6 +234,23 @@ def test_loop_until_stopped(ros, bag):
     assert stats.count(AUDIO) >= 20
 
 
+def test_length_replays_the_first_seconds_of_the_bag_only(ros, bag):
+    info, stamps, _ = bag
+    received = subscribe(ros)
+    node = ros.node('replayer')
+    assert ros.wait_for(lambda: node.count_subscribers(CAMERA) > 0)
+    replayer = BagReplayer(info.path, rate=4.0, length_s=0.5, topics=[CAMERA])
+    assert replayer.duration_s == pytest.approx(0.5)
+    stats = replayer.run(node)
+    first = [s for s in stamps if s - info.start_ns <= NS_PER_S // 2]
+    assert 0 < len(first) < len(stamps)
+    assert ros.wait_for(lambda: len(received) == len(first), 5.0), len(received)
+    assert [x[1] for x in received] == first and stats.published == ((CAMERA, len(first)),)
+    assert stats.bag_elapsed_s <= 0.5 and stats.wall_s < 0.5 / 4.0 + 0.1
+    # a length past the end of the bag replays the whole bag
+    assert BagReplayer(info.path, length_s=30.0).duration_s == pytest.approx(1.0)
+
+
 def test_bad_bags_and_topics_are_named(tmp_path, bag):
     info, _, _ = bag
     with pytest.raises(BadInputError) as error:
@@ -259,6 +276,9 @@ def test_bad_bags_and_topics_are_named(tmp_path, bag):
         BagReplayer(info.path, rate=0.0)
     with pytest.raises(BadInputError, match='past the end'):
         BagReplayer(info.path, start_offset_s=5.0)
+    for length in (0.0, -1.0, float('nan')):
+        with pytest.raises(BadInputError, match='replay length'):
+            BagReplayer(info.path, length_s=length)
 
 
 def test_restamp_patches_the_header_in_either_byte_order():

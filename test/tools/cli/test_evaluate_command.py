@@ -105,6 +105,11 @@ def test_an_unknown_policy_is_refused_naming_the_known_ones(tmp_path, capsys, sm
     assert "unknown policy 'fifo'" in error and 'dm-model' in error and 'edf-block' in error
 
 
+def test_a_run_length_that_is_negative_is_refused(tmp_path, capsys, small_bag):
+    error = run_refused(tmp_path, capsys, small_bag, '--run-seconds', '-1')
+    assert '--run-seconds -1' in error and 'run length' in error
+
+
 def test_a_profile_that_is_missing_or_lacks_a_model_is_refused(tmp_path, capsys, small_bag):
     error = run_refused(tmp_path, capsys, small_bag, '--profile', str(tmp_path / 'none.json'))
     assert 'none.json not found' in error and 'blastnet profile' in error
@@ -239,6 +244,7 @@ def test_a_load_sweep_writes_a_report_per_point_and_the_sweep(colcon_install, tm
                       '--tasks-file', str(tasks_file), '--json',
                       '--profile', str(tmp_path / 'measured.json'),
                       '--load', ','.join(str(load) for load in loads),
+                      '--run-seconds', '2',
                       '--configuration', f'scaled=dm-model@{tmp_path / "scaled.yaml"}')
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     points = json.loads(result.stdout)['points']
@@ -262,6 +268,17 @@ def test_a_load_sweep_writes_a_report_per_point_and_the_sweep(colcon_install, tm
     compressed = load_task_set(str(output / 'task_sets' / f'load_{loads[1]:g}.yaml'))
     assert compressed.task('detector').deadline_ns == pytest.approx(   # rate to 4 digits
         task_set.task('detector').deadline_ns / rates[loads[1]], abs=2000)
+    # --run-seconds 2: at 1 x the bag's first 2 s, at 1.5 x all its 3 s
+    first, second = (json.loads((output / f'load_{load:g}' / 'summary.json').read_text())
+                     for load in loads)
+    assert first['bag']['replayed_s'] == pytest.approx(2.0, abs=0.01)
+    assert second['bag']['replayed_s'] == pytest.approx(second['bag']['duration_s'])
+    released = {task['task']: task['released'] for task in first['policies'][0]['tasks']}
+    assert 20 <= released['detector'] <= 31   # 2 s of the 15 fps bag, not 3 s
+    assert 'its first 2.00 s (2.0 s a run)' in (output / f'load_{loads[0]:g}' /
+                                                'report.md').read_text()
+    assert "each run replays the bag's first 2 s x the replay rate" in \
+        (output / 'sweep.md').read_text()
     assert not (tmp_path / 'sweep.partial').exists()
     overrides = yaml.safe_load(next((output / f'load_{loads[0]:g}' / 'logs').glob(
         '*/executor.overrides.yaml')).read_text())
