@@ -19,8 +19,8 @@ from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.engine_description import task_plans_from_key_values
 from blastnet_ros.runtime.job_trace import JobTraceEntry
 from blastnet_ros.runtime.recorded_traces import write_recorded_traces
-from blastnet_ros.runtime.trace_calibration import (calibration_from_runs, machine_speed,
-                                                    RecordedRun, recorded_runs, speed_at)
+from blastnet_ros.runtime.trace_calibration import (calibration_from_runs, RecordedRun,
+                                                    recorded_runs)
 from blastnet_ros.tools.cli.main import main
 from simulation_support import machine_profile, model_profile, MS, scenario, task
 
@@ -92,30 +92,6 @@ def test_stages_and_handovers_are_means_over_every_run():
     pooled = calibration_from_runs([tailed, recorded()], PROFILE, 'runs')
     assert pooled.postprocess_ns == {'net': MS}
     assert pooled.handover_ns == {'input>cpu0': MS // 2, 'cpu0>cpu1': 300_000}
-
-
-def test_the_machine_speed_is_measured_window_by_window_and_calibrated_out():
-    # 10 jobs a second; the second second's blocks take twice as long (a slower VM): its
-    # window runs at 2x the first's, 1.33x the run's usual speed (1.5x its profile on
-    # cpu0, 2.25x on the whole run)
-    jobs, blocks = zip(*(traced_job(index, 1.0 if index < 10 else 2.0) for index in range(20)))
-    run = RecordedRun(tuple(jobs), tuple(entry for pair in blocks for entry in pair), ENGINE)
-    speed = machine_speed(run, PROFILE)
-    assert [(start - T0, end - T0) for start, end, _ in speed] == [(0, 10**9), (10**9, 2 * 10**9)]
-    assert [factor for _, _, factor in speed] == [pytest.approx(2 / 3, abs=1e-3),
-                                                  pytest.approx(4 / 3, abs=1e-3)]
-    assert speed_at(speed, T0 + 10**9 + 5) == speed[1][2]
-    assert speed_at(speed, T0 - 1) == speed_at(speed, T0 + 3 * 10**9) == 1.0
-    # without the speed, the slow second spreads every block's factor from 0.67 to 1.33;
-    # with it, each block runs at the run's usual factor and the mean factor stays
-    plain = calibration_from_runs([run], PROFILE, 'runs')
-    steady = calibration_from_runs([replace(run, speed=speed)], PROFILE, 'runs')
-    assert plain.block_quantiles['net'][0] == pytest.approx(2 / 3, abs=0.01)
-    assert plain.block_quantiles['net'][-1] == pytest.approx(4 / 3, abs=0.01)
-    assert steady.block_quantiles['net'] == pytest.approx([1.0] * 21, abs=0.01)
-    assert steady.model_slowdown == pytest.approx(plain.model_slowdown, abs=0.01)
-    # a window needs 8 blocks for a speed of its own: 3 jobs (6 blocks) give none
-    assert machine_speed(recorded(count=3), PROFILE) == ()
 
 
 def test_a_calibration_gives_a_scenario_the_jitter_and_variation_it_measured():

@@ -31,22 +31,10 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
 
 Runs are pooled: every figure is over all of them. A figure with fewer than
 MIN_SAMPLES samples is left out (the simulator then adds nothing for it). Torch-free.
-
-`machine_speed` measures how fast the machine ran during one run, window by window: the
-median, over the blocks that started in each SPEED_WINDOW_NS, of a block's own time over
-its profiled time over its model's factor on that lane in the run. A VM's speed moves
-within a run (one of three runs at one load had its detector blocks' 90th percentile at
-72 ms against 50 ms in the other two); drawn independently, slow blocks spread over the
-run, where live they came together and queued. A run recorded with its speed
-(RecordedRun.speed) is calibrated at the machine's usual speed (each block's time over
-its window's factor), and the simulator replays the windows as slowdowns
-(evaluation_records.predict_miss_rates).
 """
 
 from __future__ import annotations
 
-import bisect
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Sequence, Tuple
@@ -63,10 +51,7 @@ from blastnet_ros.runtime.recorded_traces import (BLOCK_TRACE_FILE, read_recorde
 from blastnet_ros.runtime.trace_costs import boundary_costs, stage_costs
 
 MIN_SAMPLES = 5
-SPEED_WINDOW_NS = 1_000_000_000   # machine_speed's window on the executor's clock
-MIN_SPEED_BLOCKS = 8              # blocks a window needs for a speed of its own
 CALIBRATED_PROFILE = 'calibrated_profile.json'   # the file a report keeps it in
-MACHINE_SPEED_FILE = 'machine_speed.json'        # a run's machine_speed, beside it
 
 
 @dataclass(frozen=True)
@@ -76,66 +61,6 @@ class RecordedRun:
     jobs: Tuple[JobTraceEntry, ...]
     blocks: Tuple[BlockTraceEntry, ...]
     engine: Tuple[Tuple[str, str], ...]
-    # the machine's speed during the run (machine_speed): (start, end ns on the executor's
-    # clock, factor) windows; () = as fast throughout
-    speed: Tuple[Tuple[int, int, float], ...] = ()
-
-
-def speed_at(speed: Sequence[Tuple[int, int, float]], time_ns: int) -> float:
-    """Return the factor of the window of `speed` (sorted) holding `time_ns`, else 1."""
-    index = bisect.bisect_right(speed, (time_ns, float('inf'), float('inf'))) - 1
-    if index >= 0 and speed[index][0] <= time_ns < speed[index][1]:
-        return speed[index][2]
-    return 1.0
-
-
-def _traced_blocks(run: RecordedRun, profile: MachineProfile
-                   ) -> List[Tuple[BlockTraceEntry, str, Tuple[int, int], int]]:
-    """Return (block, model, unit range, profiled ns) of every block with both times."""
-    plans = task_plans_from_key_values(run.engine)
-    lanes = {lane.name for lane in profile.lanes}
-    found = []
-    for entry in run.blocks:
-        if entry.task not in plans or plans[entry.task][0] not in profile.models:
-            continue
-        model, ranges = plans[entry.task]
-        if entry.block >= len(ranges) or entry.lane not in lanes:
-            continue
-        start, stop = ranges[entry.block]
-        profiled = profile.models[model].range_latency_ns(start, stop, entry.lane)
-        own = entry.own_ns
-        if profiled > 0 and own > 0:
-            found.append((entry, model, (start, stop), profiled))
-    return found
-
-
-def machine_speed(run: RecordedRun, profile: MachineProfile,
-                  window_ns: int = SPEED_WINDOW_NS) -> Tuple[Tuple[int, int, float], ...]:
-    """Return how fast the machine ran during `run`: (start, end ns, factor) windows.
-
-    Windows of `window_ns` from the run's first job stamp; a window's factor is the median
-    over the blocks that started in it of own / profiled time / the factor of the block's
-    model on its lane over the whole run (1 = the run's usual speed, 1.3 = 30 % slower).
-    Windows with fewer than MIN_SPEED_BLOCKS blocks are left out (the usual speed).
-    """
-    traced = _traced_blocks(run, profile)
-    if not traced or not run.jobs:
-        return ()
-    summed: Dict[Tuple[str, str], List[int]] = {}   # (model, lane): [own, profiled] summed
-    for entry, model, _, profiled in traced:
-        pair = summed.setdefault((model, entry.lane), [0, 0])
-        pair[0] += entry.own_ns
-        pair[1] += profiled
-    origin_ns = min(job.job_stamp_ns for job in run.jobs)
-    windows: Dict[int, List[float]] = {}
-    for entry, model, _, profiled in traced:
-        own_summed, profiled_summed = summed[(model, entry.lane)]
-        windows.setdefault((entry.start_ns - origin_ns) // window_ns, []).append(
-            entry.own_ns / profiled * profiled_summed / own_summed)
-    return tuple((origin_ns + index * window_ns, origin_ns + (index + 1) * window_ns,
-                  round(_median(values), 4))
-                 for index, values in sorted(windows.items())
-                 if index >= 0 and len(values) >= MIN_SPEED_BLOCKS)
 
 
 def _add_mean(sums: Dict[str, List[int]], key: str, mean_ns: int, samples: int) -> None:
@@ -172,21 +97,28 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     job_blocks: Dict[Tuple[str, int], Dict[int, Tuple[int, int]]] = {}
     # (model, lane, unit range, live / profiled) per traced block
     block_ratios: List[Tuple[str, str, Tuple[int, int], float]] = []
+    lanes = {lane.name for lane in profile.lanes}
     for run in runs:
         plans = task_plans_from_key_values(run.engine)
         models = {task: model for task, (model, _) in plans.items()}
-        for entry, model, (start, stop), profiled in _traced_blocks(run, profile):
+        for entry in run.blocks:
+            if entry.task not in plans or plans[entry.task][0] not in profile.models:
+                continue
+            model, ranges = plans[entry.task]
+            if entry.block >= len(ranges) or entry.lane not in lanes:
+                continue
+            start, stop = ranges[entry.block]
+            profiled = profile.models[model].range_latency_ns(start, stop, entry.lane)
             own = entry.own_ns
-            if run.speed:   # at the machine's usual speed: over its window's speed
-                own = round(own / speed_at(run.speed, entry.start_ns))
-            slowdowns.setdefault(entry.lane, []).append(own / profiled)
-            summed = model_lane.setdefault((model, entry.lane), [0, 0, 0])
-            summed[0] += own
-            summed[1] += profiled
-            summed[2] += 1
-            block_ratios.append((model, entry.lane, (start, stop), own / profiled))
-            key = (entry.task, entry.job_stamp_ns)
-            job_blocks.setdefault(key, {})[entry.block] = (own, profiled)
+            if profiled > 0 and own > 0:
+                slowdowns.setdefault(entry.lane, []).append(own / profiled)
+                summed = model_lane.setdefault((model, entry.lane), [0, 0, 0])
+                summed[0] += own
+                summed[1] += profiled
+                summed[2] += 1
+                block_ratios.append((model, entry.lane, (start, stop), own / profiled))
+                key = (entry.task, entry.job_stamp_ns)
+                job_blocks.setdefault(key, {})[entry.block] = (own, profiled)
         for (task, _), blocks in job_blocks.items():   # whole jobs: live / profiled
             if len(blocks) == len(plans[task][1]):
                 ratios.setdefault(plans[task][0], []).append(
@@ -253,14 +185,6 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
         release_jitter_ns={task: int(percentile(values, 0.95) - percentile(values, 0.05))
                            for task, values in enough.items()},
         exec_variation=variation, exec_quantiles=quantiles, block_quantiles=block_quantiles)
-
-
-def write_machine_speed(path: Path, speed: Sequence[Tuple[int, int, float]]) -> None:
-    """Write a run's machine_speed windows as JSON: start and end ns, factor."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({'window_ns': SPEED_WINDOW_NS, 'windows': [
-        {'start_ns': start, 'end_ns': end, 'factor': factor}
-        for start, end, factor in speed]}, indent=1) + '\n')
 
 
 def recorded_runs(path: Path) -> Tuple[RecordedRun, ...]:

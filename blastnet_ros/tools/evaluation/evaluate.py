@@ -30,7 +30,7 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import (Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence,
                     TextIO, Tuple)
@@ -52,8 +52,7 @@ from blastnet_ros.runtime.job_trace import JOB_TRACE_TOPIC, parse_job_trace
 from blastnet_ros.runtime.level_change_topic import LEVEL_CHANGES_TOPIC
 from blastnet_ros.runtime.recorded_traces import TRACES_DIR, write_recorded_traces
 from blastnet_ros.runtime.trace_calibration import (CALIBRATED_PROFILE, calibration_from_runs,
-                                                    machine_speed, MACHINE_SPEED_FILE,
-                                                    RecordedRun, write_machine_speed)
+                                                    RecordedRun)
 from blastnet_ros.tools.bags.bag_inspection import inspect_bag, require_topic
 from blastnet_ros.tools.bags.bag_replay import BagReplayer
 from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, PolicyMetrics,
@@ -402,19 +401,16 @@ class Evaluator:
                          weights=weights_from_key_values(executor_values), wall_s=replay_s,
                          machine_load=load, level_changes=tuple(recorder.level_changes))
 
-    def _calibrates(self) -> bool:
-        """Return whether the evaluation calibrates its profile from the runs' traces."""
-        return self.profile is not None and self.profile.calibration is None
-
-    def _calibrated_profile(self, folder: Path, recorded: Sequence[RecordedRun],
+    def _calibrated_profile(self, folder: Path, runs: Sequence[PolicyRun],
                             file_name: str, source: str) -> Optional[MachineProfile]:
-        """Return the profile calibrated from `recorded` runs (saved as `file_name`).
+        """Return the profile calibrated from `runs`' traces (saved as `file_name`).
 
         The profile as it is when it is calibrated already or the traces cannot calibrate
         it; None without a profile.
         """
-        if not self._calibrates():
+        if self.profile is None or self.profile.calibration is not None:
             return self.profile
+        recorded = [RecordedRun(run.jobs, run.blocks, run.executor_values) for run in runs]
         try:
             calibration = calibration_from_runs(recorded, self.profile, source)
         except BadInputError as error:
@@ -437,28 +433,21 @@ class Evaluator:
         # (two lanes kept busy leave the input path only lane time), so what a block
         # costs, and this machine's speed drifts from one run to the next
         profile = self._calibrated_profile(
-            folder, [recorded_run(run) for policy_runs in runs_by_policy.values()
-                     for run in policy_runs], CALIBRATED_PROFILE, "this evaluation's traces")
+            folder, [run for policy_runs in runs_by_policy.values() for run in policy_runs],
+            CALIBRATED_PROFILE, "this evaluation's traces")
         for run in runs:
             matcher = StampMatcher(run.published, self.bag.camera.name, self.bag.audio.name)
             predictions = []
             for index, each in enumerate(runs_by_policy[run.policy]):
                 run_folder = repeat_folder(folder / TRACES_DIR / run.policy, index)
-                # the machine's speed during the run, window by window: the run's profile
-                # is calibrated at its usual speed and the simulation slowed as it was
-                recorded = recorded_run(each)
-                speed = machine_speed(recorded, self.profile) if self._calibrates() else ()
                 run_profile = self._calibrated_profile(
-                    run_folder, [replace(recorded, speed=speed)],
-                    CALIBRATED_PROFILE, f"{run.policy}'s run {index + 1}")
+                    run_folder, [each], CALIBRATED_PROFILE, f"{run.policy}'s run {index + 1}")
                 if run_profile is None:
                     break
-                if speed:
-                    write_machine_speed(run_folder / MACHINE_SPEED_FILE, speed)
                 predictions.append(predict_miss_rates(
                     each, self.task_set, run_profile, self.live_duration_ns,
                     drop_late=bool(executor.get('drop_late', True)),
-                    queue_limit=int(executor.get('queue_limit', 4)), speed=speed,
+                    queue_limit=int(executor.get('queue_limit', 4)),
                     seed=index * PREDICTION_DRAWS, draws=PREDICTION_DRAWS))
             metrics.append(policy_metrics(
                 run, self.task_set.tasks, self.truth, matcher, audio_window_s,
@@ -483,11 +472,6 @@ class Evaluator:
                 write_recorded_traces(repeat_folder(folder / TRACES_DIR / policy, index),
                                       run.jobs, run.blocks, run.executor_values)
         return Evaluation(folder, context, tuple(metrics))
-
-
-def recorded_run(run: PolicyRun) -> RecordedRun:
-    """Return what calibration reads of a run: its traces and its engine description."""
-    return RecordedRun(run.jobs, run.blocks, run.executor_values)
 
 
 def repeat_folder(policy_folder: Path, index: int) -> Path:

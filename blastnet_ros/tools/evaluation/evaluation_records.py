@@ -48,7 +48,6 @@ from blastnet_ros.core.block_plan import BlockPlan
 from blastnet_ros.core.deadline_stats import percentile, TaskStatsSnapshot
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.lane_stats import LaneStatsSnapshot
-from blastnet_ros.core.load_changes import LoadChange, SLOWDOWN
 from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.scenario import calibrated_timings, Scenario
 from blastnet_ros.core.simulator import simulate
@@ -602,9 +601,14 @@ def live_periods_ns(run: PolicyRun, tasks: Sequence[TaskSpec], duration_ns: int
     return periods
 
 
-def _traced_releases(run: PolicyRun, tasks: Sequence[TaskSpec]
-                     ) -> Dict[str, List[Tuple[int, int]]]:
-    """Return {task: [(stamp, arrival), ...]} of the tasks whose every release is traced."""
+def recorded_releases(run: PolicyRun, tasks: Sequence[TaskSpec]
+                      ) -> Tuple[Tuple[str, Tuple[Tuple[int, int], ...]], ...]:
+    """Return (task, ((stamp, arrival), ...)) of the tasks whose every release is traced.
+
+    From the run's job trace (published and dropped jobs): a task counts when the trace
+    holds as many of its jobs as the executor reported released. Times are ns after the
+    earliest stamp of them all; an arrival before it counts as at it.
+    """
     by_task: Dict[str, List[Tuple[int, int]]] = {}
     for job in run.jobs:
         by_task.setdefault(job.task, []).append((job.job_stamp_ns, job.submitted_ns))
@@ -614,50 +618,17 @@ def _traced_releases(run: PolicyRun, tasks: Sequence[TaskSpec]
         traced = by_task.get(task.name, [])
         if snap is not None and snap.released > 0 and len(traced) == snap.released:
             complete[task.name] = traced
-    return complete
-
-
-def release_origin_ns(run: PolicyRun, tasks: Sequence[TaskSpec]) -> Optional[int]:
-    """Return the stamp recorded_releases counts from (None: no task is wholly traced)."""
-    return _origin_ns(_traced_releases(run, tasks))
-
-
-def _origin_ns(complete: Mapping[str, Sequence[Tuple[int, int]]]) -> Optional[int]:
-    return min((stamp for traced in complete.values() for stamp, _ in traced), default=None)
-
-
-def recorded_releases(run: PolicyRun, tasks: Sequence[TaskSpec]
-                      ) -> Tuple[Tuple[str, Tuple[Tuple[int, int], ...]], ...]:
-    """Return (task, ((stamp, arrival), ...)) of the tasks whose every release is traced.
-
-    From the run's job trace (published and dropped jobs): a task counts when the trace
-    holds as many of its jobs as the executor reported released. Times are ns after the
-    earliest stamp of them all (release_origin_ns); an arrival before it counts as at it.
-    """
-    complete = _traced_releases(run, tasks)
-    base_ns = _origin_ns(complete)
-    if base_ns is None:
+    if not complete:
         return ()
+    base_ns = min(stamp for traced in complete.values() for stamp, _ in traced)
     return tuple((name, tuple(sorted((stamp - base_ns, max(0, arrival - base_ns))
                                      for stamp, arrival in traced)))
                  for name, traced in complete.items())
 
 
-def speed_changes(speed: Sequence[Tuple[int, int, float]], origin_ns: int
-                  ) -> Tuple[LoadChange, ...]:
-    """Return the machine's speed windows (machine_speed) as slowdowns from `origin_ns`.
-
-    Windows that end before the origin are left out; one that starts before it, from 0.
-    """
-    return tuple(LoadChange(SLOWDOWN, start_ns=max(0, start - origin_ns),
-                            end_ns=end - origin_ns, factor=factor)
-                 for start, end, factor in speed if end > origin_ns and factor != 1.0)
-
-
 def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                        drop_late: bool = True, queue_limit: int = 4, seed: int = 0,
-                       draws: int = 1, speed: Sequence[Tuple[int, int, float]] = ()
-                       ) -> Dict[str, float]:
+                       draws: int = 1) -> Dict[str, float]:
     """Return the simulator's miss rate per task for the live run.
 
     The mean over `draws` simulations, seeded `seed`, `seed` + 1, ...: each draws its
@@ -668,9 +639,7 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
     and arrivals, recorded_releases) or, where the trace is incomplete, one every mean
     live release interval; a calibrated profile adds the release jitter (periodic tasks
     only) and execution variation it measured (core.scenario.calibrated_timings). Tasks
-    that released nothing are not simulated. `speed`, the machine's speed during the run
-    (trace_calibration.machine_speed; the profile then calibrated at its usual speed),
-    slows every lane window by window as it was. Each task runs the blocks the executor ran
+    that released nothing are not simulated. Each task runs the blocks the executor ran
     (live_plans), not the ones the policy would cut from this profile: a calibrated
     profile can move a cut. A policy that compresses models (dm-mc) picks its levels in
     the simulator from this profile and these rates.
@@ -683,13 +652,10 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
     timings = ()
     if profile.calibration is not None:
         timings = calibrated_timings(profile.calibration, tasks)
-    origin_ns = release_origin_ns(run, tasks)
     scenario = Scenario(task_set=TaskSet(tasks=tasks, lanes=task_set.lanes),
                         duration_ns=duration_ns, seed=seed, timings=timings,
                         drop_late=drop_late, queue_limit=queue_limit,
-                        recorded_releases=recorded_releases(run, tasks),
-                        load_changes=speed_changes(speed, origin_ns)
-                        if speed and origin_ns is not None else ())
+                        recorded_releases=recorded_releases(run, tasks))
     plans = None
     if not getattr(make_policy(run.policy), 'compresses_models', False):
         plans = live_plans(run.executor_values, tasks, profile)

@@ -239,27 +239,6 @@ def test_the_prediction_replays_the_releases_the_job_trace_recorded():
     assert predict_miss_rates(short, task_set, profile, S)['detector'] == 0.0
 
 
-def test_the_prediction_slows_the_lanes_where_the_machine_was_slow():
-    # 50 jobs of 6 ms in a second, one every 20 ms, due 10 ms after their stamp: they fit.
-    # The machine ran at 2x from 0.5 s to 1 s (machine_speed): those jobs take 12 ms, miss.
-    from blastnet_ros.runtime.job_trace import JobTraceEntry
-    from blastnet_ros.tools.evaluation.evaluation_records import speed_changes
-    profile = machine_profile({'tiny_yolo': model_profile('tiny_yolo', [2, 2, 2])})
-    task_set = TaskSet(tasks=(spec('detector', 'tiny_yolo', period_ms=100, deadline_ms=10),),
-                       lanes=CPU_LANES[:1])
-    t0 = 10**18
-    jobs = tuple(JobTraceEntry('detector', t0 + index * 20 * MS, t0 + index * 20 * MS,
-                               t0 + index * 20 * MS, 0, 0) for index in range(50))
-    run = PolicyRun('dm-model', (TaskStatsSnapshot('detector', 50, 0, 0, 0, 0, math.nan,
-                                                   math.nan),), (), jobs=jobs)
-    assert predict_miss_rates(run, task_set, profile, S)['detector'] == 0.0
-    speed = ((t0 - S // 2, t0, 3.0), (t0, t0 + S // 2, 1.0), (t0 + S // 2, t0 + S, 2.0))
-    assert predict_miss_rates(run, task_set, profile, S, speed=speed)['detector'] == 0.5
-    # windows count from the first release; one over before it and factor 1 are left out
-    assert [(change.start_ns, change.end_ns, change.factor)
-            for change in speed_changes(speed, t0)] == [(S // 2, S, 2.0)]
-
-
 def test_the_prediction_runs_the_blocks_the_executor_ran():
     # One lane. Task b (6 ms in three 2 ms units) is stamped at 0, 10, ... ms; task a
     # (2 ms, due 4 ms after its stamp) 1 ms after each. With b run whole, a waits for it
