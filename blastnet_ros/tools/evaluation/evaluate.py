@@ -277,9 +277,12 @@ class Evaluator:
                 self.profile.model(task.model)   # says how to measure a model it lacks
         self.truth = read_ground_truth(options.bag)
         self.duration_ns = max(1, self.bag.summary.end_ns - self.bag.summary.start_ns)
-        # what a run replays of the bag: all of it, or its first run_s x rate seconds
-        self.replayed_ns = min(self.duration_ns, round(options.run_s * options.rate * NS_PER_S)
-                               ) if options.run_s > 0 else self.duration_ns
+        # what a run replays of the bag: all of it, or its first run_s x rate seconds (the
+        # replayer's length_s; None: to the end)
+        self.replay_length_s = min(self.duration_ns / NS_PER_S, options.run_s * options.rate
+                                   ) if options.run_s > 0 else None
+        self.replayed_ns = self.duration_ns if self.replay_length_s is None else \
+            round(self.replay_length_s * NS_PER_S)
         # The live run's length on the executor's clock: that at the replay rate.
         self.live_duration_ns = max(1, round(self.replayed_ns / options.rate))
 
@@ -364,8 +367,7 @@ class Evaluator:
                 print(f'[evaluate] {policy}: nodes ready in {time.monotonic() - started:.1f} s',
                       file=self.log)
                 replayer = BagReplayer(self.options.bag, rate=self.options.rate, restamp=True,
-                                       length_s=self.replayed_ns / NS_PER_S
-                                       if self.options.run_s > 0 else None,
+                                       length_s=self.replay_length_s,
                                        topics=[camera.name, audio.name], keep=hooks.keep,
                                        copies=hooks.copies)
                 replay_started = time.monotonic()
