@@ -15,9 +15,6 @@ from blastnet_ros.core.scheduler import Dispatch, SchedulingView
 # The ready work fits the lanes while, for every deadline, the work due by then (and the
 # running blocks' rest) takes at most this share of the lanes' time until then.
 FIT_SHARE = 0.7
-# A busy lane counts as ending a block this share of the block's estimate there later than
-# expected when it competes with a free lane (BlastNetPolicy, the wait for a busy lane).
-WAIT_MARGIN = 0.25
 
 
 class BlastNetPolicy:
@@ -44,15 +41,7 @@ class BlastNetPolicy:
       decision counts as busy until that block's expected finish;
     - a block whose best lane is busy waits for it (nothing is dispatched for it now, and
       that lane is held for it until its expected finish), so a less urgent block never
-      takes a lane where it would end later than waiting. A busy lane is best only when it
-      is expected to end the block earlier than a free lane by more than WAIT_MARGIN (a
-      quarter) of the block's estimate there: the lane frees when its running block ends,
-      which is an estimate too, and no decision comes before that block ends, however late.
-      Without the margin, on two CPU lanes whose estimates differ by noise, a ready
-      detector job waited 12-30 ms for a busy lane while the other lane stood idle, 4-10
-      times in each 10 s run of make eval at loads 0.6-0.7 (2026-12-03; the running sign
-      blocks took 25-38 ms where 20-28 ms were expected). A GPU lane several times faster
-      than the CPU is still waited for;
+      takes a lane where it would end later than waiting;
     - the lane a tighter job needs: a block leaves its best lane to a block later in the
       order whose job has less slack, when that lane is the only one on which the later
       job is expected to meet its deadline and the block's job still is on another lane
@@ -224,13 +213,8 @@ def blocks_a_higher_priority_release(view: SchedulingView, ready, option: LaneOp
 
 
 def _earliest_finish(option: LaneOption) -> tuple:
-    """Order lane options: earlier finish, then a free lane, then the lower switching cost.
-
-    A busy lane's finish counts WAIT_MARGIN of the block's estimate there later.
-    """
-    if option.free_now:
-        return (option.finish_ns, False, option.switch_ns)
-    return (option.finish_ns + WAIT_MARGIN * option.estimate_ns, True, option.switch_ns)
+    """Order lane options: earlier finish, then a free lane, then the lower switching cost."""
+    return (option.finish_ns, not option.free_now, option.switch_ns)
 
 
 def ready_work_fits(view: SchedulingView, share: float = FIT_SHARE) -> bool:
