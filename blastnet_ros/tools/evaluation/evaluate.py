@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import json
 import math
 import os
@@ -55,8 +56,9 @@ from blastnet_ros.runtime.trace_calibration import (CALIBRATED_PROFILE, calibrat
                                                     RecordedRun)
 from blastnet_ros.tools.bags.bag_inspection import inspect_bag, require_topic
 from blastnet_ros.tools.bags.bag_replay import BagReplayer
-from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, PolicyMetrics,
-                                                              PolicyRun, predict_miss_rates,
+from blastnet_ros.tools.evaluation.evaluation_records import (policy_metrics, policy_plans,
+                                                              PolicyMetrics, PolicyRun,
+                                                              predict_miss_rates,
                                                               PublishedMessage, read_ground_truth,
                                                               ResultRecord, StampMatcher)
 from blastnet_ros.tools.evaluation.evaluation_report import (machine_description, ReportContext,
@@ -299,8 +301,8 @@ class Evaluator:
             progress = ProgressLine('[evaluate] replaying',
                                     bag_s * len(self.policies) * repeat, 's', stream=self.log)
             runs: Dict[str, List[PolicyRun]] = {policy: [] for policy in self.policies}
-            for turn in range(repeat):   # policies in turn, so slow phases hit them alike
-                for index, policy in enumerate(self.policies):
+            for turn in range(repeat):
+                for index, policy in enumerate(run_order(self.policies, turn)):
                     done = (turn * len(self.policies) + index) * bag_s
                     logs = partial / 'logs' / (policy if repeat == 1 else
                                                f'{policy}.run{turn + 1}')
@@ -437,25 +439,41 @@ class Evaluator:
         profile = self._calibrated_profile(
             folder, [run for policy_runs in runs_by_policy.values() for run in policy_runs],
             CALIBRATED_PROFILE, "this evaluation's traces")
+        run_profiles = []   # (policy, repeat index, run, its calibrated profile)
+        for policy, policy_runs in runs_by_policy.items():
+            for index, each in enumerate(policy_runs):
+                run_profile = self._calibrated_profile(
+                    repeat_folder(folder / TRACES_DIR / policy, index), [each],
+                    CALIBRATED_PROFILE, f"{policy}'s run {index + 1}")
+                if run_profile is not None:
+                    run_profiles.append((policy, index, each, run_profile))
+        predict = functools.partial(
+            predict_miss_rates, task_set=self.task_set, duration_ns=self.live_duration_ns,
+            drop_late=bool(executor.get('drop_late', True)),
+            queue_limit=int(executor.get('queue_limit', 4)), draws=PREDICTION_DRAWS)
         for run in runs:
             matcher = StampMatcher(run.published, self.bag.camera.name, self.bag.audio.name)
-            predictions = []
-            for index, each in enumerate(runs_by_policy[run.policy]):
-                run_folder = repeat_folder(folder / TRACES_DIR / run.policy, index)
-                run_profile = self._calibrated_profile(
-                    run_folder, [each], CALIBRATED_PROFILE, f"{run.policy}'s run {index + 1}")
-                if run_profile is None:
-                    break
-                predictions.append(predict_miss_rates(
-                    each, self.task_set, run_profile, self.live_duration_ns,
-                    drop_late=bool(executor.get('drop_late', True)),
-                    queue_limit=int(executor.get('queue_limit', 4)),
-                    seed=index * PREDICTION_DRAWS, draws=PREDICTION_DRAWS))
+            predictions = [predict(each, profile=run_profile, seed=index * PREDICTION_DRAWS)
+                           for policy, index, each, run_profile in run_profiles
+                           if policy == run.policy]
+            if len(predictions) < len(runs_by_policy[run.policy]):
+                predictions = []
+            # this policy on every policy's runs: the same machines and releases for all
+            plans = policy_plans(self.task_set, self.profile, run.policy) \
+                if self.profile is not None else {}
+            paired = []
+            for number, (policy, index, each, run_profile) in enumerate(run_profiles):
+                if policy == run.policy and predictions:
+                    paired.append(predictions[index])
+                else:
+                    paired.append(predict(each, profile=run_profile, policy=run.policy,
+                                          plans=plans, seed=number * PREDICTION_DRAWS))
             metrics.append(policy_metrics(
                 run, self.task_set.tasks, self.truth, matcher, audio_window_s,
                 predictions[0] if predictions else None,
                 str(executor.get('detection_pixels') or CAMERA_PIXELS),
-                repeats=runs_by_policy[run.policy][1:], repeat_predictions=predictions[1:]))
+                repeats=runs_by_policy[run.policy][1:], repeat_predictions=predictions[1:],
+                paired_predictions=paired if len(paired) > len(predictions) else ()))
         summary = self.bag.summary
         context = ReportContext(
             created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
@@ -474,6 +492,17 @@ class Evaluator:
                 write_recorded_traces(repeat_folder(folder / TRACES_DIR / policy, index),
                                       run.jobs, run.blocks, run.executor_values)
         return Evaluation(folder, context, tuple(metrics))
+
+
+def run_order(policies: Sequence[str], turn: int) -> Tuple[str, ...]:
+    """Return the order the policies run in on repeat `turn` (0 first): rotated by one a turn.
+
+    The policies take turns, so slow phases of the machine hit them alike; rotated, none
+    is always the first run after the last point's (with as many repeats as policies,
+    each runs once in every position).
+    """
+    shift = turn % len(policies) if policies else 0
+    return tuple(policies[shift:]) + tuple(policies[:shift])
 
 
 def repeat_folder(policy_folder: Path, index: int) -> Path:

@@ -50,7 +50,7 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.lane_stats import LaneStatsSnapshot
 from blastnet_ros.core.policies import make_policy
 from blastnet_ros.core.scenario import calibrated_timings, Scenario
-from blastnet_ros.core.simulator import simulate
+from blastnet_ros.core.simulator import plan_tasks, simulate
 from blastnet_ros.core.task import AUDIO, CAMERA, TaskSpec
 from blastnet_ros.core.task_set import TaskSet
 from blastnet_ros.core.units import NS_PER_MS
@@ -416,6 +416,9 @@ class TaskMetrics:
     run_miss_rates: Tuple[float, ...] = ()  # every repeat's, this run first
     model: str = ''   # what the executor ran, a level's name where it ran one ('' unknown)
     run_predicted_miss_rates: Tuple[float, ...] = ()   # every repeat's prediction, alike
+    # the simulator's for this policy on every run of the evaluation, every policy's (their
+    # calibrated profiles and recorded releases): the policies compared on the same runs
+    paired_predicted_miss_rates: Tuple[float, ...] = ()
 
     @property
     def gap_pp(self) -> float:
@@ -427,6 +430,12 @@ class TaskMetrics:
         """Return the mean prediction over the runs (this run's where only it has one)."""
         rates = self.run_predicted_miss_rates or (self.predicted_miss_rate,)
         return sum(rates) / len(rates)
+
+    @property
+    def paired_mean(self) -> float:
+        """Return the mean prediction over every run of the evaluation (nan: none)."""
+        rates = self.paired_predicted_miss_rates
+        return sum(rates) / len(rates) if rates else math.nan
 
 
 @dataclass(frozen=True)
@@ -524,13 +533,16 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
                    predicted_miss_rates: Optional[Mapping[str, float]] = None,
                    detection_pixels: str = CAMERA_PIXELS,
                    repeats: Sequence[PolicyRun] = (),
-                   repeat_predictions: Sequence[Mapping[str, float]] = ()) -> PolicyMetrics:
+                   repeat_predictions: Sequence[Mapping[str, float]] = (),
+                   paired_predictions: Sequence[Mapping[str, float]] = ()) -> PolicyMetrics:
     """Return the figures of one policy's run: statistics, accuracy, prediction, lanes.
 
     `repeats`: the policy's other runs over the same bag; their miss rates and machine
     loads come beside this run's (run_miss_rates, machine_loads), everything else is
     this run's. `repeat_predictions`: the simulator's miss rates for each of them
     (run_predicted_miss_rates, with this run's first), when every run has one.
+    `paired_predictions`: the simulator's miss rates of this policy on every run of the
+    evaluation (paired_predicted_miss_rates; predict_miss_rates with `policy`).
     """
     every_run = (run,) + tuple(repeats)
     every_prediction = ()
@@ -558,7 +570,8 @@ def policy_metrics(run: PolicyRun, tasks: Sequence[TaskSpec], truth: GroundTruth
             run_miss_rates=tuple(other.task(task.name).miss_rate if other.task(task.name)
                                  else 0.0 for other in every_run),
             model=ran.get(task.name, ''),
-            run_predicted_miss_rates=_run_predictions(task.name, every_prediction)))
+            run_predicted_miss_rates=_run_predictions(task.name, every_prediction),
+            paired_predicted_miss_rates=_run_predictions(task.name, paired_predictions)))
     lanes = tuple(LaneMetrics(lane.lane, lane.utilisation, lane.busy_ns / NS_PER_MS,
                               lane.blocks_run) for lane in run.lanes)
     latencies = tuple((task.name, job_latencies_ms(task.name, by_task.get(task.name, []),
@@ -628,8 +641,14 @@ def recorded_releases(run: PolicyRun, tasks: Sequence[TaskSpec]
 
 def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                        drop_late: bool = True, queue_limit: int = 4, seed: int = 0,
-                       draws: int = 1) -> Dict[str, float]:
+                       draws: int = 1, policy: Optional[str] = None,
+                       plans: Optional[Mapping[str, BlockPlan]] = None) -> Dict[str, float]:
     """Return the simulator's miss rate per task for the live run.
+
+    `policy` (default the run's) and `plans` (default the blocks the run's executor ran)
+    simulate another policy on the same run: its machine (the profile calibrated from
+    the run) and its releases; `plans` then says the blocks that policy's executor would
+    run (policy_plans), tasks missing from it cut by the policy from `profile`.
 
     The mean over `draws` simulations, seeded `seed`, `seed` + 1, ...: each draws its
     own execution times from the calibration's quantiles.
@@ -656,17 +675,33 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                         duration_ns=duration_ns, seed=seed, timings=timings,
                         drop_late=drop_late, queue_limit=queue_limit,
                         recorded_releases=recorded_releases(run, tasks))
-    plans = None
-    if not getattr(make_policy(run.policy), 'compresses_models', False):
+    policy = policy or run.policy
+    if getattr(make_policy(policy), 'compresses_models', False):
+        plans = None
+    elif plans is None:
         plans = live_plans(run.executor_values, tasks, profile)
     draws = max(1, draws)
     summed: Dict[str, float] = {}
     for draw in range(draws):
-        result = simulate(replace(scenario, seed=seed + draw), profile, run.policy, plans,
+        result = simulate(replace(scenario, seed=seed + draw), profile, policy, plans,
                           levels_of=levels_of)
         for stats in result.tasks:
             summed[stats.task] = summed.get(stats.task, 0.0) + stats.miss_rate
     return {task: total / draws for task, total in summed.items()}
+
+
+def policy_plans(task_set, profile, policy: str) -> Dict[str, BlockPlan]:
+    """Return {task: block plan} that `policy`'s executor cuts from `profile` for the set.
+
+    What a live run of the policy would run (core.simulator.plan_tasks), for simulating
+    it on another policy's run (predict_miss_rates with `policy`); {} for a policy that
+    compresses models (it picks its levels in the simulator).
+    """
+    chosen = make_policy(policy)
+    if getattr(chosen, 'compresses_models', False):
+        return {}
+    scenario = Scenario(task_set=task_set, duration_ns=1, seed=0)
+    return dict(plan_tasks(scenario, profile, chosen))
 
 
 def live_plans(executor_values: Sequence[Tuple[str, str]], tasks: Sequence[TaskSpec],

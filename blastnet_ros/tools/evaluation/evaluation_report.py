@@ -192,7 +192,12 @@ def warmth_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
 
 
 REPEAT_HEADER = ('policy', 'task', 'runs', 'miss % per run', 'mean miss %', 'spread pp',
-                 'simulated % per run', 'simulated mean %')
+                 'simulated % per run', 'simulated mean %', 'simulated on every run %')
+PAIRED_NOTE = ('simulated on every run: the simulator runs the policy on every run of '
+               'every policy (the profile calibrated from that run, its recorded releases), '
+               'so the policies meet the same machines and inputs; where a policy ran a '
+               "model on a lane the run's policy did not, that lane's median slowdown "
+               'stands in for the model\'s')
 MACHINE_HEADER = ('policy', 'run', 'load average', 'other CPU %', 'busiest others',
                   'steal %', 'interfered')
 
@@ -209,7 +214,9 @@ def repeat_rows(metrics: Sequence[PolicyMetrics]) -> List[Tuple[str, ...]]:
                          f'{sum(rates) / len(rates) * 100:.1f}',
                          f'{(max(rates) - min(rates)) * 100:.1f}',
                          ' / '.join(format_percent(rate) for rate in predicted) or '-',
-                         format_percent(task.predicted_mean) if predicted else '-'))
+                         format_percent(task.predicted_mean) if predicted else '-',
+                         format_percent(task.paired_mean)
+                         if task.paired_predicted_miss_rates else '-'))
     return rows
 
 
@@ -284,7 +291,9 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
                 'gap_pp': _number(task.gap_pp, 2),
                 'run_miss_rates': [_number(rate) for rate in task.run_miss_rates],
                 'run_predicted_miss_rates': [_number(rate)
-                                             for rate in task.run_predicted_miss_rates]})
+                                             for rate in task.run_predicted_miss_rates],
+                'paired_predicted_miss_rates': [_number(rate) for rate
+                                                in task.paired_predicted_miss_rates]})
         policies.append({
             'policy': policy.policy, 'tasks': tasks,
             'machine_loads': [None if load is None or not load.available else {
@@ -622,7 +631,7 @@ def report_markdown(context: ReportContext, metrics: Sequence[PolicyMetrics]) ->
              '## Per policy and task', '', _md_table(SUMMARY_HEADER, summary_rows(metrics)),
              '', '## Lanes', '', _md_table(LANE_HEADER, lane_rows(metrics)), '',
              '## Every run and the machine\'s other load', '',
-             _md_table(REPEAT_HEADER, repeat_rows(metrics)), '',
+             _md_table(REPEAT_HEADER, repeat_rows(metrics)), '', PAIRED_NOTE, '',
              _md_table(MACHINE_HEADER, machine_rows(metrics)), '',
              '## Where live time goes', '', f'![where live time goes]({TIME_SPLIT_PNG})', '',
              _md_table(TIME_SPLIT_HEADER, time_split_rows(metrics)), '',
@@ -669,6 +678,7 @@ def report_html(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> str
             + '<h2>Lanes</h2>' + _html_table(LANE_HEADER, lane_rows(metrics))
             + '<h2>Every run and the machine\'s other load</h2>'
             + _html_table(REPEAT_HEADER, repeat_rows(metrics))
+            + f'<p>{html.escape(PAIRED_NOTE)}</p>'
             + _html_table(MACHINE_HEADER, machine_rows(metrics))
             + '<h2>Where live time goes</h2>'
             + f'<img src="{TIME_SPLIT_PNG}" alt="where live time goes">'

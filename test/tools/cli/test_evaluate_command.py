@@ -212,6 +212,12 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
             if task['released']:
                 assert len(task['run_predicted_miss_rates']) == 2
                 assert task['run_predicted_miss_rates'][0] == task['predicted_miss_rate']
+                # and simulated on all four runs, the other policy's first: its own
+                # runs' predictions stand where its runs come in that order
+                paired = task['paired_predicted_miss_rates']
+                assert len(paired) == 4 and all(0.0 <= rate <= 1.0 for rate in paired)
+                own = 0 if policy['policy'] == 'blastnet' else 2
+                assert paired[own:own + 2] == task['run_predicted_miss_rates']
         repeat = output / 'traces' / policy['policy'] / 'repeat_2'
         for name in ('job_trace.json', 'block_trace.json', 'calibrated_profile.json'):
             assert (repeat / name).is_file(), name

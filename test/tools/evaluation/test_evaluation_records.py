@@ -190,6 +190,44 @@ def test_a_repeat_that_released_none_of_a_tasks_jobs_predicts_0_for_it():
     assert sound.run_predicted_miss_rates == () and math.isnan(sound.predicted_mean)
 
 
+def test_another_policy_is_simulated_on_a_run_with_the_blocks_its_executor_would_run():
+    # One lane; b (6 ms in three 2 ms units) stamped at 0, 10, ... ms, a (2 ms, due 4 ms
+    # after its stamp) 1 ms after each: recorded under dm-model (b whole), a misses
+    # behind b; edf-block on the same run cuts b into units, and a meets its deadline
+    from blastnet_ros.runtime.job_trace import JobTraceEntry
+    from blastnet_ros.tools.evaluation.evaluation_records import policy_plans
+    profile = machine_profile({'net_a': model_profile('net_a', [2]),
+                               'net_b': model_profile('net_b', [2, 2, 2])})
+    task_set = TaskSet(tasks=(spec('a', 'net_a', period_ms=10, deadline_ms=4),
+                              spec('b', 'net_b', period_ms=10, deadline_ms=10)),
+                       lanes=CPU_LANES[:1])
+    t0 = 10**18
+    jobs = tuple(JobTraceEntry(name, stamp, stamp, stamp, 0, 0)
+                 for index in range(20) for name, stamp in
+                 (('b', t0 + index * 10 * MS), ('a', t0 + index * 10 * MS + MS)))
+    snapshots = tuple(TaskStatsSnapshot(name, 20, 0, 0, 0, 0, math.nan, math.nan)
+                      for name in ('a', 'b'))
+    engine = (('task.a.model', 'net_a'), ('task.a.blocks', '0-1 cpu0:onnx-cpu'),
+              ('task.b.model', 'net_b'), ('task.b.blocks', '0-3 cpu0:onnx-cpu'))
+    run = PolicyRun('dm-model', snapshots, (), jobs=jobs, executor_values=engine)
+    assert predict_miss_rates(run, task_set, profile, S // 5)['a'] == 1.0
+    plans = policy_plans(task_set, profile, 'edf-block')
+    assert plans['b'].unit_ranges == ((0, 1), (1, 2), (2, 3))
+    assert predict_miss_rates(run, task_set, profile, S // 5, policy='edf-block',
+                              plans=plans)['a'] == 0.0
+    assert policy_plans(task_set, profile, 'dm-mc') == {}   # it picks levels itself
+
+
+def test_policy_metrics_keep_the_policy_simulated_on_every_run():
+    run = PolicyRun('dm-model', (TaskStatsSnapshot('signs', 10, 5, 5, 0, 0, 1.0, 2.0),), ())
+    metrics = policy_metrics(run, [SIGNS, SOUND], TRUTH, MATCHER, 1.0, {'signs': 0.4},
+                             paired_predictions=[{'signs': 0.4}, {'signs': 0.2}, {}])
+    signs, sound = metrics.task('signs'), metrics.task('sound')
+    assert signs.paired_predicted_miss_rates == (0.4, 0.2, 0.0)
+    assert signs.paired_mean == pytest.approx(0.2)
+    assert sound.paired_predicted_miss_rates == () and math.isnan(sound.paired_mean)
+
+
 def test_the_prediction_uses_the_live_release_rate():
     # A 6 ms detector on one lane: 50 jobs in a second (every 20 ms) fit, 250 (every 4 ms)
     # cannot.

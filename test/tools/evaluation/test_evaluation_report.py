@@ -10,7 +10,7 @@ from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.job_trace import JobTraceEntry
-from blastnet_ros.tools.evaluation.evaluate import read_node_parameters
+from blastnet_ros.tools.evaluation.evaluate import read_node_parameters, run_order
 from blastnet_ros.tools.evaluation.evaluation_records import (GroundTruth, LaneMetrics, MAP50,
                                                               policy_metrics, PolicyMetrics,
                                                               PolicyRun, StampMatcher,
@@ -215,11 +215,12 @@ def test_every_run_and_the_machine_load_are_tabled():
     detector, sound = METRICS[0].tasks
     policy = replace(METRICS[0], machine_loads=(quiet, busy, None, stolen), tasks=(
         replace(detector, run_miss_rates=(0.1, 0.15, 0.05),
-                run_predicted_miss_rates=(0.08, 0.12, 0.1)), sound))
+                run_predicted_miss_rates=(0.08, 0.12, 0.1),
+                paired_predicted_miss_rates=(0.08, 0.12, 0.1, 0.3, 0.2, 0.1)), sound))
     assert repeat_rows([policy]) == [
         ('blastnet', 'detector', '3', '10.0 / 15.0 / 5.0', '10.0', '10.0', '8.0 / 12.0 / 10.0',
-         '10.0'),
-        ('blastnet', 'sound', '1', '0.0', '0.0', '0.0', '-', '-')]
+         '10.0', '15.0'),
+        ('blastnet', 'sound', '1', '0.0', '0.0', '0.0', '-', '-', '-')]
     assert machine_rows([policy]) == [
         ('blastnet', '1', '0.25 -> 0.50', '2.0', 'sshd 1 %', '0.5', 'no'),
         ('blastnet', '2', '1.50 -> 2.50', '40.0', 'make 35 %, cc1 5 %', '0.0', 'yes'),
@@ -239,3 +240,14 @@ def test_a_task_that_ran_a_model_level_shows_it_beside_its_name():
     assert [row[1] for row in rows] == ['detector (w0.5-r320)', 'sound']
     assert summary_dict(CONTEXT, (level_run,))['policies'][0]['tasks'][0]['model'] == \
         'yolo_car:w0.5-r320'
+
+
+def test_the_policies_run_in_an_order_rotated_by_one_each_repeat():
+    policies = ('blastnet', 'dm-model', 'edf-block')
+    orders = [run_order(policies, turn) for turn in range(4)]
+    assert orders == [policies, ('dm-model', 'edf-block', 'blastnet'),
+                      ('edf-block', 'blastnet', 'dm-model'), policies]
+    # three repeats of three policies: each runs once in every position
+    assert all(sorted(order[position] for order in orders[:3]) == sorted(policies)
+               for position in range(3))
+    assert run_order(('dm-model',), 5) == ('dm-model',)

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The live load sweep's plan: replay rate and time-compressed task set per load point."""
 
+from dataclasses import replace
+import math
+
 import pytest
 import yaml
 
@@ -66,8 +69,8 @@ def test_the_sweep_table_gives_the_mean_spread_and_prediction_per_point():
             SweepRow(1.2, 2.4, 'dm-model', 'sound', (0.0,), float('nan'))]
     assert sweep_table(rows) == [
         ('0.8', '1.60', 'blastnet', 'detector', '-', '15.0', '10.0', '3', '12.0', 'NO', 'yes',
-         '-', '0.0'),
-        ('1.2', '2.40', 'dm-model', 'sound', '-', '0.0', '0.0', '1', '-', '-', '-', '-',
+         '-', '-', '0.0'),
+        ('1.2', '2.40', 'dm-model', 'sound', '-', '0.0', '0.0', '1', '-', '-', '-', '-', '-',
          '0.0')]
 
 
@@ -77,13 +80,16 @@ def test_the_simulated_rate_of_a_point_is_the_mean_of_its_runs_predictions():
     point, = live_load_plan(TASKS, PROFILE, [0.2], bag_fps=30.0, audio_hop_s=0.5)
     each = TaskMetrics('detector', 100, 80, 20, 0, 0.2, 0.0, 1.0, 2.0, 100, 1.0,
                        predicted_miss_rate=0.1, run_miss_rates=(0.2, 0.3),
-                       run_predicted_miss_rates=(0.1, 0.2))
+                       run_predicted_miss_rates=(0.1, 0.2),
+                       paired_predicted_miss_rates=(0.1, 0.2, 0.4, 0.5))
     only = TaskMetrics('sound', 10, 10, 0, 0, 0.0, 0.0, 1.0, 2.0, 10, 1.0,
                        predicted_miss_rate=0.05)   # one run, or the repeats unpredicted
     row, sound = sweep_rows([(point, [PolicyMetrics('blastnet', (each, only), ())])])
     assert (row.live_mean, row.predicted_miss_rate) == (pytest.approx(0.25),
                                                         pytest.approx(0.15))
     assert sound.predicted_miss_rate == 0.05
+    # simulated on every run of the point (other policies' too): their mean
+    assert row.paired_miss_rate == pytest.approx(0.3) and math.isnan(sound.paired_miss_rate)
 
 
 def test_live_and_simulated_agree_within_2_pp_or_10_percent_whichever_is_larger():
@@ -116,6 +122,12 @@ def test_the_headline_compares_at_the_first_load_where_the_baseline_misses_over_
                         'over tasks 10.0 %), blastnet misses 4.0 % (0.40x)')
     assert lines[2] == ('simulated: at load 0.8, the first where dm-model misses more than '
                         '5% (mean over tasks 6.0 %), blastnet misses 0.0 % (0.00x)')
+    assert len(lines) == 3   # no policy simulated on every run: no third line
+    paired = [replace(row, paired_miss_rate=rate)
+              for row, rate in zip(rows, (0.01, 0.03, 0.02, 0.08))]
+    assert headline_lines(paired)[3] == (
+        'simulated on every run: at load 1, the first where dm-model misses more than 5% '
+        '(mean over tasks 8.0 %), blastnet misses 2.0 % (0.25x)')
 
 
 def test_a_configuration_row_names_its_level_accuracy_loss_and_bound():
@@ -124,7 +136,7 @@ def test_a_configuration_row_names_its_level_accuracy_loss_and_bound():
             SweepRow(1.0, 1.5, 'optimised', 'signs', (0.09,), 0.1, 'sign_resnet', 0.97, 0.0,
                      0.05)]
     assert sweep_table(rows)[0] == ('1', '1.50', 'optimised', 'detector', 'w0.75', '2.0', '0.0',
-                                    '1', '3.0', 'yes', 'yes', '71.0', '13.4')
+                                    '1', '3.0', 'yes', 'yes', '-', '71.0', '13.4')
     assert configuration_lines(rows) == [
         'load 1, optimised: accuracy loss 13.4 %, worst live miss 9.0 % (signs), over their '
         'bound: signs']
