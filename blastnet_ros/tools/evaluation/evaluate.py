@@ -378,8 +378,11 @@ class Evaluator:
                     replayer.run(listener.node, progress=progress,
                                  on_published=recorder.on_published)
                 replay_s = time.monotonic() - replay_started
+                # quiet for one whole diagnostics round: its statistics count every job
+                period_s = float(self.parameters['executor'].get('diagnostics_period_s', 1.0))
                 snapshots = listener.wait_drained(processes, logs_dir,
-                                                  self.options.drain_timeout_s)
+                                                  self.options.drain_timeout_s,
+                                                  quiet_s=period_s + 0.2)
                 _wait_for_results(recorder, snapshots)
                 lanes = listener.lane_snapshots()
                 with listener.lock:

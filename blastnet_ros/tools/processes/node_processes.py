@@ -209,8 +209,13 @@ class GraphListener:
                         f'(heard from: {sorted(self.seen_nodes) or "none"}); see {logs_dir}')
 
     def wait_drained(self, processes: Mapping[str, subprocess.Popen], logs_dir: Path,
-                     timeout_s: float = 15.0, quiet_s: float = 2.2) -> List[object]:
-        """Wait for `quiet_s` with no job in flight (two diagnostics rounds); return tasks."""
+                     timeout_s: float = 15.0, quiet_s: float = 1.2) -> List[object]:
+        """Wait for `quiet_s` with no job in flight; return the tasks' statistics.
+
+        1.2 s holds one whole diagnostics round (the executor's default 1 s) after the
+        last job ended, so the statistics returned count it; each second more is a second
+        of every run of an evaluation (a make eval sweep has 27).
+        """
         deadline = time.monotonic() + timeout_s
         quiet_since = None
         while time.monotonic() < deadline:
