@@ -190,12 +190,13 @@ def test_a_repeat_that_released_none_of_a_tasks_jobs_predicts_0_for_it():
     assert sound.run_predicted_miss_rates == () and math.isnan(sound.predicted_mean)
 
 
-def test_another_policy_is_simulated_on_a_run_with_the_blocks_its_executor_would_run():
-    # One lane; b (6 ms in three 2 ms units) stamped at 0, 10, ... ms, a (2 ms, due 4 ms
-    # after its stamp) 1 ms after each: recorded under dm-model (b whole), a misses
-    # behind b; edf-block on the same run cuts b into units, and a meets its deadline
+def _a_behind_b_on_one_lane():
+    """Return (profile, task set, job trace, snapshots) of a and b sharing one lane.
+
+    b: 6 ms in three 2 ms units, stamped at 0, 10, ... ms; a: 2 ms, due 4 ms after its
+    stamp, 1 ms after each b; 20 jobs each.
+    """
     from blastnet_ros.runtime.job_trace import JobTraceEntry
-    from blastnet_ros.tools.evaluation.evaluation_records import policy_plans
     profile = machine_profile({'net_a': model_profile('net_a', [2]),
                                'net_b': model_profile('net_b', [2, 2, 2])})
     task_set = TaskSet(tasks=(spec('a', 'net_a', period_ms=10, deadline_ms=4),
@@ -207,6 +208,15 @@ def test_another_policy_is_simulated_on_a_run_with_the_blocks_its_executor_would
                  (('b', t0 + index * 10 * MS), ('a', t0 + index * 10 * MS + MS)))
     snapshots = tuple(TaskStatsSnapshot(name, 20, 0, 0, 0, 0, math.nan, math.nan)
                       for name in ('a', 'b'))
+    return profile, task_set, jobs, snapshots
+
+
+def test_another_policy_is_simulated_on_a_run_with_the_blocks_its_executor_would_run():
+    # One lane; b (6 ms in three 2 ms units) stamped at 0, 10, ... ms, a (2 ms, due 4 ms
+    # after its stamp) 1 ms after each: recorded under dm-model (b whole), a misses
+    # behind b; edf-block on the same run cuts b into units, and a meets its deadline
+    from blastnet_ros.tools.evaluation.evaluation_records import policy_plans
+    profile, task_set, jobs, snapshots = _a_behind_b_on_one_lane()
     engine = (('task.a.model', 'net_a'), ('task.a.blocks', '0-1 cpu0:onnx-cpu'),
               ('task.b.model', 'net_b'), ('task.b.blocks', '0-3 cpu0:onnx-cpu'))
     run = PolicyRun('dm-model', snapshots, (), jobs=jobs, executor_values=engine)
@@ -281,19 +291,8 @@ def test_the_prediction_runs_the_blocks_the_executor_ran():
     # One lane. Task b (6 ms in three 2 ms units) is stamped at 0, 10, ... ms; task a
     # (2 ms, due 4 ms after its stamp) 1 ms after each. With b run whole, a waits for it
     # and misses; cut where the executor cut it, a runs after b's first block and meets.
-    from blastnet_ros.runtime.job_trace import JobTraceEntry
     from blastnet_ros.tools.evaluation.evaluation_records import live_plans
-    profile = machine_profile({'net_a': model_profile('net_a', [2]),
-                               'net_b': model_profile('net_b', [2, 2, 2])})
-    task_set = TaskSet(tasks=(spec('a', 'net_a', period_ms=10, deadline_ms=4),
-                              spec('b', 'net_b', period_ms=10, deadline_ms=10)),
-                       lanes=CPU_LANES[:1])
-    t0 = 10**18
-    jobs = tuple(JobTraceEntry(name, stamp, stamp, stamp, 0, 0)
-                 for index in range(20) for name, stamp in
-                 (('b', t0 + index * 10 * MS), ('a', t0 + index * 10 * MS + MS)))
-    snapshots = tuple(TaskStatsSnapshot(name, 20, 0, 0, 0, 0, math.nan, math.nan)
-                      for name in ('a', 'b'))
+    profile, task_set, jobs, snapshots = _a_behind_b_on_one_lane()
 
     def predicted(b_blocks):
         engine = (('task.a.model', 'net_a'), ('task.a.blocks', '0-1 cpu0:onnx-cpu'),
