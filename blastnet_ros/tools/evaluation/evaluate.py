@@ -442,7 +442,9 @@ class Evaluator:
         profile = self._calibrated_profile(
             folder, [run for policy_runs in runs_by_policy.values() for run in policy_runs],
             CALIBRATED_PROFILE, "this evaluation's traces")
-        run_profiles = []   # (policy, repeat index, run, its calibrated profile)
+        # (policy, repeat index, run, its calibrated profile): every run, or none without
+        # a profile (_calibrated_profile is None only then)
+        run_profiles = []
         for policy, policy_runs in runs_by_policy.items():
             for index, each in enumerate(policy_runs):
                 run_profile = self._calibrated_profile(
@@ -459,14 +461,12 @@ class Evaluator:
             predictions = [predict(each, profile=run_profile, seed=index * PREDICTION_DRAWS)
                            for policy, index, each, run_profile in run_profiles
                            if policy == run.policy]
-            if len(predictions) < len(runs_by_policy[run.policy]):
-                predictions = []
             # this policy on every policy's runs: the same machines and releases for all
             plans = policy_plans(self.task_set, self.profile, run.policy) \
                 if self.profile is not None else {}
             paired = []
             for number, (policy, index, each, run_profile) in enumerate(run_profiles):
-                if policy == run.policy and predictions:
+                if policy == run.policy:
                     paired.append(predictions[index])
                 else:
                     paired.append(predict(each, profile=run_profile, policy=run.policy,
