@@ -201,7 +201,7 @@ def test_the_view_shows_when_busy_lanes_free_up_the_lane_devices_and_the_tasks()
     """gpu0 runs det0.0 from 0: switch 1 + estimate 2, so it is expected free at 3 ms.
 
     ms     0   1   2   3   4   5
-    gpu0   ~~~~[det0.0]..........   (still running at 5: overdue, expected free "now")
+    gpu0   ~~~~[det0.0]..........   (still running at 5: 2 ms overdue, expected 2 more)
     cpu0           (free)
     """
     policy = ScriptedPolicy(['gpu0', None, None])
@@ -213,7 +213,7 @@ def test_the_view_shows_when_busy_lanes_free_up_the_lane_devices_and_the_tasks()
     first, second, third = policy.views
     assert first.lane_free_at_ns == {'cpu0': 0, 'gpu0': 0}
     assert second.lane_free_at_ns == {'cpu0': 1 * MS, 'gpu0': 3 * MS}
-    assert third.lane_free_at_ns == {'cpu0': 5 * MS, 'gpu0': 5 * MS}
+    assert third.lane_free_at_ns == {'cpu0': 5 * MS, 'gpu0': 7 * MS}
     assert second.free_lanes == ('cpu0',)
     assert second.lanes == ('cpu0', 'gpu0')
     assert second.lane_devices == {'cpu0': 'cpu', 'gpu0': 'cuda:0'}
@@ -380,7 +380,7 @@ def test_a_hopeless_job_is_dropped_when_it_becomes_hopeless_not_at_the_next_even
 
     time (ms)  0  1          9
     cpu0       [slow--------]
-    fast: hopeless once now + 4 > 5, i.e. from 1 ms + 1 ns: next_drop_ns says so, and a
+    fast: hopeless once now + 4 > 5, i.e. from 1 ms + 1 ns: next_wake_ns says so, and a
     step then (a wake-up) drops it. Without it the drop would wait for slow's end at 9.
     """
     profile = {('fast', 0, 'cpu0'): 4 * MS, ('slow', 0, 'cpu0'): 9 * MS}
@@ -390,19 +390,62 @@ def test_a_hopeless_job_is_dropped_when_it_becomes_hopeless_not_at_the_next_even
     slow, fast = job(SLOW, 0, 0), Job('fast', 0, 0, 5 * MS, 0)
     assert s.release(slow, 0) == [Dispatch(slow, 0, 'cpu0')]
     assert s.release(fast, 0) == []
-    assert s.next_drop_ns() == 1 * MS + 1
+    assert s.next_wake_ns() == 1 * MS + 1
     assert s.step(1 * MS) == []
     assert s.step(1 * MS + 1) == [Drop(fast, 'cannot finish before its deadline')]
-    assert s.next_drop_ns() is None
+    assert s.next_wake_ns() is None
     assert s.finish_block('cpu0', 9 * MS, 9 * MS) == [Complete(slow, 9 * MS, True)]
+
+
+def test_a_block_left_waiting_for_an_overdue_lane_is_decided_again_and_takes_the_free_one():
+    """blastnet: det (10 ms on cpu0, 12 on cpu1) waits for cpu0, whose bg block overruns.
+
+    time (ms)  0        7 8 9 10                     30
+    cpu0       [bg: expected to end at 8, ends at 30--]
+    cpu1                    [det0 from 10 ...]
+    At 7 det ends first on cpu0 (8 + 10 < 7 + 12) and waits for it. The scheduler wakes
+    at 8, when cpu0 is due: it is overdue, expected free 1 ms later (1/8 of bg's 8 ms);
+    at 9 (1 ms over: 1 more) still worth waiting; at 10 (2 ms over: expected free at 12,
+    det there at 22, on cpu1 also at 22) det takes the free lane. Without the wake-ups it
+    would have waited until 30.
+    """
+    det = task('det', 100, priority=1, lanes=('cpu0', 'cpu1'))
+    bg = task('bg', 200, lanes=('cpu0',))
+    estimator = LatencyEstimator({('det', 0, 'cpu0'): 10 * MS, ('det', 0, 'cpu1'): 12 * MS,
+                                  ('bg', 0, 'cpu0'): 8 * MS})
+    s = BlockScheduler([det, bg], ['cpu0', 'cpu1'], make_policy('blastnet'), estimator, {})
+    bg0, det0 = job(bg, 0, 0), job(det, 0, 7)
+    assert s.release(bg0, 0) == [Dispatch(bg0, 0, 'cpu0')]
+    assert s.next_wake_ns() is None          # nothing waits
+    assert s.release(det0, 7 * MS) == []
+    assert s.next_wake_ns() == 8 * MS
+    assert s.step(8 * MS) == []
+    assert s.next_wake_ns() == 9 * MS
+    assert s.step(9 * MS) == []
+    assert s.next_wake_ns() == 10 * MS
+    assert s.step(10 * MS) == [Dispatch(det0, 0, 'cpu1')]
+    assert s.next_wake_ns() is None
+
+
+def test_a_policy_that_never_waits_for_a_busy_lane_is_not_woken_for_one():
+    """dm-model keeps fast on its first lane, cpu0, while cpu1 is free: no wake-up for it."""
+    lanes = ('cpu0', 'cpu1')
+    fast, slow = task('fast', 10, priority=1, lanes=lanes), task('slow', 30, lanes=lanes)
+    estimator = LatencyEstimator({('fast', 0, 'cpu0'): 4 * MS, ('slow', 0, 'cpu0'): 9 * MS})
+    s = BlockScheduler([fast, slow], lanes, make_policy('dm-model'), estimator, {},
+                       drop_hopeless=False)
+    slow0, fast0 = job(slow, 0, 0), job(fast, 0, 1)
+    assert s.release(slow0, 0) == [Dispatch(slow0, 0, 'cpu0')]
+    assert s.release(fast0, 1 * MS) == []
+    assert s.next_wake_ns() is None
 
 
 def test_no_drop_time_without_dropping_or_waiting_jobs():
     s = scheduler(drop=False, profile={('fast', 0, 'cpu0'): 4 * MS})
     s.release(job(SLOW, 0, 0), 0)
     s.release(job(FAST, 1, 0), 0)
-    assert s.next_drop_ns() is None
-    assert scheduler().next_drop_ns() is None
+    assert s.next_wake_ns() is None
+    assert scheduler().next_wake_ns() is None
 
 
 def test_the_policy_sees_when_each_task_is_next_stamped_and_its_block_count():

@@ -13,7 +13,8 @@ job in flight. Events drive it, each stamped `now_ns` by its caller:
 - `advance(now_ns, releases, block_ends)`: every release and block end of one instant
   at once, so the scheduler decides after all of them (the simulator, whose events of
   one instant would otherwise reach the policy in an arbitrary order); with none, a
-  wake-up at `next_drop_ns()`, when the next waiting job becomes hopeless and is dropped.
+  wake-up at `next_wake_ns()`: the next waiting job becomes hopeless and is dropped, or
+  a lane a waiting block is left waiting for is overdue and the policy is asked again.
 
 Every decision the scheduler returns is carried out here, in one place: a Dispatch hands a
 BlockStart (the job, the block, the lane, the job's current value and the device kind it
@@ -168,7 +169,8 @@ class SchedulingLoop:
         `releases` holds (task, release_ns, payload) of the inputs that arrived now,
         `block_ends` (lane, exec_ns, output) of the blocks that finished now without an
         error; the scheduler decides once, after all of them (BlockScheduler.step). With
-        neither it is a wake-up: the jobs hopeless by now are dropped (next_drop_ns).
+        neither it is a wake-up: the jobs hopeless by now are dropped and the policy is
+        asked again (next_wake_ns).
         """
         jobs, finished = [], []
         for task_name, release_ns, payload in releases:
@@ -179,13 +181,15 @@ class SchedulingLoop:
         decisions = self._scheduler.step(now_ns, jobs, finished)
         return self._carry_out(decisions, now_ns) if decisions else ()
 
-    def next_drop_ns(self) -> Optional[int]:
-        """Return when the next waiting job becomes hopeless, for a wake-up (advance) then.
+    def next_wake_ns(self) -> Optional[int]:
+        """Return when to wake the loop up (advance with no events) next.
 
-        None when no job waits or dropping is off. The caller's clock decides how it
-        waits: the simulator queues an event, the live engine a timer.
+        When the next waiting job becomes hopeless, or a lane a waiting block is left
+        waiting for is expected free (BlockScheduler.next_wake_ns), whichever is first;
+        None when neither is due. The caller's clock decides how it waits: the
+        simulator queues an event, the live engine a timer.
         """
-        return self._scheduler.next_drop_ns()
+        return self._scheduler.next_wake_ns()
 
     def block_finished(self, lane: str, now_ns: int, exec_ns: int, output: Any = None,
                        error: Optional[BaseException] = None) -> Tuple[JobEnd, ...]:

@@ -27,13 +27,23 @@ returns decisions (Dispatch, Drop, Complete) for the caller to carry out.
   included; the estimator learns it less the estimated switching cost of that block.
   The estimator knows each lane's device (it prices switches between device kinds); the
   scheduler is the one that tells it measurements.
+- A busy lane is expected free when its block is expected to end (start + switching +
+  the block's estimate there, fixed at dispatch). Past that time the block has overrun
+  its estimate: it is then expected to overrun by as much again as it has so far, and
+  at least OVERRUN_FLOOR_SHARE of its estimate (an unknown estimate, 0: free now).
+- A policy that may leave a block waiting for a busy lane (`waits_for_busy_lanes`,
+  blastnet) is asked again when the earliest busy lane's expected free time passes
+  while a ready block that may use a free lane waits (`next_wake_ns()`): without that,
+  a block waiting for a lane whose block overran would wait until that block ended,
+  however long, with the other lane idle (seen live: 4-10 detector jobs a run waited
+  3-10 ms so); asked again, it sees the overrun and may take the free lane.
 - A job is hopeless (dropped when `drop_hopeless`) when now + the least time of its
   remaining blocks over every choice of lanes, switching included, each block at the
   fastest time seen for it, passes its deadline. The fastest time seen, not the EWMA: a
   task whose estimate drifted past its deadline would otherwise be dropped at every
-  release, never run again and never be re-measured. `next_drop_ns()` says when the next
-  waiting job becomes hopeless; a step at that time (a wake-up, with no events) drops it
-  then, not at whatever event comes next.
+  release, never run again and never be re-measured. `next_wake_ns()` says when the next
+  waiting job becomes hopeless (or an awaited lane is overdue, above); a step at that
+  time (a wake-up, with no events) drops it then, not at whatever event comes next.
 - At most `queue_limit` jobs of a task wait for their first block; a new release pushes
   the oldest out.
 - Statistics: lane_stats(now_ns) (busy, idle, switching ns, blocks run; the window starts
@@ -57,6 +67,11 @@ from blastnet_ros.core.task import Job, TaskSpec
 
 JobKey = Tuple[str, int]  # (task, seq)
 
+# A block past its expected end is expected to overrun by at least this share of its
+# estimate (module docstring): with none, a wake-up at the expected end would find the
+# lane free "now" and the policy would go on waiting for it.
+OVERRUN_FLOOR_SHARE = 0.125
+
 
 @quick_init
 @dataclass(frozen=True)
@@ -77,7 +92,8 @@ class SchedulingView:
 
     `ready` holds the blocks that may start now (a task's later job waits out of sight
     until its earlier one has ended, unless the task is pipelined). `lane_free_at_ns[lane]`
-    is when the lane is expected to be free (`now_ns` for a free lane, never earlier).
+    is when the lane is expected to be free (`now_ns` for a free lane; for a busy lane its
+    block's expected end, or, past it, now plus the overrun expected (module docstring)).
     `next_release_ns[task]` is the stamp the task's next job is expected to carry (its last
     job's stamp plus its period, or plus the last interval between its stamps when that
     is longer: a 15 fps camera under a 33 ms period; tasks with no job yet are missing),
@@ -188,6 +204,8 @@ class BlockScheduler:
         self._running: Dict[str, _RunningBlock] = {}
         self._started: set = set()  # tasks (not pipelined) with a job started, not ended
         self._timer_ns = timer_ns
+        self._waits_for_busy_lanes = bool(getattr(policy, 'waits_for_busy_lanes', False))
+        self._recheck_ns: Optional[int] = None   # ask again then: an awaited lane is overdue
         self._lane_stats = LaneStats(self._lanes, start_ns)
         self._decision_stats = DecisionStats()
         self._tasks_view = MappingProxyType(dict(self._tasks))
@@ -290,15 +308,20 @@ class BlockScheduler:
         self._schedule(now_ns, decisions)
         return running.job, decisions
 
-    def next_drop_ns(self) -> Optional[int]:
-        """Return when the next waiting job becomes hopeless (None: none can, or no dropping).
+    def next_wake_ns(self) -> Optional[int]:
+        """Return when to step with no events next (None: nothing is due without an event).
 
-        A step at that time drops it; the estimates it rests on only improve with
-        measurements, so a step then finds it hopeless or asks for a later time.
+        The earlier of: when the next waiting job becomes hopeless (with dropping on; a
+        step then drops it: the estimates it rests on only improve with measurements, so
+        a step then finds it hopeless or asks for a later time), and when a lane that a
+        waiting block is left waiting for is expected free (module docstring).
         """
-        if not self._drop_hopeless or not self._hopeless_after_ns:
-            return None
-        return min(self._hopeless_after_ns.values()) + 1
+        wake_ns = self._recheck_ns
+        if self._drop_hopeless and self._hopeless_after_ns:
+            drop_ns = min(self._hopeless_after_ns.values()) + 1
+            if wake_ns is None or drop_ns < wake_ns:
+                wake_ns = drop_ns
+        return wake_ns
 
     def _admit(self, job: Job, decisions: List[Decision]) -> None:
         previous_ns = self._last_release_ns.get(job.task)
@@ -394,6 +417,7 @@ class BlockScheduler:
         return tuple(startable)
 
     def _schedule(self, now_ns: int, decisions: List[Decision]) -> None:
+        self._recheck_ns = None
         hopeless = None
         for key, after_ns in self._hopeless_after_ns.items():
             if now_ns > after_ns:
@@ -416,8 +440,9 @@ class BlockScheduler:
         startable = self._startable()
         if not startable:
             return
+        free_at = self._lane_free_at(now_ns)
         view = SchedulingView(now_ns, startable, free, self._estimator_view,
-                              self._lane_free_at(now_ns), self._lane_devices_view,
+                              MappingProxyType(free_at), self._lane_devices_view,
                               self._tasks_view, self._lanes, self._next_release_view,
                               self._blocks_view)
         timer_ns = self._timer_ns
@@ -449,13 +474,46 @@ class BlockScheduler:
                                           ready.num_blocks)
             block_started(lane, now_ns, switch_ns)
             decisions.append(dispatch)
+        if self._waits_for_busy_lanes and len(running) < len(self._lanes):
+            self._recheck_ns = self._awaited_lane_due_ns(now_ns, startable, free_at)
 
-    def _lane_free_at(self, now_ns: int) -> Mapping[str, int]:
+    def _awaited_lane_due_ns(self, now_ns: int, startable: Tuple[ReadyBlock, ...],
+                             free_at: Mapping[str, int]) -> Optional[int]:
+        """Return when to ask the policy again about a block it left waiting (None: none).
+
+        After a decision: when a startable block that may use a free lane did not start
+        (the policy waits for a busy lane), the earliest time a busy lane is expected free
+        (as the view showed it; a lane given a block now: that block's expected end).
+        """
+        running, ready = self._running, self._ready
+        for block in startable:
+            if (block.job.task, block.job.seq) in ready and any(
+                    lane not in running for lane in block.allowed_lanes):
+                break
+        else:
+            return None
+        due_ns = None
+        for lane, block_run in running.items():
+            free_ns = free_at[lane]
+            if free_ns <= now_ns:
+                free_ns = block_run.expected_end_ns
+            if free_ns > now_ns and (due_ns is None or free_ns < due_ns):
+                due_ns = free_ns
+        return due_ns
+
+    def _lane_free_at(self, now_ns: int) -> Dict[str, int]:
         free_at = dict.fromkeys(self._lanes, now_ns)
         for lane, running in self._running.items():
-            if running.expected_end_ns > now_ns:
-                free_at[lane] = running.expected_end_ns
-        return MappingProxyType(free_at)
+            end_ns = running.expected_end_ns
+            if end_ns > now_ns:
+                free_at[lane] = end_ns
+                continue
+            # overdue: as much again as it has overrun, at least a share of its estimate
+            estimate_ns = end_ns - running.start_ns - running.switch_ns
+            overrun_ns = max(now_ns - end_ns, int(estimate_ns * OVERRUN_FLOOR_SHARE))
+            if overrun_ns > 0:
+                free_at[lane] = now_ns + overrun_ns
+        return free_at
 
     def _drop_hopeless_jobs(self, hopeless: List[JobKey], decisions: List[Decision]) -> None:
         for key in hopeless:

@@ -29,11 +29,13 @@ a clock, and a VirtualBlockExecutor instead of processor lanes:
   release delay after its stamp (its deadline still counts from the stamp), unless its
   releases are recorded ones, which hold their own arrival.
 - Events are keyed (time_ns, kind, index) on one heap: releases, block ends, and
-  wake-ups at the time the scheduler names (next_drop_ns) for dropping the next job that
-  becomes hopeless. Every event of one instant is taken in before the scheduler decides
-  (SchedulingLoop.advance): jobs released together are ordered by the policy, and a job
-  released as a lane frees competes for it. A wake-up that is no longer due (its job ran
-  or was dropped) is skipped. `events` counts releases and block ends.
+  wake-ups at the time the scheduler names (next_wake_ns): the next job that becomes
+  hopeless is dropped then, and a block left waiting for a busy lane is decided again
+  when that lane is overdue. Every event of one instant is taken in before the scheduler
+  decides (SchedulingLoop.advance): jobs released together are ordered by the policy,
+  and a job released as a lane frees competes for it. A wake-up that is no longer due
+  (the loop has since asked for another time) is skipped. `events` counts releases and
+  block ends, `wake_ups` the instants with neither at which the loop was woken.
 
 Plans: a policy's `granularity` (MODEL when it has none) picks each task's plan through
 core/partitioner.plan_on_machine, for the lanes the task may use; `plans` overrides it per task
@@ -195,6 +197,7 @@ class SimulationResult:
     compression: Optional[CompressedTaskSet] = None   # the levels run (compresses_models)
     level_changes: Tuple[LevelChange, ...] = ()       # applied by the adaptation, in order
     final_levels: Tuple[Tuple[str, str], ...] = ()    # (task, model) at the end, adapted run
+    wake_ups: int = 0   # instants without events at which the loop was woken (next_wake_ns)
 
     def task(self, name: str) -> TaskStatsSnapshot:
         """Return the statistics of task `name`."""
@@ -265,7 +268,8 @@ def simulate(scenario: Scenario, profile: MachineProfile, policy_name: Union[str
         scheduler_calls=_summary(run.call_ns), policy_decisions=_decisions(run.loop),
         wall_ns=wall_ns, compression=compression,
         level_changes=adapter.controller.changes() if adapter else (),
-        final_levels=tuple(adapter.controller.levels().items()) if adapter else ())
+        final_levels=tuple(adapter.controller.levels().items()) if adapter else (),
+        wake_ups=run.wake_ups)
 
 
 def plan_tasks(scenario: Scenario, profile: MachineProfile, policy: Policy,
@@ -463,6 +467,7 @@ class _Run:
                                  for task in self.tasks]
         self.heap: List[Tuple[int, int, int]] = []
         self.events = 0
+        self.wake_ups = 0
         self.last_event_ns = 0
         self.call_ns: List[int] = []
         self.jobs: List[JobRecord] = []
@@ -474,13 +479,13 @@ class _Run:
         heap, pop, push = self.heap, heapq.heappop, heapq.heappush
         clock = time.perf_counter_ns
         loop, executor, call_ns, pending = self.loop, self.executor, self.call_ns, self.pending
-        advance, next_drop_ns = loop.advance, loop.next_drop_ns
+        advance, next_wake_ns = loop.advance, loop.next_wake_ns
         queued_ends, end_block = executor.queued_ends, executor.end_block
         releases_of, delays = self.releases, self.release_delay_ns
         adapter = self.adapter
         timers = set()        # wake-up times on the heap
-        wake_ns = None        # the one that is due: when the next waiting job is hopeless
-        events = 0
+        wake_ns = None        # the one that is due (the latest next_wake_ns)
+        events = wake_ups = 0
         now_ns = 0
         while heap:
             now_ns = heap[0][0]
@@ -499,8 +504,10 @@ class _Run:
                 else:
                     timers.discard(now_ns)
                     woken = woken or now_ns == wake_ns
-            if not releases and not block_ends and not woken:
-                continue      # a wake-up no longer due: that job ran or was dropped
+            if not releases and not block_ends:
+                if not woken:
+                    continue      # a wake-up no longer due: the loop asked for a later one
+                wake_ups += 1
             events += len(releases) + len(block_ends)
             started_ns = clock()
             ended = advance(now_ns, releases, block_ends)
@@ -511,14 +518,14 @@ class _Run:
                 queued_ends.clear()
             if adapter is not None:
                 adapter.step(now_ns, ended)
-            wake_ns = next_drop_ns()
+            wake_ns = next_wake_ns()
             if wake_ns is not None and wake_ns not in timers:
                 timers.add(wake_ns)
                 push(heap, (wake_ns, WAKE_UP, 0))
             if ended and self.trace:
                 self.jobs.extend(_job_record(end) for end in ended)
             self.last_event_ns = now_ns
-        self.events = events
+        self.events, self.wake_ups = events, wake_ups
 
     def _queue_release(self, index: int) -> None:
         """Take task `index`'s next release, if any, and queue its arrival."""

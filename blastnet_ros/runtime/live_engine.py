@@ -25,10 +25,11 @@ job's runner), the scheduler cuts the task's later jobs into the new level's cou
 blocks and the estimator holds the new level's estimates (those it learned for a level
 are kept for a switch back). `active_levels()` says each task's level.
 
-A waiting job is dropped when it becomes hopeless: after every loop event the engine
-arms one timer (threading.Timer) for the loop's next_drop_ns and, when it fires, wakes
-the loop up under the lock (advance). Fired early (a clock that is not the wall clock,
-as under use_sim_time), the wake-up drops nothing and the timer is armed again.
+A waiting job is dropped when it becomes hopeless, and a block left waiting for a busy
+lane is decided again when that lane is overdue: after every loop event the engine arms
+one timer (threading.Timer) for the loop's next_wake_ns and, when it fires, wakes the
+loop up under the lock (advance). Fired early (a clock that is not the wall clock, as
+under use_sim_time), the wake-up changes nothing and the timer is armed again.
 """
 
 from __future__ import annotations
@@ -169,8 +170,8 @@ class LiveEngine:
             stats, drop_hopeless=drop_hopeless, queue_limit=queue_limit)
         self._closed = False
         self._callback_errors: set = set()   # kinds of callback error already said
-        self._drop_timer: Optional[threading.Timer] = None
-        self._drop_timer_ns: Optional[int] = None  # the engine-clock time it is armed for
+        self._wake_timer: Optional[threading.Timer] = None
+        self._wake_timer_ns: Optional[int] = None  # the engine-clock time it is armed for
 
     @property
     def policy_name(self) -> str:
@@ -201,7 +202,7 @@ class LiveEngine:
                 self._blocks[task_name] = prepared.blocks
                 self._loop.set_num_blocks(task_name, prepared.blocks.num_blocks)
                 self._models[task_name] = prepared.model_name
-                self._arm_drop_timer()
+                self._arm_wake_timer()
         return prepared.model_name
 
     def active_models(self) -> Dict[str, str]:
@@ -221,7 +222,7 @@ class LiveEngine:
             job, ended = self._loop.release(task_name, release_ns, self._clock_ns(), payload,
                                             context)
             self._forget(ended)
-            self._arm_drop_timer()
+            self._arm_wake_timer()
         self._report(ended)
         return job
 
@@ -262,9 +263,9 @@ class LiveEngine:
         """Stop accepting jobs and stop the lanes after the blocks in hand."""
         with self._lock:
             self._closed = True
-            if self._drop_timer is not None:
-                self._drop_timer.cancel()
-                self._drop_timer = None
+            if self._wake_timer is not None:
+                self._wake_timer.cancel()
+                self._wake_timer = None
         for lane in self._lanes.values():
             lane.close()
 
@@ -286,35 +287,35 @@ class LiveEngine:
             ended = self._loop.block_finished(run.lane, self._clock_ns(), run.exec_ns,
                                               result, run.error)
             self._forget(ended)
-            self._arm_drop_timer()
+            self._arm_wake_timer()
         self._report(ended)
 
-    def _arm_drop_timer(self) -> None:
-        """Arm the timer for the next job to become hopeless, unless one is due by then.
+    def _arm_wake_timer(self) -> None:
+        """Arm the timer for the loop's next wake-up, unless one is due by then.
 
         Called under the lock after every loop event.
         """
-        drop_ns = self._loop.next_drop_ns()
-        if drop_ns is None or self._closed:
+        wake_ns = self._loop.next_wake_ns()
+        if wake_ns is None or self._closed:
             return
-        if self._drop_timer is not None:
-            if self._drop_timer_ns <= drop_ns:
+        if self._wake_timer is not None:
+            if self._wake_timer_ns <= wake_ns:
                 return
-            self._drop_timer.cancel()
-        delay_s = max(0, drop_ns - self._clock_ns()) / NS_PER_S
-        self._drop_timer = threading.Timer(delay_s, self._drop_due)
-        self._drop_timer.daemon = True
-        self._drop_timer_ns = drop_ns
-        self._drop_timer.start()
+            self._wake_timer.cancel()
+        delay_s = max(0, wake_ns - self._clock_ns()) / NS_PER_S
+        self._wake_timer = threading.Timer(delay_s, self._wake_due)
+        self._wake_timer.daemon = True
+        self._wake_timer_ns = wake_ns
+        self._wake_timer.start()
 
-    def _drop_due(self) -> None:
+    def _wake_due(self) -> None:
         with self._lock:
-            if self._closed or threading.current_thread() is not self._drop_timer:
+            if self._closed or threading.current_thread() is not self._wake_timer:
                 return   # closed, or a timer cancelled too late to stop it
-            self._drop_timer = None
+            self._wake_timer = None
             ended = self._loop.advance(self._clock_ns())
             self._forget(ended)
-            self._arm_drop_timer()
+            self._arm_wake_timer()
         self._report(ended)
 
     def _forget(self, ended: Tuple[JobEnd, ...]) -> None:

@@ -41,7 +41,11 @@ class BlastNetPolicy:
       decision counts as busy until that block's expected finish;
     - a block whose best lane is busy waits for it (nothing is dispatched for it now, and
       that lane is held for it until its expected finish), so a less urgent block never
-      takes a lane where it would end later than waiting;
+      takes a lane where it would end later than waiting. The scheduler asks again when
+      the awaited lane is expected free (waits_for_busy_lanes): a block there that has
+      overrun its estimate is expected to take as long again as its overrun so far
+      (core/scheduler.py), so the waiting block takes the free lane once waiting no
+      longer pays;
     - the lane a tighter job needs: a block leaves its best lane to a block later in the
       order whose job has less slack, when that lane is the only one on which the later
       job is expected to meet its deadline and the block's job still is on another lane
@@ -82,6 +86,7 @@ class BlastNetPolicy:
     name = 'blastnet'
     granularity = DUO_BLOCK
     keeps_tight_tasks_whole = True   # core.partitioner.plan_on_machine, TIGHT_SHARE
+    waits_for_busy_lanes = True      # core.scheduler: asked again when one is overdue
 
     def decide(self, view: SchedulingView) -> Sequence[Dispatch]:
         """Place ready blocks by least slack on their earliest-finish lanes."""
