@@ -197,7 +197,11 @@ PAIRED_NOTE = ('simulated on every run: the simulator runs the policy on every r
                'every policy (the profile calibrated from that run, its recorded releases), '
                'so the policies meet the same machines and inputs; where a policy ran a '
                "model on a lane the run's policy did not, that lane's median slowdown "
-               'stands in for the model\'s')
+               "stands in for the model's; where it cut a model otherwise than the run's "
+               'policy, the blocks take the model\'s slowdown as the run measured it, so '
+               'the cost of a cut the run did not make (slower per-block runs, hand-overs '
+               'between lanes) is missing, and one it made is spread over a whole model: '
+               'this view favours cutting')
 MACHINE_HEADER = ('policy', 'run', 'load average', 'other CPU %', 'busiest others',
                   'steal %', 'interfered')
 
