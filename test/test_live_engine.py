@@ -199,6 +199,54 @@ def test_a_waiting_job_is_dropped_when_it_becomes_hopeless_not_when_the_lane_fre
     assert 40 * MS < at_ns - released_ns < 200 * MS
 
 
+def test_a_block_waiting_for_an_overdue_lane_takes_the_idle_one_before_that_lane_frees():
+    """blastnet: bg, estimated 40 ms, sleeps 400 ms on cpu0; det waits for cpu0, then moves.
+
+    ms     0  5        40  ...  ~80      400
+    cpu0   [bg: expected to end at 40 ----------]
+    cpu1                        [det]
+    det (20 ms on cpu0, 60 on cpu1 by the estimates) ends first on cpu0 (40 + 20 < 5 + 60)
+    and waits. The engine's timer wakes the loop when cpu0 is due and again as bg overruns
+    (expected free after as long again as its overrun): once waiting no longer pays, det
+    takes cpu1, long before bg ends. Without the wake-ups it would start at 400 ms.
+    """
+    from blastnet_ros.core.latency_estimator import LatencyEstimator
+    lanes = ('cpu0', 'cpu1')
+    det = TaskSpec(name='det', model='m', source='camera', input_topic='/in/det',
+                   period_ns=1000 * MS, deadline_ns=1000 * MS, priority=0,
+                   miss_rate_bound=0.05, lanes=lanes)
+    bg = TaskSpec(name='bg', model='m', source='camera', input_topic='/in/bg',
+                  period_ns=2000 * MS, deadline_ns=2000 * MS, priority=0,
+                  miss_rate_bound=0.05, lanes=('cpu0',))
+    blocks = {'bg': SleepingBlocks('bg', 400), 'det': SleepingBlocks('det', 20)}
+    estimator = LatencyEstimator({('bg', 0, 'cpu0'): 40 * MS, ('det', 0, 'cpu0'): 20 * MS,
+                                  ('det', 0, 'cpu1'): 60 * MS})
+    finished, done = [], threading.Event()
+
+    def result(item):
+        finished.append(item)
+        if len(finished) == 2:
+            done.set()
+
+    engine = LiveEngine([det, bg], [LaneSpec('cpu0', 'cpu', 1), LaneSpec('cpu1', 'cpu', 1)],
+                        blocks, make_policy('blastnet'), clock_ns=time.monotonic_ns,
+                        stats=DeadlineStats(['det', 'bg']), on_result=result,
+                        on_failure=result, estimator=estimator, trace_blocks=True)
+    try:
+        engine.submit('bg', time.monotonic_ns(), 'b0')
+        time.sleep(0.005)
+        engine.submit('det', time.monotonic_ns(), 'd0')
+        assert done.wait(5)
+        trace = engine.take_block_trace()
+    finally:
+        engine.close()
+    runs = {entry.task: entry for entry in trace}
+    assert runs['det'].lane == 'cpu1'
+    assert runs['det'].dispatched_at_once is False          # it waited first
+    assert runs['det'].start_ns - runs['det'].ready_ns > 10 * MS
+    assert runs['det'].end_ns < runs['bg'].end_ns - 200 * MS
+
+
 def test_a_result_callback_that_raises_is_said_once_and_the_lane_goes_on(capsys):
     work = SleepingBlocks('w', 2)
     seen, done = [], threading.Semaphore(0)
