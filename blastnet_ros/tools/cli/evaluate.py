@@ -9,7 +9,8 @@
 Each policy runs --repeat times (default 3), the policies in turn; the figures are the
 first run's, with every run's miss rate (mean and spread) and what else the machine did
 during each run (load average, CPU taken outside the graph; a run with other processes
-over 10 % of the cores is flagged). Writes OUTPUT/report.md, OUTPUT/index.html, PNG
+and the hypervisor's steal over 10 % of the cores is flagged and run again, up to
+--retries times, the report listing the runs put aside). Writes OUTPUT/report.md, OUTPUT/index.html, PNG
 plots, summary.json and the node logs (OUTPUT/logs/<policy>[.runN]/); prints a summary
 table (or, with --json, one JSON object with the same numbers) on stdout and a progress
 bar on stderr. With --load the whole evaluation runs once per load point, the bag
@@ -67,6 +68,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help='runs per policy, the policies in turn each time; the report '
                              'gives every run\'s miss rate and the machine\'s other load '
                              '(default 3)')
+    parser.add_argument('--retries', type=int, default=1, metavar='N',
+                        help='run a run flagged as interfered (other processes and steal '
+                             'over 10 %% of the cores) again, up to N times; the last one '
+                             'is kept whatever its load (default 1; 0: never)')
     parser.add_argument('--load', default='', metavar='L1,L2',
                         help='evaluate at these shares of the lanes\' capacity (e.g. '
                              '0.6,0.8,1.0,1.2): time-compressed replays, a report per point '
@@ -103,7 +108,7 @@ def run_evaluate(args: argparse.Namespace, out: Optional[TextIO] = None) -> int:
         bag=args.bag, policies=policies, output=args.output, rate=args.rate,
         params_file=args.params_file, tasks_file=args.tasks_file,
         install_dir=args.install_dir, repeat=args.repeat, profile_file=args.profile,
-        run_s=args.run_seconds)
+        run_s=args.run_seconds, retries=args.retries)
     configurations = [parse_configuration(text) for text in args.configuration]
     if configurations and not args.load:
         raise BadInputError('--configuration compares task sets at load points',

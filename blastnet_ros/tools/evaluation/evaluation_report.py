@@ -59,6 +59,7 @@ class ReportContext:
     tasks_file: str = ''
     params_file: str = ''
     replayed_s: float = math.nan   # bag seconds a run replays from the start (nan: all)
+    put_aside: Tuple[str, ...] = ()   # runs flagged as interfered and run again, one line each
 
 
 def machine_description() -> Tuple[Tuple[str, str], ...]:
@@ -202,6 +203,8 @@ PAIRED_NOTE = ('simulated on every run: the simulator runs the policy on every r
                'the cost of a cut the run did not make (slower per-block runs, hand-overs '
                'between lanes) is missing, and one it made is spread over a whole model: '
                'this view favours cutting')
+PUT_ASIDE_NOTE = ('runs put aside and run again, the machine interfered (other processes '
+                  'and steal over 10 % of the cores; not in the figures):')
 MACHINE_HEADER = ('policy', 'run', 'load average', 'other CPU %', 'busiest others',
                   'steal %', 'interfered')
 
@@ -340,6 +343,7 @@ def summary_dict(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> Di
                 'replayed': list(context.replayed_topics), 'rate': context.rate,
                 'replayed_s': round(_replayed_s(context), 3)},
         'tasks_file': context.tasks_file, 'params_file': context.params_file,
+        'put_aside': list(context.put_aside),
         'weights': dict(context.weights), 'profile': context.profile, 'policies': policies}
 
 
@@ -637,6 +641,8 @@ def report_markdown(context: ReportContext, metrics: Sequence[PolicyMetrics]) ->
              '## Every run and the machine\'s other load', '',
              _md_table(REPEAT_HEADER, repeat_rows(metrics)), '', PAIRED_NOTE, '',
              _md_table(MACHINE_HEADER, machine_rows(metrics)), '',
+             *([PUT_ASIDE_NOTE, ''] + [f'- {line}' for line in context.put_aside] + ['']
+               if context.put_aside else []),
              '## Where live time goes', '', f'![where live time goes]({TIME_SPLIT_PNG})', '',
              _md_table(TIME_SPLIT_HEADER, time_split_rows(metrics)), '',
              _md_table(BLOCK_SPLIT_HEADER, block_split_rows(metrics)), '',
@@ -684,6 +690,9 @@ def report_html(context: ReportContext, metrics: Sequence[PolicyMetrics]) -> str
             + _html_table(REPEAT_HEADER, repeat_rows(metrics))
             + f'<p>{html.escape(PAIRED_NOTE)}</p>'
             + _html_table(MACHINE_HEADER, machine_rows(metrics))
+            + (f'<p>{html.escape(PUT_ASIDE_NOTE)}</p><ul>'
+               + ''.join(f'<li>{html.escape(line)}</li>' for line in context.put_aside)
+               + '</ul>' if context.put_aside else '')
             + '<h2>Where live time goes</h2>'
             + f'<img src="{TIME_SPLIT_PNG}" alt="where live time goes">'
             + _html_table(TIME_SPLIT_HEADER, time_split_rows(metrics))

@@ -110,6 +110,11 @@ def test_a_run_length_that_is_negative_is_refused(tmp_path, capsys, small_bag):
     assert '--run-seconds -1' in error and 'run length' in error
 
 
+def test_a_negative_number_of_retries_is_refused(tmp_path, capsys, small_bag):
+    error = run_refused(tmp_path, capsys, small_bag, '--retries', '-1')
+    assert '--retries -1' in error and 'run again' in error
+
+
 def test_a_profile_that_is_missing_or_lacks_a_model_is_refused(tmp_path, capsys, small_bag):
     error = run_refused(tmp_path, capsys, small_bag, '--profile', str(tmp_path / 'none.json'))
     assert 'none.json not found' in error and 'blastnet profile' in error
@@ -222,6 +227,9 @@ def test_evaluate_reports_two_policies_from_real_nodes(colcon_install, tmp_path)
         for name in ('job_trace.json', 'block_trace.json', 'calibrated_profile.json'):
             assert (repeat / name).is_file(), name
         assert len(policy['machine_loads']) == 2
+        # a run the machine interfered with was run again: listed, its load in none of these
+        assert all(line.startswith(('blastnet run', 'dm-model run'))
+                   for line in summary['put_aside'])
         for load in policy['machine_loads']:
             assert load is not None and 0.0 <= load['others_share'] <= 1.0
     markdown = (output / 'report.md').read_text()

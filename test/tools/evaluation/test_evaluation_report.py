@@ -3,6 +3,7 @@
 """The evaluation report: files, tables, JSON and the timeline window, from synthetic runs."""
 
 import dataclasses
+import html
 import json
 import math
 
@@ -10,7 +11,8 @@ from blastnet_ros.core.task import LaneSpec, TaskSpec
 from blastnet_ros.core.deadline_stats import TaskStatsSnapshot
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.job_trace import JobTraceEntry
-from blastnet_ros.tools.evaluation.evaluate import read_node_parameters, run_order
+from blastnet_ros.tools.evaluation.evaluate import (read_node_parameters, run_order,
+                                                    run_until_quiet)
 from blastnet_ros.tools.evaluation.evaluation_records import (GroundTruth, LaneMetrics, MAP50,
                                                               policy_metrics, PolicyMetrics,
                                                               PolicyRun, StampMatcher,
@@ -229,6 +231,48 @@ def test_every_run_and_the_machine_load_are_tabled():
     printed = format_summary([policy])
     assert 'every run (the table above is the first):' in printed
     assert 'what else the machine did:' in printed
+
+
+def test_a_run_the_machine_interfered_with_is_run_again_up_to_the_retries():
+    from blastnet_ros.tools.evaluation.machine_load import MachineLoad
+    quiet = MachineLoad(True, 2, 0.25, 0.5, 0.02, (('sshd', 0.01),), 0.005)
+    stolen = MachineLoad(True, 2, 1.0, 1.2, 0.01, (('sshd', 0.01),), 0.23)
+
+    def runs(*loads):
+        attempts = []
+
+        def run_once(attempt):
+            attempts.append(attempt)
+            return PolicyRun('blastnet', (), (), machine_load=loads[attempt])
+        return run_once, attempts
+
+    run_once, attempts = runs(stolen, quiet)
+    run, aside = run_until_quiet(run_once, 1)
+    assert attempts == [0, 1] and run.machine_load is quiet and aside == [stolen]
+    run_once, attempts = runs(stolen, stolen, quiet)
+    run, aside = run_until_quiet(run_once, 1)     # the last attempt is kept, flagged
+    assert attempts == [0, 1] and run.machine_load is stolen and aside == [stolen]
+    run_once, attempts = runs(quiet)
+    assert run_until_quiet(run_once, 3) == (PolicyRun('blastnet', (), (), machine_load=quiet),
+                                            [])
+    run_once, attempts = runs(stolen, quiet)
+    assert run_until_quiet(run_once, 0)[1] == [] and attempts == [0]
+    run_once, attempts = runs(None)               # not measured: kept
+    assert run_until_quiet(run_once, 1)[1] == [] and attempts == [0]
+
+
+def test_the_runs_put_aside_are_listed_in_the_report(tmp_path):
+    from blastnet_ros.tools.evaluation.evaluation_report import PUT_ASIDE_NOTE
+    line = 'blastnet run 2: machine load: load average 1.20 -> 1.30 on 2 cores; INTERFERED'
+    context = dataclasses.replace(CONTEXT, put_aside=(line,))
+    write_report(tmp_path, context, METRICS, [])
+    markdown = (tmp_path / 'report.md').read_text()
+    assert PUT_ASIDE_NOTE in markdown and f'- {line}' in markdown
+    assert html.escape(line) in (tmp_path / 'index.html').read_text()
+    assert summary_dict(context, METRICS)['put_aside'] == [line]
+    write_report(tmp_path, CONTEXT, METRICS, [])
+    assert PUT_ASIDE_NOTE not in (tmp_path / 'report.md').read_text()
+    assert summary_dict(CONTEXT, METRICS)['put_aside'] == []
 
 
 def test_a_task_that_ran_a_model_level_shows_it_beside_its_name():
