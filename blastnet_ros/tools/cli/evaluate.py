@@ -10,8 +10,9 @@ Each policy runs --repeat times (default 3), the policies in turn; the figures a
 first run's, with every run's miss rate (mean and spread) and what else the machine did
 during each run (load average, CPU taken outside the graph; a run with other processes
 and the hypervisor's steal over 10 % of the cores is flagged and run again, up to
---retries times, the report listing the runs put aside). Writes OUTPUT/report.md, OUTPUT/index.html, PNG
-plots, summary.json and the node logs (OUTPUT/logs/<policy>[.runN]/); prints a summary
+--retries times, the report listing the runs put aside). Writes OUTPUT/report.md,
+OUTPUT/index.html, PNG plots, summary.json and the node logs
+(OUTPUT/logs/<policy>[.runN][.retryK]/); prints a summary
 table (or, with --json, one JSON object with the same numbers) on stdout and a progress
 bar on stderr. With --load the whole evaluation runs once per load point, the bag
 replayed faster and the task set's periods and deadlines divided alike to reach that
