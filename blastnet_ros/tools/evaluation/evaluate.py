@@ -522,7 +522,7 @@ def run_until_quiet(run_once: Callable[[int], PolicyRun], retries: int
     `run_once(attempt)` runs once (attempt 0 first); a run whose machine load is flagged
     as interfered (other processes and steal over INTERFERENCE_SHARE of the cores: the
     hypervisor took 12-23 % of the cores in single runs of a 2026-12-03 sweep, whose
-    blastnet detector then missed 25-85 % of frames against 0-5 % in the others) is run
+    blastnet detector then missed 25-85 % of frames against 0-25 % in the others) is run
     again, up to `retries` times; the last attempt is kept whatever its load.
     """
     aside: List[MachineLoad] = []
