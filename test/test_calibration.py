@@ -12,15 +12,16 @@ from blastnet_ros.core.partitioner import partition, plan_on_machine
 from blastnet_ros.core.profile import (Calibration, calibrated_profile, load_profile,
                                        profile_from_dict, save_profile)
 from blastnet_ros.core.block_plan import BlockPlan, DUO_BLOCK
-from blastnet_ros.core.scenario import (calibrated_timings, quantile_draw, Scenario,
-                                        task_releases, TaskTiming)
+from blastnet_ros.core.load_changes import LoadChange, SLOWDOWN
+from blastnet_ros.core.scenario import (calibrated_load_changes, calibrated_timings,
+                                        quantile_draw, Scenario, task_releases, TaskTiming)
 from blastnet_ros.core.simulator import simulate
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.engine_description import task_plans_from_key_values
 from blastnet_ros.runtime.job_trace import JobTraceEntry
 from blastnet_ros.runtime.recorded_traces import write_recorded_traces
 from blastnet_ros.runtime.trace_calibration import (calibration_from_runs, RecordedRun,
-                                                    recorded_runs)
+                                                    recorded_runs, STEADY_MIN_MS)
 from blastnet_ros.tools.cli.main import main
 from simulation_support import machine_profile, model_profile, MS, scenario, task
 
@@ -152,6 +153,56 @@ def test_blocks_that_vary_apart_give_block_factors_wider_than_the_jobs():
     assert timing.block_factors == calibration.block_quantiles['net']
     assert timing.range_factors == calibration.range_quantiles('net')
     assert (timing.exec_factors, timing.exec_variation) == ((), 0.0)
+
+
+def slow_start_run(count=50):
+    """Return a run of `count` jobs 100 ms apart whose first 250 ms ran 2x, next 250 1.5x."""
+    pairs = [traced_job(index, 2.0 if index < 3 else 1.5 if index < 5 else 1.0)
+             for index in range(count)]
+    return RecordedRun(tuple(job for job, _ in pairs),
+                       tuple(entry for _, blocks in pairs for entry in blocks), ENGINE)
+
+
+def test_a_runs_slow_start_is_measured_apart_from_the_rest():
+    # jobs at 0, 100, 200 ms stretched 2x, at 300 and 400 ms 1.5x, the rest as usual:
+    # block 0 takes 1 + 6 x stretch ms of its lane (preprocessing included), block 1
+    # 5 x stretch + 0.5 (postprocessing); each over its usual 7 and 5.5 ms, averaged.
+    # 250-500 ms holds 4 blocks, fewer than MIN_SAMPLES: left out
+    calibration = calibration_from_runs([slow_start_run()], PROFILE, 'runs')
+    start = calibration.startup_slowdown
+    assert start == {'0-250': pytest.approx((13 / 7 + 10.5 / 5.5) / 2, abs=1e-3),
+                     '500-1000': 1.0}
+    assert calibration.startup_windows() == (
+        (0, 250 * MS, start['0-250']), (500 * MS, 1000 * MS, 1.0))
+    # the figures of the rest leave the start out: as for a run without a slow start
+    assert calibration.lane_slowdown == {'cpu0': 1.5, 'cpu1': 1.25}
+    assert calibration.exec_variation == {'net': 0.0}
+    # a run too short to tell its start apart (1.1 s: less than STEADY_MIN_MS after its
+    # first second) measures none, and counts every block in the other figures
+    assert STEADY_MIN_MS == 3000
+    short = calibration_from_runs([slow_start_run(count=12)], PROFILE, 'runs')
+    assert short.startup_slowdown == {}
+    assert short.lane_slowdown['cpu0'] > 1.5 or short.exec_variation['net'] > 0
+
+
+def test_the_slow_start_slows_every_lane_of_a_simulated_run_and_round_trips(tmp_path):
+    calibration = replace(CALIBRATION, startup_slowdown={'250-500': 1.5, '0-250': 2.0})
+    assert calibrated_load_changes(calibration) == (
+        LoadChange(SLOWDOWN, 0, 250 * MS, 2.0), LoadChange(SLOWDOWN, 250 * MS, 500 * MS, 1.5))
+    assert calibrated_load_changes(CALIBRATION) == ()
+    calibrated = calibrated_profile(PROFILE, calibration)
+    assert list(calibrated.to_dict()['calibration']['startup_slowdown']) == ['0-250',
+                                                                             '250-500']
+    save_profile(calibrated, tmp_path / 'calibrated.json')
+    assert load_profile(tmp_path / 'calibrated.json') == calibrated
+    for key in ('250-0', 'start', '0-250ms'):
+        document = calibrated.to_dict()
+        document['calibration']['startup_slowdown'] = {key: 2.0}
+        with pytest.raises(BadInputError, match=f"startup_slowdown key '{key}'"):
+            profile_from_dict(document)
+    document['calibration']['startup_slowdown'] = {'0-250': 0}
+    with pytest.raises(BadInputError, match=r'startup_slowdown\.0-250 is 0'):
+        profile_from_dict(document)
 
 
 def test_figures_with_too_few_samples_are_left_out():

@@ -33,7 +33,8 @@ it (`calibrated_profile`)::
                      "exec_variation": {"yolo_car": 0.08},
                      "exec_quantiles": {"yolo_car": [0.93, 0.95, ..., 1.52]},
                      "block_quantiles": {"yolo_car": [0.9, 0.94, ..., 1.61],
-                                         "yolo_car@0-3": [0.86, ..., 1.4]}}
+                                         "yolo_car@0-3": [0.86, ..., 1.4]},
+                     "startup_slowdown": {"0-250": 1.43, "250-500": 1.18}}
 
 - lane_slowdown: live block execution over the profiled latency of the same units on
   that lane (the input nodes, DDS and the executor's own threads share the cores), the
@@ -67,7 +68,14 @@ it (`calibrated_profile`)::
   independently (make eval, sign_resnet in 4 blocks: each block's coefficient of
   variation 0.19-0.37, the job's 0.11-0.13, against 0.13-0.15 were they independent), so
   one factor per job gave each block a job's narrow spread and left out the long blocks
-  that hold a lane while other tasks wait.
+  that hold a lane while other tasks wait;
+- startup_slowdown: per window of a run's start ("0-250": ms after the run's first
+  stamp, runtime.trace_calibration.STARTUP_WINDOWS_MS), the mean over the blocks that
+  started in it of their lane time (start -> end less the input's transfer) over the
+  median of the same block on the same lane after the start: a fresh graph's first
+  second is slower (make eval, 2026-12-04: 1.1-5.0x in the first 250 ms; most of the
+  detector's misses at loads 0.6-0.7 fell in the first second); the simulator of a live
+  run slows every lane so in each window (core.scenario.calibrated_load_changes).
 """
 
 from __future__ import annotations
@@ -80,6 +88,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.task import LaneSpec
+from blastnet_ros.core.units import NS_PER_MS
 
 PROFILE_FORMAT = 1
 INPUT_LANE = 'input'    # handover_ns key of a job's release, before its first block
@@ -165,6 +174,12 @@ class Calibration:
     exec_variation: Mapping[str, float] = field(default_factory=dict)
     exec_quantiles: Mapping[str, Tuple[float, ...]] = field(default_factory=dict)
     block_quantiles: Mapping[str, Tuple[float, ...]] = field(default_factory=dict)
+    startup_slowdown: Mapping[str, float] = field(default_factory=dict)   # "0-250": x
+
+    def startup_windows(self) -> Tuple[Tuple[int, int, float], ...]:
+        """Return (start ns, end ns, factor) of each start-up window, in time order."""
+        return tuple(sorted((*startup_window_ns(key), float(factor))
+                            for key, factor in self.startup_slowdown.items()))
 
     def slowdown(self, model: str, lane: str) -> float:
         """Return the factor a model's units take on `lane`: its own, else the lane's."""
@@ -206,7 +221,9 @@ class Calibration:
                 'exec_quantiles': {k: [round(float(q), 4) for q in v]
                                    for k, v in sorted(self.exec_quantiles.items())},
                 'block_quantiles': {k: [round(float(q), 4) for q in v]
-                                    for k, v in sorted(self.block_quantiles.items())}}
+                                    for k, v in sorted(self.block_quantiles.items())},
+                'startup_slowdown': {k: round(float(v), 4) for k, v in sorted(
+                    self.startup_slowdown.items(), key=lambda item: startup_window_ns(item[0]))}}
 
 
 def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibration:
@@ -243,6 +260,13 @@ def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibrati
                                     're-run `blastnet profile --from-trace DIR`')
             parsed[str(name)] = table
         return parsed
+
+    startup = numbers('startup_slowdown', float)
+    for key in startup:
+        if startup_window_ns(key) is None:
+            raise BadInputError(f"{origin}: calibration.startup_slowdown key '{key}' is not "
+                                "a window 'START-END' in ms with START < END",
+                                're-run `blastnet profile --from-trace DIR`')
     return Calibration(source=str(document.get('source', '')),
                        lane_slowdown=numbers('lane_slowdown', float),
                        model_slowdown=numbers('model_slowdown', float),
@@ -253,7 +277,21 @@ def calibration_from_dict(document: Mapping[str, Any], origin: str) -> Calibrati
                        release_jitter_ns=numbers('release_jitter_ns', int),
                        exec_variation=numbers('exec_variation', float),
                        exec_quantiles=quantiles('exec_quantiles'),
-                       block_quantiles=quantiles('block_quantiles'))
+                       block_quantiles=quantiles('block_quantiles'),
+                       startup_slowdown=startup)
+
+
+def startup_window_key(start_ms: int, end_ms: int) -> str:
+    """Return the calibration's key of a start-up window: "START-END" in ms."""
+    return f'{start_ms}-{end_ms}'
+
+
+def startup_window_ns(key: str) -> Optional[Tuple[int, int]]:
+    """Return (start ns, end ns) of a start-up window's key (None: not one)."""
+    start, _, end = key.partition('-')
+    if not (start.isdigit() and end.isdigit()) or int(start) >= int(end):
+        return None
+    return int(start) * NS_PER_MS, int(end) * NS_PER_MS
 
 
 @dataclass(frozen=True)

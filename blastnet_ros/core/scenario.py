@@ -46,7 +46,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Tuple
 from blastnet_ros.core.frozen import quick_init
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.load_changes import (for_task, KINDS, LoadChange, parse_load_changes,
-                                            RATE, rate_factor, start_ns)
+                                            RATE, rate_factor, SLOWDOWN, start_ns)
 from blastnet_ros.core.profile import Calibration, rising_factors
 from blastnet_ros.core.units import NS_PER_MS, NS_PER_S
 from blastnet_ros.core.task import LaneSpec, TaskSpec
@@ -186,6 +186,17 @@ def calibrated_timings(calibration: Calibration,
                                       exec_factors=factors, block_factors=blocks,
                                       range_factors=ranges if blocks else ()))
     return tuple(timings)
+
+
+def calibrated_load_changes(calibration: Calibration) -> Tuple[LoadChange, ...]:
+    """Return the slowdowns of a live run's start as a profile's calibration measured them.
+
+    One SLOWDOWN on every lane per start-up window (Calibration.startup_slowdown), times
+    from the scenario's start: a scenario of a live run's recorded releases starts at its
+    first stamp, as the windows do.
+    """
+    return tuple(LoadChange(SLOWDOWN, start_ns, end_ns, factor)
+                 for start_ns, end_ns, factor in calibration.startup_windows())
 
 
 def quantile_draw(factors: Sequence[float], u: float) -> float:

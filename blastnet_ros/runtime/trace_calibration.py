@@ -27,7 +27,16 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
 - block_quantiles, per model: the same percentiles of each traced block's own execution
   over its profiled time, over its model's factor on that lane (model_slowdown); and per
   unit range a block ran (profile.block_range_key), those of that range's blocks: what
-  the simulator draws each block's time from.
+  the simulator draws each block's time from;
+- startup_slowdown, per window of STARTUP_WINDOWS_MS (ms after a run's first stamp):
+  the mean over the blocks that started in it of their lane time (start -> end less the
+  input's transfer: pre- and postprocessing count, as they are in the calibrated units)
+  over the median lane time of the same block of the same task on the same lane once
+  the start is over (a block run fewer than MIN_SAMPLES times after the start, and a
+  window with fewer than MIN_SAMPLES blocks, are left out). The figures above are then
+  measured on the blocks after the start, so the start is not counted twice (in the
+  draws and in the windows). A run with less than STEADY_MIN_MS of blocks after its
+  start has no start measured apart: all of it counts in the figures above.
 
 Runs are pooled: every figure is over all of them. A figure with fewer than
 MIN_SAMPLES samples is left out (the simulator then adds nothing for it). Torch-free.
@@ -42,7 +51,8 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 from blastnet_ros.core.deadline_stats import percentile
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.profile import (block_range_key, Calibration, handover_key,
-                                       MachineProfile, model_lane_key)
+                                       MachineProfile, model_lane_key, startup_window_key)
+from blastnet_ros.core.units import NS_PER_MS
 from blastnet_ros.runtime.block_trace import BlockTraceEntry
 from blastnet_ros.runtime.engine_description import task_plans_from_key_values
 from blastnet_ros.runtime.job_trace import JobTraceEntry
@@ -51,6 +61,11 @@ from blastnet_ros.runtime.recorded_traces import (BLOCK_TRACE_FILE, read_recorde
 from blastnet_ros.runtime.trace_costs import boundary_costs, stage_costs
 
 MIN_SAMPLES = 5
+# the windows of a run's start measured apart (ms after its first stamp); from the last
+# one's end on, a run is past its start
+STARTUP_WINDOWS_MS = ((0, 250), (250, 500), (500, 1000))
+# a run's start is measured apart only with at least this much of the run after it
+STEADY_MIN_MS = 3000
 CALIBRATED_PROFILE = 'calibrated_profile.json'   # the file a report keeps it in
 
 
@@ -98,11 +113,16 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     # (model, lane, unit range, live / profiled) per traced block
     block_ratios: List[Tuple[str, str, Tuple[int, int], float]] = []
     lanes = {lane.name for lane in profile.lanes}
+    startup: Dict[str, List[float]] = {}   # window key: lane time over its steady median
     for run in runs:
+        for key, ratios_in_window in startup_ratios(run).items():
+            startup.setdefault(key, []).extend(ratios_in_window)
         plans = task_plans_from_key_values(run.engine)
         models = {task: model for task, (model, _) in plans.items()}
+        start_end_ns = startup_end_ns(run)
         for entry in run.blocks:
-            if entry.task not in plans or plans[entry.task][0] not in profile.models:
+            if entry.task not in plans or plans[entry.task][0] not in profile.models \
+                    or entry.start_ns < start_end_ns:
                 continue
             model, ranges = plans[entry.task]
             if entry.block >= len(ranges) or entry.lane not in lanes:
@@ -184,7 +204,59 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
                           for task, values in enough.items()},
         release_jitter_ns={task: int(percentile(values, 0.95) - percentile(values, 0.05))
                            for task, values in enough.items()},
-        exec_variation=variation, exec_quantiles=quantiles, block_quantiles=block_quantiles)
+        exec_variation=variation, exec_quantiles=quantiles, block_quantiles=block_quantiles,
+        startup_slowdown={key: round(sum(values) / len(values), 4)
+                          for key, values in startup.items() if len(values) >= MIN_SAMPLES})
+
+
+def startup_end_ns(run: RecordedRun) -> int:
+    """Return when `run`'s start is over: its first stamp + the last start-up window's end.
+
+    0 when the run is too short to tell its start apart (fewer than STEADY_MIN_MS of
+    blocks after it, or no job): all of it then counts as steady, and no start-up is
+    measured.
+    """
+    if not run.jobs or not run.blocks:
+        return 0
+    end_ns = min(job.job_stamp_ns for job in run.jobs) + STARTUP_WINDOWS_MS[-1][1] * NS_PER_MS
+    last_ns = max(entry.start_ns for entry in run.blocks)
+    return end_ns if last_ns - end_ns >= STEADY_MIN_MS * NS_PER_MS else 0
+
+
+def startup_ratios(run: RecordedRun) -> Dict[str, List[float]]:
+    """Return {start-up window key: each block's lane time there over its steady median}.
+
+    Module docstring (startup_slowdown); a block is (task, block index, lane), its lane
+    time start -> end less the input's transfer, time counted from the run's first stamp;
+    {} for a run too short to tell its start apart (startup_end_ns).
+    """
+    steady_ns = startup_end_ns(run)
+    if not steady_ns:
+        return {}
+    first_ns = min(job.job_stamp_ns for job in run.jobs)
+    steady: Dict[Tuple[str, int, str], List[int]] = {}
+    early: List[Tuple[int, Tuple[str, int, str], int]] = []
+    for entry in run.blocks:
+        key = (entry.task, entry.block, entry.lane)
+        lane_ns = entry.end_ns - entry.start_ns - entry.transfer_ns
+        if lane_ns <= 0:
+            continue
+        if entry.start_ns >= steady_ns:
+            steady.setdefault(key, []).append(lane_ns)
+        elif entry.start_ns >= first_ns:
+            early.append((entry.start_ns - first_ns, key, lane_ns))
+    medians = {key: _median(values) for key, values in steady.items()
+               if len(values) >= MIN_SAMPLES}
+    found: Dict[str, List[float]] = {}
+    for since_ns, key, lane_ns in early:
+        if key not in medians:
+            continue
+        for start_ms, end_ms in STARTUP_WINDOWS_MS:
+            if start_ms * NS_PER_MS <= since_ns < end_ms * NS_PER_MS:
+                found.setdefault(startup_window_key(start_ms, end_ms), []).append(
+                    lane_ns / medians[key])
+                break
+    return found
 
 
 def recorded_runs(path: Path) -> Tuple[RecordedRun, ...]:

@@ -557,8 +557,9 @@ def profile_line(profile: Optional[MachineProfile]) -> str:
     line = f"machine '{profile.machine}', measured {profile.created}"
     if profile.calibration is not None:
         line += (f', calibrated from {profile.calibration.source} ({CALIBRATED_PROFILE}: '
-                 'slowdowns, pre/postprocessing, hand-overs, release delays, job times); the '
-                 'simulator predicts each run with the profile calibrated from that run '
+                 'slowdowns, pre/postprocessing, hand-overs, release delays, job times, the '
+                 "run's slower first second); the simulator predicts"
+                 ' each run with the profile calibrated from that run '
                  f'({TRACES_DIR}/<policy>/{CALIBRATED_PROFILE} for the first, '
                  f'{TRACES_DIR}/<policy>/repeat_<n>/ for the others), running the blocks '
                  'the executor ran')

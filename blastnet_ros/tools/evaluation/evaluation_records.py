@@ -49,7 +49,7 @@ from blastnet_ros.core.deadline_stats import percentile, TaskStatsSnapshot
 from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.lane_stats import LaneStatsSnapshot
 from blastnet_ros.core.policies import make_policy
-from blastnet_ros.core.scenario import calibrated_timings, Scenario
+from blastnet_ros.core.scenario import calibrated_load_changes, calibrated_timings, Scenario
 from blastnet_ros.core.simulator import plan_tasks, simulate
 from blastnet_ros.core.task import AUDIO, CAMERA, TaskSpec
 from blastnet_ros.core.task_set import TaskSet
@@ -657,7 +657,8 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
     scheduler options; each task releases the jobs the run's job trace recorded (stamps
     and arrivals, recorded_releases) or, where the trace is incomplete, one every mean
     live release interval; a calibrated profile adds the release jitter (periodic tasks
-    only) and execution variation it measured (core.scenario.calibrated_timings). Tasks
+    only) and execution variation it measured (core.scenario.calibrated_timings) and the
+    slower start of the run (core.scenario.calibrated_load_changes). Tasks
     that released nothing are not simulated. Each task runs the blocks the executor ran
     (live_plans), not the ones the policy would cut from this profile: a calibrated
     profile can move a cut. A policy that compresses models (dm-mc) picks its levels in
@@ -668,11 +669,13 @@ def predict_miss_rates(run: PolicyRun, task_set, profile, duration_ns: int,
                   if task.name in periods)
     if not tasks:
         return {}
-    timings = ()
+    timings, changes = (), ()
     if profile.calibration is not None:
         timings = calibrated_timings(profile.calibration, tasks)
+        changes = calibrated_load_changes(profile.calibration)
     scenario = Scenario(task_set=TaskSet(tasks=tasks, lanes=task_set.lanes),
                         duration_ns=duration_ns, seed=seed, timings=timings,
+                        load_changes=changes,
                         drop_late=drop_late, queue_limit=queue_limit,
                         recorded_releases=recorded_releases(run, tasks))
     policy = policy or run.policy

@@ -287,6 +287,27 @@ def test_the_prediction_replays_the_releases_the_job_trace_recorded():
     assert predict_miss_rates(short, task_set, profile, S)['detector'] == 0.0
 
 
+def test_the_prediction_slows_the_start_of_the_run_as_the_calibration_measured():
+    # A 6 ms detector due 10 ms after its stamp, recorded every 20 ms on one lane: every
+    # job fits; a calibration that measured the run's first 250 ms at 2x (12 ms a job)
+    # makes the 13 jobs stamped then miss, and no other
+    from blastnet_ros.core.profile import Calibration, calibrated_profile
+    from blastnet_ros.runtime.job_trace import JobTraceEntry
+    profile = machine_profile({'tiny_yolo': model_profile('tiny_yolo', [2, 2, 2])})
+    task_set = TaskSet(tasks=(spec('detector', 'tiny_yolo', period_ms=20, deadline_ms=10),),
+                       lanes=CPU_LANES[:1])
+    t0 = 10**18
+    jobs = tuple(JobTraceEntry('detector', t0 + index * 20 * MS, t0 + index * 20 * MS,
+                               t0 + index * 20 * MS, 0, 0) for index in range(50))
+    snapshot = TaskStatsSnapshot('detector', 50, 0, 0, 0, 0, math.nan, math.nan)
+    run = PolicyRun('dm-model', (snapshot,), (), jobs=jobs)
+    steady = calibrated_profile(profile, Calibration(source='test'))
+    assert predict_miss_rates(run, task_set, steady, S)['detector'] == 0.0
+    slow_start = calibrated_profile(profile, Calibration(source='test',
+                                                         startup_slowdown={'0-250': 2.0}))
+    assert predict_miss_rates(run, task_set, slow_start, S)['detector'] == 13 / 50
+
+
 def test_the_prediction_runs_the_blocks_the_executor_ran():
     # One lane. Task b (6 ms in three 2 ms units) is stamped at 0, 10, ... ms; task a
     # (2 ms, due 4 ms after its stamp) 1 ms after each. With b run whole, a waits for it
