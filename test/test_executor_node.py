@@ -112,6 +112,9 @@ def test_lanes_and_policy_are_reported_in_diagnostics(ros):
     probe = ros.node('executor_lane_probe')
     diagnostics = []
     probe.create_subscription(DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    detector = probe.create_publisher(Image, '/blastnet/input/detector', 10)
+    ros.wait_for_subscribers(detector)
+    detector.publish(image(time.time_ns(), 192, 192))   # a job of its own: runs alone too
 
     def lanes():
         for array in reversed(diagnostics):
@@ -120,14 +123,18 @@ def test_lanes_and_policy_are_reported_in_diagnostics(ros):
             if 'blastnet_ros: lane cpu0' in names:
                 return names
         return {}
-    assert ros.wait_for(lambda: bool(lanes()), 3.0)
+
+    def counts(names):
+        blocks = sum(int(names[f'blastnet_ros: lane {lane}']['blocks_run'])
+                     for lane in ('cpu0', 'cpu1'))
+        results = sum(int(names[f'blastnet_ros: task {task}']['results_published'])
+                      for task in ('detector', 'signs', 'sound'))
+        return blocks, results
+    assert ros.wait_for(lambda: bool(lanes()) and counts(lanes())[1] > 0, 5.0)
     names = lanes()
     assert names['blastnet_ros: executor']['policy'] == 'edf-block'
     assert 'blastnet_ros: lane cpu1' in names
-    blocks = sum(int(names[f'blastnet_ros: lane {lane}']['blocks_run'])
-                 for lane in ('cpu0', 'cpu1'))
-    results = sum(int(names[f'blastnet_ros: task {task}']['results_published'])
-                  for task in ('detector', 'signs', 'sound'))
+    blocks, results = counts(names)
     assert blocks > results > 0  # the detector runs in several duo-blocks
 
 

@@ -72,8 +72,8 @@ it (`calibrated_profile`)::
 - startup_slowdown: per window of a run's start ("0-250": ms after the run's first
   stamp, runtime.trace_calibration.STARTUP_WINDOWS_MS), the mean over the blocks that
   started in it of their lane time (start -> end less the input's transfer) over the
-  median of the same block on the same lane after the start: a fresh graph's first
-  second is slower (make eval, 2026-12-04: 1.1-5.0x in the first 250 ms; most of the
+  mean of the same block on the same lane after the start: a fresh graph's first
+  second is slower (make eval, 2026-12-04: up to 5x in the first 250 ms; most of the
   detector's misses at loads 0.6-0.7 fell in the first second); the simulator of a live
   run slows every lane so in each window (core.scenario.calibrated_load_changes).
 """
