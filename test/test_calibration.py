@@ -174,6 +174,10 @@ def test_a_runs_slow_start_is_measured_apart_from_the_rest():
                      '500-1000': 1.0}
     assert calibration.startup_windows() == (
         (0, 250 * MS, start['0-250']), (500 * MS, 1000 * MS, 1.0))
+    from blastnet_ros.tools.cli.profile import format_calibration
+    text = format_calibration(calibration)
+    assert f"start of a run, 0-250 ms: blocks take {start['0-250']:.2f}x their later time" \
+        in text
     # the figures of the rest leave the start out: as for a run without a slow start
     assert calibration.lane_slowdown == {'cpu0': 1.5, 'cpu1': 1.25}
     assert calibration.exec_variation == {'net': 0.0}

@@ -34,7 +34,7 @@ planned with, `calibration_from_runs` measures the figures of core.profile.Calib
   over the mean lane time of the same block of the same task on the same lane once the
   start is over (a block run fewer than MIN_SAMPLES times after the start, and a window
   with fewer than MIN_SAMPLES blocks, are left out). Means, not medians: block times lean
-  right (mean 1.08-1.12x the median after the start in make eval), which the draws
+  right (mean 1.07-1.08x the median after the start in make eval), which the draws
   already hold; over the median a start like the rest came out 1.08x, and the sweeps'
   0.8 points were over-predicted. The figures above are then
   measured on the blocks after the start, so the start is not counted twice (in the

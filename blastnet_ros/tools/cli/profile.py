@@ -314,6 +314,9 @@ def format_calibration(calibration) -> str:
     lines += [f'  {model}: a block takes {table[1]:.2f}x (5th percentile) to {table[19]:.2f}x '
               f'(95th) its usual time, {table[-1]:.2f}x at most'
               for model, table in calibration.block_quantiles.items() if '@' not in model]
+    lines += [f'  start of a run, {start_ns // 1_000_000}-{end_ns // 1_000_000} ms: blocks take '
+              f'{factor:.2f}x their later time'
+              for start_ns, end_ns, factor in calibration.startup_windows()]
     return '\n'.join(lines)
 
 
