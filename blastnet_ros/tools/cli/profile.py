@@ -52,6 +52,7 @@ from blastnet_ros.core.input_errors import BadInputError
 from blastnet_ros.core.partitioner import plan_on_machine
 from blastnet_ros.core.profile import calibrated_profile, load_profile, save_profile
 from blastnet_ros.core.task import LaneSpec
+from blastnet_ros.core.units import NS_PER_MS
 from blastnet_ros.models.specs import level_names, MODEL_SPECS, model_spec
 from blastnet_ros.runtime import config_files
 from blastnet_ros.runtime.trace_calibration import (CALIBRATED_PROFILE, calibration_from_runs,
@@ -314,7 +315,7 @@ def format_calibration(calibration) -> str:
     lines += [f'  {model}: a block takes {table[1]:.2f}x (5th percentile) to {table[19]:.2f}x '
               f'(95th) its usual time, {table[-1]:.2f}x at most'
               for model, table in calibration.block_quantiles.items() if '@' not in model]
-    lines += [f'  start of a run, {start_ns // 1_000_000}-{end_ns // 1_000_000} ms: blocks take '
+    lines += [f'  start of a run, {start_ns // NS_PER_MS}-{end_ns // NS_PER_MS} ms: blocks take '
               f'{factor:.2f}x their later time'
               for start_ns, end_ns, factor in calibration.startup_windows()]
     return '\n'.join(lines)
