@@ -21,7 +21,7 @@ EVAL_ARGS ?=
 # EVAL_REPEAT times per point. Each run replays the bag's first EVAL_RUN_S x rate seconds,
 # so it lasts EVAL_RUN_S s whatever the machine's speed sets the rates to (the whole bag
 # where that is shorter); with node start-up (~6 s on a 2-core machine) and drain (~3 s),
-# 3 points x 3 policies x 3 runs take about 9-10 min. The bag is kept in .eval/ and reused
+# 3 points x 3 policies x 3 runs take about 8-10 min. The bag is kept in .eval/ and reused
 # for the same settings.
 # Loads are model time (the measured profile) over the lanes' capacity: live, pre- and
 # postprocessing, the input path and DDS come on top: at 0.8 the lanes are about full.
