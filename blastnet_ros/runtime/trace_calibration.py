@@ -121,11 +121,11 @@ def calibration_from_runs(runs: Sequence[RecordedRun], profile: MachineProfile,
     lanes = {lane.name for lane in profile.lanes}
     startup: Dict[str, List[float]] = {}   # window key: lane time over its steady mean
     for run in runs:
-        for key, ratios_in_window in startup_ratios(run).items():
+        start_end_ns = startup_end_ns(run)
+        for key, ratios_in_window in startup_ratios(run, start_end_ns).items():
             startup.setdefault(key, []).extend(ratios_in_window)
         plans = task_plans_from_key_values(run.engine)
         models = {task: model for task, (model, _) in plans.items()}
-        start_end_ns = startup_end_ns(run)
         for entry in run.blocks:
             if entry.task not in plans or plans[entry.task][0] not in profile.models \
                     or entry.start_ns < start_end_ns:
@@ -229,17 +229,17 @@ def startup_end_ns(run: RecordedRun) -> int:
     return end_ns if last_ns - end_ns >= STEADY_MIN_MS * NS_PER_MS else 0
 
 
-def startup_ratios(run: RecordedRun) -> Dict[str, List[float]]:
+def startup_ratios(run: RecordedRun, steady_ns: int) -> Dict[str, List[float]]:
     """Return {start-up window key: each block's lane time there over its steady mean}.
 
-    Module docstring (startup_slowdown); a block is (task, block index, lane), its lane
-    time start -> end less the input's transfer, time counted from the run's first stamp;
-    {} for a run too short to tell its start apart (startup_end_ns).
+    Module docstring (startup_slowdown); `steady_ns` is startup_end_ns(run) ({} for 0: a
+    run too short to tell its start apart); a block is (task, block index, lane), its
+    lane time start -> end less the input's transfer, time counted from the run's first
+    stamp.
     """
-    steady_ns = startup_end_ns(run)
     if not steady_ns:
         return {}
-    first_ns = min(job.job_stamp_ns for job in run.jobs)
+    first_ns = steady_ns - STARTUP_WINDOWS_MS[-1][1] * NS_PER_MS
     steady: Dict[Tuple[str, int, str], List[int]] = {}
     early: List[Tuple[int, Tuple[str, int, str], int]] = []
     for entry in run.blocks:
